@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: installs what the tests need (Debian packages, npm
+# packages), checks lint and types, builds, then runs unit, integration and end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=()
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+command -v tmux >/dev/null 2>&1 || packages+=(tmux)
+if ((${#packages[@]} > 0)); then
+  echo "installing Debian packages: ${packages[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run lint
+npm run typecheck
+npm run build
+npm run test:run

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** Longest user name, in characters (code points). */
+export const MAX_NAME_CHARS = 32;
+
+/** Letters of any script, digits, `_`, `.` and `-`: safe in a URL path segment and in a log line. */
+const ROOM_NAME = /^[\p{L}\p{N}_.-]{1,64}$/u;
+const DIRECT_ROOM = /^dm:([1-9][0-9]{0,15}):([1-9][0-9]{0,15})$/;
+
+/** A user name: trimmed, NFC-normalised, 1-32 characters of any script, no control characters. */
+export const userNameSchema = z
+  .string()
+  .transform((s) => s.normalize('NFC').trim())
+  .refine((s) => s.length > 0, 'name must not be empty')
+  .refine((s) => [...s].length <= MAX_NAME_CHARS, `name must be at most ${MAX_NAME_CHARS} characters`)
+  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters');
+
+/** A room name a user may create. */
+export const newRoomNameSchema = z
+  .string()
+  .regex(ROOM_NAME, 'room name must be 1-64 letters, digits, "_", "." or "-"');
+
+/** Any room name a client may address: a created room or a direct-message room `dm:<a>:<b>`. */
+export const roomNameSchema = z
+  .string()
+  .refine((s) => ROOM_NAME.test(s) || DIRECT_ROOM.test(s), 'room must be a room name or dm:<id>:<id>');
+
+/** The name of the direct-message room of two users: ids sorted ascending. */
+export function directRoomName(a: number, b: number): string {
+  return a < b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
+}
+
+/** The two user ids of a direct-message room name, or undefined for any other room. */
+export function directRoomMembers(room: string): [number, number] | undefined {
+  const m = DIRECT_ROOM.exec(room);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+export const DEFAULT_ROOM = 'lobby';

@@ -1,0 +1,61 @@
+/**
+ * The chat protocol on /ws/chat: the schemas of client frames (validated at the edge) and the types
+ * of server frames. docs/protocol.md is the user-facing version of this file.
+ */
+import { z } from 'zod';
+import type { PresenceUser } from '../broker/types.js';
+import type { StoredMessage, User } from '../store/types.js';
+import { roomNameSchema } from './names.js';
+
+const cid = z.string().min(1).max(64);
+const messageId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** The text of a message; its length limit (MAX_TEXT) is checked by the hub, to answer too_large. */
+const text = z.string().min(1, 'data must not be empty');
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('join'), room: roomNameSchema, after: messageId.optional() }),
+  z.object({ type: z.literal('leave'), room: roomNameSchema }),
+  z.object({ type: z.literal('chat'), room: roomNameSchema, data: text, cid: cid.optional() }),
+  z.object({ type: z.literal('dm'), to: z.number().int().positive(), data: text, cid: cid.optional() }),
+  z.object({
+    type: z.literal('history'),
+    room: roomNameSchema,
+    before: messageId.optional(),
+    limit: z.number().int().min(1).max(100).optional(),
+  }),
+  z.object({ type: z.literal('typing'), room: roomNameSchema }),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+/** Stable error codes, shared by the WebSocket protocol and the tests. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'forbidden'
+  | 'not_found'
+  | 'rate_limited'
+  | 'too_large'
+  | 'history_gap'
+  | 'internal';
+
+export type ChatFrame = { type: 'chat' } & StoredMessage;
+
+export type ServerMessage =
+  | { type: 'welcome'; user: Pick<User, 'id' | 'name' | 'guest'>; conn: { id: string; ip: string }; rooms: string[] }
+  | ChatFrame
+  | { type: 'join'; room: string; user: PresenceUser }
+  | { type: 'left'; room: string; user: PresenceUser }
+  | { type: 'list'; room: string; data: PresenceUser[] }
+  | { type: 'history'; room: string; data: ChatFrame[]; more: boolean }
+  | { type: 'ack'; cid: string; room: string; id: number; ts: number }
+  | { type: 'typing'; room: string; user: PresenceUser }
+  | { type: 'error'; code: ErrorCode; message: string; cid?: string; room?: string };
+
+/** WebSocket close codes the server uses. */
+export const CloseCode = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  tooBig: 1009,
+  internalError: 1011,
+  tryAgainLater: 1013,
+} as const;

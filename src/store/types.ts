@@ -1,0 +1,137 @@
+/**
+ * The Store holds accounts, rooms, memberships and messages. SQLite implements it for one node;
+ * PostgreSQL will implement it for several. Nothing here knows about WebSocket or HTTP.
+ * Every method is async so that a networked implementation fits the same interface.
+ */
+
+/** A user as everyone else sees it. `id` is a positive integer, stable for the account's life. */
+export interface User {
+  id: number;
+  name: string;
+  guest: boolean;
+}
+
+/** A user plus what only sign-in needs. */
+export interface UserRecord extends User {
+  /** scrypt hash string; null for guests. */
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+export interface Room {
+  name: string;
+  private: boolean;
+  /** true for `dm:<a>:<b>` conversation rooms. */
+  direct: boolean;
+  createdBy: number | null;
+  createdAt: number;
+  /** Highest message id stored in the room so far (0 when empty). */
+  lastId: number;
+}
+
+/** A stored chat message. `id` is the room's sequence number: 1, 2, 3… with no gaps. */
+export interface StoredMessage {
+  room: string;
+  id: number;
+  user: { id: number; name: string };
+  data: string;
+  /** Milliseconds since the epoch, set by the server when stored. */
+  ts: number;
+  /** The client's id for the message, when it gave one. */
+  cid?: string;
+}
+
+export interface NewMessage {
+  room: string;
+  user: { id: number; name: string };
+  data: string;
+  cid?: string;
+  ts: number;
+}
+
+/** What appending one message produced. `duplicate` is true when (room, user, cid) was stored before. */
+export interface AppendResult {
+  message: StoredMessage;
+  duplicate: boolean;
+}
+
+export interface HistoryQuery {
+  /** Only messages with id < before. */
+  before?: number;
+  /** Only messages with id > after. */
+  after?: number;
+  /** At most this many (the implementation caps it at 1000). */
+  limit: number;
+}
+
+/** Thrown by createUser when the name is taken (case-insensitive among registered accounts). */
+export class NameTakenError extends Error {
+  readonly code = 'name_taken';
+  constructor(name: string) {
+    super(`the name "${name}" is taken`);
+  }
+}
+
+/** Thrown by createRoom when the room exists. */
+export class RoomExistsError extends Error {
+  readonly code = 'room_exists';
+  constructor(name: string) {
+    super(`the room "${name}" exists`);
+  }
+}
+
+/** Thrown by appendMessages for a room that does not exist. */
+export class NoSuchRoomError extends Error {
+  readonly code = 'no_such_room';
+  constructor(name: string) {
+    super(`no room "${name}"`);
+  }
+}
+
+export interface Store {
+  // --- accounts ---
+  /**
+   * Creates an account. A registered account's name (passwordHash not null) must be unique among
+   * registered accounts, compared case-insensitively after NFC normalisation: NameTakenError.
+   * A guest (passwordHash null, guest true) may not take a registered name either: NameTakenError.
+   * Two guests may share a name; they are different users with different ids.
+   */
+  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User>;
+  /** The registered (non-guest) account with this name, case-insensitive. */
+  findRegisteredUser(name: string): Promise<UserRecord | undefined>;
+  getUser(id: number): Promise<User | undefined>;
+
+  // --- rooms ---
+  /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */
+  createRoom(input: { name: string; private: boolean; createdBy: number | null; direct?: boolean }): Promise<Room>;
+  getRoom(name: string): Promise<Room | undefined>;
+  /** Public rooms, and the private rooms and DMs the user is a member of, by name. */
+  listRooms(forUserId: number): Promise<Room[]>;
+  /** Idempotent. */
+  addMember(room: string, userId: number): Promise<void>;
+  isMember(room: string, userId: number): Promise<boolean>;
+  /**
+   * The DM room between two users (`dm:<lower id>:<higher id>`), created with both as members on
+   * first use. Safe to call concurrently.
+   */
+  ensureDirectRoom(a: number, b: number): Promise<Room>;
+
+  // --- messages ---
+  /**
+   * Stores a batch of messages in one transaction, in array order, assigning each room's next ids.
+   * A message whose (room, user.id, cid) was stored before is not stored again: its result carries the
+   * earlier message and duplicate = true. Results are in the order of the input.
+   * Rejects the whole batch with NoSuchRoomError if a room is missing.
+   */
+  appendMessages(batch: NewMessage[]): Promise<AppendResult[]>;
+  /** Messages of a room, oldest first, filtered by the query. */
+  history(room: string, query: HistoryQuery): Promise<StoredMessage[]>;
+  /** The smallest id still kept in the room, or undefined when no message is kept. */
+  oldestKeptId(room: string): Promise<number | undefined>;
+  /** Deletes the room's oldest messages so that at most `keep` remain. Returns how many were deleted. */
+  prune(room: string, keep: number): Promise<number>;
+
+  /** Whether the store answers (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
