@@ -1,0 +1,33 @@
+/** Prometheus metrics of one node, served at /metrics. */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  connections: Gauge;
+  upgradesRefused: Counter<'status'>;
+  messagesStored: Counter;
+  framesSent: Counter;
+  slowReadersClosed: Counter;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  return {
+    registry,
+    connections: new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    upgradesRefused: new Counter({
+      name: 'parley_upgrades_refused_total',
+      help: 'WebSocket upgrades refused, by HTTP status',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    messagesStored: new Counter({ name: 'parley_messages_stored_total', help: 'Chat messages stored', registers: [registry] }),
+    framesSent: new Counter({ name: 'parley_frames_sent_total', help: 'Data frames written to WebSocket clients', registers: [registry] }),
+    slowReadersClosed: new Counter({
+      name: 'parley_slow_readers_closed_total',
+      help: 'Connections closed with 1013 because they did not read',
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,18 @@
+import type { PresenceUser } from '../broker/types.js';
+import type { AppendResult, HistoryQuery, Room, StoredMessage } from '../store/types.js';
+
+/**
+ * What the HTTP layer may ask of the realtime core. The hub implements it, so a message published
+ * over HTTP is stored, acked and fanned out exactly like one sent over WebSocket.
+ * Every method rejects with ChatError (codes not_found, forbidden, too_large, bad_request).
+ */
+export interface ChatService {
+  /** Stores `data` in `room` as `user` and fans it out to the room's subscribers on every node. */
+  publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult>;
+  /** The room, when `user` may read and write it. */
+  accessibleRoom(user: PresenceUser, room: string): Promise<Room>;
+  /** Messages of the room the user may read, oldest first; `more` is true when older ones exist (for `before`) or newer ones (for `after`). */
+  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean }>;
+  /** Who is in the room now. */
+  presence(room: string): Promise<PresenceUser[]>;
+}

@@ -1,0 +1,2 @@
+// Placeholder until the web client lands.
+document.querySelector('#app')!.textContent = 'Parley';
