@@ -1,0 +1,108 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * One step of the schema. Steps are applied in `version` order, each at most once, and never
+ * edited after release: a change to the schema is a new step at the end of the list.
+ * The SQL lives here rather than in .sql files so that the compiled `dist/` needs no copied assets.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, rooms, members, messages',
+    sql: `
+      -- AUTOINCREMENT so that an id is never handed out twice, even after the newest account is deleted.
+      CREATE TABLE users (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT    NOT NULL,
+        -- NFC + lower case: what "the same name" means for registered accounts.
+        name_key      TEXT    NOT NULL,
+        password_hash TEXT,
+        guest         INTEGER NOT NULL CHECK (guest IN (0, 1)),
+        created_at    INTEGER NOT NULL
+      );
+      -- Registered names are unique; guests may share a name with each other.
+      CREATE UNIQUE INDEX users_registered_name ON users (name_key) WHERE guest = 0;
+
+      CREATE TABLE rooms (
+        name       TEXT    PRIMARY KEY,
+        private    INTEGER NOT NULL CHECK (private IN (0, 1)),
+        direct     INTEGER NOT NULL CHECK (direct IN (0, 1)),
+        created_by INTEGER REFERENCES users (id),
+        created_at INTEGER NOT NULL,
+        -- The room's sequence counter: the id of the newest message ever stored (pruning keeps it).
+        last_id    INTEGER NOT NULL DEFAULT 0
+      );
+
+      CREATE TABLE members (
+        room    TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        PRIMARY KEY (room, user_id)
+      ) WITHOUT ROWID;
+      -- listRooms looks rooms up by member.
+      CREATE INDEX members_by_user ON members (user_id, room);
+
+      -- Clustered by (room, id): history pages are range scans over adjacent rows.
+      -- user_name is the sender's name when sent, as the message was shown.
+      CREATE TABLE messages (
+        room      TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        id        INTEGER NOT NULL,
+        user_id   INTEGER NOT NULL,
+        user_name TEXT    NOT NULL,
+        data      TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        cid       TEXT,
+        PRIMARY KEY (room, id)
+      ) WITHOUT ROWID;
+      -- A retried message (same room, sender and client id) is stored once.
+      CREATE UNIQUE INDEX messages_cid ON messages (room, user_id, cid) WHERE cid IS NOT NULL;
+    `,
+  },
+];
+
+/** Thrown when the database file was written by a newer Parley than this one. */
+export class SchemaTooNewError extends Error {
+  readonly code = 'schema_too_new';
+  constructor(found: number, known: number) {
+    super(`the database has schema version ${found}, but this Parley knows only up to ${known}; upgrade Parley`);
+  }
+}
+
+/**
+ * Brings the schema up to date: creates `schema_migrations` if missing and applies every step not
+ * recorded there, all in one immediate transaction (so two processes opening the same new file do
+ * not both migrate it). Returns the versions applied now (empty when the schema was current).
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const run = db.transaction((): number[] => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    INTEGER PRIMARY KEY,
+        name       TEXT    NOT NULL,
+        applied_at INTEGER NOT NULL
+      )
+    `);
+    const applied = new Set(
+      (db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]),
+    );
+    const known = Math.max(0, ...migrations.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) throw new SchemaTooNewError(newest, known);
+
+    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    const done: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+      done.push(m.version);
+    }
+    return done;
+  });
+  return run.immediate();
+}

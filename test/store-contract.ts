@@ -1,0 +1,527 @@
+/**
+ * The behaviour every Store implementation must have. An implementation's test file calls
+ * `runStoreContract('SqliteStore', open)`; `open` gives a fresh, empty store per test and a
+ * cleanup that closes it (whether or not the test closed it already) and removes what it made.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  NameTakenError,
+  NoSuchRoomError,
+  RoomExistsError,
+  type NewMessage,
+  type Store,
+  type StoredMessage,
+  type User,
+} from '../src/store/types.js';
+
+export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+
+export function runStoreContract(name: string, open: OpenStore): void {
+  /** Runs `fn` against a fresh store and always cleans up. */
+  const withStore = (fn: (store: Store) => Promise<void>) => async () => {
+    const { store, cleanup } = await open();
+    try {
+      await fn(store);
+    } finally {
+      await cleanup();
+    }
+  };
+
+  const registered = (store: Store, name: string, passwordHash = 'scrypt$hash') =>
+    store.createUser({ name, passwordHash, guest: false });
+  const guest = (store: Store, name: string) => store.createUser({ name, passwordHash: null, guest: true });
+
+  let ts = 1_700_000_000_000;
+  const msg = (room: string, user: User, data: string, cid?: string): NewMessage => ({
+    room,
+    user: { id: user.id, name: user.name },
+    data,
+    ts: ts++,
+    ...(cid === undefined ? {} : { cid }),
+  });
+
+  /** Appends `count` messages to `room` one batch at a time and returns what was stored. */
+  const fill = async (store: Store, room: string, user: User, count: number): Promise<StoredMessage[]> => {
+    const batch = Array.from({ length: count }, (_, i) => msg(room, user, `message ${i + 1}`));
+    return (await store.appendMessages(batch)).map((r) => r.message);
+  };
+
+  const ids = (messages: StoredMessage[]) => messages.map((m) => m.id);
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  describe(`Store contract: ${name}`, () => {
+    describe('accounts', () => {
+      it('creates users with distinct positive integer ids and finds them by id', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const bob = await guest(store, 'bob');
+        for (const u of [alice, bob]) assert.ok(Number.isSafeInteger(u.id) && u.id > 0, `id ${u.id}`);
+        assert.notEqual(alice.id, bob.id);
+        assert.deepEqual(alice, { id: alice.id, name: 'alice', guest: false });
+        assert.deepEqual(bob, { id: bob.id, name: 'bob', guest: true });
+        assert.deepEqual(await store.getUser(alice.id), alice);
+        assert.deepEqual(await store.getUser(bob.id), bob);
+        assert.equal(await store.getUser(Math.max(alice.id, bob.id) + 1000), undefined);
+      }));
+
+      it('rejects a registered name that differs only in case', withStore(async (store) => {
+        await registered(store, 'Alice');
+        for (const taken of ['alice', 'ALICE', 'Alice', 'aLiCe']) {
+          await assert.rejects(registered(store, taken), (err: unknown) => {
+            assert.ok(err instanceof NameTakenError);
+            assert.equal(err.code, 'name_taken');
+            return true;
+          });
+        }
+        assert.equal((await registered(store, 'Alicia')).name, 'Alicia');
+      }));
+
+      it('treats composed and decomposed accents as the same registered name', withStore(async (store) => {
+        await registered(store, 'Ren\u00e9e');
+        await assert.rejects(registered(store, 'Rene\u0301e'), NameTakenError);
+        await assert.rejects(registered(store, 'RENE\u0301E'), NameTakenError);
+      }));
+
+      it('does not let a guest take a registered name, in any case', withStore(async (store) => {
+        await registered(store, 'Carol');
+        await assert.rejects(guest(store, 'Carol'), NameTakenError);
+        await assert.rejects(guest(store, 'carol'), NameTakenError);
+      }));
+
+      it('lets two guests share a name as different users', withStore(async (store) => {
+        const one = await guest(store, 'dave');
+        const two = await guest(store, 'dave');
+        const three = await guest(store, 'DAVE');
+        assert.equal(new Set([one.id, two.id, three.id]).size, 3);
+        assert.equal((await store.getUser(two.id))?.name, 'dave');
+        assert.equal((await store.getUser(three.id))?.name, 'DAVE');
+      }));
+
+      it('lets an account register a name that only guests used', withStore(async (store) => {
+        const g = await guest(store, 'erin');
+        const r = await registered(store, 'Erin');
+        assert.notEqual(g.id, r.id);
+        assert.equal((await store.findRegisteredUser('erin'))?.id, r.id);
+        assert.deepEqual(await store.getUser(g.id), { id: g.id, name: 'erin', guest: true });
+      }));
+
+      it('finds a registered user by name, case-insensitively, with the password hash', withStore(async (store) => {
+        const before = Date.now();
+        const frank = await registered(store, 'Frank', 'scrypt$abc$def');
+        const after = Date.now();
+        for (const query of ['Frank', 'frank', 'FRANK']) {
+          const found = await store.findRegisteredUser(query);
+          assert.ok(found, query);
+          assert.equal(found.id, frank.id);
+          assert.equal(found.name, 'Frank');
+          assert.equal(found.guest, false);
+          assert.equal(found.passwordHash, 'scrypt$abc$def');
+          assert.ok(found.createdAt >= before && found.createdAt <= after, `createdAt ${found.createdAt}`);
+        }
+        assert.equal(await store.findRegisteredUser('nobody'), undefined);
+      }));
+
+      it('does not find guests as registered users', withStore(async (store) => {
+        await guest(store, 'grace');
+        assert.equal(await store.findRegisteredUser('grace'), undefined);
+      }));
+
+      it('keeps Chinese, emoji and accented names exactly as given', withStore(async (store) => {
+        for (const name of ['小明', '🎉 party', 'Zoë', 'Ольга', 'مريم', '👩‍💻']) {
+          const u = await registered(store, name);
+          assert.equal((await store.getUser(u.id))?.name, name);
+          assert.equal((await store.findRegisteredUser(name))?.name, name);
+        }
+        await assert.rejects(registered(store, '小明'), NameTakenError);
+        await assert.rejects(registered(store, 'ZOË'), NameTakenError);
+        await assert.rejects(registered(store, 'ОЛЬГА'), NameTakenError);
+      }));
+    });
+
+    describe('rooms', () => {
+      it('creates a room that starts empty and can be read back', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const before = Date.now();
+        const room = await store.createRoom({ name: 'general', private: false, createdBy: owner.id });
+        const after = Date.now();
+        assert.equal(room.name, 'general');
+        assert.equal(room.private, false);
+        assert.equal(room.direct, false);
+        assert.equal(room.createdBy, owner.id);
+        assert.equal(room.lastId, 0);
+        assert.ok(room.createdAt >= before && room.createdAt <= after);
+        assert.deepEqual(await store.getRoom('general'), room);
+        assert.equal(await store.getRoom('nowhere'), undefined);
+      }));
+
+      it('creates a room without a creator (the default lobby)', withStore(async (store) => {
+        const lobby = await store.createRoom({ name: 'lobby', private: false, createdBy: null });
+        assert.equal(lobby.createdBy, null);
+        assert.deepEqual(await store.getRoom('lobby'), lobby);
+      }));
+
+      it('refuses to create a room that exists', withStore(async (store) => {
+        await store.createRoom({ name: 'dup', private: false, createdBy: null });
+        await assert.rejects(store.createRoom({ name: 'dup', private: true, createdBy: null }), (err: unknown) => {
+          assert.ok(err instanceof RoomExistsError);
+          assert.equal(err.code, 'room_exists');
+          return true;
+        });
+        assert.equal((await store.getRoom('dup'))?.private, false);
+      }));
+
+      it('makes the creator of a private room its only member', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const other = await registered(store, 'other');
+        const room = await store.createRoom({ name: 'secret', private: true, createdBy: owner.id });
+        assert.equal(room.private, true);
+        assert.equal(await store.isMember('secret', owner.id), true);
+        assert.equal(await store.isMember('secret', other.id), false);
+        assert.equal(await store.isMember('nowhere', owner.id), false);
+      }));
+
+      it('lists public rooms to everyone and private rooms to members only, by name', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const other = await guest(store, 'other');
+        await store.createRoom({ name: 'zeta', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'alpha', private: false, createdBy: null });
+        await store.createRoom({ name: 'middle', private: true, createdBy: owner.id });
+        await store.createRoom({ name: 'beta', private: true, createdBy: owner.id });
+
+        const names = async (userId: number) => (await store.listRooms(userId)).map((r) => r.name);
+        assert.deepEqual(await names(owner.id), ['alpha', 'beta', 'middle', 'zeta']);
+        assert.deepEqual(await names(other.id), ['alpha', 'zeta']);
+
+        await store.addMember('middle', other.id);
+        assert.deepEqual(await names(other.id), ['alpha', 'middle', 'zeta']);
+        assert.equal(await store.isMember('middle', other.id), true);
+
+        const listed = (await store.listRooms(owner.id)).find((r) => r.name === 'beta');
+        assert.deepEqual(listed, await store.getRoom('beta'));
+      }));
+
+      it('adds a member idempotently', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const other = await registered(store, 'other');
+        await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
+        await store.addMember('club', other.id);
+        await store.addMember('club', other.id);
+        await store.addMember('club', owner.id);
+        assert.equal(await store.isMember('club', other.id), true);
+        assert.equal((await store.listRooms(other.id)).filter((r) => r.name === 'club').length, 1);
+      }));
+
+      it('refuses to add a member to a room that does not exist', withStore(async (store) => {
+        const u = await registered(store, 'someone');
+        await assert.rejects(store.addMember('nowhere', u.id), NoSuchRoomError);
+      }));
+
+      it('keeps a room name in any script', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        await store.createRoom({ name: '聊天室', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'café', private: false, createdBy: owner.id });
+        assert.equal((await store.getRoom('聊天室'))?.name, '聊天室');
+        assert.deepEqual(
+          (await store.listRooms(owner.id)).map((r) => r.name).sort(),
+          ['café', '聊天室'].sort(),
+        );
+      }));
+    });
+
+    describe('direct rooms', () => {
+      it('creates dm:<low>:<high> as a private direct room with both users as members', withStore(async (store) => {
+        const a = await registered(store, 'a');
+        const b = await registered(store, 'b');
+        const c = await registered(store, 'c');
+        const room = await store.ensureDirectRoom(b.id, a.id);
+        const [low, high] = a.id < b.id ? [a.id, b.id] : [b.id, a.id];
+        assert.equal(room.name, `dm:${low}:${high}`);
+        assert.equal(room.private, true);
+        assert.equal(room.direct, true);
+        assert.equal(room.lastId, 0);
+        assert.equal(await store.isMember(room.name, a.id), true);
+        assert.equal(await store.isMember(room.name, b.id), true);
+        assert.equal(await store.isMember(room.name, c.id), false);
+        assert.ok((await store.listRooms(a.id)).some((r) => r.name === room.name));
+        assert.ok((await store.listRooms(b.id)).some((r) => r.name === room.name));
+        assert.ok(!(await store.listRooms(c.id)).some((r) => r.name === room.name));
+      }));
+
+      it('returns the same room on every call, in either order', withStore(async (store) => {
+        const a = await registered(store, 'a');
+        const b = await guest(store, 'b');
+        const first = await store.ensureDirectRoom(a.id, b.id);
+        await store.appendMessages([msg(first.name, a, 'hi')]);
+        const again = await store.ensureDirectRoom(b.id, a.id);
+        assert.equal(again.name, first.name);
+        assert.equal(again.createdAt, first.createdAt);
+        assert.equal(again.lastId, 1);
+      }));
+
+      it('agrees on one room when called concurrently', withStore(async (store) => {
+        const a = await registered(store, 'a');
+        const b = await registered(store, 'b');
+        const rooms = await Promise.all([
+          store.ensureDirectRoom(a.id, b.id),
+          store.ensureDirectRoom(b.id, a.id),
+          store.ensureDirectRoom(a.id, b.id),
+          store.ensureDirectRoom(b.id, a.id),
+        ]);
+        assert.equal(new Set(rooms.map((r) => r.name)).size, 1);
+        assert.equal(new Set(rooms.map((r) => r.createdAt)).size, 1);
+        const listed = (await store.listRooms(a.id)).filter((r) => r.direct);
+        assert.equal(listed.length, 1);
+      }));
+
+      it('keeps separate rooms for separate pairs', withStore(async (store) => {
+        const a = await registered(store, 'a');
+        const b = await registered(store, 'b');
+        const c = await registered(store, 'c');
+        const ab = await store.ensureDirectRoom(a.id, b.id);
+        const ac = await store.ensureDirectRoom(a.id, c.id);
+        assert.notEqual(ab.name, ac.name);
+        assert.equal(await store.isMember(ab.name, c.id), false);
+        assert.deepEqual(
+          (await store.listRooms(a.id)).filter((r) => r.direct).map((r) => r.name),
+          [ab.name, ac.name].sort(),
+        );
+      }));
+    });
+
+    describe('messages', () => {
+      it('numbers messages 1, 2, 3… per room without gaps across batches', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'one', private: false, createdBy: u.id });
+        await store.createRoom({ name: 'two', private: false, createdBy: u.id });
+        const first = await store.appendMessages([msg('one', u, 'a'), msg('two', u, 'b'), msg('one', u, 'c')]);
+        const second = await store.appendMessages([msg('one', u, 'd')]);
+        const third = await store.appendMessages([msg('two', u, 'e'), msg('two', u, 'f'), msg('one', u, 'g')]);
+        const got = [...first, ...second, ...third].map((r) => [r.message.room, r.message.id, r.message.data]);
+        assert.deepEqual(got, [
+          ['one', 1, 'a'], ['two', 1, 'b'], ['one', 2, 'c'],
+          ['one', 3, 'd'],
+          ['two', 2, 'e'], ['two', 3, 'f'], ['one', 4, 'g'],
+        ]);
+        assert.equal((await store.getRoom('one'))?.lastId, 4);
+        assert.equal((await store.getRoom('two'))?.lastId, 3);
+        assert.deepEqual(ids(await store.history('one', { limit: 100 })), [1, 2, 3, 4]);
+        assert.deepEqual(ids(await store.history('two', { limit: 100 })), [1, 2, 3]);
+      }));
+
+      it('keeps ids gapless under many concurrent appends', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'busy', private: false, createdBy: null });
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => store.appendMessages([msg('busy', u, `x${i}`), msg('busy', u, `y${i}`)])),
+        );
+        const all = results.flat().map((r) => r.message.id).sort((x, y) => x - y);
+        assert.deepEqual(all, range(1, 100));
+        assert.equal((await store.getRoom('busy'))?.lastId, 100);
+      }));
+
+      it('stores what it was given and returns it as stored', withStore(async (store) => {
+        const u = await guest(store, '小明');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        const input = [msg('r', u, 'plain'), msg('r', u, 'with cid', 'c-1')];
+        const results = await store.appendMessages(input);
+        assert.deepEqual(results, [
+          { duplicate: false, message: { room: 'r', id: 1, user: { id: u.id, name: '小明' }, data: 'plain', ts: input[0]!.ts } },
+          {
+            duplicate: false,
+            message: { room: 'r', id: 2, user: { id: u.id, name: '小明' }, data: 'with cid', ts: input[1]!.ts, cid: 'c-1' },
+          },
+        ]);
+        assert.ok(!('cid' in results[0]!.message), 'no cid key when none was given');
+        assert.deepEqual(await store.history('r', { limit: 10 }), results.map((r) => r.message));
+      }));
+
+      it('accepts an empty batch', withStore(async (store) => {
+        assert.deepEqual(await store.appendMessages([]), []);
+      }));
+
+      it('stores a retried cid once and answers with the earlier message, across batches', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        const [first] = await store.appendMessages([msg('r', u, 'hello', 'cid-1')]);
+        await store.appendMessages([msg('r', u, 'other')]);
+        const retried = await store.appendMessages([msg('r', u, 'hello (retry)', 'cid-1'), msg('r', u, 'next')]);
+        assert.deepEqual(retried[0], { message: first!.message, duplicate: true });
+        assert.equal(retried[1]!.message.id, 3);
+        assert.equal(retried[1]!.duplicate, false);
+        assert.equal((await store.getRoom('r'))?.lastId, 3);
+        assert.deepEqual((await store.history('r', { limit: 10 })).map((m) => m.data), ['hello', 'other', 'next']);
+      }));
+
+      it('stores a cid repeated within one batch once', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        const results = await store.appendMessages([
+          msg('r', u, 'one', 'same'),
+          msg('r', u, 'two'),
+          msg('r', u, 'one again', 'same'),
+          msg('r', u, 'three', 'other'),
+        ]);
+        assert.deepEqual(results.map((r) => [r.message.id, r.duplicate]), [[1, false], [2, false], [1, true], [3, false]]);
+        assert.equal(results[2]!.message.data, 'one');
+        assert.deepEqual(ids(await store.history('r', { limit: 10 })), [1, 2, 3]);
+      }));
+
+      it('scopes a cid to its sender and its room', withStore(async (store) => {
+        const a = await registered(store, 'a');
+        const b = await registered(store, 'b');
+        await store.createRoom({ name: 'r1', private: false, createdBy: null });
+        await store.createRoom({ name: 'r2', private: false, createdBy: null });
+        const results = await store.appendMessages([
+          msg('r1', a, 'a in r1', 'x'),
+          msg('r1', b, 'b in r1', 'x'),
+          msg('r2', a, 'a in r2', 'x'),
+        ]);
+        assert.deepEqual(results.map((r) => [r.message.room, r.message.id, r.duplicate]), [
+          ['r1', 1, false], ['r1', 2, false], ['r2', 1, false],
+        ]);
+      }));
+
+      it('rejects a whole batch that names a missing room and stores nothing of it', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'real', private: false, createdBy: null });
+        await store.appendMessages([msg('real', u, 'before')]);
+        await assert.rejects(
+          store.appendMessages([msg('real', u, 'lost 1', 'c-lost'), msg('ghost', u, 'boo'), msg('real', u, 'lost 2')]),
+          (err: unknown) => {
+            assert.ok(err instanceof NoSuchRoomError);
+            assert.equal(err.code, 'no_such_room');
+            assert.match(err.message, /ghost/);
+            return true;
+          },
+        );
+        assert.equal((await store.getRoom('real'))?.lastId, 1);
+        assert.deepEqual((await store.history('real', { limit: 10 })).map((m) => m.data), ['before']);
+        assert.equal(await store.getRoom('ghost'), undefined);
+        // The rejected cid was not recorded: sending it again stores it, as id 2.
+        const [again] = await store.appendMessages([msg('real', u, 'lost 1', 'c-lost')]);
+        assert.deepEqual([again!.message.id, again!.duplicate], [2, false]);
+      }));
+
+      it('keeps any text exactly: scripts, emoji, newlines, quotes, a long message', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        const texts = [
+          '你好，世界',
+          '🎉👩‍👩‍👧‍👦🏳️‍🌈',
+          'e\u0301 and \u00e9 stay as they are',
+          'line 1\nline 2\r\n\ttabbed',
+          `quotes ' " \` and ; DROP TABLE messages; --`,
+          '\u0000 nul inside',
+          'x'.repeat(100_000),
+          '',
+        ];
+        await store.appendMessages(texts.map((t, i) => msg('r', u, t, `cid-${i}-🎈`)));
+        const back = await store.history('r', { limit: 100 });
+        assert.deepEqual(back.map((m) => m.data), texts);
+        assert.deepEqual(back.map((m) => m.cid), texts.map((_, i) => `cid-${i}-🎈`));
+      }));
+    });
+
+    describe('history', () => {
+      const setup = async (store: Store, count: number) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'h', private: false, createdBy: null });
+        return fill(store, 'h', u, count);
+      };
+
+      it('returns the newest page, oldest first, without before or after', withStore(async (store) => {
+        const stored = await setup(store, 10);
+        assert.deepEqual(ids(await store.history('h', { limit: 3 })), [8, 9, 10]);
+        assert.deepEqual(await store.history('h', { limit: 100 }), stored);
+      }));
+
+      it('pages backwards with before', withStore(async (store) => {
+        await setup(store, 10);
+        assert.deepEqual(ids(await store.history('h', { before: 8, limit: 3 })), [5, 6, 7]);
+        assert.deepEqual(ids(await store.history('h', { before: 5, limit: 3 })), [2, 3, 4]);
+        assert.deepEqual(ids(await store.history('h', { before: 2, limit: 3 })), [1]);
+        assert.deepEqual(ids(await store.history('h', { before: 1, limit: 3 })), []);
+        assert.deepEqual(ids(await store.history('h', { before: 1000, limit: 2 })), [9, 10]);
+      }));
+
+      it('reads forwards with after', withStore(async (store) => {
+        await setup(store, 10);
+        assert.deepEqual(ids(await store.history('h', { after: 0, limit: 3 })), [1, 2, 3]);
+        assert.deepEqual(ids(await store.history('h', { after: 3, limit: 3 })), [4, 5, 6]);
+        assert.deepEqual(ids(await store.history('h', { after: 8, limit: 5 })), [9, 10]);
+        assert.deepEqual(ids(await store.history('h', { after: 10, limit: 5 })), []);
+      }));
+
+      it('honours before and after together', withStore(async (store) => {
+        await setup(store, 10);
+        assert.deepEqual(ids(await store.history('h', { after: 2, before: 7, limit: 100 })), [3, 4, 5, 6]);
+        assert.deepEqual(ids(await store.history('h', { after: 2, before: 7, limit: 2 })), [3, 4]);
+        assert.deepEqual(ids(await store.history('h', { after: 5, before: 6, limit: 10 })), []);
+      }));
+
+      it('returns nothing for an unknown or empty room, or a limit of 0', withStore(async (store) => {
+        await setup(store, 3);
+        await store.createRoom({ name: 'empty', private: false, createdBy: null });
+        assert.deepEqual(await store.history('nowhere', { limit: 10 }), []);
+        assert.deepEqual(await store.history('empty', { limit: 10 }), []);
+        assert.deepEqual(await store.history('h', { limit: 0 }), []);
+      }));
+
+      it('caps a page at 1000 messages', withStore(async (store) => {
+        await setup(store, 1005);
+        const newest = await store.history('h', { limit: 5000 });
+        assert.equal(newest.length, 1000);
+        assert.deepEqual(ids(newest), range(6, 1005));
+        const oldest = await store.history('h', { after: 0, limit: 1_000_000 });
+        assert.deepEqual(ids(oldest), range(1, 1000));
+      }));
+    });
+
+    describe('pruning', () => {
+      it('reports no oldest id for a room without messages', withStore(async (store) => {
+        await store.createRoom({ name: 'p', private: false, createdBy: null });
+        assert.equal(await store.oldestKeptId('p'), undefined);
+        assert.equal(await store.oldestKeptId('nowhere'), undefined);
+      }));
+
+      it('deletes the oldest messages so that at most `keep` remain', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'p', private: false, createdBy: null });
+        await store.createRoom({ name: 'q', private: false, createdBy: null });
+        await fill(store, 'p', u, 10);
+        await fill(store, 'q', u, 4);
+        assert.equal(await store.oldestKeptId('p'), 1);
+
+        assert.equal(await store.prune('p', 3), 7);
+        assert.equal(await store.oldestKeptId('p'), 8);
+        assert.deepEqual(ids(await store.history('p', { limit: 100 })), [8, 9, 10]);
+        assert.deepEqual(ids(await store.history('p', { after: 0, limit: 100 })), [8, 9, 10]);
+        assert.equal(await store.prune('p', 3), 0);
+        assert.equal(await store.prune('p', 50), 0);
+        // Other rooms are untouched.
+        assert.deepEqual(ids(await store.history('q', { limit: 100 })), [1, 2, 3, 4]);
+      }));
+
+      it('never reuses the ids of pruned messages', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'p', private: false, createdBy: null });
+        await fill(store, 'p', u, 5);
+        assert.equal(await store.prune('p', 0), 5);
+        assert.equal(await store.oldestKeptId('p'), undefined);
+        assert.equal((await store.getRoom('p'))?.lastId, 5);
+        const [next] = await fill(store, 'p', u, 1);
+        assert.equal(next!.id, 6);
+        assert.equal(await store.oldestKeptId('p'), 6);
+      }));
+    });
+
+    describe('lifecycle', () => {
+      it('answers ping while open and not after close; close twice is fine', withStore(async (store) => {
+        assert.equal(await store.ping(), true);
+        await store.close();
+        await store.close();
+        assert.equal(await store.ping(), false);
+      }));
+    });
+  });
+}
