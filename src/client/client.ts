@@ -1,0 +1,433 @@
+/**
+ * ParleyClient: one chat connection that survives disconnects. It reconnects with backoff, rejoins
+ * every room with `after` = the last id it delivered, delivers each room's messages once and in id
+ * order, and retries unacked sends with their `cid` so that a retry never makes a duplicate.
+ */
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { me } from './http.js';
+import { newCid } from './cid.js';
+import { RoomCursor } from './room-cursor.js';
+import { openTransport, type Transport, type WebSocketConstructor } from './transport.js';
+import {
+  parseServerFrame,
+  toChatMessage,
+  type Ack,
+  type ChatMessage,
+  type ClientFrame,
+  type SelfUser,
+  type ServerFrame,
+  type WelcomeFrame,
+  type WireUser,
+} from './types.js';
+import { httpBaseUrl, webSocketUrl } from './url.js';
+
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StateChange {
+  state: ClientState;
+  /** For 'reconnecting': the number of this attempt (1, 2, …) and the delay before it. */
+  attempt?: number;
+  delayMs?: number;
+  /** Why the connection went away, when known. */
+  reason?: string;
+}
+
+export interface ClientEvents {
+  welcome: WelcomeFrame;
+  /** A room message; each room's messages arrive once and in id order. */
+  chat: ChatMessage;
+  join: { room: string; user: WireUser };
+  left: { room: string; user: WireUser };
+  list: { room: string; data: WireUser[] };
+  typing: { room: string; user: WireUser };
+  /** An error frame that is not the answer to a send (those reject the send's promise instead). */
+  error: { code: string; message: string; cid?: string; room?: string };
+  /** The server no longer has some messages of the room; delivery continues from the oldest it has. */
+  history_gap: { room: string; message: string };
+  state: StateChange;
+  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade) or 1000 (close()). */
+  closed: { code: number; reason: string };
+}
+
+export interface ParleyClientOptions {
+  /** The server's http(s) base URL (ws(s) is accepted); the SDK connects to …/ws/chat. */
+  url: string;
+  /** The session token (Node, scripts). Browsers omit it: the session cookie is sent. */
+  token?: string;
+  /** A WebSocket class; default: the browser's, or the `ws` package in Node. */
+  WebSocket?: WebSocketConstructor;
+  reconnect?: BackoffOptions;
+  /** How long an 'open' connection must have lasted for the backoff to start over (ms). Default 5000. */
+  stableAfterMs?: number;
+  /** Delay before a send refused with `rate_limited` is tried again (ms). Default 1000. */
+  rateLimitRetryMs?: number;
+}
+
+/** An error the server answered to a request, with its stable code; `closed` when the client stopped. */
+export class ParleyError extends Error {
+  readonly code: string;
+  readonly cid?: string;
+  readonly room?: string;
+
+  constructor(code: string, message: string, extra: { cid?: string; room?: string } = {}) {
+    super(message);
+    this.name = 'ParleyError';
+    this.code = code;
+    if (extra.cid !== undefined) this.cid = extra.cid;
+    if (extra.room !== undefined) this.room = extra.room;
+  }
+}
+
+interface PendingSend {
+  frame: Extract<ClientFrame, { type: 'chat' | 'dm' }> & { cid: string };
+  resolve(ack: Ack): void;
+  reject(err: Error): void;
+  retryTimer?: ReturnType<typeof setTimeout>;
+}
+
+interface PendingHistory {
+  frame: Extract<ClientFrame, { type: 'history' }>;
+  resolve(result: { data: ChatMessage[]; more: boolean }): void;
+  reject(err: Error): void;
+}
+
+/** HTTP statuses of a refused upgrade after which retrying cannot help. */
+const FATAL_STATUS: Record<number, string> = {
+  401: 'unauthorized: no valid session (sign in again)',
+  403: 'forbidden: this origin may not connect',
+  404: 'not found: no Parley chat endpoint at this URL',
+};
+
+export class ParleyClient extends Emitter<ClientEvents> {
+  readonly baseUrl: string;
+  #options: ParleyClientOptions;
+  #state: ClientState = 'closed';
+  #started = false;
+  #stopped = false;
+  #generation = 0;
+  #transport: Transport | undefined;
+  #open = false;
+  #openedAt = 0;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #user: SelfUser | undefined;
+  #rooms: string[] = [];
+  #joined = new Map<string, RoomCursor>();
+  #members = new Map<string, Map<number, WireUser>>();
+  #outbox = new Map<string, PendingSend>();
+  #histories = new Map<string, PendingHistory[]>();
+
+  constructor(options: ParleyClientOptions) {
+    super();
+    this.baseUrl = httpBaseUrl(options.url);
+    this.#options = options;
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+  /** The signed-in user, from the last welcome. */
+  get user(): SelfUser | undefined {
+    return this.#user;
+  }
+  /** The rooms the user can see, from the last welcome. */
+  get rooms(): string[] {
+    return [...this.#rooms];
+  }
+  /** The rooms this client is subscribed to (joined, and DM rooms that received a message). */
+  get joinedRooms(): string[] {
+    return [...this.#joined.keys()];
+  }
+  /** The last id delivered in `room`, if any. */
+  lastId(room: string): number | undefined {
+    return this.#joined.get(room)?.last;
+  }
+  /** Who is in `room` now, as far as this client has been told (list, join, left). */
+  members(room: string): WireUser[] {
+    return [...(this.#members.get(room)?.values() ?? [])];
+  }
+  /** Sends not acked yet (queued or in flight). */
+  get pendingSends(): number {
+    return this.#outbox.size;
+  }
+
+  /** Starts connecting; state events follow. Calling it again does nothing. */
+  connect(): this {
+    if (this.#started || this.#stopped) return this;
+    this.#started = true;
+    this.#setState({ state: 'connecting' });
+    this.#connectNow();
+    return this;
+  }
+
+  /**
+   * Subscribes to `room`, now and after every reconnect. `after` replays the stored messages with a
+   * greater id first (e.g. after showing history loaded over HTTP); without it only new messages come.
+   */
+  join(room: string, options: { after?: number } = {}): void {
+    if (this.#stopped) return;
+    if (this.#joined.has(room) && options.after === undefined) return;
+    const cursor = new RoomCursor(options.after);
+    this.#joined.set(room, cursor);
+    if (this.#open) this.#sendJoin(room, cursor);
+  }
+
+  leave(room: string): void {
+    this.#joined.delete(room);
+    this.#members.delete(room);
+    if (this.#open) this.#write({ type: 'leave', room });
+  }
+
+  /** Sends a message to a room; resolves with the ack. Queued while offline, retried with the same cid. */
+  send(room: string, text: string): Promise<Ack> {
+    return this.#enqueue({ type: 'chat', room, data: text, cid: newCid() });
+  }
+
+  /** Sends a direct message to a user id; the ack names the DM room `dm:<a>:<b>`. */
+  dm(userId: number, text: string): Promise<Ack> {
+    return this.#enqueue({ type: 'dm', to: userId, data: text, cid: newCid() });
+  }
+
+  /** Stored messages of a room, oldest first: the `limit` (1-100, default 50) before id `before`. */
+  history(room: string, options: { before?: number; limit?: number } = {}): Promise<{ data: ChatMessage[]; more: boolean }> {
+    if (this.#stopped) return Promise.reject(this.#closedError());
+    const frame: PendingHistory['frame'] = { type: 'history', room };
+    if (options.before !== undefined) frame.before = options.before;
+    if (options.limit !== undefined) frame.limit = options.limit;
+    return new Promise((resolve, reject) => {
+      const queue = this.#histories.get(room) ?? [];
+      queue.push({ frame, resolve, reject });
+      this.#histories.set(room, queue);
+      if (this.#open) this.#write(frame);
+    });
+  }
+
+  /** Tells the room that the user is typing (dropped while offline: it is only a hint). */
+  typing(room: string): void {
+    if (this.#open) this.#write({ type: 'typing', room });
+  }
+
+  /** Stops for good: closes the connection and rejects what is still pending. */
+  close(): void {
+    this.#stop(1000, 'closed by the client');
+  }
+
+  // --- connection life ---
+
+  #connectNow(): void {
+    const generation = ++this.#generation;
+    const token = this.#options.token;
+    void openTransport(
+      { url: webSocketUrl(this.baseUrl, '/ws/chat'), token, WebSocket: this.#options.WebSocket },
+      {
+        onOpen: () => {},
+        onMessage: (text) => {
+          if (generation === this.#generation) this.#onFrame(text);
+        },
+        onClose: (info) => {
+          if (generation !== this.#generation || this.#stopped) return;
+          this.#onDisconnect(info);
+        },
+      },
+    ).then((transport) => {
+      if (generation !== this.#generation || this.#stopped) transport.close(1000);
+      else this.#transport = transport;
+    });
+  }
+
+  #onDisconnect(info: { code: number; reason: string; httpStatus?: number; wasOpen: boolean; statusVisible: boolean }): void {
+    const wasStable = this.#open && Date.now() - this.#openedAt >= (this.#options.stableAfterMs ?? 5000);
+    this.#transport = undefined;
+    this.#open = false;
+    for (const cursor of this.#joined.values()) cursor.reset();
+    if (info.httpStatus !== undefined && FATAL_STATUS[info.httpStatus]) {
+      this.#stop(info.httpStatus, FATAL_STATUS[info.httpStatus]!);
+      return;
+    }
+    if (wasStable) this.#attempt = 0;
+    const reason = info.httpStatus !== undefined ? `server answered ${info.httpStatus}` : info.reason || `closed (${info.code})`;
+    if (!info.wasOpen && !info.statusVisible) {
+      // A browser hides the upgrade's status: ask whether the session is still valid before retrying.
+      me(this.baseUrl, this.#options.token).then(
+        (user) => {
+          if (this.#stopped) return;
+          if (user === null) this.#stop(401, FATAL_STATUS[401]!);
+          else this.#scheduleReconnect(reason);
+        },
+        () => {
+          if (!this.#stopped) this.#scheduleReconnect(reason);
+        },
+      );
+      return;
+    }
+    this.#scheduleReconnect(reason);
+  }
+
+  #scheduleReconnect(reason: string): void {
+    const delayMs = backoffDelay(this.#attempt, this.#options.reconnect);
+    this.#attempt += 1;
+    this.#setState({ state: 'reconnecting', attempt: this.#attempt, delayMs, reason });
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#stopped) this.#connectNow();
+    }, delayMs);
+  }
+
+  #stop(code: number, reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#open = false;
+    this.#generation += 1;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#transport?.close(1000);
+    this.#transport = undefined;
+    const err = this.#closedError(reason);
+    for (const pending of this.#outbox.values()) {
+      if (pending.retryTimer !== undefined) clearTimeout(pending.retryTimer);
+      pending.reject(err);
+    }
+    this.#outbox.clear();
+    for (const queue of this.#histories.values()) for (const pending of queue) pending.reject(err);
+    this.#histories.clear();
+    this.#setState({ state: 'closed', reason });
+    this.emit('closed', { code, reason });
+  }
+
+  #closedError(reason = 'the client is closed'): ParleyError {
+    return new ParleyError('closed', reason);
+  }
+
+  #setState(change: StateChange): void {
+    this.#state = change.state;
+    this.emit('state', change);
+  }
+
+  // --- frames ---
+
+  #write(frame: ClientFrame): void {
+    this.#transport?.send(JSON.stringify(frame));
+  }
+
+  #sendJoin(room: string, cursor: RoomCursor): void {
+    if (cursor.last === undefined) this.#write({ type: 'join', room });
+    else {
+      cursor.resyncSent();
+      this.#write({ type: 'join', room, after: cursor.last });
+    }
+  }
+
+  #enqueue(frame: PendingSend['frame']): Promise<Ack> {
+    if (this.#stopped) return Promise.reject(this.#closedError());
+    return new Promise<Ack>((resolve, reject) => {
+      this.#outbox.set(frame.cid, { frame, resolve, reject });
+      if (this.#open) this.#write(frame);
+    });
+  }
+
+  #onFrame(text: string): void {
+    const frame = parseServerFrame(text);
+    if (!frame) return;
+    switch (frame.type) {
+      case 'welcome':
+        return this.#onWelcome(frame);
+      case 'chat':
+        return this.#onChat(frame);
+      case 'ack':
+        return this.#onAck(frame);
+      case 'error':
+        return this.#onError(frame);
+      case 'history': {
+        const pending = this.#histories.get(frame.room)?.shift();
+        pending?.resolve({ data: frame.data.map(toChatMessage), more: frame.more });
+        return;
+      }
+      case 'list':
+        this.#joined.get(frame.room)?.synced();
+        this.#members.set(frame.room, new Map(frame.data.map((u) => [u.id, u])));
+        this.emit('list', { room: frame.room, data: frame.data });
+        return;
+      case 'join':
+        this.#members.get(frame.room)?.set(frame.user.id, frame.user);
+        this.emit('join', { room: frame.room, user: frame.user });
+        return;
+      case 'left':
+        this.#members.get(frame.room)?.delete(frame.user.id);
+        this.emit('left', { room: frame.room, user: frame.user });
+        return;
+      case 'typing':
+        this.emit('typing', { room: frame.room, user: frame.user });
+        return;
+    }
+  }
+
+  #onWelcome(frame: WelcomeFrame): void {
+    this.#user = frame.user;
+    this.#rooms = frame.rooms;
+    this.#open = true;
+    this.#openedAt = Date.now();
+    // Rejoin first so that nothing sent below is missed, then what waited for the connection.
+    for (const [room, cursor] of this.#joined) this.#sendJoin(room, cursor);
+    for (const queue of this.#histories.values()) for (const pending of queue) this.#write(pending.frame);
+    for (const pending of this.#outbox.values()) if (pending.retryTimer === undefined) this.#write(pending.frame);
+    this.#setState({ state: 'open' });
+    this.emit('welcome', frame);
+  }
+
+  #onChat(frame: Extract<ServerFrame, { type: 'chat' }>): void {
+    let cursor = this.#joined.get(frame.room);
+    if (!cursor) {
+      // The server subscribes both users to a DM room when a DM arrives; remember it like a join.
+      if (!frame.room.startsWith('dm:')) return;
+      cursor = new RoomCursor();
+      this.#joined.set(frame.room, cursor);
+    }
+    const verdict = cursor.offer(frame.id);
+    if (verdict === 'deliver') this.emit('chat', toChatMessage(frame));
+    else if (verdict === 'resync') this.#write({ type: 'join', room: frame.room, after: cursor.last });
+  }
+
+  #onAck(frame: Extract<ServerFrame, { type: 'ack' }>): void {
+    const pending = this.#outbox.get(frame.cid);
+    if (!pending) return;
+    this.#outbox.delete(frame.cid);
+    pending.resolve({ room: frame.room, id: frame.id, ts: frame.ts });
+  }
+
+  #onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
+    const { code, message, cid, room } = frame;
+    if (code === 'history_gap' && room !== undefined) {
+      this.#joined.get(room)?.historyGap();
+      this.emit('history_gap', { room, message });
+      return;
+    }
+    const pending = cid === undefined ? undefined : this.#outbox.get(cid);
+    if (pending && cid !== undefined) {
+      if (code === 'rate_limited') {
+        // Too fast: the same frame (same cid) goes again a little later.
+        pending.retryTimer = setTimeout(() => {
+          pending.retryTimer = undefined;
+          if (this.#open) this.#write(pending.frame);
+        }, this.#options.rateLimitRetryMs ?? 1000);
+        return;
+      }
+      this.#outbox.delete(cid);
+      pending.reject(new ParleyError(code, message, { cid, room }));
+      return;
+    }
+    if (room !== undefined && cid === undefined) {
+      const history = this.#histories.get(room)?.shift();
+      history?.reject(new ParleyError(code, message, { room }));
+      // A room we may not read is not rejoined after every reconnect.
+      if (code === 'forbidden' || code === 'not_found') {
+        this.#joined.delete(room);
+        this.#members.delete(room);
+      }
+    }
+    const event: ClientEvents['error'] = { code, message };
+    if (cid !== undefined) event.cid = cid;
+    if (room !== undefined) event.room = room;
+    this.emit('error', event);
+  }
+}

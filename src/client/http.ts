@@ -1,0 +1,128 @@
+/**
+ * The HTTP helpers of the SDK: sign-in, the current user, sign-out and the room API. They use
+ * fetch with `credentials: 'include'`, so in a browser the session cookie is set and sent; in Node
+ * they return the token, which the client then sends as `Authorization: Bearer`.
+ */
+import { httpBaseUrl } from './url.js';
+import type { ChatMessage, SelfUser } from './types.js';
+
+/** An HTTP error of the API: the status and the stable `code` of `{error: {code, message}}`. */
+export class ParleyHttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ParleyHttpError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface Session {
+  user: SelfUser;
+  token: string;
+}
+
+export interface RoomInfo {
+  name: string;
+  private: boolean;
+  direct: boolean;
+  lastId: number;
+}
+
+interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  token?: string;
+}
+
+async function request<T>(baseUrl: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const res = await fetch(httpBaseUrl(baseUrl) + path, {
+    method: options.method ?? 'GET',
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: 'include',
+  });
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    throw new ParleyHttpError(
+      res.status,
+      typeof err?.code === 'string' ? err.code : `http_${res.status}`,
+      typeof err?.message === 'string' ? err.message : `${res.status} ${res.statusText}`.trim(),
+    );
+  }
+  return json as T;
+}
+
+/** Sign-in: each returns the user and the session token (and sets the cookie in a browser). */
+export const signIn = {
+  /** The name-only sign-in of a guest. */
+  guest: (baseUrl: string, name: string) => request<Session>(baseUrl, '/api/guest', { method: 'POST', body: { name } }),
+  /** Creates an account. */
+  register: (baseUrl: string, name: string, password: string) =>
+    request<Session>(baseUrl, '/api/register', { method: 'POST', body: { name, password } }),
+  login: (baseUrl: string, name: string, password: string) =>
+    request<Session>(baseUrl, '/api/login', { method: 'POST', body: { name, password } }),
+};
+
+/** The signed-in user, or null when the session is missing or no longer valid (401). */
+export async function me(baseUrl: string, token?: string): Promise<SelfUser | null> {
+  try {
+    const res = await request<{ user: SelfUser }>(baseUrl, '/api/me', { token });
+    return res.user;
+  } catch (err) {
+    if (err instanceof ParleyHttpError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+/** Ends the session and clears the cookie. */
+export async function logout(baseUrl: string, token?: string): Promise<void> {
+  await request<void>(baseUrl, '/api/logout', { method: 'POST', token });
+}
+
+/** The rooms the user can see, with the last id of each. */
+export async function listRooms(baseUrl: string, token?: string): Promise<RoomInfo[]> {
+  return (await request<{ rooms: RoomInfo[] }>(baseUrl, '/api/rooms', { token })).rooms;
+}
+
+/** Creates a room (409 when it exists). */
+export async function createRoom(baseUrl: string, name: string, options: { private?: boolean; token?: string } = {}) {
+  const body = options.private === undefined ? { name } : { name, private: options.private };
+  return (await request<{ room: RoomInfo }>(baseUrl, '/api/rooms', { method: 'POST', body, token: options.token })).room;
+}
+
+/** Adds a user to a private room. */
+export async function addMember(baseUrl: string, room: string, userId: number, token?: string): Promise<void> {
+  await request(baseUrl, `/api/rooms/${encodeURIComponent(room)}/members`, {
+    method: 'POST',
+    body: { user: userId },
+    token,
+  });
+}
+
+/** Stored messages of a room, oldest first. */
+export async function fetchMessages(
+  baseUrl: string,
+  room: string,
+  query: { before?: number; after?: number; limit?: number; token?: string } = {},
+): Promise<{ room: string; data: ChatMessage[]; more: boolean }> {
+  const params = new URLSearchParams();
+  if (query.before !== undefined) params.set('before', String(query.before));
+  if (query.after !== undefined) params.set('after', String(query.after));
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  const qs = params.size > 0 ? `?${params}` : '';
+  return request(baseUrl, `/api/rooms/${encodeURIComponent(room)}/messages${qs}`, { token: query.token });
+}
