@@ -216,6 +216,13 @@ export function runStoreContract(name: string, open: OpenStore): void {
         await assert.rejects(store.addMember('nowhere', u.id), NoSuchRoomError);
       }));
 
+      it('refuses to add an unknown user as a member', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
+        await assert.rejects(store.addMember('club', owner.id + 1000));
+        assert.equal(await store.isMember('club', owner.id + 1000), false);
+      }));
+
       it('keeps a room name in any script', withStore(async (store) => {
         const owner = await registered(store, 'owner');
         await store.createRoom({ name: '聊天室', private: false, createdBy: owner.id });
@@ -271,6 +278,14 @@ export function runStoreContract(name: string, open: OpenStore): void {
         assert.equal(new Set(rooms.map((r) => r.createdAt)).size, 1);
         const listed = (await store.listRooms(a.id)).filter((r) => r.direct);
         assert.equal(listed.length, 1);
+      }));
+
+      it('refuses a conversation with an unknown user and creates no room', withStore(async (store) => {
+        const a = await registered(store, 'a');
+        const ghost = a.id + 1000;
+        await assert.rejects(store.ensureDirectRoom(a.id, ghost));
+        assert.equal(await store.getRoom(`dm:${a.id}:${ghost}`), undefined);
+        assert.deepEqual(await store.listRooms(a.id), []);
       }));
 
       it('keeps separate rooms for separate pairs', withStore(async (store) => {

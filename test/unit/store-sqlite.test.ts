@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -145,6 +146,48 @@ describe('SqliteStore on disk', () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  }));
+});
+
+/** A child process that appends `count` messages in batches, says so, and is killed with SIGKILL. */
+const WRITE_THEN_DIE = `
+  import { openSqliteStore } from ${JSON.stringify(new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url).href)};
+  const [dir, count] = [process.argv[1], Number(process.argv[2])];
+  const store = await openSqliteStore(dir);
+  const user = await store.createUser({ name: 'doomed', passwordHash: null, guest: true });
+  await store.createRoom({ name: 'crash', private: false, createdBy: null });
+  for (let i = 1; i <= count; i += 2) {
+    await store.appendMessages([
+      { room: 'crash', user, data: 'm' + i, ts: i, cid: 'c' + i },
+      { room: 'crash', user, data: 'm' + (i + 1), ts: i + 1 },
+    ]);
+  }
+  process.stdout.write('committed\\n', () => process.kill(process.pid, 'SIGKILL'));
+`;
+
+describe('SqliteStore durability', () => {
+  it('keeps every committed message when the process is killed with SIGKILL', inTempDir(async (dir) => {
+    const count = 200;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WRITE_THEN_DIE, dir, String(count)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+    assert.equal(signal, 'SIGKILL');
+    assert.equal(out, 'committed\n');
+
+    const store = await openSqliteStore(dir);
+    try {
+      const kept = await store.history('crash', { after: 0, limit: 1000 });
+      assert.deepEqual(kept.map((m) => m.id), Array.from({ length: count }, (_, i) => i + 1));
+      assert.equal(kept.at(-1)?.data, `m${count}`);
+      assert.equal((await store.getRoom('crash'))?.lastId, count);
+      const [retry] = await store.appendMessages([{ room: 'crash', user: kept[0]!.user, data: 'again', ts: 0, cid: 'c1' }]);
+      assert.deepEqual([retry!.message.id, retry!.duplicate], [1, true]);
+    } finally {
+      await store.close();
     }
   }));
 });
