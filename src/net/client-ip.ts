@@ -28,6 +28,11 @@ export function parseForwardedAddress(raw: string): string | undefined {
   return isIP(s) === 0 ? undefined : stripMappedIPv4(s);
 }
 
+/** Whether the peer is a configured proxy whose forwarding headers may be believed. */
+export function isTrustedPeer(remoteAddress: string | undefined, trusted: BlockList): boolean {
+  return remoteAddress !== undefined && isTrusted(stripMappedIPv4(remoteAddress), trusted);
+}
+
 function isTrusted(address: string, trusted: BlockList): boolean {
   const family = isIP(address);
   if (family === 0) return false;

@@ -1,0 +1,50 @@
+/** Rooms: list the ones you can see, create one, add a member to a private one. */
+import Router from '@koa/router';
+import { z } from 'zod';
+import { newRoomNameSchema, roomNameSchema } from '../realtime/names.js';
+import { requireUser } from './current-user.js';
+import type { HttpDeps } from './deps.js';
+import { HttpError } from './errors.js';
+import { parse, parseBody } from './validate.js';
+import { roomView } from './views.js';
+
+const createBody = z.object({ name: newRoomNameSchema, private: z.boolean().optional() });
+const addMemberBody = z.object({ user: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
+
+export function roomsRoutes(deps: HttpDeps): Router {
+  const { store, secret } = deps;
+  const router = new Router({ prefix: '/api/rooms' });
+
+  router.get('/', async (ctx) => {
+    const user = await requireUser(ctx, store, secret);
+    const rooms = await store.listRooms(user.id);
+    ctx.body = { rooms: rooms.map(roomView) };
+  });
+
+  router.post('/', async (ctx) => {
+    const user = await requireUser(ctx, store, secret);
+    const body = parseBody(ctx, createBody);
+    const room = await store.createRoom({ name: body.name, private: body.private ?? false, createdBy: user.id });
+    deps.logger.info({ room: room.name, private: room.private, user: user.id }, 'room created');
+    ctx.status = 201;
+    ctx.body = { room: roomView(room) };
+  });
+
+  router.post('/:room/members', async (ctx) => {
+    const me = await requireUser(ctx, store, secret);
+    const name = parse(roomNameSchema, ctx.params.room);
+    const body = parseBody(ctx, addMemberBody);
+    const room = await store.getRoom(name);
+    if (!room) throw new HttpError(404, 'not_found', `no room "${name}"`);
+    if (room.direct) throw new HttpError(403, 'forbidden', 'a direct-message room has exactly its two members');
+    if (room.private && !(await store.isMember(room.name, me.id))) {
+      throw new HttpError(403, 'forbidden', `only members of "${room.name}" may add members`);
+    }
+    const user = await store.getUser(body.user);
+    if (!user) throw new HttpError(404, 'not_found', `no user ${body.user}`);
+    await store.addMember(room.name, user.id);
+    ctx.body = { room: roomView(room), user: { id: user.id, name: user.name } };
+  });
+
+  return router;
+}

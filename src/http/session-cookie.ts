@@ -1,0 +1,23 @@
+/** Handing the session cookie to the browser, Secure when the browser is talking TLS. */
+import type { Context } from 'koa';
+import { clearedSessionCookie, sessionCookie } from '../auth/session.js';
+import { isTrustedPeer } from '../net/client-ip.js';
+import type { Config } from '../server/config.js';
+
+/**
+ * TLS here, or TLS at a trusted proxy that says so. Behind nginx the node itself speaks plain
+ * HTTP, and a cookie without Secure would then also travel over plain HTTP.
+ */
+export function isSecureRequest(ctx: Context, config: Config): boolean {
+  if (config.tls) return true;
+  const proto = ctx.get('X-Forwarded-Proto').split(',')[0]?.trim().toLowerCase();
+  return proto === 'https' && isTrustedPeer(ctx.req.socket.remoteAddress, config.trustProxy);
+}
+
+export function setSessionCookie(ctx: Context, token: string, secure: boolean, maxAgeMs: number): void {
+  ctx.append('Set-Cookie', sessionCookie(token, { secure, maxAgeMs }));
+}
+
+export function clearSessionCookie(ctx: Context, secure: boolean): void {
+  ctx.append('Set-Cookie', clearedSessionCookie({ secure }));
+}
