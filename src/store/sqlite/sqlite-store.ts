@@ -345,10 +345,10 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?`,
     ),
     oldestId: db.prepare('SELECT min(id) FROM messages WHERE room = ?').pluck(),
+    // Ids are gapless up to last_id and only the oldest are ever deleted, so the kept messages are
+    // exactly last_id - keep + 1 … last_id: a range delete, with no walk over the `keep` newest rows.
     prune: db.prepare(
-      `DELETE FROM messages WHERE room = @room AND id <= (
-         SELECT id FROM messages WHERE room = @room ORDER BY id DESC LIMIT 1 OFFSET @keep
-       )`,
+      'DELETE FROM messages WHERE room = @room AND id <= (SELECT last_id FROM rooms WHERE name = @room) - @keep',
     ),
     ping: db.prepare('SELECT 1').pluck(),
   };
