@@ -87,7 +87,7 @@ export class SqliteStore implements Store {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #stmt: Statements;
-  readonly #appendBatch: Database.Transaction<(batch: NewMessage[]) => AppendResult[]>;
+  readonly #transaction: Database.Transaction<(work: () => unknown) => unknown>;
   #closed = false;
 
   /**
@@ -114,20 +114,28 @@ export class SqliteStore implements Store {
     }
     this.#db = db;
     this.#stmt = prepareStatements(db);
-    this.#appendBatch = db.transaction((batch: NewMessage[]) => this.#append(batch));
+    this.#transaction = db.transaction((work: () => unknown) => work());
+  }
+
+  /**
+   * Runs `work` in one write transaction: committed when it returns, rolled back when it throws.
+   * IMMEDIATE takes the write lock up front, so a second connection waits (busy_timeout) instead
+   * of failing when it tries to upgrade a read to a write.
+   */
+  #write<T>(work: () => T): T {
+    return this.#transaction.immediate(work) as T;
   }
 
   // --- accounts ---
 
   async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
-    const create = this.#db.transaction((): User => {
+    return this.#write((): User => {
       // Checked here for guests; for registered accounts the unique index would catch it too.
       if (this.#stmt.registeredNameTaken.get(key) !== undefined) throw new NameTakenError(input.name);
       const id = this.#stmt.insertUser.get(input.name, key, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
     });
-    return create.immediate();
   }
 
   async findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -153,7 +161,7 @@ export class SqliteStore implements Store {
     const direct = input.direct ?? false;
     // A conversation room is readable by its members only, whatever the caller passed.
     const isPrivate = input.private || direct;
-    const create = this.#db.transaction((): Room => {
+    return this.#write((): Room => {
       const row = this.#stmt.insertRoom.get(
         input.name,
         isPrivate ? 1 : 0,
@@ -165,7 +173,6 @@ export class SqliteStore implements Store {
       if (isPrivate && input.createdBy !== null) this.#stmt.insertMember.run(input.name, input.createdBy);
       return toRoom(row);
     });
-    return create.immediate();
   }
 
   async getRoom(name: string): Promise<Room | undefined> {
@@ -178,12 +185,11 @@ export class SqliteStore implements Store {
   }
 
   async addMember(room: string, userId: number): Promise<void> {
-    const add = this.#db.transaction(() => {
+    this.#write(() => {
       if (this.#stmt.roomByName.get(room) === undefined) throw new NoSuchRoomError(room);
       this.#requireUser(userId);
       this.#stmt.insertMember.run(room, userId);
     });
-    add.immediate();
   }
 
   async isMember(room: string, userId: number): Promise<boolean> {
@@ -196,7 +202,7 @@ export class SqliteStore implements Store {
     }
     const name = directRoomName(a, b);
     // The insert does nothing when the room exists, so concurrent first DMs agree on one room.
-    const ensure = this.#db.transaction((): Room => {
+    return this.#write((): Room => {
       this.#requireUser(a);
       this.#requireUser(b);
       this.#stmt.insertRoom.get(name, 1, 1, a, Date.now());
@@ -204,7 +210,6 @@ export class SqliteStore implements Store {
       this.#stmt.insertMember.run(name, b);
       return toRoom(this.#stmt.roomByName.get(name) as RoomRow);
     });
-    return ensure.immediate();
   }
 
   #requireUser(id: number): void {
@@ -215,7 +220,7 @@ export class SqliteStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    return this.#appendBatch.immediate(batch);
+    return this.#write(() => this.#append(batch));
   }
 
   /**
