@@ -467,10 +467,10 @@ export function runStoreContract(name: string, open: OpenStore): void {
         assert.deepEqual(ids(await store.history('h', { after: 10, limit: 5 })), []);
       }));
 
-      it('honours before and after together', withStore(async (store) => {
+      it('with before and after together, returns the newest page between them', withStore(async (store) => {
         await setup(store, 10);
         assert.deepEqual(ids(await store.history('h', { after: 2, before: 7, limit: 100 })), [3, 4, 5, 6]);
-        assert.deepEqual(ids(await store.history('h', { after: 2, before: 7, limit: 2 })), [3, 4]);
+        assert.deepEqual(ids(await store.history('h', { after: 2, before: 7, limit: 2 })), [5, 6]);
         assert.deepEqual(ids(await store.history('h', { after: 5, before: 6, limit: 10 })), []);
       }));
 

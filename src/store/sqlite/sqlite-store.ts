@@ -258,15 +258,16 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * With `after`: the first `limit` messages above it (a replay, read forwards). Otherwise the
-   * newest `limit` messages (below `before` when given). Both bounds may be combined. Oldest first.
+   * With `after` alone: the first `limit` messages above it (a replay, read forwards). Otherwise
+   * the newest `limit` messages below `before` (and above `after`, when both are given): a page
+   * of older history. Always oldest first.
    */
   async history(room: string, query: HistoryQuery): Promise<StoredMessage[]> {
     const limit = Math.min(MAX_HISTORY_LIMIT, Math.floor(query.limit));
     if (!(limit > 0)) return [];
     const after = query.after ?? 0;
     const before = query.before ?? Number.MAX_SAFE_INTEGER;
-    if (query.after !== undefined) {
+    if (query.after !== undefined && query.before === undefined) {
       return (this.#stmt.historyForward.all(room, after, before, limit) as MessageRow[]).map(toMessage);
     }
     const rows = this.#stmt.historyBackward.all(room, after, before, limit) as MessageRow[];
