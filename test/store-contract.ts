@@ -347,7 +347,10 @@ export function runStoreContract(name: string, open: OpenStore): void {
           },
         ]);
         assert.ok(!('cid' in results[0]!.message), 'no cid key when none was given');
-        assert.deepEqual(await store.history('r', { limit: 10 }), results.map((r) => r.message));
+        const [explicit] = await store.appendMessages([{ ...msg('r', u, 'cid: undefined'), cid: undefined }]);
+        assert.ok(!('cid' in explicit!.message), 'no cid key for cid: undefined');
+        assert.equal(explicit!.message.id, 3);
+        assert.deepEqual(await store.history('r', { limit: 10 }), [...results, explicit!].map((r) => r.message));
       }));
 
       it('accepts an empty batch', withStore(async (store) => {
