@@ -80,6 +80,8 @@ export class ParleyError extends Error {
 }
 
 interface PendingSend {
+  /** Order of the call, so that what waited for a connection goes out in the order it was asked. */
+  seq: number;
   frame: Extract<ClientFrame, { type: 'chat' | 'dm' }> & { cid: string };
   resolve(ack: Ack): void;
   reject(err: Error): void;
@@ -87,6 +89,7 @@ interface PendingSend {
 }
 
 interface PendingHistory {
+  seq: number;
   frame: Extract<ClientFrame, { type: 'history' }>;
   resolve(result: { data: ChatMessage[]; more: boolean }): void;
   reject(err: Error): void;
@@ -117,6 +120,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #members = new Map<string, Map<number, WireUser>>();
   #outbox = new Map<string, PendingSend>();
   #histories = new Map<string, PendingHistory[]>();
+  #seq = 0;
 
   constructor(options: ParleyClientOptions) {
     super();
@@ -197,7 +201,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (options.limit !== undefined) frame.limit = options.limit;
     return new Promise((resolve, reject) => {
       const queue = this.#histories.get(room) ?? [];
-      queue.push({ frame, resolve, reject });
+      queue.push({ seq: ++this.#seq, frame, resolve, reject });
       this.#histories.set(room, queue);
       if (this.#open) this.#write(frame);
     });
@@ -321,7 +325,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #enqueue(frame: PendingSend['frame']): Promise<Ack> {
     if (this.#stopped) return Promise.reject(this.#closedError());
     return new Promise<Ack>((resolve, reject) => {
-      this.#outbox.set(frame.cid, { frame, resolve, reject });
+      this.#outbox.set(frame.cid, { seq: ++this.#seq, frame, resolve, reject });
       if (this.#open) this.#write(frame);
     });
   }
@@ -369,8 +373,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#openedAt = Date.now();
     // Rejoin first so that nothing sent below is missed, then what waited for the connection.
     for (const [room, cursor] of this.#joined) this.#sendJoin(room, cursor);
-    for (const queue of this.#histories.values()) for (const pending of queue) this.#write(pending.frame);
-    for (const pending of this.#outbox.values()) if (pending.retryTimer === undefined) this.#write(pending.frame);
+    const waiting: Array<PendingSend | PendingHistory> = [...this.#outbox.values()].filter((p) => p.retryTimer === undefined);
+    for (const queue of this.#histories.values()) waiting.push(...queue);
+    waiting.sort((a, b) => a.seq - b.seq);
+    for (const pending of waiting) this.#write(pending.frame);
     this.#setState({ state: 'open' });
     this.emit('welcome', frame);
   }

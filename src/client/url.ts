@@ -15,7 +15,8 @@ export function httpBaseUrl(input: string): string {
   }
   url.search = '';
   url.hash = '';
-  // A base path (behind a proxy prefix) is kept; only the trailing slash goes.
+  // A base path (behind a proxy prefix) is kept; a pasted endpoint path and the trailing slash go.
+  url.pathname = url.pathname.replace(/\/ws\/(chat|echo)\/?$/, '/');
   return url.toString().replace(/\/+$/, '');
 }
 

@@ -1,0 +1,334 @@
+/**
+ * `parley chat URL`: a chat in the terminal on the SDK. Interactive (readline) by default; with
+ * --json it reads lines from stdin and prints one JSON object per event, for scripts and tests.
+ */
+import { createInterface, type Interface } from 'node:readline';
+import { ParleyClient, ParleyError, ParleyHttpError, httpBaseUrl, signIn, type WireUser } from '../client/index.js';
+import { parseCommandArgs } from './args.js';
+import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
+import { clock, formatChat, formatUsers, roomLabel } from './chat-format.js';
+import { CliError, UsageError, describeError } from './errors.js';
+
+export const CHAT_HELP = `Usage: parley chat URL [--name NAME [--password P] | --token TOKEN] [--room ROOM] [--json]
+
+Chats on the Parley server at URL (its base URL, e.g. http://localhost:3000; ws:// works too).
+
+  --name NAME       sign in as the guest NAME (with --password: log in to the account NAME)
+  --password P      the account's password (with --name)
+  --token TOKEN     use a session token instead (from POST /api/guest, /api/login, /api/register)
+  --room ROOM       the room to join first (default: lobby)
+  --json            read lines from stdin, print one JSON object per event on stdout
+  -h, --help        show this help
+
+Type a line to send it to the current room. Commands:
+${CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n')}
+
+The client reconnects by itself when the connection drops and shows each message once, in order.
+In --json mode plain lines are sent to the current room and "/" lines are the commands above; each
+event is printed as {"type": …} (welcome, chat, join, left, list, ack, error, state, who, history…);
+the command exits when stdin ends and every send has its ack.`;
+
+/** Where events go: JSON lines, or human lines in the terminal that keep the input line intact. */
+interface Output {
+  event(json: { type: string; [key: string]: unknown }, text: string | null): void;
+  setRoom(room: string | undefined): void;
+}
+
+function jsonOutput(): Output {
+  return {
+    event: (json) => process.stdout.write(`${JSON.stringify(json)}\n`),
+    setRoom: () => {},
+  };
+}
+
+function terminalOutput(rl: Interface, terminal: boolean): Output {
+  const promptFor = (room: string | undefined) => `${room ? roomLabel(room) : '(no room)'}> `;
+  return {
+    event(_json, text) {
+      if (text === null) return;
+      if (!terminal) {
+        process.stdout.write(`${text}\n`);
+        return;
+      }
+      // Print above the line being typed, then redraw the prompt and what was typed so far.
+      process.stdout.write(`\r\x1b[2K${text}\n`);
+      rl.prompt(true);
+    },
+    setRoom(room) {
+      rl.setPrompt(promptFor(room));
+      if (terminal) rl.prompt(true);
+    },
+  };
+}
+
+async function signInOrToken(base: string, values: { name?: string; password?: string; token?: string }): Promise<string> {
+  if (values.token) return values.token;
+  const name = values.name!;
+  try {
+    const session = values.password ? await signIn.login(base, name, values.password) : await signIn.guest(base, name);
+    return session.token;
+  } catch (err) {
+    if (err instanceof ParleyHttpError) throw new CliError(`cannot sign in as ${name} at ${base}: ${err.message} (${err.status})`);
+    throw new CliError(`cannot reach ${base}: ${describeError(err)}`);
+  }
+}
+
+export async function runChat(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('chat', argv, {
+    name: { type: 'string' },
+    password: { type: 'string' },
+    token: { type: 'string' },
+    room: { type: 'string', default: 'lobby' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    console.log(CHAT_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('missing URL (see parley chat --help)');
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]} (see parley chat --help)`);
+  let base: string;
+  try {
+    base = httpBaseUrl(positionals[0]!);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.name !== undefined && values.token !== undefined) throw new UsageError('give either --name or --token, not both');
+  if (values.name === undefined && values.token === undefined) throw new UsageError('give --name NAME (guest sign-in) or --token TOKEN');
+  if (values.password !== undefined && values.name === undefined) throw new UsageError('--password needs --name');
+  if (values.name !== undefined && values.name.trim() === '') throw new UsageError('--name must not be empty');
+
+  const token = await signInOrToken(base, values);
+  return runSession(new ParleyClient({ url: base, token }), base, values.room, values.json);
+}
+
+function runSession(client: ParleyClient, base: string, firstRoom: string, json: boolean): Promise<number> {
+  const terminal = !json && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const rl = createInterface({
+    input: process.stdin,
+    output: terminal ? process.stdout : undefined,
+    terminal,
+    crlfDelay: Infinity,
+  });
+  const out = json ? jsonOutput() : terminalOutput(rl, terminal);
+  const names = new Map<number, string>();
+  const pending = new Set<Promise<unknown>>();
+  const listShown = new Set<string>();
+  let current: string | undefined = firstRoom;
+  let everOpen = false;
+  let ended = false;
+
+  const learn = (users: WireUser[]) => users.forEach((u) => names.set(u.id, u.name));
+  const label = (room: string) => {
+    const ids = room.startsWith('dm:') ? room.slice(3).split(':').map(Number) : undefined;
+    if (!ids) return room;
+    const other = ids.find((id) => id !== client.user?.id) ?? ids[0]!;
+    return `dm ${names.get(other) ?? `#${other}`}`;
+  };
+  const track = (p: Promise<unknown>) => {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+  const problem = (code: string, message: string, extra: object = {}) =>
+    out.event({ type: 'error', code, message, ...extra }, `! ${message}`);
+
+  return new Promise<number>((resolve) => {
+    const end = (code: number, fatal?: string) => {
+      if (ended) return;
+      ended = true;
+      if (fatal) process.stderr.write(`parley chat: ${fatal}\n`);
+      client.close();
+      rl.close();
+      resolve(code);
+    };
+
+    client.on('state', (s) => {
+      if (s.state === 'reconnecting') {
+        // Never connected at all: a wrong URL or a server that is down; say so once and stop.
+        if (!everOpen) return end(1, `cannot connect to ${base}: ${s.reason ?? 'connection failed'}`);
+        const secs = ((s.delayMs ?? 0) / 1000).toFixed(1);
+        out.event({ type: 'state', ...s }, `* connection lost (${s.reason}); reconnecting in ${secs} s (attempt ${s.attempt})`);
+      } else if (s.state === 'open') {
+        out.event({ type: 'state', state: s.state }, everOpen ? '* reconnected' : null);
+      } else if (s.state === 'connecting') {
+        out.event({ type: 'state', state: s.state }, null);
+      }
+    });
+    client.on('closed', (c) => {
+      out.event({ type: 'closed', ...c }, null);
+      if (!ended) end(1, everOpen ? `disconnected for good: ${c.reason}` : `cannot connect to ${base}: ${c.reason}`);
+    });
+    client.on('welcome', (w) => {
+      names.set(w.user.id, w.user.name);
+      const first = !everOpen;
+      everOpen = true;
+      out.event(
+        w,
+        first
+          ? `* connected to ${base} as ${w.user.name} (id ${w.user.id})${current ? `, room ${current}` : ''}. /help lists the commands.`
+          : null,
+      );
+    });
+    client.on('chat', (m) => {
+      names.set(m.user.id, m.user.name);
+      const text = m.room.startsWith('dm:')
+        ? `${clock(m.ts)} [${label(m.room)}] ${m.user.name}: ${m.data}`
+        : formatChat(m, current);
+      out.event({ type: 'chat', ...m }, text);
+    });
+    client.on('join', (e) => {
+      learn([e.user]);
+      out.event({ type: 'join', ...e }, `* ${e.user.name} joined ${label(e.room)}`);
+    });
+    client.on('left', (e) => out.event({ type: 'left', ...e }, `* ${e.user.name} left ${label(e.room)}`));
+    client.on('list', (e) => {
+      learn(e.data);
+      // Shown once per /join; the lists that follow each reconnect would only repeat it.
+      const show = !listShown.has(e.room);
+      listShown.add(e.room);
+      out.event({ type: 'list', ...e }, show ? `* in ${label(e.room)}: ${formatUsers(e.data)}` : null);
+    });
+    client.on('typing', (e) => out.event({ type: 'typing', ...e }, null));
+    client.on('error', (e) => out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`));
+    client.on('history_gap', (e) => out.event({ type: 'history_gap', ...e }, `! ${label(e.room)}: ${e.message}`));
+
+    const sendFailed = (text: string) => (err: unknown) => {
+      const code = err instanceof ParleyError ? err.code : 'failed';
+      problem(code, `not sent (${code}): ${err instanceof Error ? err.message : String(err)}`, { data: text });
+    };
+
+    const resolveUser = (target: string): number | undefined => {
+      if (/^[1-9][0-9]*$/.test(target)) return Number(target);
+      const inRoom = current ? client.members(current) : [];
+      const candidates = [...inRoom, ...[...names].map(([id, name]) => ({ id, name }))];
+      return (
+        candidates.find((u) => u.name === target)?.id ??
+        candidates.find((u) => u.name.toLowerCase() === target.toLowerCase())?.id
+      );
+    };
+
+    const onLine = (line: string) => {
+      const cmd = parseChatLine(line);
+      if (terminal && (cmd.kind === 'say' || cmd.kind === 'dm')) {
+        // The message comes back as a chat line; drop the typed copy (as many rows as it wrapped to).
+        const rows = Math.max(1, Math.ceil((rl.getPrompt().length + line.length) / (process.stdout.columns || 80)));
+        process.stdout.write('\x1b[1A\x1b[2K'.repeat(rows));
+      }
+      switch (cmd.kind) {
+        case 'empty':
+          if (terminal) rl.prompt();
+          return;
+        case 'say': {
+          if (!current) return problem('no_room', 'join a room first: /join ROOM');
+          const room = current;
+          track(client.send(room, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
+          return;
+        }
+        case 'join':
+          listShown.delete(cmd.room);
+          client.join(cmd.room);
+          current = cmd.room;
+          out.setRoom(current);
+          return;
+        case 'leave': {
+          const room = cmd.room ?? current;
+          if (!room || !client.joinedRooms.includes(room)) return problem('not_joined', `not in ${room ?? 'any room'}`);
+          client.leave(room);
+          listShown.delete(room);
+          if (room === current) current = client.joinedRooms.find((r) => !r.startsWith('dm:'));
+          out.event({ type: 'left_room', room, current: current ?? null }, `* you left ${label(room)}${current ? `; now in ${current}` : '; /join ROOM to go on'}`);
+          out.setRoom(current);
+          return;
+        }
+        case 'dm': {
+          const id = resolveUser(cmd.target);
+          if (id === undefined) return problem('unknown_user', `no user named ${cmd.target} here (try /who, or give the user id)`);
+          track(client.dm(id, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
+          return;
+        }
+        case 'who': {
+          if (!current) return problem('no_room', 'join a room first: /join ROOM');
+          const users = client.members(current);
+          out.event({ type: 'who', room: current, data: users }, `* in ${label(current)}: ${formatUsers(users)}`);
+          return;
+        }
+        case 'history': {
+          if (!current) return problem('no_room', 'join a room first: /join ROOM');
+          const room = current;
+          track(
+            client.history(room, { limit: cmd.limit ?? 20 }).then(
+              ({ data, more }) => {
+                const lines = data.map((m) => formatChat(m, room));
+                const head = data.length === 0 ? `* no messages in ${label(room)} yet` : `* last ${data.length} messages of ${label(room)}${more ? ' (older ones exist)' : ''}:`;
+                out.event({ type: 'history', room, data, more }, [head, ...lines].join('\n'));
+              },
+              (err: unknown) => problem(err instanceof ParleyError ? err.code : 'failed', `history: ${describeError(err)}`),
+            ),
+          );
+          return;
+        }
+        case 'rooms': {
+          const rooms = client.rooms;
+          const joined = client.joinedRooms;
+          out.event({ type: 'rooms', rooms, joined }, `* rooms: ${rooms.join(', ') || 'none'}; joined: ${joined.map(label).join(', ') || 'none'}`);
+          return;
+        }
+        case 'help':
+          out.event({ type: 'help', commands: CHAT_COMMANDS_HELP }, CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n'));
+          return;
+        case 'quit':
+          return end(0);
+        case 'invalid':
+          return problem('bad_command', cmd.message);
+      }
+    };
+
+    // Lines typed (or piped) before the first welcome wait for it, so that /who and /dm see the room.
+    // Lines typed (or piped) before the first room is joined wait for its list, so that /who and /dm
+    // see who is there; an error about the room (or a slow answer) releases them too.
+    const early: string[] = [];
+    let ready = false;
+    const release = () => {
+      if (ready || ended) return;
+      ready = true;
+      offs.forEach((off) => off());
+      for (const line of early.splice(0)) if (!ended) onLine(line);
+      if (stdinEnded) finishInput();
+    };
+    const offs = [
+      client.on('list', (e) => e.room === firstRoom && release()),
+      client.on('error', (e) => e.room === firstRoom && release()),
+      client.on('welcome', () => setTimeout(release, 2000).unref()),
+    ];
+    rl.on('line', (line) => {
+      if (ended) return;
+      if (!ready) early.push(line);
+      else onLine(line);
+    });
+    rl.on('SIGINT', () => end(0));
+    let stdinEnded = false;
+    const finishInput = () => {
+      if (ended) return;
+      if (!json) return end(0);
+      // Scripts: stdin ended; finish what was asked (acks, history answers), then go.
+      const drain = (): void => {
+        if (ended) return;
+        if (pending.size === 0) return end(0);
+        void Promise.allSettled([...pending]).then(drain);
+      };
+      drain();
+    };
+    rl.on('close', () => {
+      stdinEnded = true;
+      if (ready) finishInput();
+    });
+    const onSignal = () => end(0);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+
+    client.join(firstRoom);
+    out.setRoom(current);
+    client.connect();
+  });
+}
