@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createRoom, signIn } from '../../src/client/index.js';
 import {
   DESKTOP,
   PHONE,
@@ -39,9 +40,12 @@ test('two guests chat both ways, see each other, and find the history after a re
   try {
     await signInAsGuest(alice.page, server.url, 'Alice');
     // The Chinese browser gets the Chinese interface.
+    // …and signs in with the keyboard alone: the name field has the focus, Enter submits.
     await ming.page.goto(server.url);
-    await ming.page.getByLabel('名字').fill('小明 🐼');
-    await ming.page.getByRole('button', { name: '进入聊天室' }).click();
+    await ming.page.getByRole('button', { name: '进入聊天室' }).waitFor();
+    await ming.page.getByLabel('名字').waitFor();
+    await ming.page.keyboard.type('小明 🐼');
+    await ming.page.keyboard.press('Enter');
     await ming.page.getByText('在线（2）').waitFor();
 
     // Each sees the other in the people list.
@@ -117,5 +121,76 @@ test('markup in a message is shown as text and runs nothing; links are safe', as
   } finally {
     await sender.context.close();
     await reader.context.close();
+  }
+});
+
+test('scrolling to the top of a room loads its older history, each message once and in order', async () => {
+  // A backend fills a public room over HTTP before the reader arrives.
+  const { token } = await signIn.guest(server.url, 'Archivist');
+  await createRoom(server.url, 'archive', { token });
+  const texts = Array.from({ length: 120 }, (_, i) => `archive message ${i + 1}`);
+  for (const text of texts) {
+    const res = await fetch(`${server.url}/api/rooms/archive/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ data: text }),
+    });
+    assert.equal(res.status, 201);
+  }
+
+  const reader = await newPage(browser);
+  try {
+    await signInAsGuest(reader.page, server.url, 'Historian');
+    await reader.page.getByRole('button', { name: 'Join archive' }).click();
+    await waitForMessage(reader.page, 'archive message 120');
+    assert.equal(await messageText(reader.page, 'archive message 1').count(), 0, 'only the latest page is loaded at first');
+
+    // Scroll up until the first message is there (each scroll to the top asks for an older page).
+    await reader.page.waitForFunction(
+      () => {
+        const list = document.querySelector('.messages');
+        if (!list) return false;
+        list.scrollTop = 0;
+        return [...list.querySelectorAll('.text')].some((el) => el.textContent === 'archive message 1');
+      },
+      undefined,
+      { polling: 250, timeout: 20_000 },
+    );
+    await reader.page.getByText('This is the beginning of archive.').waitFor();
+    const shown = await reader.page.locator('.messages li.msg .text').allTextContents();
+    assert.deepEqual(shown, texts);
+    assert.deepEqual(reader.errors, []);
+  } finally {
+    await reader.context.close();
+  }
+});
+
+test('register, log out, a wrong password is refused next to the form, the right one signs in', async () => {
+  const { context, page, errors } = await newPage(browser);
+  try {
+    await page.goto(server.url);
+    await page.getByRole('tab', { name: 'Register' }).click();
+    await page.getByLabel('Name').fill('Dora');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.locator('#composer-input').waitFor();
+    await page.locator('.me', { hasText: 'Dora' }).waitFor();
+    assert.equal(await page.locator('.me .badge').count(), 0, 'a registered user is not marked as a guest');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('tab', { name: 'Log in' }).click();
+    await page.getByLabel('Name').fill('Dora');
+    await page.getByLabel('Password').fill('wrong password!');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const error = page.locator('#signin-error');
+    await error.getByText('Sign-in failed').waitFor();
+    assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
+
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('.me', { hasText: 'Dora' }).waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
   }
 });

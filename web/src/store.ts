@@ -350,6 +350,8 @@ function startChat(user: Self): void {
 }
 
 function addLine(view: RoomView, kind: 'join' | 'left', user: User): void {
+  // In a conversation of two, comings and goings are noise; the people list shows them.
+  if (view.direct) return;
   view.lines.push({ key: ++lineKey, kind, user: { id: user.id, name: user.name }, ts: Date.now(), afterId: view.latestId });
   // Presence lines are a live log, not history: keep the last few hundred.
   if (view.lines.length > 300) view.lines.splice(0, view.lines.length - 300);

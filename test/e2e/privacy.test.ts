@@ -1,0 +1,88 @@
+/**
+ * Private rooms and direct messages in the browser: Alice creates a private room and invites Bob,
+ * Bob and Alice talk in a DM opened from the people list, and Carol, a third user, sees neither
+ * in her room list nor through the API with her session.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { launchBrowser, newPage, say, screenshot, signInAsGuest, waitForMessage } from './browser.js';
+
+let server: TestServer;
+let browser: Browser;
+
+before(async () => {
+  server = await startTestServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('a private room and a DM are visible to their members only', async () => {
+  const alice = await newPage(browser);
+  const bob = await newPage(browser);
+  const carol = await newPage(browser);
+  try {
+    await signInAsGuest(alice.page, server.url, 'Alice');
+    await signInAsGuest(bob.page, server.url, 'Bob');
+
+    // Alice creates a private room with the keyboard-reachable form and writes in it.
+    await alice.page.getByRole('button', { name: /New room/ }).click();
+    await alice.page.getByLabel('Room name').fill('secret-plans');
+    await alice.page.getByLabel('Private (invite only)').check();
+    await alice.page.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.page.locator('.room-title', { hasText: 'secret-plans' }).waitFor();
+    await say(alice.page, 'the plan is ready');
+
+    // She invites Bob, who sees the room after refreshing his list and reads the message.
+    await alice.page.getByRole('button', { name: 'Invite Bob' }).click();
+    await alice.page.getByText('Bob can now see this room.').waitFor();
+    await bob.page.getByRole('button', { name: 'Refresh' }).click();
+    await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
+    await waitForMessage(bob.page, 'the plan is ready');
+
+    // Bob opens a DM by clicking Alice in the people list; Alice gets it with an unread count.
+    await bob.page.locator('.rooms .room-item', { hasText: 'lobby' }).click();
+    await bob.page.locator('.users button.user-item', { hasText: 'Alice' }).click();
+    await bob.page.locator('.room-title', { hasText: 'Alice' }).waitFor();
+    await say(bob.page, 'psst, just between us');
+    await alice.page.locator('.rooms .room-item', { hasText: 'lobby' }).click();
+    const dmEntry = alice.page.locator('.rooms .room-item', { hasText: 'Bob' });
+    await dmEntry.locator('.unread-badge', { hasText: '1' }).waitFor();
+    await dmEntry.click();
+    await waitForMessage(alice.page, 'psst, just between us');
+    await say(alice.page, 'got it 👍');
+    await waitForMessage(bob.page, 'got it 👍');
+    await screenshot(alice.page, 'dm-desktop');
+
+    // Carol sees neither the private room nor the DM.
+    await signInAsGuest(carol.page, server.url, 'Carol');
+    await carol.page.getByRole('button', { name: 'Refresh' }).click();
+    const carolRooms = await carol.page.locator('.rooms').innerText();
+    assert.ok(carolRooms.includes('lobby'));
+    assert.ok(!carolRooms.includes('secret-plans'), 'the private room is not listed for Carol');
+    assert.ok(!carolRooms.includes('Bob') && !carolRooms.includes('Alice'), 'no DM is listed for Carol');
+    // Nor through the API with her session cookie.
+    const seen = await carol.page.evaluate(async () => {
+      const rooms = (await (await fetch('/api/rooms')).json()) as { rooms: Array<{ name: string }> };
+      const dm = rooms.rooms.find((r) => r.name.startsWith('dm:'));
+      const privateHistory = await fetch('/api/rooms/secret-plans/messages');
+      return { names: rooms.rooms.map((r) => r.name), dm, privateStatus: privateHistory.status };
+    });
+    assert.ok(seen.names.includes('lobby'));
+    assert.ok(!seen.names.includes('secret-plans'));
+    assert.equal(seen.dm, undefined);
+    assert.ok([403, 404].includes(seen.privateStatus), `private history refused (got ${seen.privateStatus})`);
+    assert.equal(await carol.page.getByText('the plan is ready').count(), 0);
+    assert.equal(await carol.page.getByText('psst, just between us').count(), 0);
+    assert.deepEqual([...alice.errors, ...bob.errors, ...carol.errors], []);
+  } finally {
+    await alice.context.close();
+    await bob.context.close();
+    await carol.context.close();
+  }
+});
