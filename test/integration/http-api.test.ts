@@ -447,6 +447,10 @@ describe('rooms and messages', () => {
     assert.equal(older.body.more, true);
     const newer = await call(base, `${path}?after=3`, { token: alice.token });
     assert.deepEqual(newer.body.data.map((m: { id: number }) => m.id), [4, 5]);
+    assert.equal(newer.body.more, false);
+    const catchingUp = await call(base, `${path}?after=1&limit=2`, { token: alice.token });
+    assert.deepEqual(catchingUp.body.data.map((m: { id: number }) => m.id), [2, 3]);
+    assert.equal(catchingUp.body.more, true);
 
     for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'limit=', 'before=-1', 'after=1.5', 'before=x', 'limit=1&limit=2']) {
       assertError(await call(base, `${path}?${bad}`, { token: alice.token }), 400, 'bad_request');
