@@ -1,0 +1,249 @@
+/**
+ * One benchmark connection to any of the three servers. Each server's dialect (how to sign in,
+ * join, publish, and what its frames look like) is kept here, next to the frame classifier.
+ *
+ * Chat frames are recognised by a fixed prefix and their room sequence `id` is read from the
+ * bytes without JSON-parsing the frame, so a receiver costs a few hundred nanoseconds per frame.
+ * The first frames are also JSON-parsed to prove the shortcut reads the right number; if it
+ * ever does not, every chat frame is parsed from then on (slower, never wrong).
+ */
+import { RawWs } from './raw-ws.js';
+import { postJson } from './http.js';
+
+export type ServerKind = 'ws' | 'socketio' | 'parley';
+
+export interface Target {
+  kind: ServerKind;
+  host: string;
+  port: number;
+}
+
+const enc = (s: string) => Buffer.from(s);
+const CHAT_PREFIX: Record<ServerKind, Buffer> = {
+  parley: enc('{"type":"chat",'),
+  ws: enc('{"type":"chat",'),
+  socketio: enc('42["chat",{"type":"chat",'),
+};
+const ID_KEY = enc('"id":');
+const PARLEY_ACK = enc('{"type":"ack"');
+const PARLEY_PRESENCE = [enc('{"type":"join"'), enc('{"type":"left"'), enc('{"type":"typing"')];
+
+/** How many chat frames (per process) are also JSON-parsed to validate the byte shortcut. */
+let toValidate = 50;
+let fastIds = true;
+
+function startsWith(buf: Buffer, start: number, end: number, prefix: Buffer): boolean {
+  if (end - start < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[start + i] !== prefix[i]) return false;
+  return true;
+}
+
+function parseJson(buf: Buffer, start: number, end: number, skip = 0): unknown {
+  return JSON.parse(buf.toString('utf8', start + skip, end));
+}
+
+/** The chat message of a frame payload, for the slow path (socket.io frames are `42[event, data]`). */
+function parseChat(kind: ServerKind, buf: Buffer, start: number, end: number): { id: number; data: string } {
+  if (kind === 'socketio') return (parseJson(buf, start, end, 2) as [string, { id: number; data: string }])[1];
+  return parseJson(buf, start, end) as { id: number; data: string };
+}
+
+function readId(kind: ServerKind, buf: Buffer, start: number, end: number): number {
+  if (fastIds) {
+    const at = buf.indexOf(ID_KEY, start);
+    let id = -1;
+    if (at >= 0 && at < end) {
+      id = 0;
+      for (let i = at + ID_KEY.length; i < end; i++) {
+        const c = buf[i]!;
+        if (c < 48 || c > 57) break;
+        id = id * 10 + (c - 48);
+      }
+    }
+    if (toValidate > 0) {
+      toValidate--;
+      const parsed = parseChat(kind, buf, start, end).id;
+      if (parsed !== id) {
+        fastIds = false;
+        process.stderr.write(`bench: chat ids are not where expected (read ${id}, parsed ${parsed}); parsing every frame\n`);
+        return parsed;
+      }
+    }
+    if (id >= 0) return id;
+  }
+  return parseChat(kind, buf, start, end).id;
+}
+
+function deferred<T>(label: string, timeoutMs: number) {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const timer = setTimeout(() => reject(new Error(`${label}: no answer in ${timeoutMs} ms`)), timeoutMs);
+  promise.then(
+    () => clearTimeout(timer),
+    () => clearTimeout(timer),
+  );
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+export interface ClientOptions {
+  timeoutMs?: number;
+}
+
+/**
+ * Clients come from many loopback addresses, SIGN_INS_PER_ADDRESS each, as real users come from
+ * many addresses: Parley limits sign-ins per client IP (a burst of 30), and that stays on.
+ */
+const SIGN_INS_PER_ADDRESS = 25;
+let signIns = 0;
+
+function nextSourceAddress(): string {
+  const g = Math.floor(signIns++ / SIGN_INS_PER_ADDRESS);
+  return `127.${10 + Math.floor(g / 62_500)}.${1 + (Math.floor(g / 250) % 250)}.${1 + (g % 250)}`;
+}
+
+export class BenchClient {
+  ws!: RawWs;
+  token = '';
+  /** chat frames received */
+  chats = 0;
+  /** the room sequence id of the last chat frame */
+  lastId = 0;
+  /** chat frames whose id was not lastId + 1 (a gap, a duplicate or a reordering) */
+  orderErrors = 0;
+  acks = 0;
+  /** error frames from the server (first few) */
+  errors: string[] = [];
+  /** called per chat frame, for flow control and latency */
+  onChat: ((client: BenchClient, id: number, buf: Buffer, start: number, end: number) => void) | undefined;
+  /** frames that were neither chat nor presence, e.g. the welcome and the join answers */
+  #welcome;
+  #joined = new Map<string, ReturnType<typeof deferred<void>>>();
+  readonly #prefix: Buffer;
+
+  constructor(
+    readonly target: Target,
+    readonly name: string,
+    private readonly opts: ClientOptions = {},
+  ) {
+    this.#prefix = CHAT_PREFIX[target.kind];
+    this.#welcome = deferred<void>(`welcome of ${name}`, opts.timeoutMs ?? 30_000);
+  }
+
+  /** Signs in over HTTP, upgrades, and waits for the server's first frame (welcome / CONNECT ack). */
+  async connect(): Promise<void> {
+    const { kind, host, port } = this.target;
+    const localAddress = nextSourceAddress();
+    const res = await postJson(host, port, '/api/guest', { name: this.name }, { localAddress });
+    const token = (res.body as { token?: unknown } | undefined)?.token;
+    if (res.status !== 200 || typeof token !== 'string') {
+      throw new Error(`sign-in of ${this.name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    this.token = token;
+    const path = kind === 'socketio' ? '/socket.io/?EIO=4&transport=websocket' : '/ws/chat';
+    const headers: Record<string, string> = kind === 'socketio' ? {} : { authorization: `Bearer ${token}` };
+    this.ws = new RawWs({ host, port, path, headers, localAddress, timeoutMs: this.opts.timeoutMs }, this.#onText);
+    this.ws.onClose = () => this.#welcome.reject(new Error(`${this.name} closed before the welcome`));
+    await this.ws.ready;
+    if (kind === 'socketio') this.ws.send(`40${JSON.stringify({ token })}`);
+    await this.#welcome.promise;
+  }
+
+  /** Sends a join and returns a promise of the server's answer (Parley: `list`; peers: `joined`). */
+  join(room: string): Promise<void> {
+    const d = deferred<void>(`join ${room} by ${this.name}`, this.opts.timeoutMs ?? 30_000);
+    this.#joined.set(room, d);
+    this.ws.send(this.target.kind === 'socketio' ? `42${JSON.stringify(['join', room])}` : JSON.stringify({ type: 'join', room }));
+    return d.promise;
+  }
+
+  /** The text frame of one chat message in this server's dialect. */
+  chatText(room: string, data: string, cid: string): string {
+    if (this.target.kind === 'socketio') return `42${JSON.stringify(['chat', { room, data }])}`;
+    if (this.target.kind === 'ws') return JSON.stringify({ type: 'chat', room, data });
+    return JSON.stringify({ type: 'chat', room, data, cid });
+  }
+
+  close(): void {
+    this.ws?.close();
+  }
+
+  #chat(id: number, buf: Buffer, start: number, end: number): void {
+    this.chats++;
+    if (id !== this.lastId + 1) this.orderErrors++;
+    if (id > this.lastId) this.lastId = id;
+    this.onChat?.(this, id, buf, start, end);
+  }
+
+  #onText = (buf: Buffer, start: number, end: number): void => {
+    const kind = this.target.kind;
+    if (startsWith(buf, start, end, this.#prefix)) {
+      this.#chat(readId(kind, buf, start, end), buf, start, end);
+      return;
+    }
+    if (kind === 'parley') {
+      if (startsWith(buf, start, end, PARLEY_ACK)) {
+        this.acks++;
+        return;
+      }
+      for (const p of PARLEY_PRESENCE) if (startsWith(buf, start, end, p)) return;
+      const msg = parseJson(buf, start, end) as { type?: string; room?: string; id?: number; code?: string; message?: string };
+      if (msg.type === 'welcome') this.#welcome.resolve();
+      else if (msg.type === 'list' && msg.room) this.#joined.get(msg.room)?.resolve();
+      else if (msg.type === 'chat') this.#chat(msg.id ?? -1, buf, start, end);
+      else if (msg.type === 'ack') this.acks++;
+      else if (msg.type === 'error') this.#error(`${msg.code}: ${msg.message}`);
+      return;
+    }
+    if (kind === 'ws') {
+      const msg = parseJson(buf, start, end) as { type?: string; room?: string };
+      if (msg.type === 'welcome') this.#welcome.resolve();
+      else if (msg.type === 'joined' && msg.room) this.#joined.get(msg.room)?.resolve();
+      return;
+    }
+    // socket.io: engine.io packet type first, then the socket.io packet type
+    const c0 = buf[start];
+    if (c0 === 0x32 /* '2' ping */ && end - start === 1) this.ws.send('3');
+    else if (c0 === 0x34 /* '4' message */) {
+      const c1 = buf[start + 1];
+      if (c1 === 0x30 /* '0' CONNECT */) this.#welcome.resolve();
+      else if (c1 === 0x34 /* '4' CONNECT_ERROR */) this.#welcome.reject(new Error(`refused: ${buf.toString('utf8', start, end)}`));
+      else if (c1 === 0x32 /* '2' EVENT */) {
+        const [event, arg] = parseJson(buf, start, end, 2) as [string, unknown];
+        if (event === 'joined' && typeof arg === 'string') this.#joined.get(arg)?.resolve();
+      }
+    }
+  };
+
+  #error(text: string): void {
+    if (this.errors.length < 5) this.errors.push(text);
+  }
+}
+
+/** Creates the rooms a scenario uses, where the server needs that (Parley: `POST /api/rooms`). */
+export async function createRooms(client: BenchClient, rooms: string[], concurrency = 16): Promise<void> {
+  if (client.target.kind !== 'parley') return;
+  const { host, port } = client.target;
+  await runPool(rooms, concurrency, async (name) => {
+    const res = await postJson(host, port, '/api/rooms', { name }, { token: client.token });
+    if (res.status !== 201 && res.status !== 409) {
+      throw new Error(`creating room ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+  });
+}
+
+/** Runs fn over items with at most `concurrency` in flight; rejects on the first failure. */
+export async function runPool<T>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}

@@ -1,0 +1,97 @@
+/** Pieces every scenario uses: connecting many clients, waiting for quiet, draining, checking. */
+import { BenchClient, runPool, type Target } from './client.js';
+import type { DeliveryCheck, JobTarget } from '../types.js';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function toTarget(t: JobTarget): Target {
+  return { kind: t.kind, host: t.host, port: t.port };
+}
+
+/** Signs in and connects `n` clients named prefix0…, with `concurrency` in flight. */
+export async function connectAll(target: Target, n: number, prefix: string, concurrency: number): Promise<BenchClient[]> {
+  const clients: BenchClient[] = [];
+  const indexes = Array.from({ length: n }, (_, i) => i);
+  await runPool(indexes, concurrency, async (i) => {
+    const client = new BenchClient(target, `${prefix}${i}`);
+    clients[i] = client;
+    await client.connect();
+  });
+  return clients;
+}
+
+export function closeAll(clients: Iterable<BenchClient>): void {
+  for (const c of clients) c.close();
+}
+
+/** Waits until the clients have received nothing for `quietMs` (e.g. after a storm of presence frames). */
+export async function waitQuiet(clients: BenchClient[], quietMs = 300, maxMs = 15_000): Promise<void> {
+  const total = () => clients.reduce((s, c) => s + c.ws.textFrames, 0);
+  const deadline = performance.now() + maxMs;
+  let last = total();
+  for (;;) {
+    await sleep(quietMs);
+    const now = total();
+    if (now === last || performance.now() > deadline) return;
+    last = now;
+  }
+}
+
+/** Waits until `done()` or the deadline, polling. */
+export async function waitUntil(done: () => boolean, maxMs: number): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  while (!done() && performance.now() < deadline) await sleep(20);
+}
+
+/** A message of exactly `bytes` characters that starts with its sequence number and send time. */
+export function payload(seq: number, bytes: number): string {
+  const head = `${seq}@${performance.now().toFixed(3)}:`;
+  return head.length >= bytes ? head : head + 'x'.repeat(bytes - head.length);
+}
+
+/** The send time that payload() wrote into a message text. */
+export function payloadTime(data: string): number {
+  return Number(data.slice(data.indexOf('@') + 1, data.indexOf(':')));
+}
+
+/**
+ * Every receiver of a room got exactly `expected` chat frames with ids 1…expected in order
+ * (ids are room sequence numbers and each room is fresh), and for Parley every publish was acked.
+ */
+export function checkDelivery(
+  groups: { receivers: BenchClient[]; expected: number }[],
+  acks: { got: number; sent: number } | undefined,
+  publishers: BenchClient[] = [],
+): DeliveryCheck {
+  let receivers = 0;
+  let messages = 0;
+  let incomplete = 0;
+  let orderErrors = 0;
+  let closed = 0;
+  const errors: string[] = [];
+  for (const { receivers: group, expected } of groups) {
+    messages += expected;
+    for (const c of group) {
+      receivers++;
+      if (c.chats !== expected || c.lastId !== expected) incomplete++;
+      orderErrors += c.orderErrors;
+      if (c.ws.closed) closed++;
+      for (const e of c.errors) if (errors.length < 5) errors.push(`${c.name}: ${e}`);
+    }
+  }
+  for (const c of publishers) {
+    if (c.ws.closed) closed++;
+    for (const e of c.errors) if (errors.length < 5) errors.push(`${c.name}: ${e}`);
+  }
+  const unacked = acks ? acks.sent - acks.got : 0;
+  return {
+    passed: incomplete === 0 && orderErrors === 0 && unacked === 0 && closed === 0 && messages > 0,
+    receivers,
+    messages,
+    incomplete,
+    orderErrors,
+    unacked,
+    closed,
+    errors,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Scenario 1, fan-out throughput: one room of N receivers; P publishers (not in the room) keep
+ * `window` messages in flight end to end: they publish while fewer than window × N deliveries
+ * are outstanding, so the server is always busy but its buffers stay bounded.
+ */
+import { createRooms } from './client.js';
+import { checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
+
+const ROOM = 'fanout';
+
+export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<ScenarioResult> {
+  const target = toTarget(jobTarget);
+  const publishers = await connectAll(target, p.publishers, 'pub', p.publishers);
+  await createRooms(publishers[0]!, [ROOM]);
+  const receivers = await connectAll(target, p.receivers, 'rcv', 64);
+  try {
+    await Promise.all(receivers.map((c) => c.join(ROOM)));
+    await waitQuiet(receivers);
+
+    const n = receivers.length;
+    let delivered = 0;
+    let sent = 0;
+    let stopped = false;
+    let scheduled = false;
+    const pump = () => {
+      scheduled = false;
+      if (stopped) return;
+      const batches: string[][] = publishers.map(() => []);
+      while (sent * n - delivered < p.window * n) {
+        const i = sent % publishers.length;
+        batches[i]!.push(publishers[i]!.chatText(ROOM, payload(sent, p.dataBytes), `c${sent}`));
+        sent++;
+      }
+      batches.forEach((batch, i) => batch.length > 0 && publishers[i]!.ws.sendMany(batch));
+    };
+    for (const c of receivers) {
+      c.onChat = () => {
+        delivered++;
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(pump);
+        }
+      };
+    }
+    pump();
+    await sleep(p.warmupMs);
+    const server = cpuMeter(jobTarget.pid);
+    const load = selfCpuMeter();
+    const t0 = performance.now();
+    const d0 = delivered;
+    await sleep(p.measureMs);
+    const seconds = (performance.now() - t0) / 1000;
+    const d1 = delivered;
+    const serverCpu = server();
+    const loadCpu = load();
+    stopped = true;
+    const rss = rssBytes(jobTarget.pid);
+
+    const acks = () => publishers.reduce((s, c) => s + c.acks, 0);
+    const parley = target.kind === 'parley';
+    await waitUntil(() => delivered >= sent * n && (!parley || acks() >= sent), 15_000);
+    const check = checkDelivery([{ receivers, expected: sent }], parley ? { got: acks(), sent } : undefined, publishers);
+    return {
+      metrics: {
+        deliveredPerSec: (d1 - d0) / seconds,
+        messagesPerSec: (d1 - d0) / seconds / n,
+        serverCpu,
+        serverRssMB: rss / 2 ** 20,
+      },
+      check,
+      loadCpu,
+      notes: [],
+    };
+  } finally {
+    closeAll(receivers);
+    closeAll(publishers);
+  }
+}

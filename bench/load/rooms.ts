@@ -1,0 +1,91 @@
+/**
+ * Scenario 4, many rooms: `rooms` rooms of `roomSize` members each, every room chatting. The
+ * first member of each room publishes and keeps `window` of its own messages in flight (it is a
+ * member, so its own copy coming back tells it the room has moved on). Delivered = chat frames
+ * received by all members.
+ */
+import { BenchClient, createRooms } from './client.js';
+import { checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
+
+export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
+  const target = toTarget(jobTarget);
+  const names = Array.from({ length: p.rooms }, (_, r) => `room-${r}`);
+  const clients = await connectAll(target, p.rooms * p.roomSize, 'm', 100);
+  try {
+    await createRooms(clients[0]!, names);
+    await Promise.all(clients.map((c, i) => c.join(names[Math.floor(i / p.roomSize)]!)));
+    await waitQuiet(clients);
+
+    const publishers = names.map((_, r) => clients[r * p.roomSize]!);
+    const sent = new Array<number>(p.rooms).fill(0);
+    const roomIndex = new Map<BenchClient, number>(publishers.map((c, r) => [c, r]));
+    const dirty = new Set<number>();
+    let delivered = 0;
+    let stopped = false;
+    let scheduled = false;
+    const top = (r: number) => {
+      const pub = publishers[r]!;
+      const batch: string[] = [];
+      while (sent[r]! - pub.chats < p.window) {
+        sent[r]!++;
+        batch.push(pub.chatText(names[r]!, payload(sent[r]!, p.dataBytes), `c${sent[r]}`));
+      }
+      if (batch.length > 0) pub.ws.sendMany(batch);
+    };
+    const pump = () => {
+      scheduled = false;
+      if (stopped) return;
+      for (const r of dirty) top(r);
+      dirty.clear();
+    };
+    for (const c of clients) {
+      const r = roomIndex.get(c);
+      c.onChat =
+        r === undefined
+          ? () => void delivered++
+          : () => {
+              delivered++;
+              dirty.add(r);
+              if (!scheduled) {
+                scheduled = true;
+                setImmediate(pump);
+              }
+            };
+    }
+    for (let r = 0; r < p.rooms; r++) top(r);
+    await sleep(p.warmupMs);
+    const server = cpuMeter(jobTarget.pid);
+    const load = selfCpuMeter();
+    const t0 = performance.now();
+    const d0 = delivered;
+    await sleep(p.measureMs);
+    const seconds = (performance.now() - t0) / 1000;
+    const d1 = delivered;
+    const serverCpu = server();
+    const loadCpu = load();
+    stopped = true;
+    const rss = rssBytes(jobTarget.pid);
+
+    const parley = target.kind === 'parley';
+    const totalSent = () => sent.reduce((s, v) => s + v, 0);
+    const acks = () => publishers.reduce((s, c) => s + c.acks, 0);
+    await waitUntil(() => delivered >= totalSent() * p.roomSize && (!parley || acks() >= totalSent()), 15_000);
+    const groups = names.map((_, r) => ({ receivers: clients.slice(r * p.roomSize, (r + 1) * p.roomSize), expected: sent[r]! }));
+    const check = checkDelivery(groups, parley ? { got: acks(), sent: totalSent() } : undefined);
+    return {
+      metrics: {
+        deliveredPerSec: (d1 - d0) / seconds,
+        messagesPerSec: (d1 - d0) / seconds / p.roomSize,
+        serverCpu,
+        serverRssMB: rss / 2 ** 20,
+      },
+      check,
+      loadCpu,
+      notes: [],
+    };
+  } finally {
+    closeAll(clients);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Peer 2: socket.io 4 as its documentation shows a chat room: `socket.join(room)` and
+ * `io.to(room).emit('chat', message)` (the adapter encodes the packet once per broadcast),
+ * WebSocket transport only, default heartbeat (pingInterval 25 s). Sign-in is the same signed
+ * token as the ws peer, checked by a connection middleware from the CONNECT packet's `auth`.
+ */
+import { createServer } from 'node:http';
+import { Server } from 'socket.io';
+import { handleHttp, listenAddress, verifyToken, type PeerUser } from './signin.js';
+
+const lastId = new Map<string, number>();
+const server = createServer(handleHttp);
+const io = new Server(server, { transports: ['websocket'], serveClient: false, maxHttpBufferSize: 64 * 1024 });
+
+io.use((socket, next) => {
+  const user = verifyToken((socket.handshake.auth as { token?: unknown }).token);
+  if (!user) return next(new Error('unauthorized'));
+  socket.data.user = user;
+  next();
+});
+
+io.on('connection', (socket) => {
+  const user = socket.data.user as PeerUser;
+  socket.on('join', (room: unknown) => {
+    if (typeof room !== 'string') return;
+    void socket.join(room);
+    socket.emit('joined', room);
+  });
+  socket.on('chat', (msg: { room?: unknown; data?: unknown }) => {
+    if (typeof msg?.room !== 'string' || typeof msg.data !== 'string') return;
+    const id = (lastId.get(msg.room) ?? 0) + 1;
+    lastId.set(msg.room, id);
+    io.to(msg.room).emit('chat', { type: 'chat', room: msg.room, id, user, data: msg.data, ts: Date.now() });
+  });
+});
+
+const { port, host } = listenAddress();
+server.listen(port, host);
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,196 @@
+/**
+ * The bench's output: a Markdown table of absolute figures (medians over runs) and Parley/peer
+ * ratios, the targets of issue 5 with a verdict, the delivery checks, and the machine.
+ */
+import { median } from './stats.js';
+import { describe, type Sizes } from './scenarios.js';
+import { serverLabel } from './servers.js';
+import type { DeliveryCheck, ScenarioName, ScenarioResult, ServerKind } from './types.js';
+
+export const SERVERS: ServerKind[] = ['ws', 'socketio', 'parley'];
+
+/** results[scenario][server] = one entry per run (an Error when the run failed) */
+export type Results = Partial<Record<ScenarioName, Partial<Record<ServerKind, (ScenarioResult | Error)[]>>>>;
+
+interface Row {
+  scenario: ScenarioName;
+  key: string;
+  label: string;
+  format: (v: number) => string;
+  /** load CPU is not in metrics but on the result */
+  fromLoad?: boolean;
+}
+
+const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '–');
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '–');
+const kb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : '–');
+
+const ROWS: Row[] = [
+  { scenario: 'fanout', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
+  { scenario: 'fanout', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
+  { scenario: 'fanout', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
+  { scenario: 'latency', key: 'p50Ms', label: 'p50 ms (all deliveries)', format: ms },
+  { scenario: 'latency', key: 'p99Ms', label: 'p99 ms (all deliveries)', format: ms },
+  { scenario: 'latency', key: 'maxMs', label: 'max ms', format: ms },
+  { scenario: 'latency', key: 'probeP99Ms', label: 'p99 ms (probe, parsed)', format: ms },
+  { scenario: 'latency', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
+  { scenario: 'idle', key: 'rssPerConnKB', label: 'RSS per connection KB', format: kb },
+  { scenario: 'idle', key: 'connectPerSec', label: 'connects/s (sign-in + upgrade)', format: int },
+  { scenario: 'idle', key: 'joinPerSec', label: 'joins/s', format: int },
+  { scenario: 'rooms', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
+  { scenario: 'rooms', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
+  { scenario: 'rooms', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
+];
+
+function ok(runs: (ScenarioResult | Error)[] | undefined): ScenarioResult[] {
+  return (runs ?? []).filter((r): r is ScenarioResult => !(r instanceof Error));
+}
+
+export function value(results: Results, scenario: ScenarioName, kind: ServerKind, key: string, fromLoad = false): number {
+  return median(ok(results[scenario]?.[kind]).map((r) => (fromLoad ? r.loadCpu : (r.metrics[key] ?? NaN))));
+}
+
+function ratio(parley: number, peer: number): string {
+  if (!Number.isFinite(parley) || !Number.isFinite(peer) || peer === 0) return '–';
+  const r = parley / peer;
+  return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
+}
+
+function table(results: Results, sizes: Sizes, scenarios: ScenarioName[], servers: ServerKind[]): string {
+  const peers = servers.filter((s) => s !== 'parley');
+  const hasParley = servers.includes('parley');
+  const head = ['scenario', 'metric', ...servers.map((s) => serverLabel[s]), ...(hasParley ? peers.map((p) => `Parley/${serverLabel[p]}`) : [])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  for (const scenario of scenarios) {
+    ROWS.filter((r) => r.scenario === scenario).forEach((row, i) => {
+      const cells = servers.map((s) => value(results, scenario, s, row.key, row.fromLoad));
+      const parley = value(results, scenario, 'parley', row.key, row.fromLoad);
+      const ratios = hasParley && !row.fromLoad ? peers.map((p) => ratio(parley, value(results, scenario, p, row.key, row.fromLoad))) : peers.map(() => '');
+      lines.push(`| ${i === 0 ? describe(scenario, sizes) : ''} | ${row.label} | ${cells.map(row.format).join(' | ')} |${hasParley ? ` ${ratios.join(' | ')} |` : ''}`);
+    });
+  }
+  return lines.join('\n');
+}
+
+/** The issue's targets, judged on the medians. */
+function targets(results: Results, scenarios: ScenarioName[], servers: ServerKind[]): string[] {
+  if (!servers.includes('parley') || !servers.includes('ws') || !servers.includes('socketio')) return [];
+  const v = (s: ScenarioName, k: ServerKind, key: string) => value(results, s, k, key);
+  const verdict = (pass: boolean) => (pass ? '**met**' : '**missed**');
+  const out: string[] = [];
+  if (scenarios.includes('fanout')) {
+    const p = v('fanout', 'parley', 'deliveredPerSec');
+    const rw = p / v('fanout', 'ws', 'deliveredPerSec');
+    const rs = p / v('fanout', 'socketio', 'deliveredPerSec');
+    out.push(`- Scenario 1, at least 10× both peers: ${rw.toFixed(2)}× ws, ${rs.toFixed(2)}× socket.io — ${verdict(rw >= 10 && rs >= 10)}`);
+  }
+  if (scenarios.includes('latency')) {
+    const p = v('latency', 'parley', 'p99Ms');
+    const w = v('latency', 'ws', 'p99Ms');
+    const s = v('latency', 'socketio', 'p99Ms');
+    out.push(`- Scenario 2, p99 below both peers' p99: ${ms(p)} ms vs ${ms(w)} (ws) and ${ms(s)} (socket.io) — ${verdict(p < w && p < s)}`);
+  }
+  if (scenarios.includes('idle')) {
+    const p = v('idle', 'parley', 'rssPerConnKB');
+    out.push(`- Scenario 3, at most 8 KB per connection: ${kb(p)} KB — ${verdict(p <= 8)}`);
+  }
+  if (scenarios.includes('rooms')) {
+    const p = v('rooms', 'parley', 'deliveredPerSec');
+    const rw = p / v('rooms', 'ws', 'deliveredPerSec');
+    const rs = p / v('rooms', 'socketio', 'deliveredPerSec');
+    out.push(`- Scenario 4, at least 5× both peers: ${rw.toFixed(2)}× ws, ${rs.toFixed(2)}× socket.io — ${verdict(rw >= 5 && rs >= 5)}`);
+  }
+  return out;
+}
+
+function describeCheck(c: DeliveryCheck): string {
+  const what = `${c.receivers.toLocaleString('en')} receivers, ${c.messages.toLocaleString('en')} messages`;
+  if (c.passed) return `passed (${what}: each exactly once, in id order${c.unacked === 0 ? '' : ''})`;
+  const problems = [
+    c.incomplete && `${c.incomplete} receivers missing messages or with extra ones`,
+    c.orderErrors && `${c.orderErrors} frames out of order or repeated`,
+    c.unacked && `${c.unacked} publishes not acked`,
+    c.closed && `${c.closed} connections closed by the server`,
+    ...c.errors,
+  ].filter(Boolean);
+  return `FAILED (${what}: ${problems.join('; ')})`;
+}
+
+/** One line per scenario, server and run: the exactly-once, in-order check. */
+export function checks(results: Results, scenarios: ScenarioName[], servers: ServerKind[]): { lines: string[]; passed: boolean } {
+  const lines: string[] = [];
+  let passed = true;
+  for (const scenario of scenarios) {
+    for (const kind of servers) {
+      (results[scenario]?.[kind] ?? []).forEach((r, run, all) => {
+        const label = `${scenario} · ${serverLabel[kind]}${all.length > 1 ? ` · run ${run + 1}` : ''}`;
+        if (r instanceof Error) {
+          passed = false;
+          lines.push(`- ${label}: ERROR ${r.message.split('\n')[0]}`);
+        } else if (r.check) {
+          if (!r.check.passed) passed = false;
+          lines.push(`- ${label}: exactly-once in order ${describeCheck(r.check)}`);
+        }
+      });
+    }
+  }
+  return { lines, passed };
+}
+
+/** Headline figures of each run, to show the spread behind the medians. */
+function perRun(results: Results, scenarios: ScenarioName[], servers: ServerKind[]): string {
+  const headline: [ScenarioName, string, string, (v: number) => string][] = [
+    ['fanout', 'deliveredPerSec', 'fan-out msgs/s', int],
+    ['latency', 'p99Ms', 'latency p99 ms', ms],
+    ['idle', 'rssPerConnKB', 'KB/connection', kb],
+    ['idle', 'connectPerSec', 'connects/s', int],
+    ['rooms', 'deliveredPerSec', 'rooms msgs/s', int],
+  ];
+  const lines = ['| figure | server | runs |', '|---|---|---|'];
+  for (const [scenario, key, label, format] of headline) {
+    if (!scenarios.includes(scenario)) continue;
+    for (const kind of servers) {
+      const runs = (results[scenario]?.[kind] ?? []).map((r) => (r instanceof Error ? 'error' : format(r.metrics[key] ?? NaN)));
+      lines.push(`| ${label} | ${serverLabel[kind]} | ${runs.join(', ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export interface ReportInput {
+  results: Results;
+  sizes: Sizes;
+  scenarios: ScenarioName[];
+  servers: ServerKind[];
+  runs: number;
+  quick: boolean;
+  machine: string[];
+  notes: string[];
+  command: string;
+}
+
+export function report(input: ReportInput): { markdown: string; passed: boolean } {
+  const { results, sizes, scenarios, servers, runs } = input;
+  const check = checks(results, scenarios, servers);
+  const verdicts = targets(results, scenarios, servers);
+  const parts = [
+    `# Benchmarks${input.quick ? ' (quick smoke run: figures are not meaningful)' : ''}`,
+    '',
+    `Measured with \`${input.command}\`${runs > 1 ? `; every figure is the median of ${runs} runs` : ''}.`,
+    '',
+    '## Machine',
+    '',
+    ...input.machine.map((m) => `- ${m}`),
+    '',
+    '## Results',
+    '',
+    table(results, sizes, scenarios, servers),
+    '',
+  ];
+  if (verdicts.length > 0) parts.push('## Targets (issue 5)', '', ...verdicts, '');
+  parts.push('## Delivery check', '', ...check.lines, '');
+  if (runs > 1) parts.push('## Every run', '', perRun(results, scenarios, servers), '');
+  if (input.notes.length > 0) parts.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
+  return { markdown: parts.join('\n'), passed: check.passed };
+}

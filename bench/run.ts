@@ -1,0 +1,201 @@
+/**
+ * `npm run bench [-- options]`: runs the four scenarios against plain ws, socket.io and Parley,
+ * one server after another (each in its own process, the load in another), prints a table of
+ * figures and Parley/peer ratios, and writes it with the machine's description to
+ * docs/benchmarks.md.
+ *
+ *   --quick             everything scaled down (a smoke run; docs are not written unless --out)
+ *   --runs=N            repeat the whole bench N times and report medians (default 1)
+ *   --servers=a,b       any of ws, socketio, parley (default all three)
+ *   --scenarios=a,b     any of fanout, latency, idle, rooms, or 1-4 (default all)
+ *   --parley=MODE       auto (default: dist/, compiled if stale), dist, or source (tsx)
+ *   --out=PATH          where to write the Markdown report (default docs/benchmarks.md, full runs only)
+ *   --no-write          print only
+ *   --cpu-prof=DIR      write a V8 CPU profile of every server process into DIR
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { FULL, QUICK, SCENARIOS, timeoutMs } from './scenarios.js';
+import { prepareParley, repoRoot, serverLabel, spawnWithFileLimit, startServer, type ParleyMode, type RunningServer } from './servers.js';
+import { report, SERVERS, type Results } from './report.js';
+import type { Job, LoadReply, ScenarioName, ScenarioResult, ServerKind } from './types.js';
+
+interface Options {
+  quick: boolean;
+  runs: number;
+  servers: ServerKind[];
+  scenarios: ScenarioName[];
+  parley: ParleyMode | 'auto';
+  out: string | undefined;
+  cpuProfileDir: string | undefined;
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined };
+  let write = true;
+  for (const arg of argv) {
+    const [flag, val = ''] = arg.split('=', 2) as [string, string | undefined];
+    const list = () => val.split(',').map((s) => s.trim()).filter(Boolean);
+    if (flag === '--quick') opts.quick = true;
+    else if (flag === '--runs' && /^[1-9]\d*$/.test(val)) opts.runs = Number(val);
+    else if (flag === '--servers' && list().every((s) => (SERVERS as string[]).includes(s))) opts.servers = SERVERS.filter((s) => list().includes(s));
+    else if (flag === '--scenarios') {
+      const names = list().map((s) => (/^[1-4]$/.test(s) ? SCENARIOS[Number(s) - 1]! : s));
+      if (!names.every((s) => (SCENARIOS as string[]).includes(s))) usage(`unknown scenario in ${arg}`);
+      opts.scenarios = SCENARIOS.filter((s) => names.includes(s));
+    } else if (flag === '--parley' && ['auto', 'dist', 'source'].includes(val)) opts.parley = val as Options['parley'];
+    else if (flag === '--out' && val) opts.out = resolve(val);
+    else if (flag === '--no-write') write = false;
+    else if (flag === '--cpu-prof' && val) opts.cpuProfileDir = resolve(val);
+    else usage(`bad option ${arg}`);
+  }
+  if (write && opts.out === undefined && !opts.quick) opts.out = join(repoRoot, 'docs/benchmarks.md');
+  if (!write) opts.out = undefined;
+  return opts;
+}
+
+function usage(problem: string): never {
+  process.stderr.write(`bench: ${problem}\nsee the comment at the top of bench/run.ts for the options\n`);
+  process.exit(2);
+}
+
+function machine(): string[] {
+  const cpu = cpus();
+  return [
+    `CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} cores`,
+    `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `Node.js ${process.version}, Linux ${release()}`,
+    `Load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')} (the machine is shared; other work adds noise)`,
+    `Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+  ];
+}
+
+/** Processes to kill if the bench is interrupted. */
+const live = new Set<{ stop(): Promise<void> | void }>();
+
+function runLoad(job: Job, limitMs: number): Promise<ScenarioResult> {
+  const child: ChildProcess = spawnWithFileLimit(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench/load/main.ts')], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, NODE_OPTIONS: '', BENCH_JOB: JSON.stringify(job) },
+  });
+  const handle = { stop: () => void child.kill('SIGKILL') };
+  live.add(handle);
+  return new Promise<ScenarioResult>((resolvePromise, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      live.delete(handle);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fn();
+    };
+    const timer = setTimeout(() => settle(() => reject(new Error(`load process timed out after ${limitMs / 1000} s`))), limitMs);
+    child.on('message', (reply: LoadReply) => settle(() => (reply.ok ? resolvePromise(reply.result) : reject(new Error(reply.error)))));
+    child.on('exit', (code, signal) => settle(() => reject(new Error(`load process exited (${code ?? signal}) without a result`))));
+  });
+}
+
+function summary(scenario: ScenarioName, r: ScenarioResult): string {
+  const m = r.metrics;
+  const f = (v: number | undefined, d = 0) => (v === undefined ? '?' : v.toLocaleString('en', { maximumFractionDigits: d }));
+  const load = `load CPU ${Math.round(r.loadCpu * 100)}%`;
+  switch (scenario) {
+    case 'fanout':
+    case 'rooms':
+      return `${f(m.deliveredPerSec)} delivered/s, server CPU ${Math.round((m.serverCpu ?? 0) * 100)}%, ${load}`;
+    case 'latency':
+      return `p50 ${f(m.p50Ms, 2)} ms, p99 ${f(m.p99Ms, 2)} ms, max ${f(m.maxMs, 1)} ms, ${load}`;
+    case 'idle':
+      return `${f(m.rssPerConnKB, 1)} KB/conn, ${f(m.connectPerSec)} connects/s, ${f(m.open)} open`;
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const sizes = opts.quick ? QUICK : FULL;
+  const notes: string[] = [];
+  let parleyMode: ParleyMode = 'source';
+  if (opts.servers.includes('parley')) {
+    const prepared = prepareParley(opts.parley);
+    parleyMode = prepared.mode;
+    notes.push(prepared.note + ', with RATE_LIMIT=0 and MAX_CONNECTIONS above the load, everything else at its default.');
+  }
+  if (opts.cpuProfileDir) mkdirSync(opts.cpuProfileDir, { recursive: true });
+  const maxConnections = Math.max(sizes.idle.connections, sizes.rooms.rooms * sizes.rooms.roomSize, sizes.fanout.receivers) + 1000;
+  const results: Results = {};
+  const machineLines = machine();
+
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const scenario of opts.scenarios) {
+      for (const kind of opts.servers) {
+        const label = `[run ${run}/${opts.runs}] ${scenario} · ${serverLabel[kind]}`;
+        process.stderr.write(`${label} …\n`);
+        const slot = ((results[scenario] ??= {})[kind] ??= []);
+        let server: RunningServer | undefined;
+        try {
+          server = await startServer(kind, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir });
+          live.add(server);
+          const job = {
+            scenario,
+            params: sizes[scenario],
+            target: { kind, host: server.host, port: server.port, pid: server.pid },
+          } as Job;
+          const result = await runLoad(job, timeoutMs(scenario, opts.quick));
+          slot.push(result);
+          process.stderr.write(`${label}: ${summary(scenario, result)}${result.check && !result.check.passed ? ' — DELIVERY CHECK FAILED' : ''}\n`);
+          for (const note of result.notes) notes.push(`${scenario} · ${serverLabel[kind]}: ${note}`);
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          slot.push(error);
+          process.stderr.write(`${label}: ERROR ${error.message}\n${server ? server.logTail() : ''}\n`);
+        } finally {
+          if (server) {
+            live.delete(server);
+            await server.stop();
+          }
+        }
+      }
+    }
+  }
+
+  const args = process.argv.slice(2).join(' ');
+  const { markdown, passed } = report({
+    results,
+    sizes,
+    scenarios: opts.scenarios,
+    servers: opts.servers,
+    runs: opts.runs,
+    quick: opts.quick,
+    machine: machineLines,
+    notes,
+    command: `npm run bench${args ? ` -- ${args}` : ''}`,
+  });
+  process.stdout.write(markdown + '\n');
+  if (opts.out) {
+    writeFileSync(opts.out, markdown + '\n');
+    process.stderr.write(`bench: wrote ${opts.out}\n`);
+  }
+  process.exitCode = passed ? 0 : 1;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop()));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});

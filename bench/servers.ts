@@ -1,0 +1,167 @@
+/**
+ * Starts each server under test in its own process, the way a user runs it, and stops it.
+ * Every process is started through `sh -c 'ulimit -n <hard limit>; exec …'` so it may open as
+ * many sockets as the machine allows; `exec` keeps the process id, which /proc readings need.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { settings } from '../src/server/config.js';
+import type { ServerKind } from './types.js';
+
+export const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+
+export const serverLabel: Record<ServerKind, string> = { ws: 'ws', socketio: 'socket.io', parley: 'Parley' };
+
+export type ParleyMode = 'dist' | 'source';
+
+export interface ServerOptions {
+  parley: ParleyMode;
+  maxConnections: number;
+  /** write a V8 CPU profile of the server into this folder when it stops */
+  cpuProfileDir?: string;
+}
+
+export interface RunningServer {
+  kind: ServerKind;
+  pid: number;
+  host: string;
+  port: number;
+  /** the last lines the server wrote */
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+/** Runs a command in a shell that first raises the soft limit of open files to the hard limit. */
+export function spawnWithFileLimit(command: string, args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+  return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', command, ...args], options);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * How Parley will be started: from dist/ (`node bin/parley.js serve`) when it is at least as new
+ * as src/, compiling it first with tsc if it is missing or stale; from the sources with tsx if
+ * that is asked for or the compile produced no CLI.
+ */
+export function prepareParley(wanted: ParleyMode | 'auto'): { mode: ParleyMode; note: string } {
+  if (wanted === 'source') return { mode: 'source', note: 'Parley run from the sources (node --import tsx src/cli/main.ts serve)' };
+  const main = join(repoRoot, 'dist/cli/main.js');
+  const fresh = () => existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(repoRoot, 'src'));
+  if (!fresh()) {
+    process.stderr.write('bench: dist/ is missing or older than src/; compiling with tsc -p tsconfig.build.json\n');
+    const tsc = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (tsc.status !== 0) process.stderr.write('bench: tsc reported errors (the emitted files are used if present)\n');
+  }
+  if (existsSync(main)) return { mode: 'dist', note: 'Parley run as built: node bin/parley.js serve' };
+  if (wanted === 'dist') throw new Error('dist/cli/main.js is missing after the build');
+  return { mode: 'source', note: 'dist/ could not be built; Parley run from the sources with tsx' };
+}
+
+function command(kind: ServerKind, opts: ServerOptions): string[] {
+  const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [];
+  switch (kind) {
+    case 'ws':
+      return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/ws-broadcast.ts')];
+    case 'socketio':
+      return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/socketio-server.ts')];
+    case 'parley':
+      return opts.parley === 'dist'
+        ? [...profile, join(repoRoot, 'bin/parley.js'), 'serve']
+        : [...profile, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'];
+  }
+}
+
+/** The environment of a server: ours, minus any Parley setting the caller's shell may carry. */
+function environment(kind: ServerKind, port: number, dataDir: string, opts: ServerOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(settings)) delete env[name];
+  delete env.NODE_OPTIONS;
+  Object.assign(env, { PORT: String(port), HOST: '127.0.0.1' });
+  if (kind === 'parley') {
+    Object.assign(env, {
+      DATA_DIR: dataDir,
+      RATE_LIMIT: '0',
+      MAX_CONNECTIONS: String(opts.maxConnections),
+      LOG_LEVEL: 'warn',
+    });
+  }
+  return env;
+}
+
+export async function startServer(kind: ServerKind, opts: ServerOptions): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `bench-${kind}-`));
+  const logPath = join(dir, 'server.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawnWithFileLimit(process.execPath, command(kind, opts), {
+    cwd: repoRoot,
+    env: environment(kind, port, join(dir, 'data'), opts),
+    stdio: ['ignore', logFd, logFd],
+  });
+  closeSync(logFd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const logTail = () => {
+    try {
+      return readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.cpuProfileDir ? 15_000 : 3_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const health = kind === 'parley' ? '/readyz' : '/healthz';
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const tail = logTail();
+      await stop();
+      throw new Error(`${serverLabel[kind]} exited at start (${child.exitCode ?? child.signalCode}):\n${tail}`);
+    }
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${health}`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      const tail = logTail();
+      await stop();
+      throw new Error(`${serverLabel[kind]} did not become ready in 30 s:\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { kind, pid: child.pid!, host: '127.0.0.1', port, logTail, stop };
+}
