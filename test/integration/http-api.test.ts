@@ -4,10 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { ChatClient } from '../helpers/chat-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
+import { loadConfig } from '../../src/server/config.js';
+import { startParley } from '../../src/server/app.js';
 
 interface Answer {
   status: number;
@@ -543,5 +547,40 @@ describe('health, metrics, static files and unknown paths', () => {
     assertError(await call(server.url, '/ws/chat'), 426, 'upgrade_required');
     const api = await call(server.url, '/api/nope');
     assert.equal(api.headers.get('cache-control'), 'no-store');
+  });
+});
+
+describe('request logging', () => {
+  it('logs requests at debug level without passwords or tokens', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const config = loadConfig({}, { PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), LOG_LEVEL: 'debug' });
+    const server = await startParley(config, { logger: pino<never>({ level: 'debug' }, sink) });
+    let token: string | undefined;
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const password = 'a very secret passphrase';
+      const r = await register(base, 'logged', password);
+      token = r.token;
+      await call(base, '/api/login', { json: { name: 'logged', password } });
+      await call(base, '/api/login', { json: { name: 'logged', password: password + '!' } });
+      await call(base, '/api/me', { token: r.token });
+      await call(base, `/api/me?token=${r.token}`);
+      await call(base, '/api/me', { cookie: `parley_session=${r.token}` });
+    } finally {
+      await server.close();
+    }
+    const log = lines.join('');
+    const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    assert.ok(requests.some((l) => l.path === '/api/me' && l.status === 200 && l.ip === '127.0.0.1'), 'requests are logged');
+    assert.ok(requests.every((l) => l.level === 20), 'at debug level');
+    assert.ok(!log.includes('secret passphrase'), 'no password in the log');
+    assert.ok(token, 'signed in');
+    assert.ok(!log.includes(token.split('.')[1]!), 'no token in the log');
   });
 });
