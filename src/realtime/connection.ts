@@ -1,0 +1,126 @@
+/**
+ * One WebSocket connection of the chat protocol: its identity (uuid, user, IP), its outbound queue,
+ * its rate limit and its subscriptions. It parses and validates each frame at the edge and hands
+ * valid messages to the hub in arrival order.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, RawData } from 'ws';
+import type { PresenceUser } from '../broker/types.js';
+import { encodeFrame } from './frames.js';
+import { OutboundQueue } from './outbound.js';
+import { CloseCode, clientMessageSchema, type ClientMessage, type ErrorCode, type ServerMessage } from './protocol.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { Receiver, Subscription } from './room-channel.js';
+
+export interface ConnectionOptions {
+  rateLimit: number;
+  slowReaderBytes: number;
+  onFramesWritten: (count: number) => void;
+  onSlowReader: (conn: ClientConnection) => void;
+}
+
+export type MessageHandler = (conn: ClientConnection, message: ClientMessage) => Promise<void>;
+
+export class ClientConnection implements Receiver {
+  readonly id = randomUUID();
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Rooms this connection was found allowed to use (access does not change while connected). */
+  readonly allowedRooms = new Set<string>();
+  /** Cleared by each heartbeat, set by the pong. */
+  alive = true;
+  readonly connectedAt = Date.now();
+  readonly #outbound: OutboundQueue;
+  readonly #limiter: RateLimiter;
+  #chain: Promise<void> = Promise.resolve();
+  #closing = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    socket: Duplex,
+    readonly user: PresenceUser & { guest: boolean },
+    readonly ip: string,
+    options: ConnectionOptions,
+  ) {
+    this.#limiter = new RateLimiter(options.rateLimit);
+    this.#outbound = new OutboundQueue(socket, options.slowReaderBytes, () => options.onSlowReader(this), options.onFramesWritten);
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  push(frame: Buffer): void {
+    this.#outbound.push(frame);
+  }
+
+  send(message: ServerMessage): void {
+    this.#outbound.push(encodeFrame(message));
+  }
+
+  sendError(code: ErrorCode, message: string, extra: { cid?: string; room?: string } = {}): void {
+    this.send({ type: 'error', code, message, ...extra });
+  }
+
+  /** Starts reading frames; valid messages go to `handle`, one at a time, in order. */
+  listen(handle: MessageHandler, onError: (err: unknown) => void): void {
+    this.ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (this.#closing) return;
+      if (!this.#limiter.take()) {
+        if (this.#limiter.abusive) this.close(CloseCode.policyViolation, 'rate limit exceeded');
+        else this.sendError('rate_limited', 'too many messages: slow down');
+        return;
+      }
+      const message = this.#parse(data, isBinary);
+      if (!message) return;
+      this.#chain = this.#chain.then(() => handle(this, message)).catch(onError);
+    });
+  }
+
+  #parse(data: RawData, isBinary: boolean): ClientMessage | undefined {
+    if (isBinary) {
+      this.sendError('bad_request', 'binary frames are not part of the chat protocol; send JSON text');
+      return undefined;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      this.sendError('bad_request', 'frame is not valid JSON');
+      return undefined;
+    }
+    const parsed = clientMessageSchema.safeParse(json);
+    if (parsed.success) return parsed.data;
+    const cid = typeof json === 'object' && json !== null && typeof (json as { cid?: unknown }).cid === 'string'
+      ? ((json as { cid: string }).cid.slice(0, 64))
+      : undefined;
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    this.sendError('bad_request', `${where}${issue?.message ?? 'invalid message'}`, cid ? { cid } : {});
+    return undefined;
+  }
+
+  /** Writes what is queued, then closes with `code`; ws cuts off a peer that does not complete the close in 30 s. */
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (code === CloseCode.tryAgainLater) this.#outbound.close();
+    else this.#outbound.flush();
+    this.#outbound.close();
+    this.ws.close(code, reason);
+  }
+
+  /** Writes what is queued now (before a close or at shutdown). */
+  flush(): void {
+    this.#outbound.flush();
+  }
+
+  /** The peer went away: stop writing. */
+  closed(): void {
+    this.#closing = true;
+    this.#outbound.close();
+  }
+}

@@ -1,0 +1,441 @@
+/**
+ * The hub: every chat connection of this node, the rooms they are subscribed to, and the one path
+ * by which a message is stored, acked and fanned out. It speaks to the outside world only through
+ * the Store and Broker interfaces, so the same code serves SQLite/in-process and PostgreSQL/Redis.
+ */
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { Broker, PresenceUser, RoomEvent } from '../broker/types.js';
+import type { Metrics } from '../metrics.js';
+import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../store/types.js';
+import { AppendBatcher } from './append-batcher.js';
+import { ClientConnection } from './connection.js';
+import { ChatError } from './errors.js';
+import { directRoomMembers } from './names.js';
+import { CloseCode, type ChatFrame, type ClientMessage } from './protocol.js';
+import { RoomChannel, Subscription } from './room-channel.js';
+import type { ChatService } from './service.js';
+
+export interface HubOptions {
+  maxText: number;
+  rateLimit: number;
+  slowReaderBytes: number;
+  heartbeatMs: number;
+  /** Messages kept per room; 0 keeps all. */
+  historyKeep: number;
+}
+
+export interface HubDeps {
+  store: Store;
+  broker: Broker;
+  logger: Logger;
+  metrics: Metrics;
+  options: HubOptions;
+}
+
+const REPLAY_PAGE = 500;
+/** Each room is pruned after this many new messages (when HISTORY_KEEP is set). */
+const PRUNE_EVERY = 1000;
+/** Broker channel of a user's connections on every node: DMs to the user are announced there. */
+const userChannel = (id: number) => `user:${id}`;
+
+export class ChatHub implements ChatService {
+  readonly #store: Store;
+  readonly #broker: Broker;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #options: HubOptions;
+  readonly #batcher: AppendBatcher;
+  readonly #connections = new Set<ClientConnection>();
+  readonly #byUser = new Map<number, Set<ClientConnection>>();
+  readonly #channels = new Map<string, Promise<RoomChannel>>();
+  /** The channels of #channels that are ready, for the synchronous path of every broadcast. */
+  readonly #readyChannels = new Map<string, RoomChannel>();
+  /** Room metadata; rooms are never deleted and their privacy never changes. */
+  readonly #rooms = new Map<string, Room>();
+  readonly #appendedSincePrune = new Map<string, number>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(deps: HubDeps) {
+    this.#store = deps.store;
+    this.#broker = deps.broker;
+    this.#log = deps.logger;
+    this.#metrics = deps.metrics;
+    this.#options = deps.options;
+    this.#batcher = new AppendBatcher(deps.store);
+    this.#broker.onEvent((room, event) => this.#onBrokerEvent(room, event));
+    this.#heartbeat = setInterval(() => this.#beat(), deps.options.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  /** Takes over an upgraded chat connection: welcomes it and serves it until it closes. */
+  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser & { guest: boolean }, ip: string): Promise<void> {
+    const conn = new ClientConnection(ws, socket, user, ip, {
+      rateLimit: this.#options.rateLimit,
+      slowReaderBytes: this.#options.slowReaderBytes,
+      onFramesWritten: (n) => this.#metrics.framesSent.inc(n),
+      onSlowReader: (c) => {
+        this.#metrics.slowReadersClosed.inc();
+        this.#log.warn({ conn: c.id, user: c.user.name, ip: c.ip }, 'slow reader cut off');
+        c.close(CloseCode.tryAgainLater, 'reader too slow');
+      },
+    });
+    this.#connections.add(conn);
+    this.#metrics.connections.set(this.#connections.size);
+    let userConns = this.#byUser.get(user.id);
+    if (!userConns) this.#byUser.set(user.id, (userConns = new Set()));
+    userConns.add(conn);
+    if (userConns.size === 1) void this.#broker.subscribe(userChannel(user.id)).catch((e) => this.#fail(e));
+    this.#log.info({ conn: conn.id, ip, user: user.name, userId: user.id }, 'client connected');
+
+    ws.on('close', (code: number) => void this.#detach(conn, code));
+    ws.on('error', (err) => this.#log.debug({ conn: conn.id, err }, 'socket error'));
+    conn.listen(
+      (c, m) => this.#handle(c, m),
+      (err) => this.#fail(err, conn),
+    );
+    try {
+      const rooms = await this.#store.listRooms(user.id);
+      conn.send({ type: 'welcome', user, conn: { id: conn.id, ip }, rooms: rooms.map((r) => r.name) });
+    } catch (err) {
+      this.#fail(err, conn);
+      conn.close(CloseCode.internalError, 'server error');
+    }
+  }
+
+  async #detach(conn: ClientConnection, code: number): Promise<void> {
+    conn.closed();
+    if (!this.#connections.delete(conn)) return;
+    this.#metrics.connections.set(this.#connections.size);
+    const userConns = this.#byUser.get(conn.user.id);
+    userConns?.delete(conn);
+    if (userConns && userConns.size === 0) {
+      this.#byUser.delete(conn.user.id);
+      void this.#broker.unsubscribe(userChannel(conn.user.id)).catch((e) => this.#fail(e));
+    }
+    const seconds = Math.round((Date.now() - conn.connectedAt) / 1000);
+    this.#log.info({ conn: conn.id, ip: conn.ip, user: conn.user.name, userId: conn.user.id, code, seconds }, 'client disconnected');
+    for (const sub of [...conn.subscriptions.values()]) await this.#unsubscribe(conn, sub).catch((e) => this.#fail(e));
+  }
+
+  #beat(): void {
+    for (const conn of this.#connections) {
+      if (!conn.alive) {
+        this.#log.info({ conn: conn.id, user: conn.user.name, ip: conn.ip }, 'no pong: connection cut off');
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+
+  // ---------------------------------------------------------------- client messages
+
+  async #handle(conn: ClientConnection, message: ClientMessage): Promise<void> {
+    if (conn.closing) return;
+    try {
+      switch (message.type) {
+        case 'join':
+          await this.#join(conn, message.room, message.after);
+          break;
+        case 'leave': {
+          const sub = conn.subscriptions.get(message.room);
+          if (sub) await this.#unsubscribe(conn, sub);
+          break;
+        }
+        case 'chat': {
+          this.#checkText(message.data);
+          await this.#allowed(conn, message.room);
+          const result = await this.#append(conn.user, message.room, message.data, message.cid);
+          this.#ack(conn, result, message.cid);
+          break;
+        }
+        case 'dm': {
+          this.#checkText(message.data);
+          const room = await this.#directRoom(conn.user, message.to);
+          conn.allowedRooms.add(room.name);
+          const result = await this.#append(conn.user, room.name, message.data, message.cid);
+          this.#ack(conn, result, message.cid);
+          break;
+        }
+        case 'history': {
+          await this.#allowed(conn, message.room);
+          const page = await this.#page(message.room, { before: message.before, limit: message.limit ?? 50 });
+          conn.send({ type: 'history', room: message.room, data: page.data.map(toFrame), more: page.more });
+          break;
+        }
+        case 'typing': {
+          await this.#allowed(conn, message.room);
+          await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: pick(conn.user) });
+          break;
+        }
+      }
+    } catch (err) {
+      if (err instanceof ChatError) {
+        const extra: { cid?: string; room?: string } = {};
+        if ('cid' in message && message.cid) extra.cid = message.cid;
+        if ('room' in message) extra.room = message.room;
+        conn.sendError(err.code, err.message, extra);
+      } else throw err;
+    }
+  }
+
+  #ack(conn: ClientConnection, result: AppendResult, cid: string | undefined): void {
+    if (!cid) return;
+    const m = result.message;
+    conn.send({ type: 'ack', cid, room: m.room, id: m.id, ts: m.ts });
+  }
+
+  #checkText(data: string): void {
+    const max = this.#options.maxText;
+    // UTF-16 length bounds the character count from above: count characters only when it must.
+    if (data.length > max && [...data].length > max) {
+      throw new ChatError('too_large', `message is longer than ${max} characters`);
+    }
+  }
+
+  // ---------------------------------------------------------------- rooms and access
+
+  async #room(name: string): Promise<Room> {
+    const cached = this.#rooms.get(name);
+    if (cached) return cached;
+    const room = await this.#store.getRoom(name);
+    if (!room) throw new ChatError('not_found', `no room "${name}"`);
+    this.#rooms.set(name, room);
+    return room;
+  }
+
+  async #checkAccess(user: PresenceUser, name: string): Promise<Room> {
+    const room = await this.#room(name);
+    if (room.private && !(await this.#store.isMember(name, user.id))) {
+      throw new ChatError('forbidden', `"${name}" is private: members only`);
+    }
+    return room;
+  }
+
+  async #allowed(conn: ClientConnection, name: string): Promise<void> {
+    if (conn.allowedRooms.has(name)) return;
+    await this.#checkAccess(conn.user, name);
+    conn.allowedRooms.add(name);
+  }
+
+  async #directRoom(from: PresenceUser, to: number): Promise<Room> {
+    if (to === from.id) throw new ChatError('bad_request', 'a direct message needs another user');
+    if (!(await this.#store.getUser(to))) throw new ChatError('not_found', `no user with id ${to}`);
+    const room = await this.#store.ensureDirectRoom(from.id, to);
+    this.#rooms.set(room.name, room);
+    return room;
+  }
+
+  // ---------------------------------------------------------------- subscriptions
+
+  async #channel(name: string): Promise<RoomChannel> {
+    let pending = this.#channels.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const channel = new RoomChannel(name, this.#store, (err) => this.#fail(err));
+        // Subscribe first, then read where the room is: nothing published in between is missed.
+        await this.#broker.subscribe(name);
+        const room = await this.#store.getRoom(name);
+        channel.start(room?.lastId ?? 0);
+        this.#readyChannels.set(name, channel);
+        return channel;
+      })();
+      this.#channels.set(name, pending);
+      pending.catch(() => this.#channels.delete(name));
+    }
+    return pending;
+  }
+
+  async #join(conn: ClientConnection, name: string, after: number | undefined): Promise<void> {
+    await this.#allowed(conn, name);
+    const sub = await this.#subscribe(conn, name, after);
+    if (!sub.present) {
+      sub.present = true;
+      const user = pick(conn.user);
+      if (await this.#broker.addPresence(name, user, conn.id)) {
+        await this.#broker.publish(name, { kind: 'join', room: name, user });
+      }
+    }
+    if (conn.subscriptions.get(name) === sub) {
+      conn.send({ type: 'list', room: name, data: await this.#broker.listPresence(name) });
+    }
+  }
+
+  /** Subscribes the connection to the room, replaying stored messages with id > after first. */
+  async #subscribe(conn: ClientConnection, name: string, after: number | undefined): Promise<Subscription> {
+    const channel = await this.#channel(name);
+    let sub = conn.subscriptions.get(name);
+    if (!sub) {
+      sub = new Subscription(conn, name);
+      sub.lastSent = channel.lastSeq;
+      conn.subscriptions.set(name, sub);
+      channel.subscribers.add(sub);
+    }
+    if (after !== undefined) await this.#replay(conn, channel, sub, after);
+    return sub;
+  }
+
+  async #replay(conn: ClientConnection, channel: RoomChannel, sub: Subscription, after: number): Promise<void> {
+    const generation = ++sub.generation;
+    sub.state = 'replaying';
+    sub.backlog = [];
+    sub.lastSent = after;
+    const stale = () => sub.generation !== generation || conn.closing;
+    const oldest = await this.#store.oldestKeptId(channel.name);
+    const newest = Math.max(channel.lastSeq, (await this.#store.getRoom(channel.name))?.lastId ?? 0);
+    if ((oldest !== undefined && oldest > after + 1) || (oldest === undefined && newest > after)) {
+      conn.sendError('history_gap', `messages after ${after} are no longer kept; replay starts at ${oldest ?? newest + 1}`, {
+        room: channel.name,
+      });
+    }
+    for (;;) {
+      if (stale()) return;
+      const page = await this.#store.history(channel.name, { after: sub.lastSent, limit: REPLAY_PAGE });
+      if (stale()) return;
+      for (const m of page) {
+        if (m.id <= sub.lastSent) continue;
+        sub.lastSent = m.id;
+        conn.send(toFrame(m));
+      }
+      if (page.length < REPLAY_PAGE) break;
+    }
+    sub.goLive();
+  }
+
+  async #unsubscribe(conn: ClientConnection, sub: Subscription): Promise<void> {
+    if (conn.subscriptions.get(sub.room) === sub) conn.subscriptions.delete(sub.room);
+    sub.generation++;
+    const channel = await this.#channels.get(sub.room);
+    channel?.subscribers.delete(sub);
+    if (sub.present) {
+      sub.present = false;
+      const user = pick(conn.user);
+      if (await this.#broker.removePresence(sub.room, user, conn.id)) {
+        await this.#broker.publish(sub.room, { kind: 'left', room: sub.room, user });
+      }
+    }
+  }
+
+  #onBrokerEvent(room: string, event: RoomEvent): void {
+    if (room.startsWith('user:')) {
+      if (event.kind === 'chat') void this.#deliverDirect(Number(room.slice(5)), event.message).catch((e) => this.#fail(e));
+      return;
+    }
+    const ready = this.#readyChannels.get(room);
+    if (ready) {
+      ready.receive(event);
+      return;
+    }
+    const pending = this.#channels.get(room);
+    if (!pending) return;
+    // Keep the event order: a settled channel gets it now, one being created gets it when ready.
+    pending.then((channel) => channel.receive(event), () => {});
+  }
+
+  /** A DM reached a user: connections of theirs that are not in that conversation yet join it quietly. */
+  async #deliverDirect(userId: number, message: StoredMessage): Promise<void> {
+    const conns = this.#byUser.get(userId);
+    if (!conns) return;
+    for (const conn of conns) {
+      if (conn.subscriptions.has(message.room) || conn.closing) continue;
+      conn.allowedRooms.add(message.room);
+      await this.#subscribe(conn, message.room, message.id - 1);
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  async #append(user: PresenceUser, room: string, data: string, cid: string | undefined): Promise<AppendResult> {
+    if (this.#closed) throw new ChatError('internal', 'server is shutting down');
+    const result = await this.#batcher.append({ room, user: pick(user), data, cid, ts: Date.now() });
+    if (!result.duplicate) this.#metrics.messagesStored.inc();
+    // A duplicate is published again too: if the first attempt died before its broadcast, this one fills in.
+    const event: RoomEvent = { kind: 'chat', message: result.message };
+    await this.#broker.publish(room, event);
+    const members = directRoomMembers(room);
+    if (members) {
+      for (const id of new Set(members)) await this.#broker.publish(userChannel(id), event);
+    }
+    if (!result.duplicate) this.#maybePrune(room);
+    return result;
+  }
+
+  #maybePrune(room: string): void {
+    if (this.#options.historyKeep === 0) return;
+    const n = (this.#appendedSincePrune.get(room) ?? 0) + 1;
+    if (n < PRUNE_EVERY && n < this.#options.historyKeep) {
+      this.#appendedSincePrune.set(room, n);
+      return;
+    }
+    this.#appendedSincePrune.set(room, 0);
+    void this.#store.prune(room, this.#options.historyKeep).catch((e) => this.#fail(e));
+  }
+
+  async #page(room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean }> {
+    const rows = await this.#store.history(room, { ...query, limit: query.limit + 1 });
+    if (rows.length <= query.limit) return { data: rows, more: false };
+    // One row too many tells that there is more: drop it from the far end of the page.
+    return query.after !== undefined && query.before === undefined
+      ? { data: rows.slice(0, query.limit), more: true }
+      : { data: rows.slice(1), more: true };
+  }
+
+  // ---------------------------------------------------------------- ChatService (for HTTP)
+
+  async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult> {
+    if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
+    this.#checkText(data);
+    await this.#checkAccess(user, room);
+    return this.#append(user, room, data, cid);
+  }
+
+  accessibleRoom(user: PresenceUser, room: string): Promise<Room> {
+    return this.#checkAccess(user, room);
+  }
+
+  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean }> {
+    await this.#checkAccess(user, room);
+    return this.#page(room, query);
+  }
+
+  presence(room: string): Promise<PresenceUser[]> {
+    return this.#broker.listPresence(room);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  #fail(err: unknown, conn?: ClientConnection): void {
+    this.#log.error({ err, conn: conn?.id }, 'realtime error');
+    if (conn && !(err instanceof ChatError)) conn.sendError('internal', 'the server failed to handle that message');
+  }
+
+  /** Shutdown: closes every connection with 1001 and waits for pending store writes. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    await this.#batcher.drain();
+    for (const conn of this.#connections) conn.close(CloseCode.goingAway, 'server shutting down');
+    const deadline = Date.now() + 3000;
+    while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.#connections) conn.ws.terminate();
+  }
+}
+
+function pick(user: PresenceUser): PresenceUser {
+  return { id: user.id, name: user.name };
+}
+
+function toFrame(m: StoredMessage): ChatFrame {
+  return { type: 'chat', ...m };
+}

@@ -1,0 +1,149 @@
+/**
+ * One room as seen by one node: the local subscribers and the node's position in the room's
+ * message sequence. Chat events from the broker are put in id order here, once per node: a gap
+ * (another node's message overtaken on the wire) is filled from the store before anything later
+ * is delivered, and a message seen before is dropped. Each message is encoded once and the same
+ * bytes go to every subscriber.
+ */
+import type { PresenceUser, RoomEvent } from '../broker/types.js';
+import type { StoredMessage, Store } from '../store/types.js';
+import { encodeFrame } from './frames.js';
+
+/** What a channel needs of a connection. */
+export interface Receiver {
+  readonly user: PresenceUser;
+  push(frame: Buffer): void;
+}
+
+/** One connection's subscription to one room. */
+export class Subscription {
+  /** While replaying, live messages wait in the backlog. */
+  state: 'replaying' | 'live' = 'live';
+  /** The highest message id sent to this connection in this room. */
+  lastSent = 0;
+  backlog: Array<{ id: number; frame: Buffer }> = [];
+  /** Bumped by every (re)join, so that an older replay still running stops. */
+  generation = 0;
+  /** Whether the connection counts in the room's presence (explicit joins do; DM auto-subscriptions don't). */
+  present = false;
+
+  constructor(
+    readonly receiver: Receiver,
+    readonly room: string,
+  ) {}
+
+  deliver(id: number, frame: Buffer): void {
+    if (this.state === 'replaying') this.backlog.push({ id, frame });
+    else if (id > this.lastSent) {
+      this.lastSent = id;
+      this.receiver.push(frame);
+    }
+  }
+
+  /** Ends a replay: sends what arrived live meanwhile and is newer than the replay, then goes live. */
+  goLive(): void {
+    for (const { id, frame } of this.backlog) {
+      if (id > this.lastSent) {
+        this.lastSent = id;
+        this.receiver.push(frame);
+      }
+    }
+    this.backlog = [];
+    this.state = 'live';
+  }
+}
+
+export class RoomChannel {
+  readonly subscribers = new Set<Subscription>();
+  /** The highest id delivered on this node; undefined until the channel knows where the room is. */
+  #lastSeq: number | undefined;
+  readonly #early: StoredMessage[] = [];
+  readonly #pending = new Map<number, StoredMessage>();
+  #filling = false;
+
+  constructor(
+    readonly name: string,
+    private readonly store: Store,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  get lastSeq(): number {
+    return this.#lastSeq ?? 0;
+  }
+
+  /** Sets the starting point (the room's last stored id, read after subscribing to the broker). */
+  start(lastId: number): void {
+    this.#lastSeq = lastId;
+    for (const m of this.#early) this.#accept(m);
+    this.#early.length = 0;
+  }
+
+  receive(event: RoomEvent): void {
+    if (event.kind === 'chat') {
+      if (this.#lastSeq === undefined) this.#early.push(event.message);
+      else this.#accept(event.message);
+      return;
+    }
+    const frame = encodeFrame(
+      event.kind === 'typing'
+        ? { type: 'typing', room: event.room, user: event.user }
+        : { type: event.kind, room: event.room, user: event.user },
+    );
+    for (const sub of this.subscribers) {
+      // Nobody needs to be told that they themselves are typing.
+      if (event.kind === 'typing' && sub.receiver.user.id === event.user.id) continue;
+      sub.receiver.push(frame);
+    }
+  }
+
+  #accept(message: StoredMessage): void {
+    const last = this.#lastSeq!;
+    if (message.id <= last) return;
+    if (message.id === last + 1 && !this.#filling) {
+      this.#dispatch(message);
+      this.#drain();
+      return;
+    }
+    this.#pending.set(message.id, message);
+    if (!this.#filling) void this.#fillGap();
+  }
+
+  #drain(): void {
+    for (let next = this.#pending.get(this.#lastSeq! + 1); next; next = this.#pending.get(this.#lastSeq! + 1)) {
+      this.#pending.delete(next.id);
+      this.#dispatch(next);
+    }
+  }
+
+  /** Reads the messages missing between what was delivered and what is waiting, from the store. */
+  async #fillGap(): Promise<void> {
+    this.#filling = true;
+    try {
+      while (this.#pending.size > 0) {
+        const upTo = Math.min(...this.#pending.keys());
+        if (upTo === this.#lastSeq! + 1) {
+          this.#drain();
+          continue;
+        }
+        const missing = await this.store.history(this.name, { after: this.#lastSeq!, limit: Math.min(upTo - this.#lastSeq! - 1, 1000) });
+        if (missing.length === 0) {
+          // The store does not have them (pruned): skip ahead rather than stall the room.
+          this.#lastSeq = upTo - 1;
+        }
+        for (const m of missing) if (m.id === this.#lastSeq! + 1) this.#dispatch(m);
+        this.#drain();
+      }
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.#filling = false;
+    }
+  }
+
+  #dispatch(message: StoredMessage): void {
+    this.#lastSeq = message.id;
+    if (this.subscribers.size === 0) return;
+    const frame = encodeFrame({ type: 'chat', ...message });
+    for (const sub of this.subscribers) sub.deliver(message.id, frame);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The composition root: builds the store, broker, realtime hub, HTTP app and upgrade router from
+ * the config, and serves them on one port. This is the only place that picks implementations.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { loadOrCreateSecret } from '../auth/secret.js';
+import { LocalBroker } from '../broker/local.js';
+import type { Broker } from '../broker/types.js';
+import { createHttpApp } from '../http/app.js';
+import { createMetrics } from '../metrics.js';
+import { ChatHub } from '../realtime/hub.js';
+import { DEFAULT_ROOM } from '../realtime/names.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { RoomExistsError, type Store } from '../store/types.js';
+import type { Config } from './config.js';
+import { UpgradeRouter } from './upgrade.js';
+
+export interface ParleyServer {
+  port: number;
+  /** http(s)://host:port as the server listens. */
+  url: string;
+  logger: Logger;
+  /** Graceful stop: refuse new work, close sockets with 1001, finish store writes. */
+  close(): Promise<void>;
+}
+
+/** The built web app, served at `/`. */
+const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+export async function startParley(config: Config, options: { logger?: Logger } = {}): Promise<ParleyServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  await mkdir(config.dataDir, { recursive: true });
+  if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
+  if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
+
+  const secret = await loadOrCreateSecret(config.dataDir, config.sessionSecret);
+  const store: Store = await openSqliteStore(config.dataDir);
+  await ensureDefaultRoom(store);
+  const broker: Broker = new LocalBroker();
+  const metrics = createMetrics();
+  const hub = new ChatHub({
+    store,
+    broker,
+    logger,
+    metrics,
+    options: {
+      maxText: config.maxText,
+      rateLimit: config.rateLimit,
+      slowReaderBytes: config.slowReaderBytes,
+      heartbeatMs: config.heartbeatMs,
+      historyKeep: config.historyKeep,
+    },
+  });
+  let shuttingDown = false;
+  const app = createHttpApp({
+    config,
+    store,
+    chat: hub,
+    secret,
+    logger,
+    metrics,
+    webRoot: WEB_ROOT,
+    ready: async () => !shuttingDown && (await store.ping()),
+  });
+  const upgrades = new UpgradeRouter({ config, store, hub, secret, logger, metrics });
+
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, app.callback())
+    : createHttpServer(app.callback());
+  server.on('upgrade', upgrades.handle);
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = config.tls ? 'https' : 'http';
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `${scheme}://${shownHost}:${port}`;
+  logger.info({ url, dataDir: config.dataDir, store: 'sqlite', broker: 'local' }, 'parley listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      upgrades.stopAccepting();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.close();
+      upgrades.close();
+      server.closeAllConnections();
+      await stopped;
+      await broker.close();
+      await store.close();
+      logger.info('parley stopped');
+    })());
+  return { port, url, logger, close };
+}
+
+async function ensureDefaultRoom(store: Store): Promise<void> {
+  if (await store.getRoom(DEFAULT_ROOM)) return;
+  try {
+    await store.createRoom({ name: DEFAULT_ROOM, private: false, createdBy: null });
+  } catch (err) {
+    if (!(err instanceof RoomExistsError)) throw err;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Upgrade routing: every WebSocket handshake on the port comes here. A refusal is a plain HTTP
+ * response written before any 101 (401 no session, 403 origin, 404 path, 503 full); nothing is
+ * accepted and closed afterwards.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { tokenFromRequest } from '../auth/session.js';
+import { verifySession } from '../auth/tokens.js';
+import type { Metrics } from '../metrics.js';
+import { clientIp } from '../net/client-ip.js';
+import { serveEcho } from '../realtime/echo.js';
+import type { ChatHub } from '../realtime/hub.js';
+import type { Store } from '../store/types.js';
+import type { Config } from './config.js';
+import { originAllowed } from './origin.js';
+
+export interface UpgradeDeps {
+  config: Config;
+  store: Store;
+  hub: ChatHub;
+  secret: string;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class UpgradeRouter {
+  readonly #wss: WebSocketServer;
+  #echoConnections = 0;
+  #accepting = true;
+
+  constructor(private readonly deps: UpgradeDeps) {
+    // perMessageDeflate stays off: frames are encoded once and shared by every receiver.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.maxPayload, perMessageDeflate: false });
+  }
+
+  get connections(): number {
+    return this.deps.hub.connectionCount + this.#echoConnections;
+  }
+
+  /** New handshakes are refused with 503 from now on (shutdown). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    this.#route(req, socket, head).catch((err: unknown) => {
+      this.deps.logger.error({ err }, 'upgrade failed');
+      refuse(socket, 500, 'internal', 'the server failed to handle the upgrade');
+    });
+  };
+
+  async #route(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { config, logger, metrics } = this.deps;
+    const ip = clientIp(req.socket.remoteAddress, req.headers, config.trustProxy);
+    const path = new URL(req.url ?? '/', 'http://parley').pathname;
+    const refuseWith = (status: number, code: string, message: string) => {
+      metrics.upgradesRefused.inc({ status: String(status) });
+      logger.info({ ip, path, status }, `upgrade refused: ${message}`);
+      refuse(socket, status, code, message);
+    };
+    if (path !== '/ws/chat' && path !== '/ws/echo') return refuseWith(404, 'not_found', `no WebSocket endpoint at ${path}`);
+    if (!this.#accepting) return refuseWith(503, 'unavailable', 'the server is shutting down');
+    if (this.connections >= config.maxConnections) return refuseWith(503, 'unavailable', 'the server is at its connection limit');
+
+    if (path === '/ws/echo') {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        this.#echoConnections++;
+        ws.once('close', () => this.#echoConnections--);
+        serveEcho(ws, ip, logger);
+      });
+      return;
+    }
+
+    if (!originAllowed(req.headers, config.allowedOrigins)) {
+      return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
+    }
+    const token = tokenFromRequest(req.headers, req.url);
+    const session = token ? verifySession(this.deps.secret, token) : undefined;
+    const user = session ? await this.deps.store.getUser(session.id) : undefined;
+    if (!user) return refuseWith(401, 'unauthorized', token ? 'session is invalid or expired' : 'sign in first: no session token');
+    if (socket.destroyed) return;
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name, guest: user.guest }, ip);
+    });
+  }
+
+  close(): void {
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
+  }
+}
+
+/** Answers the handshake with an HTTP error and drops the socket, as ws's own abortHandshake does. */
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+      body,
+  );
+}

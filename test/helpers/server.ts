@@ -1,0 +1,105 @@
+/**
+ * Starts the real Parley server for a test: in this process (startTestServer) or as a child
+ * process that can be killed (spawnServer). Both listen on 127.0.0.1 on a free port with a fresh
+ * data dir, and stop when the test calls close()/kill().
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type SettingName } from '../../src/server/config.js';
+import { startParley } from '../../src/server/app.js';
+
+export type Settings = Partial<Record<SettingName, string>>;
+
+export interface TestServer {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** ws://127.0.0.1:PORT */
+  wsUrl: string;
+  port: number;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'parley-test-'));
+}
+
+export async function startTestServer(settings: Settings = {}): Promise<TestServer> {
+  const dataDir = settings.DATA_DIR ?? tempDataDir();
+  const config = loadConfig({}, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...settings, DATA_DIR: dataDir });
+  const server = await startParley(config);
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    wsUrl: `ws://127.0.0.1:${server.port}`,
+    port: server.port,
+    dataDir,
+    close: () => server.close(),
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (for a child process that must reuse the same port after a restart). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface SpawnedServer {
+  url: string;
+  wsUrl: string;
+  port: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** Sends the signal and waits for the process to exit; resolves its exit code (null when killed). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `parley serve` from the sources as its own process and waits until /readyz answers 200. */
+export async function spawnServer(settings: Settings & { DATA_DIR: string; PORT: string }): Promise<SpawnedServer> {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...settings };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${settings.PORT}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`parley serve exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('parley serve did not become ready in 20 s');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${settings.PORT}`,
+    port: Number(settings.PORT),
+    dataDir: settings.DATA_DIR,
+    child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { ChatClient, signInGuest } from '../helpers/chat-client.js';
+import { startTestServer } from '../helpers/server.js';
+
+describe('limits and liveness', () => {
+  it('answers rate_limited past the rate, and closes with 1008 a client that keeps going', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '5' });
+    try {
+      const u = await signInGuest(server.url, 'spammer');
+      const c = await ChatClient.connect(server.wsUrl, u.token);
+      for (let i = 0; i < 12; i++) c.send({ type: 'chat', room: 'lobby', data: `x${i}`, cid: `x${i}` });
+      assert.equal((await c.next('error')).code, 'rate_limited');
+      for (let i = 0; i < 30; i++) c.send({ type: 'typing', room: 'lobby' });
+      assert.equal(await c.closed, 1008);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes with 1013 a reader that stops reading, and the room goes on for the others', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0', SLOW_READER_BYTES: '65536' });
+    try {
+      const slowUser = await signInGuest(server.url, 'slow');
+      const fastUser = await signInGuest(server.url, 'fast');
+      const slow = await ChatClient.connect(server.wsUrl, slowUser.token);
+      const fast = await ChatClient.connect(server.wsUrl, fastUser.token);
+      for (const c of [slow, fast]) {
+        c.send({ type: 'join', room: 'lobby' });
+        await c.next('list');
+      }
+      // Stop reading from the slow client's socket; its kernel buffers fill, then the server's.
+      const raw = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      raw.pause();
+      const text = 'y'.repeat(3000);
+      let i = 0;
+      const deadline = Date.now() + 15_000;
+      while (slow.closeCode === undefined && Date.now() < deadline) {
+        for (let k = 0; k < 50; k++) fast.send({ type: 'chat', room: 'lobby', data: text, cid: `f${++i}` });
+        await new Promise((r) => setTimeout(r, 5));
+        if (i % 1000 !== 0) continue;
+        // Resume reading only once the server has given up on the slow reader.
+        const metrics = await (await fetch(`${server.url}/metrics`)).text();
+        if (/parley_slow_readers_closed_total [1-9]/.test(metrics)) break;
+      }
+      raw.resume();
+      assert.equal(await slow.closed, 1013);
+      // The fast reader still gets new messages.
+      fast.send({ type: 'chat', room: 'lobby', data: 'after', cid: 'after' });
+      await fast.next('chat', (f) => f.data === 'after', 10_000);
+      await fast.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('cuts off a peer that does not answer pings', async () => {
+    const server = await startTestServer({ HEARTBEAT_MS: '1000' });
+    try {
+      const u = await signInGuest(server.url, 'sleepy');
+      const ws = new WebSocket(`${server.wsUrl}/ws/chat`, { headers: { authorization: `Bearer ${u.token}` }, autoPong: false });
+      const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+      await new Promise((r) => ws.once('open', r));
+      const code = await closed;
+      assert.equal(code, 1006, 'terminated without a close frame');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('logs the client IP from X-Forwarded-For only when the peer is a trusted proxy', async () => {
+    const untrusted = await startTestServer();
+    const trusted = await startTestServer({ TRUST_PROXY: '127.0.0.1' });
+    try {
+      for (const [server, expected] of [[untrusted, '127.0.0.1'], [trusted, '203.0.113.9']] as const) {
+        const u = await signInGuest(server.url, 'ip');
+        const c = await ChatClient.connect(server.wsUrl, u.token, { headers: { authorization: `Bearer ${u.token}`, 'x-forwarded-for': '203.0.113.9' } });
+        assert.equal((c.frames[0]!.conn as { ip: string }).ip, expected);
+        await c.close();
+      }
+    } finally {
+      await untrusted.close();
+      await trusted.close();
+    }
+  });
+});

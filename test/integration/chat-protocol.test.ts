@@ -1,0 +1,335 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { ChatClient, signInGuest, upgradeStatus, type SignedIn } from '../helpers/chat-client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+describe('chat protocol on /ws/chat', () => {
+  let server: TestServer;
+  let alice: SignedIn;
+  let bob: SignedIn;
+  let carol: SignedIn;
+  const open: ChatClient[] = [];
+  const connect = async (who: SignedIn, options?: WebSocket.ClientOptions) => {
+    const c = await ChatClient.connect(server.wsUrl, who.token, options);
+    open.push(c);
+    return c;
+  };
+
+  before(async () => {
+    server = await startTestServer();
+    alice = await signInGuest(server.url, 'alice');
+    bob = await signInGuest(server.url, '小明');
+    carol = await signInGuest(server.url, 'carol');
+  });
+  after(async () => {
+    await Promise.all(open.map((c) => c.close()));
+    await server.close();
+  });
+
+  it('welcomes a connection with its user, its uuid, its IP and the rooms it can see', async () => {
+    const a = await connect(alice);
+    const welcome = a.frames[0]!;
+    assert.equal(welcome.type, 'welcome');
+    assert.deepEqual(welcome.user, { id: alice.user.id, name: 'alice', guest: true });
+    const conn = welcome.conn as { id: string; ip: string };
+    assert.match(conn.id, /^[0-9a-f-]{36}$/);
+    assert.equal(conn.ip, '127.0.0.1');
+    assert.ok((welcome.rooms as string[]).includes('lobby'));
+  });
+
+  it('gives each connection its own uuid', async () => {
+    const a1 = await connect(alice);
+    const a2 = await connect(alice);
+    assert.notEqual((a1.frames[0]!.conn as { id: string }).id, (a2.frames[0]!.conn as { id: string }).id);
+  });
+
+  it('numbers room messages 1, 2, 3 and acks each cid with its id', async () => {
+    const room = 'numbering';
+    await createRoom(server.url, alice.token, room);
+    const a = await connect(alice);
+    a.send({ type: 'join', room });
+    await a.next('list');
+    for (let i = 1; i <= 3; i++) a.send({ type: 'chat', room, data: `m${i}`, cid: `c${i}` });
+    const acks = [await a.next('ack'), await a.next('ack'), await a.next('ack')];
+    assert.deepEqual(acks.map((x) => [x.cid, x.id, x.room]), [['c1', 1, room], ['c2', 2, room], ['c3', 3, room]]);
+    const chats = a.all('chat').filter((f) => f.room === room);
+    assert.deepEqual(chats.map((f) => [f.id, f.data]), [[1, 'm1'], [2, 'm2'], [3, 'm3']]);
+    assert.deepEqual(chats[0]!.user, { id: alice.user.id, name: 'alice' });
+    assert.equal(typeof chats[0]!.ts, 'number');
+  });
+
+  it('stores a retried cid once and acks it with the same id', async () => {
+    const room = 'retry';
+    await createRoom(server.url, alice.token, room);
+    const a = await connect(alice);
+    a.send({ type: 'chat', room, data: 'once', cid: 'same' });
+    const first = await a.next('ack');
+    a.send({ type: 'chat', room, data: 'once', cid: 'same' });
+    const second = await a.next('ack');
+    assert.equal(second.id, first.id);
+    const res = await fetch(`${server.url}/api/rooms/${room}/messages`, { headers: { authorization: `Bearer ${alice.token}` } });
+    const body = (await res.json()) as { data: unknown[] };
+    assert.equal(body.data.length, 1);
+  });
+
+  it('sets the sender from the session and ignores a user or from sent by the client', async () => {
+    const room = 'spoof';
+    await createRoom(server.url, alice.token, room);
+    const a = await connect(alice);
+    const b = await connect(bob);
+    b.send({ type: 'join', room });
+    await b.next('list');
+    a.send({ type: 'chat', room, data: 'hi', cid: 'x', user: { id: bob.user.id, name: '小明' }, from: bob.user.id });
+    const got = await b.next('chat', (f) => f.room === room);
+    assert.deepEqual(got.user, { id: alice.user.id, name: 'alice' });
+  });
+
+  it('broadcasts to every subscriber and not to connections outside the room', async () => {
+    const room = 'broadcast';
+    await createRoom(server.url, alice.token, room);
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const c = await connect(carol);
+    for (const x of [a, b]) {
+      x.send({ type: 'join', room });
+      await x.next('list');
+    }
+    a.send({ type: 'chat', room, data: '大家好 👋', cid: 'hello' });
+    assert.equal((await b.next('chat', (f) => f.room === room)).data, '大家好 👋');
+    await a.next('ack');
+    // carol is connected but not subscribed: she gets nothing of that room.
+    c.send({ type: 'history', room: 'lobby' });
+    await c.next('history');
+    assert.equal(c.all('chat').filter((f) => f.room === room).length, 0);
+  });
+
+  it('announces presence per user: the first connection joins, the last one leaves', async () => {
+    const room = 'presence';
+    await createRoom(server.url, alice.token, room);
+    const watcher = await connect(carol);
+    watcher.send({ type: 'join', room });
+    await watcher.next('list');
+    const b1 = await connect(bob);
+    b1.send({ type: 'join', room });
+    const list = await b1.next('list');
+    assert.deepEqual(
+      (list.data as Array<{ name: string }>).map((u) => u.name).sort(),
+      ['carol', '小明'].sort(),
+    );
+    await watcher.next('join', (f) => (f.user as { id: number }).id === bob.user.id);
+    const b2 = await connect(bob);
+    b2.send({ type: 'join', room });
+    await b2.next('list');
+    await b1.close();
+    // Bob still has a tab open: no `left` yet. Closing the second tab makes him leave.
+    await b2.close();
+    const left = await watcher.next('left', (f) => f.room === room);
+    assert.equal((left.user as { id: number }).id, bob.user.id);
+    const joins = watcher.all('join').filter((f) => f.room === room && (f.user as { id: number }).id === bob.user.id);
+    const lefts = watcher.all('left').filter((f) => f.room === room);
+    assert.equal(joins.length, 1);
+    assert.equal(lefts.length, 1);
+  });
+
+  it('answers not_found for a room that does not exist', async () => {
+    const a = await connect(alice);
+    a.send({ type: 'join', room: 'nowhere' });
+    const err = await a.next('error');
+    assert.equal(err.code, 'not_found');
+    a.send({ type: 'chat', room: 'nowhere', data: 'x', cid: 'nf' });
+    const err2 = await a.next('error');
+    assert.equal(err2.code, 'not_found');
+    assert.equal(err2.cid, 'nf');
+  });
+
+  it('keeps private rooms to their members for join, chat and history', async () => {
+    const room = 'secret';
+    const res = await fetch(`${server.url}/api/rooms`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: room, private: true }),
+    });
+    assert.equal(res.status, 201);
+    const c = await connect(carol);
+    assert.ok(!(c.frames[0]!.rooms as string[]).includes(room));
+    for (const msg of [{ type: 'join', room }, { type: 'chat', room, data: 'x', cid: 'p' }, { type: 'history', room }]) {
+      c.send(msg);
+      assert.equal((await c.next('error')).code, 'forbidden');
+    }
+    const a = await connect(alice);
+    assert.ok((a.frames[0]!.rooms as string[]).includes(room));
+    a.send({ type: 'join', room });
+    await a.next('list');
+  });
+
+  it('delivers a direct message to the other user without a join, in a private dm room', async () => {
+    const a = await connect(alice);
+    const b = await connect(bob);
+    a.send({ type: 'dm', to: bob.user.id, data: 'psst', cid: 'dm1' });
+    const ack = await a.next('ack');
+    const [lo, hi] = [alice.user.id, bob.user.id].sort((x, y) => x - y);
+    assert.equal(ack.room, `dm:${lo}:${hi}`);
+    const got = await b.next('chat', (f) => f.room === ack.room);
+    assert.equal(got.data, 'psst');
+    assert.equal(got.id, ack.id);
+    b.send({ type: 'dm', to: alice.user.id, data: 'back', cid: 'dm2' });
+    assert.equal((await a.next('chat', (f) => f.data === 'back')).room, ack.room);
+    const c = await connect(carol);
+    c.send({ type: 'history', room: ack.room });
+    assert.equal((await c.next('error')).code, 'forbidden');
+    c.send({ type: 'join', room: ack.room });
+    assert.equal((await c.next('error')).code, 'forbidden');
+  });
+
+  it('pages history oldest first with more', async () => {
+    const room = 'paging';
+    await createRoom(server.url, alice.token, room);
+    const a = await connect(alice);
+    for (let i = 1; i <= 7; i++) a.send({ type: 'chat', room, data: `h${i}`, cid: `h${i}` });
+    for (let i = 1; i <= 7; i++) await a.next('ack');
+    a.send({ type: 'history', room, limit: 3 });
+    const last = await a.next('history');
+    assert.deepEqual((last.data as Array<{ id: number }>).map((m) => m.id), [5, 6, 7]);
+    assert.equal(last.more, true);
+    a.send({ type: 'history', room, before: 5, limit: 3 });
+    const older = await a.next('history');
+    assert.deepEqual((older.data as Array<{ id: number }>).map((m) => m.id), [2, 3, 4]);
+    assert.equal(older.more, true);
+    a.send({ type: 'history', room, before: 2, limit: 3 });
+    const oldest = await a.next('history');
+    assert.deepEqual((oldest.data as Array<{ id: number }>).map((m) => m.id), [1]);
+    assert.equal(oldest.more, false);
+  });
+
+  it('relays typing to the others in the room', async () => {
+    const room = 'typing';
+    await createRoom(server.url, alice.token, room);
+    const a = await connect(alice);
+    const b = await connect(bob);
+    for (const x of [a, b]) {
+      x.send({ type: 'join', room });
+      await x.next('list');
+    }
+    a.send({ type: 'typing', room });
+    const t = await b.next('typing');
+    assert.deepEqual(t, { type: 'typing', room, user: { id: alice.user.id, name: 'alice' } });
+  });
+
+  it('answers bad input with bad_request and keeps the connection open', async () => {
+    const a = await connect(alice);
+    a.ws.send('not json');
+    assert.equal((await a.next('error')).code, 'bad_request');
+    a.send({ type: 'fly', room: 'lobby' });
+    assert.equal((await a.next('error')).code, 'bad_request');
+    a.send({ type: 'chat', room: 'lobby', data: 42, cid: 'bad' });
+    const err = await a.next('error');
+    assert.equal(err.code, 'bad_request');
+    assert.equal(err.cid, 'bad');
+    a.ws.send(Buffer.from([1, 2, 3]));
+    assert.equal((await a.next('error')).code, 'bad_request');
+    a.send({ type: 'join', room: 'lobby' });
+    await a.next('list');
+  });
+
+  it('refuses a message longer than MAX_TEXT with too_large', async () => {
+    const a = await connect(alice);
+    a.send({ type: 'chat', room: 'lobby', data: 'x'.repeat(4001), cid: 'big' });
+    const err = await a.next('error');
+    assert.equal(err.code, 'too_large');
+    assert.equal(err.cid, 'big');
+    // 4000 Chinese characters are 4000 characters, whatever their byte length.
+    a.send({ type: 'chat', room: 'lobby', data: '字'.repeat(4000), cid: 'ok' });
+    assert.equal((await a.next('ack')).cid, 'ok');
+  });
+
+  it('closes with 1009 a frame larger than MAX_PAYLOAD', async () => {
+    const a = await connect(alice);
+    a.ws.send(JSON.stringify({ type: 'chat', room: 'lobby', data: 'x'.repeat(70_000) }));
+    assert.equal(await a.closed, 1009);
+  });
+});
+
+describe('upgrade refusals happen before the handshake, with an HTTP status', () => {
+  let server: TestServer;
+  let alice: SignedIn;
+  before(async () => {
+    server = await startTestServer({ MAX_CONNECTIONS: '2' });
+    alice = await signInGuest(server.url, 'alice');
+  });
+  after(() => server.close());
+
+  it('401 without a session and with a forged one', async () => {
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`), 401);
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat?token=${alice.token}x`), 401);
+  });
+
+  it('accepts the token as a bearer header, a cookie and a query parameter', async () => {
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers: { authorization: `Bearer ${alice.token}` } }), 101);
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers: { cookie: `parley_session=${alice.token}` } }), 101);
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat?token=${encodeURIComponent(alice.token)}`), 101);
+  });
+
+  it('403 for a foreign Origin, 101 for the same origin', async () => {
+    const headers = { authorization: `Bearer ${alice.token}` };
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers, origin: 'http://evil.example' }), 403);
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers, origin: server.url }), 101);
+  });
+
+  it('404 for an unknown path', async () => {
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/nope`), 404);
+  });
+
+  it('503 at the connection limit', async () => {
+    const a = await ChatClient.connect(server.wsUrl, alice.token);
+    const b = await ChatClient.connect(server.wsUrl, alice.token);
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers: { authorization: `Bearer ${alice.token}` } }), 503);
+    await a.close();
+    await b.close();
+  });
+});
+
+describe('allowed origins', () => {
+  it('accepts only the configured origins', async () => {
+    const server = await startTestServer({ ALLOWED_ORIGINS: 'https://chat.example.com' });
+    try {
+      const alice = await signInGuest(server.url, 'alice');
+      const headers = { authorization: `Bearer ${alice.token}` };
+      assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers, origin: 'https://chat.example.com' }), 101);
+      assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers, origin: server.url }), 403);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('/ws/echo', () => {
+  it('answers ECHO: <text> to text and echoes binary as binary', async () => {
+    const server = await startTestServer();
+    try {
+      const ws = new WebSocket(`${server.wsUrl}/ws/echo`);
+      const replies: Array<{ data: Buffer; isBinary: boolean }> = [];
+      ws.on('message', (data, isBinary) => replies.push({ data: data as Buffer, isBinary }));
+      await new Promise((r) => ws.once('open', r));
+      ws.send('你好');
+      ws.send(Buffer.from([0, 255, 7]));
+      while (replies.length < 2) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(replies[0]!.isBinary, false);
+      assert.equal(replies[0]!.data.toString(), 'ECHO: 你好');
+      assert.equal(replies[1]!.isBinary, true);
+      assert.deepEqual([...replies[1]!.data], [0, 255, 7]);
+      ws.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+async function createRoom(url: string, token: string, name: string, priv = false): Promise<void> {
+  const res = await fetch(`${url}/api/rooms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, private: priv }),
+  });
+  assert.equal(res.status, 201, await res.text());
+}
