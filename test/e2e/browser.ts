@@ -46,6 +46,8 @@ export async function newPage(
     locale: options.locale ?? 'en-US',
     viewport: options.viewport ?? DESKTOP,
     timezoneId: 'UTC',
+    // No sliding panels mid-way in a screenshot.
+    reducedMotion: 'reduce',
   });
   context.setDefaultTimeout(20_000);
   const page = await context.newPage();

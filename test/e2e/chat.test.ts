@@ -82,6 +82,11 @@ test('two guests chat both ways, see each other, and find the history after a re
     await screenshot(alice.page, 'room-phone-people');
     await alice.page.keyboard.press('Escape');
     await alice.page.locator('.users').waitFor({ state: 'hidden' });
+    await alice.page.getByRole('button', { name: 'Rooms' }).click();
+    await alice.page.locator('.rooms .room-item', { hasText: 'lobby' }).waitFor();
+    await screenshot(alice.page, 'room-phone-rooms');
+    await alice.page.keyboard.press('Escape');
+    await alice.page.locator('.rooms').waitFor({ state: 'hidden' });
     await alice.page.setViewportSize(DESKTOP);
 
     // A reload shows the history, each message once.
@@ -184,6 +189,9 @@ test('register, log out, a wrong password is refused next to the form, the right
     await page.getByRole('button', { name: 'Log in' }).click();
     const error = page.locator('#signin-error');
     await error.getByText('Sign-in failed').waitFor();
+    await page.setViewportSize(PHONE);
+    await screenshot(page, 'signin-phone-error');
+    await page.setViewportSize(DESKTOP);
     assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
 
     await page.getByLabel('Password').fill('correct horse battery');

@@ -341,7 +341,7 @@ function startChat(user: Self): void {
     c.on('closed', (info) => {
       state.connection = 'closed';
       // 401: the session is gone (signed out elsewhere, expired): back to the sign-in page.
-      if (client === c && info.code === 401) void signOutLocally('');
+      if (client === c && info.code === 401) void signOutLocally(t('sessionEnded'));
     }),
   );
 
@@ -391,8 +391,8 @@ async function syncRooms(welcomeRooms: readonly string[]): Promise<void> {
     if (view.direct && view.member && state.names[dmPartner(view.name) ?? 0] === undefined) void loadLatest(view);
   }
   const current = state.rooms[state.current];
-  if (!current || !current.member) state.current = DEFAULT_ROOM;
-  await openRoom(state.current);
+  if (!current || !current.member) await openRoom(DEFAULT_ROOM);
+  else await loadLatest(current);
 }
 
 /** Refreshes the list of rooms (new public rooms, rooms the user was invited to). */
