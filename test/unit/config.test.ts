@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { ConfigError, flagName, loadConfig, settings } from '../../src/server/config.js';
+
+describe('config', () => {
+  it('has the documented defaults with nothing set', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.dataDir, './data');
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.redisUrl, undefined);
+    assert.equal(c.allowedOrigins, undefined);
+    assert.equal(c.guests, true);
+    assert.equal(c.tls, undefined);
+    assert.equal(c.maxPayload, 65536);
+    assert.equal(c.maxText, 4000);
+    assert.equal(c.heartbeatMs, 30000);
+    assert.deepEqual(c.trustProxyList, []);
+  });
+
+  it('reads the environment, and a flag wins over it', () => {
+    const c = loadConfig({ PORT: '4000', GUESTS: 'off', RATE_LIMIT: '0' }, { PORT: '5000' });
+    assert.equal(c.port, 5000);
+    assert.equal(c.guests, false);
+    assert.equal(c.rateLimit, 0);
+  });
+
+  it('parses trusted proxies as addresses and CIDRs of both families', () => {
+    const c = loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8 ,fd00::/8' });
+    assert.ok(c.trustProxy.check('127.0.0.1', 'ipv4'));
+    assert.ok(c.trustProxy.check('10.20.30.40', 'ipv4'));
+    assert.ok(!c.trustProxy.check('11.0.0.1', 'ipv4'));
+    assert.ok(c.trustProxy.check('fd12::1', 'ipv6'));
+  });
+
+  it('names every bad value in one error', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'abc', ALLOWED_ORIGINS: 'not a url', TRUST_PROXY: '10.0.0.0/40' }, { HEARTBEAT_MS: '5' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /PORT="abc"/);
+        assert.match(err.message, /ALLOWED_ORIGINS/);
+        assert.match(err.message, /TRUST_PROXY/);
+        assert.match(err.message, /--heartbeat-ms="5"/);
+        return true;
+      },
+    );
+  });
+
+  it('wants TLS_CERT and TLS_KEY together', () => {
+    assert.throws(() => loadConfig({ TLS_CERT: '/x.pem' }), /TLS_CERT and TLS_KEY go together/);
+  });
+
+  it('is documented: docs/operations.md lists every setting with its flag', () => {
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(settings)) {
+      assert.ok(doc.includes(`| \`${name}\` | \`${flagName(name)}\` |`), `${name} is in the table`);
+    }
+  });
+});
