@@ -492,6 +492,31 @@ describe('rooms and messages', () => {
       await client.close();
     }
   });
+
+  it('DM rooms: readable by their two members only, with the room name plain or percent-encoded', async () => {
+    const client = await ChatClient.connect(server.wsUrl, alice.token);
+    let room: string;
+    try {
+      client.send({ type: 'dm', to: bob.user.id, data: 'psst', cid: 'dm1' });
+      room = (await client.next('ack', (f) => f.cid === 'dm1')).room as string;
+    } finally {
+      await client.close();
+    }
+    const [low, high] = [alice.user.id, bob.user.id].sort((x, y) => x - y);
+    assert.equal(room, `dm:${low}:${high}`);
+    for (const path of [`/api/rooms/${room}/messages`, `/api/rooms/${encodeURIComponent(room)}/messages`]) {
+      const a = await call(base, path, { token: bob.token });
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      assert.deepEqual(a.body.data.map((m: { data: string }) => m.data), ['psst']);
+      assertError(await call(base, path, { token: carol.token }), 403, 'forbidden');
+    }
+    assertError(await call(base, `/api/rooms/${room}/members`, { token: alice.token, json: { user: carol.user.id } }), 403, 'forbidden');
+    const reply = await call(base, `/api/rooms/${encodeURIComponent(room)}/messages`, { token: bob.token, json: { data: 'hi back' } });
+    assert.equal(reply.status, 201);
+    assert.equal(reply.body.room, room);
+    const rooms = await call(base, '/api/rooms', { token: bob.token });
+    assert.ok(rooms.body.rooms.some((r: { name: string; direct: boolean }) => r.name === room && r.direct));
+  });
 });
 
 describe('health, metrics, static files and unknown paths', () => {
