@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import { clientIp } from '../net/client-ip.js';
 import { authRoutes } from './auth-routes.js';
 import type { HttpDeps } from './deps.js';
-import { errorMiddleware, HttpError } from './errors.js';
+import { bodyError, errorMiddleware, HttpError } from './errors.js';
 import { healthRoutes } from './health-routes.js';
 import { messagesRoutes } from './messages-routes.js';
 import { RateLimiter } from './rate-limit.js';
@@ -80,7 +80,16 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(observe);
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: JSON_BODY_LIMIT,
+      encoding: 'utf-8',
+      onError: (err) => {
+        throw bodyError(err);
+      },
+    }),
+  );
   for (const router of [authRoutes(deps, signInLimiter), roomsRoutes(deps), messagesRoutes(deps), healthRoutes(deps)]) {
     app.use(router.routes());
   }

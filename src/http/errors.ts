@@ -43,6 +43,8 @@ const chatStatus: Record<ErrorCode, number> = {
 /** Errors from koa, the body parser and http-errors carry a status; these are the ones a client caused. */
 const exposedStatus: Record<number, { code: HttpErrorCode; message?: string }> = {
   400: { code: 'bad_request' },
+  401: { code: 'unauthorized', message: 'sign in first' },
+  403: { code: 'forbidden', message: 'forbidden' },
   404: { code: 'not_found', message: 'not found' },
   405: { code: 'method_not_allowed', message: 'method not allowed' },
   413: { code: 'too_large', message: 'request body too large' },
@@ -69,7 +71,7 @@ export function toHttpError(err: unknown): HttpError | undefined {
   if (typeof err === 'object' && err !== null) {
     const e = err as StatusError;
     const status = Number(e.status ?? e.statusCode);
-    const known = exposedStatus[status];
+    const known = exposedStatus[status] ?? (status >= 400 && status < 500 ? { code: 'bad_request' as const } : undefined);
     if (known) {
       // The body parser's SyntaxError quotes the input back; say it plainly instead.
       const message =
@@ -83,6 +85,18 @@ export function toHttpError(err: unknown): HttpError | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * For the body parser's onError: whatever went wrong reading the body (bad JSON, bad compression,
+ * too large, cut off) is the client's doing, so it is a 4xx, never a 500.
+ */
+export function bodyError(err: unknown): HttpError {
+  const status = Number((err as StatusError | null)?.status);
+  if (status === 413) return new HttpError(413, 'too_large', 'request body too large');
+  if (status === 415) return new HttpError(415, 'unsupported_media_type', 'unsupported request body encoding');
+  if (err instanceof SyntaxError) return new HttpError(400, 'bad_request', 'malformed JSON body: send one JSON object');
+  return new HttpError(400, 'bad_request', 'could not read the request body');
 }
 
 /** Outermost API middleware: turns thrown errors into JSON answers. */

@@ -237,6 +237,8 @@ describe('sign-in input checks', () => {
     assertError(form, 400, 'bad_request');
     assert.match(form.body.error.message, /application\/json/);
     assertError(await call(base, '/api/guest', { raw: '{"name":"x"}', contentType: 'text/plain' }), 400, 'bad_request');
+    const gzipLie = await call(base, '/api/guest', { raw: '{"name":"x"}', headers: { 'content-encoding': 'gzip' } });
+    assertError(gzipLie, 400, 'bad_request');
     // The server is still fine.
     assert.equal((await call(base, '/healthz')).status, 200);
   });
@@ -554,6 +556,9 @@ describe('health, metrics, static files and unknown paths', () => {
     assert.equal(page.status, 200);
     assert.equal(await page.text(), html);
     assert.equal((await fetch(server.url + '/assets/no-such-file.js')).status, 404);
+    const traversal = await call(server.url, '/..%2F..%2F..%2Fetc%2Fpasswd');
+    assert.ok([400, 403, 404].includes(traversal.status), `status ${traversal.status}`);
+    assert.doesNotMatch(JSON.stringify(traversal.body), /root:/);
 
     const assetsDir = fileURLToPath(new URL('../../web/dist/assets/', import.meta.url));
     const asset = readdirSync(assetsDir).find((f) => f.endsWith('.js') || f.endsWith('.css'));

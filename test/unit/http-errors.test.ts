@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
-import { errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
+import { bodyError, errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
 import { healthRoutes } from '../../src/http/health-routes.js';
 import type { HttpDeps } from '../../src/http/deps.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -35,7 +35,9 @@ test('store errors map to 409 and 404', () => {
   assert.deepEqual(pick(toHttpError(new NoSuchRoomError('x'))), [404, 'not_found']);
   assert.equal(toHttpError(new Error('boom')), undefined);
   assert.equal(toHttpError('a string'), undefined);
-  assert.equal(toHttpError(Object.assign(new Error('teapot'), { status: 418 })), undefined, 'unknown statuses are internal');
+  assert.deepEqual(pick(toHttpError(Object.assign(new Error('Malicious Path'), { status: 403, expose: true }))), [403, 'forbidden']);
+  assert.deepEqual(pick(toHttpError(Object.assign(new Error('teapot'), { status: 418, expose: true }))), [418, 'bad_request']);
+  assert.equal(toHttpError(Object.assign(new Error('upstream down'), { status: 502 })), undefined, '5xx statuses are internal');
 });
 
 function pick(e: HttpError | undefined): [number, string] | undefined {
@@ -91,7 +93,15 @@ test('HttpError headers reach the response', async (t) => {
 test('body parser failures become 400 and 413 without echoing the input', async (t) => {
   const app = new Koa();
   app.use(errorMiddleware(pino({ level: 'silent' })));
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1kb' }));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: '1kb',
+      onError: (err) => {
+        throw bodyError(err);
+      },
+    }),
+  );
   app.use((ctx) => {
     ctx.body = { ok: true };
   });
@@ -105,6 +115,13 @@ test('body parser failures become 400 and 413 without echoing the input', async 
   const big = await post(JSON.stringify({ pad: 'x'.repeat(4096) }));
   assert.equal(big.status, 413);
   assert.equal((await big.json()).error.code, 'too_large');
+  for (const encoding of ['gzip', 'br', 'deflate']) {
+    const res = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body: 'not compressed' });
+    assert.equal(res.status, 400, encoding);
+    assert.equal((await res.json()).error.code, 'bad_request');
+  }
+  const unknown = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'zstd-x' }, body: '{}' });
+  assert.equal(unknown.status, 415);
 });
 
 test('/readyz answers 503 when not ready or when the check throws', async (t) => {
