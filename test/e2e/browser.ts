@@ -64,7 +64,7 @@ export async function signInAsGuest(page: Page, url: string, name: string): Prom
   await page.locator('#signin-form button[type="submit"]').click();
   await page.locator('#composer-input').waitFor();
   // The room list and the user's own presence: the page is joined.
-  await page.locator('.users .user-item.self').waitFor();
+  await page.locator('.users .user-item.self').waitFor({ state: 'attached' });
 }
 
 export function composer(page: Page): Locator {

@@ -203,7 +203,7 @@ function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
 }
 
 function setRead(view: RoomView, id: number): void {
-  if (id <= (prefs.read[view.name] ?? -1) && id <= view.lastRead) return;
+  if (id <= view.lastRead && prefs.read[view.name] !== undefined) return;
   view.lastRead = id;
   prefs.read[view.name] = id;
   savePrefs();
@@ -337,6 +337,8 @@ function startChat(user: Self): void {
     c.on('state', (s) => {
       state.connection = s.state;
       state.reconnectDelayMs = s.delayMs ?? 0;
+      // Who is here is unknown while away; each room's `list` after the rejoin says it again.
+      if (s.state === 'reconnecting') for (const view of Object.values(state.rooms)) view.online = [];
     }),
     c.on('closed', (info) => {
       state.connection = 'closed';
@@ -527,6 +529,8 @@ export function currentRoom(): RoomView | undefined {
 export function send(name: string, text: string): void {
   const view = state.rooms[name];
   if (!client || !view || !text.trim()) return;
+  // Others stop showing "typing" when the message arrives; the next keystroke may say it again.
+  lastTypingSent.delete(name);
   const pending: PendingMessage = { key: ++lineKey, text, ts: Date.now(), status: 'pending' };
   view.pending.push(pending);
   deliver(view, pending);
