@@ -14,7 +14,7 @@ export type ChatCommand =
   | { kind: 'invalid'; message: string };
 
 export const CHAT_COMMANDS_HELP = [
-  '/join ROOM            join ROOM and make it the current room',
+  '/join ROOM            join ROOM (created when new) and make it the current room',
   '/leave [ROOM]         leave ROOM (default: the current room)',
   '/dm USER TEXT         send a direct message to USER (a name in the room, or a user id)',
   '/who                  who is in the current room',

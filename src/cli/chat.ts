@@ -3,7 +3,7 @@
  * --json it reads lines from stdin and prints one JSON object per event, for scripts and tests.
  */
 import { createInterface, type Interface } from 'node:readline';
-import { ParleyClient, ParleyError, ParleyHttpError, httpBaseUrl, signIn, type WireUser } from '../client/index.js';
+import { ParleyClient, ParleyError, ParleyHttpError, createRoom, httpBaseUrl, signIn, type WireUser } from '../client/index.js';
 import { parseCommandArgs } from './args.js';
 import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
 import { clock, formatChat, formatUsers, roomLabel } from './chat-format.js';
@@ -100,10 +100,10 @@ export async function runChat(argv: string[]): Promise<number> {
   if (values.name !== undefined && values.name.trim() === '') throw new UsageError('--name must not be empty');
 
   const token = await signInOrToken(base, values);
-  return runSession(new ParleyClient({ url: base, token }), base, values.room, values.json);
+  return runSession(new ParleyClient({ url: base, token }), base, token, values.room, values.json);
 }
 
-function runSession(client: ParleyClient, base: string, firstRoom: string, json: boolean): Promise<number> {
+function runSession(client: ParleyClient, base: string, token: string, firstRoom: string, json: boolean): Promise<number> {
   const terminal = !json && process.stdin.isTTY === true && process.stdout.isTTY === true;
   const rl = createInterface({
     input: process.stdin,
@@ -115,6 +115,8 @@ function runSession(client: ParleyClient, base: string, firstRoom: string, json:
   const names = new Map<number, string>();
   const pending = new Set<Promise<unknown>>();
   const listShown = new Set<string>();
+  /** Rooms asked for with /join (or --room) whose list has not come yet: created when missing. */
+  const joining = new Set<string>([firstRoom]);
   let current: string | undefined = firstRoom;
   let everOpen = false;
   let ended = false;
@@ -184,13 +186,37 @@ function runSession(client: ParleyClient, base: string, firstRoom: string, json:
     client.on('left', (e) => out.event({ type: 'left', ...e }, `* ${e.user.name} left ${label(e.room)}`));
     client.on('list', (e) => {
       learn(e.data);
+      joining.delete(e.room);
       // Shown once per /join; the lists that follow each reconnect would only repeat it.
       const show = !listShown.has(e.room);
       listShown.add(e.room);
       out.event({ type: 'list', ...e }, show ? `* in ${label(e.room)}: ${formatUsers(e.data)}` : null);
     });
     client.on('typing', (e) => out.event({ type: 'typing', ...e }, null));
-    client.on('error', (e) => out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`));
+    client.on('error', (e) => {
+      if (e.code === 'not_found' && e.room !== undefined && joining.has(e.room)) return createAndJoin(e.room);
+      if (e.room !== undefined) joining.delete(e.room);
+      out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`);
+    });
+    // `/join ROOM` of a room that does not exist yet creates it (a public room), like IRC.
+    const createAndJoin = (room: string) => {
+      joining.delete(room);
+      const created = createRoom(base, room, { token }).then(
+        () => {
+          out.event({ type: 'created', room }, `* created room ${room}`);
+          client.join(room);
+        },
+        (err: unknown) => {
+          if (err instanceof ParleyHttpError && err.status === 409) return client.join(room);
+          problem(err instanceof ParleyHttpError ? err.code : 'failed', `cannot create room ${room}: ${describeError(err)}`, { room });
+          if (current === room) {
+            current = client.joinedRooms.find((r) => !r.startsWith('dm:'));
+            out.setRoom(current);
+          }
+        },
+      );
+      track(created);
+    };
     client.on('history_gap', (e) => out.event({ type: 'history_gap', ...e }, `! ${label(e.room)}: ${e.message}`));
 
     const sendFailed = (text: string) => (err: unknown) => {
@@ -227,6 +253,7 @@ function runSession(client: ParleyClient, base: string, firstRoom: string, json:
         }
         case 'join':
           listShown.delete(cmd.room);
+          joining.add(cmd.room);
           client.join(cmd.room);
           current = cmd.room;
           out.setRoom(current);

@@ -1,0 +1,166 @@
+/**
+ * `parley chat` as a process against the real server: scripted through stdin/stdout with --json,
+ * surviving a server restart, and the interactive mode driven in a real terminal (tmux).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
+import { JsonChat, cliArgs, repoRoot, type JsonEvent } from './cli-helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
+
+describe('parley chat --json', () => {
+  it('lets two scripts talk in a room, see who is there, send a DM, read history, and exit 0 at the end of stdin', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    const ann = new JsonChat([server.url, '--name', 'ann']);
+    const bob = new JsonChat([server.url, '--name', 'bob', '--room', 'lobby']);
+    try {
+      await ann.waitFor((e) => e.type === 'list', 'ann in lobby');
+      await bob.waitFor((e) => e.type === 'list', 'bob in lobby');
+
+      ann.send('hello bob');
+      const ack = await ann.waitFor((e) => e.type === 'ack' && e.data === 'hello bob', 'ann ack');
+      const atBob = await bob.waitFor(isChat('hello bob'), 'bob sees ann');
+      assert.deepEqual((atBob.user as { name: string }).name, 'ann');
+      assert.equal(atBob.id, ack.id);
+      assert.equal(atBob.room, 'lobby');
+
+      bob.send('/who');
+      const who = await bob.waitFor((e) => e.type === 'who', 'who');
+      assert.deepEqual((who.data as Array<{ name: string }>).map((u) => u.name).sort(), ['ann', 'bob']);
+
+      bob.send('/dm ann just between us');
+      const dm = await ann.waitFor(isChat('just between us'), 'the DM at ann');
+      assert.match(String(dm.room), /^dm:\d+:\d+$/);
+
+      ann.send('/join side');
+      await ann.waitFor((e) => e.type === 'list' && e.room === 'side', 'ann in side');
+      ann.send('over here');
+      const side = await ann.waitFor((e) => e.type === 'ack' && e.data === 'over here', 'ack in side');
+      assert.equal(side.room, 'side', 'plain text goes to the current room');
+
+      bob.send('/history 10');
+      const history = await bob.waitFor((e) => e.type === 'history', 'history');
+      assert.deepEqual((history.data as Array<{ data: string }>).map((m) => m.data), ['hello bob']);
+
+      bob.send('/nonsense');
+      await bob.waitFor((e) => e.type === 'error' && e.code === 'bad_command', 'bad command');
+
+      const mark = bob.events.length;
+      assert.equal(await ann.end(), 0);
+      await bob.waitFor((e) => e.type === 'left' && (e.user as { name: string }).name === 'ann', 'ann left', mark);
+      assert.equal(await bob.end(), 0);
+    } finally {
+      ann.kill();
+      bob.kill();
+      await server.close();
+    }
+  });
+
+  it('sends what a script pipes in and exits once it is acked', async () => {
+    const server = await startTestServer();
+    const cli = new JsonChat([server.url, '--name', 'piper']);
+    try {
+      cli.send('one');
+      cli.send('two');
+      assert.equal(await cli.end(), 0);
+      const acks = cli.events.filter((e) => e.type === 'ack').map((e) => e.data);
+      assert.deepEqual(acks, ['one', 'two']);
+    } finally {
+      cli.kill();
+      await server.close();
+    }
+  });
+
+  it('survives a server restart (SIGKILL): says it is reconnecting, then goes on without losing a message', async () => {
+    const dataDir = tempDataDir();
+    const port = String(await freePort());
+    let server = await spawnServer({ DATA_DIR: dataDir, PORT: port });
+    const cli = new JsonChat([server.url, '--name', 'steady']);
+    try {
+      cli.send('before');
+      await cli.waitFor(isChat('before'), 'first message');
+      await server.stop('SIGKILL');
+      const mark = cli.events.length;
+      await cli.waitFor((e) => e.type === 'state' && e.state === 'reconnecting', 'reconnecting', mark);
+      cli.send('while down');
+      server = await spawnServer({ DATA_DIR: dataDir, PORT: port });
+      await cli.waitFor((e) => e.type === 'state' && e.state === 'open', 'open again', mark);
+      const during = await cli.waitFor(isChat('while down'), 'the queued message', mark);
+      assert.equal(during.id, 2);
+      cli.send('after');
+      await cli.waitFor(isChat('after'), 'a message after the restart', mark);
+      const ids = cli.events.filter((e) => e.type === 'chat').map((e) => e.id);
+      assert.deepEqual(ids, [1, 2, 3], 'each message once, in order');
+      assert.equal(await cli.end(), 0);
+    } finally {
+      cli.kill();
+      await server.stop('SIGTERM');
+    }
+  });
+});
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not installed (scripts/test.sh installs it)' }, () => {
+  it('shows messages with time and sender, presence, /who, sends what is typed, /dm, reconnects, /quit', async () => {
+    const dataDir = tempDataDir();
+    const port = String(await freePort());
+    let server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
+    const session = `parley-cli-test-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+    const screen = () => tmux('capture-pane', '-p', '-t', session);
+    const waitScreen = async (pattern: RegExp, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!pattern.test(screen())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
+        await sleep(100);
+      }
+    };
+    const command = [process.execPath, ...cliArgs, 'chat', server.url, '--name', 'tess'].map((a) => `'${a}'`).join(' ');
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', '-c', repoRoot, command);
+    let peer: JsonChat | undefined;
+    try {
+      await waitScreen(/connected to .* as tess/, 'the connected line');
+      await waitScreen(/\* in lobby: tess/, 'the list of the room');
+      peer = new JsonChat([server.url, '--name', 'uma']);
+      await peer.waitFor((e) => e.type === 'list', 'uma in lobby');
+      await waitScreen(/\* uma joined lobby/, 'presence of uma');
+
+      peer.send('hi tess');
+      await waitScreen(/\d\d:\d\d uma: hi tess/, 'the message with time and sender');
+
+      tmux('send-keys', '-t', session, 'hello uma', 'Enter');
+      const fromTess = await peer.waitFor(isChat('hello uma'), 'what tess typed');
+      assert.equal((fromTess.user as { name: string }).name, 'tess');
+      await waitScreen(/\d\d:\d\d tess: hello uma/, 'own message shown once delivered');
+
+      tmux('send-keys', '-t', session, '/who', 'Enter');
+      await waitScreen(/\* in lobby: (tess, uma|uma, tess)/, '/who');
+
+      tmux('send-keys', '-t', session, '/dm uma a secret', 'Enter');
+      const dm = await peer.waitFor(isChat('a secret'), 'the DM');
+      assert.match(String(dm.room), /^dm:/);
+
+      await server.close();
+      await waitScreen(/connection lost .* reconnecting in/, 'the reconnecting line');
+      server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
+      await waitScreen(/\* reconnected/, 'the reconnected line');
+      tmux('send-keys', '-t', session, 'back again', 'Enter');
+      await waitScreen(/\d\d:\d\d tess: back again/, 'a message after the restart');
+
+      tmux('send-keys', '-t', session, '/quit', 'Enter');
+      const deadline = Date.now() + 10_000;
+      while (spawnSync('tmux', ['has-session', '-t', session]).status === 0) {
+        if (Date.now() > deadline) throw new Error(`/quit did not end the chat; screen:\n${screen()}`);
+        await sleep(100);
+      }
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+      peer?.kill();
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,89 @@
+/** Runs the `parley` CLI from the sources as a child process, as a user or a script would. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const cliArgs = ['--import', 'tsx', 'src/cli/main.ts'];
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `parley ARGS`, feeding `input` on stdin (then closing it); resolves when it exits. */
+export function runCli(args: string[], input = '', timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`parley ${args.join(' ')} did not exit in ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // 'exit' may come before the last output; 'close' follows once the pipes are drained.
+      child.on('close', () => resolve({ code, stdout, stderr }));
+    });
+    child.stdin.end(input);
+  });
+}
+
+export type JsonEvent = { type: string; [key: string]: unknown };
+
+/** `parley chat URL --json`: write lines to it, wait for the JSON events it prints. */
+export class JsonChat {
+  readonly events: JsonEvent[] = [];
+  readonly child: ChildProcessWithoutNullStreams;
+  stderr = '';
+  #waiters = new Set<() => void>();
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [...cliArgs, 'chat', ...args, '--json'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d) => (this.stderr += d));
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      this.events.push(JSON.parse(line) as JsonEvent);
+      this.#waiters.forEach((w) => w());
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  /** The first event (after `from`) that matches; rejects after a while with what was seen. */
+  waitFor(match: (e: JsonEvent) => boolean, what: string, from = 0, timeoutMs = 20_000): Promise<JsonEvent> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.events.slice(from).find(match);
+        if (found) {
+          clearTimeout(timer);
+          this.#waiters.delete(check);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.events.slice(-10))}; stderr: ${this.stderr}`));
+      }, timeoutMs);
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Closes stdin (the end of the script) and resolves the exit code. */
+  async end(): Promise<number | null> {
+    this.child.stdin.end();
+    return this.exited;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}

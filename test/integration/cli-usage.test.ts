@@ -1,0 +1,93 @@
+/** `parley` as a user meets it: help, echo, and one clear line for every mistake. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
+import { runCli } from './cli-helpers.js';
+
+/** One line on stderr and no stack trace. */
+function assertOneLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got: ${stderr}`);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+}
+
+describe('parley echo', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('sends each text to /ws/echo, prints each reply and exits 0', async () => {
+    const r = await runCli(['echo', server.url, 'Hello!', 'two words']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ECHO: Hello!\nECHO: two words\n');
+  });
+
+  it('sends stdin lines when no text is given, also with a ws:// URL', async () => {
+    const r = await runCli(['echo', server.wsUrl], 'first\nsecond\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ECHO: first\nECHO: second\n');
+  });
+});
+
+describe('parley help and mistakes', () => {
+  it('prints help for itself and each command', async () => {
+    for (const args of [['--help'], ['chat', '--help'], ['echo', '--help'], ['serve', '--help']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /Usage/, args.join(' '));
+    }
+    const r = await runCli(['--help']);
+    for (const command of ['serve', 'chat', 'echo']) assert.match(r.stdout, new RegExp(`parley ${command}`));
+  });
+
+  it('answers a wrong flag, a missing or bad URL with one line and exit 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['chat', 'http://127.0.0.1:3000', '--name', 'a', '--bogus'], /^parley chat: unknown option --bogus/],
+      [['chat'], /^parley chat: missing URL/],
+      [['chat', 'not a url', '--name', 'a'], /^parley chat: not a URL/],
+      [['chat', 'ftp://example.com', '--name', 'a'], /unsupported URL scheme/],
+      [['chat', 'http://127.0.0.1:3000'], /--name NAME .* or --token/],
+      [['chat', 'http://127.0.0.1:3000', '--name', 'a', '--token', 't'], /either --name or --token/],
+      [['chat', 'http://127.0.0.1:3000', '--name'], /argument missing/],
+      [['echo'], /^parley echo: missing URL/],
+      [['echo', 'http://127.0.0.1:3000', '--timeout', 'soon'], /--timeout/],
+      [['frobnicate'], /^parley frobnicate: unknown command/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')} exits 2`);
+      assertOneLine(r.stderr, pattern);
+    }
+  });
+
+  it('answers a refused connection with one line and exit 1', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    for (const args of [
+      ['chat', url, '--name', 'ann'],
+      ['chat', url, '--token', 'whatever'],
+      ['echo', url, 'hi'],
+    ]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 1, `${args.join(' ')} exits 1`);
+      assertOneLine(r.stderr, /connection refused|ECONNREFUSED/);
+    }
+  });
+
+  it('answers a session the server does not accept with one line and exit 1', async () => {
+    const server = await startTestServer();
+    try {
+      const r = await runCli(['chat', server.url, '--token', 'forged']);
+      assert.equal(r.code, 1);
+      assertOneLine(r.stderr, /unauthorized/);
+      const echo404 = await runCli(['echo', `${server.url}/elsewhere`, 'hi']);
+      assert.equal(echo404.code, 1);
+      assertOneLine(echo404.stderr, /404/);
+    } finally {
+      await server.close();
+    }
+  });
+});
