@@ -9,7 +9,7 @@ import type { User } from '../store/types.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
-import type { RateLimiter } from './rate-limit.js';
+import { rateLimitKey, type RateLimiter } from './rate-limit.js';
 import { clearSessionCookie, isSecureRequest, setSessionCookie } from './session-cookie.js';
 import { parseBody } from './validate.js';
 import { userView } from './views.js';
@@ -30,7 +30,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   const decoy = () => (decoyHash ??= hashPassword('decoy password that matches nothing'));
 
   function limitSignIn(ctx: Context): void {
-    const waitMs = limiter.take(ctx.state.ip as string);
+    const waitMs = limiter.take(rateLimitKey(ctx.state.ip as string));
     if (waitMs > 0) {
       const retryAfter = String(Math.max(1, Math.ceil(waitMs / 1000)));
       throw new HttpError(429, 'rate_limited', 'too many sign-in attempts; try again later', { 'Retry-After': retryAfter });

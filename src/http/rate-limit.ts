@@ -1,3 +1,28 @@
+import { isIP } from 'node:net';
+
+/**
+ * The key a client is limited by: an IPv4 address, or the /64 network of an IPv6 address (one
+ * subscriber usually holds a whole /64, so limiting single IPv6 addresses would limit nobody).
+ */
+export function rateLimitKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  let text = ip.toLowerCase();
+  // An IPv4 tail (64:ff9b::1.2.3.4) becomes its two hextets.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = text.slice(0, v4.index) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
+  }
+  const [left = '', right] = text.split('::');
+  const head = left ? left.split(':') : [];
+  const tail = right ? right.split(':') : [];
+  const groups = right === undefined ? head : [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail];
+  return groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':') + '::/64';
+}
+
 /**
  * A token bucket per client IP, for sign-in attempts: a burst is allowed, then a steady trickle.
  * In memory and per node; bounded in size so a flood of addresses cannot grow it without end.

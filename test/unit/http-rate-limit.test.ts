@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateLimiter } from '../../src/http/rate-limit.js';
+import { RateLimiter, rateLimitKey } from '../../src/http/rate-limit.js';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -54,4 +54,17 @@ test('a clock that goes backwards grants nothing extra', () => {
   limiter.take('a');
   c.advance(-60_000);
   assert.ok(limiter.take('a') > 0);
+});
+
+test('IPv4 clients are limited per address, IPv6 clients per /64 network', () => {
+  assert.equal(rateLimitKey('203.0.113.9'), '203.0.113.9');
+  assert.equal(rateLimitKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(rateLimitKey('2001:db8:1:2:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
+  assert.equal(rateLimitKey('2001:DB8:0001:0002::'), '2001:db8:1:2::/64');
+  assert.notEqual(rateLimitKey('2001:db8:1:3::1'), rateLimitKey('2001:db8:1:2::1'));
+  assert.equal(rateLimitKey('::1'), '0:0:0:0::/64');
+  assert.equal(rateLimitKey('fe80::1'), 'fe80:0:0:0::/64');
+  assert.equal(rateLimitKey('64:ff9b::198.51.100.1'), '64:ff9b:0:0::/64');
+  assert.equal(rateLimitKey('1:2:3:4:5:6:1.2.3.4'), '1:2:3:4::/64');
+  assert.equal(rateLimitKey('unknown'), 'unknown');
 });
