@@ -1,3 +1,7 @@
+/**
+ * A token bucket per client IP, for sign-in attempts: a burst is allowed, then a steady trickle.
+ * In memory and per node; bounded in size so a flood of addresses cannot grow it without end.
+ */
 import { isIP } from 'node:net';
 
 /**
@@ -23,10 +27,6 @@ export function rateLimitKey(ip: string): string {
     .join(':') + '::/64';
 }
 
-/**
- * A token bucket per client IP, for sign-in attempts: a burst is allowed, then a steady trickle.
- * In memory and per node; bounded in size so a flood of addresses cannot grow it without end.
- */
 export interface RateLimitOptions {
   /** Attempts allowed at once. */
   burst: number;
