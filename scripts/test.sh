@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 packages=()
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 command -v tmux >/dev/null 2>&1 || packages+=(tmux)
+[ -x /usr/sbin/nginx ] || packages+=(nginx)
 if ((${#packages[@]} > 0)); then
   echo "installing Debian packages: ${packages[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  # The nginx package starts a default site on port 80; the tests run their own nginx on a free port.
+  if [[ " ${packages[*]} " == *" nginx "* ]]; then $SUDO service nginx stop >/dev/null 2>&1 || true; fi
 fi
 
 npm ci --no-audit --no-fund
