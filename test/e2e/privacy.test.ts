@@ -1,7 +1,7 @@
 /**
  * Private rooms and direct messages in the browser: Alice creates a private room and invites Bob,
  * Bob and Alice talk in a DM opened from the people list, and Carol, a third user, sees neither
- * in her room list nor through the API with her session.
+ * in her room list nor through the API with her session. Bob leaves the room for good.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,6 +79,16 @@ test('a private room and a DM are visible to their members only', async () => {
     assert.ok([403, 404].includes(seen.privateStatus), `private history refused (got ${seen.privateStatus})`);
     assert.equal(await carol.page.getByText('the plan is ready').count(), 0);
     assert.equal(await carol.page.getByText('psst, just between us').count(), 0);
+
+    // Bob leaves the private room: it leaves his list, and stays gone after a reload.
+    await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
+    await bob.page.getByRole('button', { name: 'Leave room' }).click();
+    await bob.page.locator('.room-title', { hasText: 'lobby' }).waitFor();
+    await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).waitFor({ state: 'detached' });
+    await bob.page.reload();
+    await bob.page.locator('.room-title', { hasText: 'lobby' }).waitFor();
+    await bob.page.locator('.rooms .room-item', { hasText: 'Alice' }).waitFor();
+    assert.equal(await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).count(), 0);
     assert.deepEqual([...alice.errors, ...bob.errors, ...carol.errors], []);
   } finally {
     await alice.context.close();

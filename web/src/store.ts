@@ -132,17 +132,13 @@ function loadPrefs(): Prefs {
 }
 
 let prefs: Prefs = { joined: [], hidden: [], read: {} };
-let saveTimer: ReturnType<typeof setTimeout> | undefined;
-
+/** Written at once: a reload right after leaving a room must not bring it back. */
 function savePrefs(): void {
-  clearTimeout(saveTimer);
-  saveTimer = setTimeout(() => {
-    try {
-      localStorage.setItem(prefsKey(), JSON.stringify(prefs));
-    } catch {
-      // Private mode or a full quota: preferences just do not survive a reload.
-    }
-  }, 200);
+  try {
+    localStorage.setItem(prefsKey(), JSON.stringify(prefs));
+  } catch {
+    // Private mode or a full quota: preferences just do not survive a reload.
+  }
 }
 
 // ---- rooms ----
