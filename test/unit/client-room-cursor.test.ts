@@ -54,6 +54,8 @@ test('server URLs are accepted as http(s) or ws(s) and lead to /ws/chat', () => 
   assert.equal(httpBaseUrl('ws://example.com:3000/'), 'http://example.com:3000');
   assert.equal(httpBaseUrl('https://example.com/chat/'), 'https://example.com/chat');
   assert.equal(webSocketUrl('https://example.com', '/ws/chat'), 'wss://example.com/ws/chat');
+  assert.equal(httpBaseUrl('ws://127.0.0.1:3000/ws/chat'), 'http://127.0.0.1:3000');
+  assert.equal(webSocketUrl('ws://127.0.0.1:3000/ws/echo', '/ws/echo'), 'ws://127.0.0.1:3000/ws/echo');
   assert.equal(webSocketUrl('http://127.0.0.1:4000', '/ws/echo'), 'ws://127.0.0.1:4000/ws/echo');
   assert.throws(() => httpBaseUrl('localhost:3000x'), TypeError);
   assert.throws(() => httpBaseUrl('ftp://example.com'), /unsupported URL scheme/);

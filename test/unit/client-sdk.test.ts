@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { ParleyClient, ParleyError, type ChatMessage } from '../../src/client/index.js';
+import { WebSocket as NodeWebSocket, WebSocketServer, type WebSocket } from 'ws';
+import { ParleyClient, ParleyError, type ChatMessage, type WebSocketConstructor } from '../../src/client/index.js';
 
 interface Stored {
   room: string;
@@ -28,6 +28,7 @@ class ScriptedServer {
   /** Every frame received, in order. */
   received: Array<Record<string, unknown>> = [];
   upgrades = 0;
+  upgradeUrls: string[] = [];
   refuseWith: number | undefined;
   /** Called on each chat frame; returning 'drop-conn' cuts the connection after storing, before the ack. */
   onChat: (frame: Record<string, unknown>, ws: WebSocket) => 'ok' | 'drop-conn' | 'too-large' = () => 'ok';
@@ -41,6 +42,7 @@ class ScriptedServer {
     });
     this.http.on('upgrade', (req, socket: Socket, head) => {
       this.upgrades += 1;
+      this.upgradeUrls.push(req.url ?? '');
       if (this.refuseWith !== undefined) {
         socket.end(`HTTP/1.1 ${this.refuseWith} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
@@ -290,4 +292,21 @@ test('history resolves with the stored messages of the room', async (t) => {
   const { data, more } = await result;
   assert.deepEqual(data.map((m) => m.data), ['old one', 'old two']);
   assert.equal(more, false);
+});
+
+test('like a browser (a WebSocket class that hides the status): the token goes in the query, and /api/me decides that the session is gone', async (t) => {
+  const server = new ScriptedServer();
+  server.refuseWith = 401;
+  await server.listen();
+  t.after(() => server.stop());
+  const client = new ParleyClient({
+    url: server.url,
+    token: 'tok',
+    WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+    reconnect: fast,
+  });
+  const closed = new Promise<{ code: number }>((resolve) => client.on('closed', resolve));
+  client.connect();
+  assert.equal((await closed).code, 401);
+  assert.deepEqual(server.upgradeUrls, ['/ws/chat?token=tok']);
 });
