@@ -620,7 +620,6 @@ export function leaveRoom(name: string): void {
 export async function invite(room: string, user: User): Promise<string> {
   try {
     await addMember(origin, room, user.id);
-    showNotice(t('invited', { name: user.name }));
     return '';
   } catch (err) {
     return errorText(err);
