@@ -178,8 +178,9 @@ function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
       online: [],
       typing: {},
       latestId,
-      // A room never seen before has nothing unread: its past is history, not news.
-      lastRead: read ?? latestId,
+      // A room never seen before has nothing unread (its past is history, not news), except a
+      // conversation someone started with the user while they were away.
+      lastRead: read ?? (isDirect(name) ? 0 : latestId),
       loaded: false,
       more: true,
       loadingOlder: false,
@@ -188,7 +189,7 @@ function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
     };
     state.rooms[name] = view;
     view = state.rooms[name]!;
-    if (read === undefined) setRead(view, latestId);
+    if (read === undefined) setRead(view, view.lastRead);
   } else if (info) {
     view.exists = true;
     view.private = info.private ?? view.private;
