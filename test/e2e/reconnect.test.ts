@@ -61,7 +61,8 @@ test('after a server restart the open page catches up on missed messages exactly
     const missed = ['bot: missed 1', 'bot: missed 2', 'bot: missed 3'];
     for (const text of missed) await publish(url, token, text);
 
-    await banner.waitFor({ state: 'hidden' });
+    // The SDK's backoff may have grown to its 10 s cap while the server was away.
+    await banner.waitFor({ state: 'hidden', timeout: 45_000 });
     for (const text of missed) await waitForMessage(page, text);
     await waitForMessage(page, 'sent while offline');
     await page.locator('.messages li.pending').waitFor({ state: 'detached' });
