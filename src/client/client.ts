@@ -62,6 +62,12 @@ export interface ParleyClientOptions {
   stableAfterMs?: number;
   /** Delay before a send refused with `rate_limited` is tried again (ms). Default 1000. */
   rateLimitRetryMs?: number;
+  /**
+   * Node only (browsers cannot ping): ping this often and drop a connection that answered nothing
+   * for a whole interval, so a silently dead network is noticed and the client reconnects.
+   * Default 30000; 0 turns it off.
+   */
+  keepAliveMs?: number;
 }
 
 /** An error the server answered to a request, with its stable code; `closed` when the client stopped. */
@@ -223,7 +229,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
     const generation = ++this.#generation;
     const token = this.#options.token;
     void openTransport(
-      { url: webSocketUrl(this.baseUrl, '/ws/chat'), token, WebSocket: this.#options.WebSocket },
+      {
+        url: webSocketUrl(this.baseUrl, '/ws/chat'),
+        token,
+        WebSocket: this.#options.WebSocket,
+        keepAliveMs: this.#options.keepAliveMs ?? 30_000,
+      },
       {
         onOpen: () => {},
         onMessage: (text) => {

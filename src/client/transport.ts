@@ -24,6 +24,8 @@ type NodeWebSocketConstructor = new (
   options: { headers?: Record<string, string>; handshakeTimeout?: number },
 ) => WebSocketLike & {
   on(event: 'unexpected-response', listener: (req: unknown, res: { statusCode?: number }) => void): void;
+  on(event: 'pong' | 'ping', listener: () => void): void;
+  ping(): void;
   terminate(): void;
 };
 
@@ -69,6 +71,11 @@ export interface OpenOptions {
   /** A WebSocket class to use instead of the default (native in browsers, `ws` in Node). */
   WebSocket?: WebSocketConstructor;
   handshakeTimeoutMs?: number;
+  /**
+   * With `ws` only (browsers cannot ping): ping this often, and drop a connection that answered
+   * nothing for a whole interval, so a silently dead network (no FIN, no RST) is noticed. 0: off.
+   */
+  keepAliveMs?: number;
 }
 
 /** Opens a socket; every outcome, including a failure to start, ends in exactly one `onClose`. */
@@ -77,11 +84,16 @@ export async function openTransport(options: OpenOptions, handlers: TransportHan
   let wasOpen = false;
   let closed = false;
   let socket: WebSocketLike;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  let heard = true;
+  let errorText = '';
+  let deadReason = '';
 
   const useNode = !options.WebSocket && (isNode() || typeof globalThis.WebSocket === 'undefined');
   const finish = (code: number, reason: string) => {
     if (closed) return;
     closed = true;
+    if (keepAlive !== undefined) clearInterval(keepAlive);
     handlers.onClose({ code, reason, httpStatus, wasOpen, statusVisible: useNode });
   };
 
@@ -95,6 +107,22 @@ export async function openTransport(options: OpenOptions, handlers: TransportHan
         httpStatus = res.statusCode;
         ws.terminate();
       });
+      const every = options.keepAliveMs ?? 0;
+      if (every > 0) {
+        ws.on('pong', () => (heard = true));
+        ws.on('ping', () => (heard = true));
+        keepAlive = setInterval(() => {
+          if (ws.readyState !== OPEN) return;
+          if (!heard) {
+            deadReason = `no answer for ${every} ms`;
+            ws.terminate();
+            return;
+          }
+          heard = false;
+          ws.ping();
+        }, every);
+        keepAlive.unref?.();
+      }
       socket = ws;
     } else {
       const Ctor = options.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketConstructor);
@@ -110,19 +138,19 @@ export async function openTransport(options: OpenOptions, handlers: TransportHan
     return failed;
   }
 
-  let errorText = '';
   socket.onopen = () => {
     wasOpen = true;
     handlers.onOpen();
   };
   socket.onmessage = (ev) => {
+    heard = true;
     if (typeof ev.data === 'string') handlers.onMessage(ev.data);
   };
   socket.onerror = (ev) => {
     const err = (ev as { error?: unknown; message?: unknown } | undefined) ?? {};
     errorText = err.error instanceof Error ? err.error.message : typeof err.message === 'string' ? err.message : errorText;
   };
-  socket.onclose = (ev) => finish(ev.code, ev.reason || errorText);
+  socket.onclose = (ev) => finish(ev.code, deadReason || ev.reason || errorText);
 
   return {
     socket,

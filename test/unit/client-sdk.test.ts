@@ -67,6 +67,11 @@ class ScriptedServer {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 
+  /** Stops reading every connection: to the client the network is silently dead (no FIN, no pong). */
+  freezeAll(): void {
+    for (const ws of this.wss.clients) (ws as unknown as { _socket: Socket })._socket.pause();
+  }
+
   cutAll(): void {
     for (const ws of this.wss.clients) ws.terminate();
   }
@@ -309,4 +314,26 @@ test('like a browser (a WebSocket class that hides the status): the token goes i
   client.connect();
   assert.equal((await closed).code, 401);
   assert.deepEqual(server.upgradeUrls, ['/ws/chat?token=tok']);
+});
+
+test('a silently dead connection (no answer to pings) is dropped and replaced, and nothing is lost', async (t) => {
+  const server = new ScriptedServer();
+  await server.listen();
+  t.after(() => server.stop());
+  const client = new ParleyClient({ url: server.url, token: 'tok', reconnect: fast, keepAliveMs: 100 });
+  t.after(() => client.close());
+  const seen: string[] = [];
+  client.on('chat', (m) => seen.push(m.data));
+  const reasons: string[] = [];
+  client.on('state', (s) => s.state === 'reconnecting' && reasons.push(s.reason ?? ''));
+  client.join('lobby');
+  client.connect();
+  await client.send('lobby', 'before');
+  server.freezeAll();
+  server.store('lobby', 'while frozen');
+  const ack = await client.send('lobby', 'after');
+  await until(client, () => seen.length === 3 || undefined, 'three messages');
+  assert.deepEqual(seen, ['before', 'while frozen', 'after']);
+  assert.equal(ack.id, 3);
+  assert.match(reasons[0] ?? '', /no answer/);
 });
