@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 packages=()
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+# Without them Chinese and emoji render as boxes in the end-to-end screenshots.
+[ -d /usr/share/fonts/opentype/noto ] || packages+=(fonts-noto-cjk)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || packages+=(fonts-noto-color-emoji)
 command -v tmux >/dev/null 2>&1 || packages+=(tmux)
 [ -x /usr/sbin/nginx ] || packages+=(nginx)
 if ((${#packages[@]} > 0)); then

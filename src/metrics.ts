@@ -7,11 +7,15 @@ export interface Metrics {
   upgradesRefused: Counter<'status'>;
   messagesStored: Counter;
   framesSent: Counter;
+  /** Frames written since start; read into framesSent at scrape time (cheaper than an inc per socket write). */
+  framesWritten: { count: number };
   slowReadersClosed: Counter;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  const framesWritten = { count: 0 };
+  let framesReported = 0;
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   return {
     registry,
@@ -23,7 +27,16 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     messagesStored: new Counter({ name: 'parley_messages_stored_total', help: 'Chat messages stored', registers: [registry] }),
-    framesSent: new Counter({ name: 'parley_frames_sent_total', help: 'Data frames written to WebSocket clients', registers: [registry] }),
+    framesSent: new Counter({
+      name: 'parley_frames_sent_total',
+      help: 'Data frames written to WebSocket clients',
+      registers: [registry],
+      collect() {
+        this.inc(framesWritten.count - framesReported);
+        framesReported = framesWritten.count;
+      },
+    }),
+    framesWritten,
     slowReadersClosed: new Counter({
       name: 'parley_slow_readers_closed_total',
       help: 'Connections closed with 1013 because they did not read',

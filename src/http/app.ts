@@ -20,8 +20,6 @@ export type { HttpDeps } from './deps.js';
 /** Largest JSON body accepted: a message of MAX_TEXT characters fits many times over. */
 export const JSON_BODY_LIMIT = '64kb';
 
-const DEFAULT_SIGN_IN_LIMIT = { burst: 30, perMinute: 30 };
-
 function requestCounter(registry: Registry): Counter<'method' | 'status'> {
   const name = 'parley_http_requests_total';
   const existing = registry.getSingleMetric(name);
@@ -33,7 +31,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'http' });
   const requests = requestCounter(deps.metrics.registry);
-  const signInLimiter = new RateLimiter(deps.signInLimit ?? DEFAULT_SIGN_IN_LIMIT);
+  const signInLimiter = new RateLimiter(deps.signInLimit ?? { burst: config.signInRate, perMinute: config.signInRate });
 
   const app = new Koa();
   app.on('error', (err: unknown) => logger.warn({ err }, 'http error outside a handler'));

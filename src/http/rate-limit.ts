@@ -28,7 +28,7 @@ export function rateLimitKey(ip: string): string {
 }
 
 export interface RateLimitOptions {
-  /** Attempts allowed at once. */
+  /** Attempts allowed at once; 0 turns the limit off. */
   burst: number;
   /** Attempts regained per minute. */
   perMinute: number;
@@ -58,6 +58,8 @@ export class RateLimiter {
 
   /** Spends one attempt of `key`. Returns 0 when allowed, else the milliseconds until one is. */
   take(key: string): number {
+    // A burst of 0 means no limit (SIGNIN_RATE=0).
+    if (this.#burst === 0) return 0;
     const now = this.#now();
     const bucket = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
     bucket.tokens = Math.min(this.#burst, bucket.tokens + Math.max(0, now - bucket.at) * this.#perMs);

@@ -81,7 +81,9 @@ export class ChatHub implements ChatService {
     const conn = new ClientConnection(ws, socket, user, ip, {
       rateLimit: this.#options.rateLimit,
       slowReaderBytes: this.#options.slowReaderBytes,
-      onFramesWritten: (n) => this.#metrics.framesSent.inc(n),
+      onFramesWritten: (n) => {
+        this.#metrics.framesWritten.count += n;
+      },
       onSlowReader: (c) => {
         this.#metrics.slowReadersClosed.inc();
         this.#log.warn({ conn: c.id, user: c.user.name, ip: c.ip }, 'slow reader cut off');
@@ -155,16 +157,14 @@ export class ChatHub implements ChatService {
         case 'chat': {
           this.#checkText(message.data);
           await this.#allowed(conn, message.room);
-          const result = await this.#append(conn.user, message.room, message.data, message.cid);
-          this.#ack(conn, result, message.cid);
+          this.#sendAndAck(conn, message.room, message.data, message.cid);
           break;
         }
         case 'dm': {
           this.#checkText(message.data);
           const room = await this.#directRoom(conn.user, message.to);
           conn.allowedRooms.add(room.name);
-          const result = await this.#append(conn.user, room.name, message.data, message.cid);
-          this.#ack(conn, result, message.cid);
+          this.#sendAndAck(conn, room.name, message.data, message.cid);
           break;
         }
         case 'history': {
@@ -189,10 +189,23 @@ export class ChatHub implements ChatService {
     }
   }
 
-  #ack(conn: ClientConnection, result: AppendResult, cid: string | undefined): void {
-    if (!cid) return;
-    const m = result.message;
-    conn.send({ type: 'ack', cid, room: m.room, id: m.id, ts: m.ts });
+  /**
+   * Queues the message for the store and returns at once: the connection's next frame is handled
+   * while this one is being stored, so a client's burst becomes one transaction. The queue keeps the
+   * connection's order; the ack follows when the message is stored.
+   */
+  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
+    this.#append(conn.user, room, data, cid).then(
+      (result) => {
+        if (!cid) return;
+        const m = result.message;
+        conn.send({ type: 'ack', cid, room: m.room, id: m.id, ts: m.ts });
+      },
+      (err: unknown) => {
+        if (err instanceof ChatError) conn.sendError(err.code, err.message, cid ? { cid, room } : { room });
+        else this.#fail(err, conn);
+      },
+    );
   }
 
   #checkText(data: string): void {

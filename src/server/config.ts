@@ -70,6 +70,11 @@ export const settings = {
   MAX_PAYLOAD: { schema: int(1024, 16 * 1024 * 1024), default: '65536', help: 'largest WebSocket frame in bytes (close 1009 above)' },
   MAX_TEXT: { schema: int(1, 1_000_000), default: '4000', help: 'longest message text in characters (error too_large above)' },
   RATE_LIMIT: { schema: int(0, 1_000_000), default: '20', help: 'messages per second per connection, bursts of twice that; 0 turns it off' },
+  SIGNIN_RATE: {
+    schema: int(0, 1_000_000),
+    default: '30',
+    help: 'sign-ins (register, login, guest) per minute per client address, bursts of the same; 0 turns it off',
+  },
   MAX_CONNECTIONS: { schema: int(1, 10_000_000), default: '10000', help: 'open WebSocket connections before upgrades get 503' },
   SLOW_READER_BYTES: { schema: int(1024, 1 << 30), default: '4194304', help: 'bytes buffered for one reader before it is closed with 1013' },
   HEARTBEAT_MS: { schema: int(1000, 3_600_000), default: '30000', help: 'ping interval; a peer that misses its pong is cut off' },
@@ -101,6 +106,7 @@ export interface Config {
   maxPayload: number;
   maxText: number;
   rateLimit: number;
+  signInRate: number;
   maxConnections: number;
   slowReaderBytes: number;
   heartbeatMs: number;
@@ -164,6 +170,7 @@ export function loadConfig(
     maxPayload: values.MAX_PAYLOAD as number,
     maxText: values.MAX_TEXT as number,
     rateLimit: values.RATE_LIMIT as number,
+    signInRate: values.SIGNIN_RATE as number,
     maxConnections: values.MAX_CONNECTIONS as number,
     slowReaderBytes: values.SLOW_READER_BYTES as number,
     heartbeatMs: values.HEARTBEAT_MS as number,

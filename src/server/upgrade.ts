@@ -7,8 +7,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { tokenFromRequest } from '../auth/session.js';
-import { verifySession } from '../auth/tokens.js';
+import { resolveSession, tokenFromRequest } from '../auth/session.js';
 import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
 import { serveEcho } from '../realtime/echo.js';
@@ -78,10 +77,11 @@ export class UpgradeRouter {
     if (!originAllowed(req.headers, config.allowedOrigins)) {
       return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
     }
-    const token = tokenFromRequest(req.headers, req.url);
-    const session = token ? verifySession(this.deps.secret, token) : undefined;
-    const user = session ? await this.deps.store.getUser(session.id) : undefined;
-    if (!user) return refuseWith(401, 'unauthorized', token ? 'session is invalid or expired' : 'sign in first: no session token');
+    const user = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);
+    if (!user) {
+      const message = tokenFromRequest(req.headers, req.url) ? 'session is invalid or expired' : 'sign in first: no session token';
+      return refuseWith(401, 'unauthorized', message);
+    }
     if (socket.destroyed) return;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name, guest: user.guest }, ip);

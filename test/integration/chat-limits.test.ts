@@ -19,7 +19,7 @@ describe('limits and liveness', () => {
     }
   });
 
-  it('closes with 1013 a reader that stops reading, and the room goes on for the others', async () => {
+  it('closes with 1013 a reader that stops reading, and the room goes on for the others', { timeout: 120_000 }, async () => {
     const server = await startTestServer({ RATE_LIMIT: '0', SLOW_READER_BYTES: '65536' });
     try {
       const slowUser = await signInGuest(server.url, 'slow');
@@ -33,13 +33,13 @@ describe('limits and liveness', () => {
       // Stop reading from the slow client's socket; its kernel buffers fill, then the server's.
       const raw = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket;
       raw.pause();
-      const text = 'y'.repeat(3000);
+      const text = 'y'.repeat(1000);
       let i = 0;
       const deadline = Date.now() + 15_000;
       while (slow.closeCode === undefined && Date.now() < deadline) {
         for (let k = 0; k < 50; k++) fast.send({ type: 'chat', room: 'lobby', data: text, cid: `f${++i}` });
         await new Promise((r) => setTimeout(r, 5));
-        if (i % 1000 !== 0) continue;
+        if (i % 200 !== 0) continue;
         // Resume reading only once the server has given up on the slow reader.
         const metrics = await (await fetch(`${server.url}/metrics`)).text();
         if (/parley_slow_readers_closed_total [1-9]/.test(metrics)) break;
@@ -48,7 +48,7 @@ describe('limits and liveness', () => {
       assert.equal(await slow.closed, 1013);
       // The fast reader still gets new messages.
       fast.send({ type: 'chat', room: 'lobby', data: 'after', cid: 'after' });
-      await fast.next('chat', (f) => f.data === 'after', 10_000);
+      await fast.next('chat', (f) => f.data === 'after', 60_000);
       await fast.close();
     } finally {
       await server.close();
