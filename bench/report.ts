@@ -29,6 +29,7 @@ const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : '鈥
 const ROWS: Row[] = [
   { scenario: 'fanout', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
   { scenario: 'fanout', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
+  { scenario: 'fanout', key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
   { scenario: 'fanout', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
   { scenario: 'latency', key: 'p50Ms', label: 'p50 ms (all deliveries)', format: ms },
   { scenario: 'latency', key: 'p99Ms', label: 'p99 ms (all deliveries)', format: ms },
@@ -40,6 +41,7 @@ const ROWS: Row[] = [
   { scenario: 'idle', key: 'joinPerSec', label: 'joins/s', format: int },
   { scenario: 'rooms', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
   { scenario: 'rooms', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
+  { scenario: 'rooms', key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
   { scenario: 'rooms', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
 ];
 
@@ -158,6 +160,34 @@ function perRun(results: Results, scenarios: ScenarioName[], servers: ServerKind
   return lines.join('\n');
 }
 
+const METHOD = `## How it is measured
+
+- Each server runs in its own process, started by the bench: plain \`ws\` (\`bench/peers/ws-broadcast.ts\`:
+  the seeds' broadcast loop, \`client.send(text)\` to each member of a room), socket.io 4
+  (\`bench/peers/socketio-server.ts\`: \`socket.join(room)\`, \`io.to(room).emit(...)\`, WebSocket transport),
+  and Parley as deployed (\`node bin/parley.js serve\`). The peers get the same sign-in (an HMAC-signed
+  guest token checked at the upgrade) and a heartbeat, so every server does comparable work per connection.
+- The load runs in another process (\`bench/load/\`). Its receivers read WebSocket frame headers only and
+  take a chat frame's room sequence \`id\` from its bytes, without decoding or JSON-parsing the frame;
+  its CPU is reported next to the server's, so one can see which side was the bottleneck.
+- Server CPU is utime + stime of the server process from \`/proc/<pid>/stat\` over the measured window
+  (100% = one core); memory is VmRSS from \`/proc/<pid>/status\`.
+- 1 路 Fan-out: publishers outside the room keep a window of messages in flight end to end (they publish
+  while fewer than window 脳 receivers deliveries are outstanding). Delivered = chat frames received per
+  second over the window, after a warm-up.
+- 2 路 Latency: one publisher at a fixed rate into the room; latency of every delivery = when the chunk
+  holding it was read minus when the message was written (one process, one clock). A probe receiver also
+  parses each frame and reads the send time written in the text.
+- 3 路 Idle: connections sign in (\`POST /api/guest\`) and upgrade, 100 at a time, then each joins a room of
+  100; RSS growth / connections after the connections settle. Connect rate = sign-in + upgrade + welcome.
+- 4 路 Many rooms: the first member of each room publishes and keeps a window of its own messages in flight;
+  delivered = chat frames received by all members per second.
+- Sign-ins come from many loopback addresses (25 per address), as real users do: Parley limits
+  sign-ins per client IP, and that limit stays on.
+- Delivery check (every scenario with messages, every server): each receiver got ids 1鈥 of its room,
+  each exactly once and in order, where n is the number published (for Parley: acked).
+`;
+
 export interface ReportInput {
   results: Results;
   sizes: Sizes;
@@ -192,5 +222,6 @@ export function report(input: ReportInput): { markdown: string; passed: boolean 
   parts.push('## Delivery check', '', ...check.lines, '');
   if (runs > 1) parts.push('## Every run', '', perRun(results, scenarios, servers), '');
   if (input.notes.length > 0) parts.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
+  parts.push(METHOD);
   return { markdown: parts.join('\n'), passed: check.passed };
 }

@@ -148,7 +148,10 @@ async function main(): Promise<void> {
           } as Job;
           const result = await runLoad(job, timeoutMs(scenario, opts.quick));
           slot.push(result);
-          process.stderr.write(`${label}: ${summary(scenario, result)}${result.check && !result.check.passed ? ' — DELIVERY CHECK FAILED' : ''}\n`);
+          process.stderr.write(
+            `${label}: ${summary(scenario, result)}${result.check && !result.check.passed ? ' — DELIVERY CHECK FAILED' : ''}` +
+              `${result.setup ? ` (${result.setup})` : ''}\n`,
+          );
           for (const note of result.notes) notes.push(`${scenario} · ${serverLabel[kind]}: ${note}`);
         } catch (err) {
           const error = err instanceof Error ? err : new Error(String(err));

@@ -80,6 +80,8 @@ export interface ScenarioResult {
   /** the load process's CPU over the measured window, fraction of one core */
   loadCpu: number;
   notes: string[];
+  /** how long the setup steps took (printed with the progress, not in the report) */
+  setup?: string;
 }
 
 export type LoadReply = { ok: true; result: ScenarioResult } | { ok: false; error: string };

@@ -24,17 +24,35 @@ export function closeAll(clients: Iterable<BenchClient>): void {
   for (const c of clients) c.close();
 }
 
-/** Waits until the clients have received nothing for `quietMs` (e.g. after a storm of presence frames). */
-export async function waitQuiet(clients: BenchClient[], quietMs = 300, maxMs = 15_000): Promise<void> {
+/**
+ * Waits until the clients have received nothing for `quietMs` (e.g. after a storm of presence
+ * frames), so that setup traffic does not leak into the measurement. Throws after `maxMs`.
+ */
+export async function waitQuiet(clients: BenchClient[], quietMs = 300, maxMs = 60_000): Promise<void> {
   const total = () => clients.reduce((s, c) => s + c.ws.textFrames, 0);
   const deadline = performance.now() + maxMs;
   let last = total();
   for (;;) {
     await sleep(quietMs);
     const now = total();
-    if (now === last || performance.now() > deadline) return;
+    if (now === last) return;
+    if (performance.now() > deadline) throw new Error(`the server was still sending setup frames after ${maxMs / 1000} s`);
     last = now;
   }
+}
+
+/** Times the setup steps of a scenario, for the notes. */
+export function stopwatch(): { lap(step: string): void; toString(): string } {
+  const laps: string[] = [];
+  let t = performance.now();
+  return {
+    lap(step: string) {
+      const now = performance.now();
+      laps.push(`${step} ${((now - t) / 1000).toFixed(1)} s`);
+      t = now;
+    },
+    toString: () => `setup: ${laps.join(', ')}`,
+  };
 }
 
 /** Waits until `done()` or the deadline, polling. */

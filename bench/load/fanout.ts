@@ -4,7 +4,7 @@
  * are outstanding, so the server is always busy but its buffers stay bounded.
  */
 import { createRooms } from './client.js';
-import { checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import { cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
 
@@ -12,12 +12,16 @@ const ROOM = 'fanout';
 
 export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<ScenarioResult> {
   const target = toTarget(jobTarget);
+  const setup = stopwatch();
   const publishers = await connectAll(target, p.publishers, 'pub', p.publishers);
   await createRooms(publishers[0]!, [ROOM]);
   const receivers = await connectAll(target, p.receivers, 'rcv', 64);
+  setup.lap('connect');
   try {
     await Promise.all(receivers.map((c) => c.join(ROOM)));
+    setup.lap('join');
     await waitQuiet(receivers);
+    setup.lap('quiet');
 
     const n = receivers.length;
     let delivered = 0;
@@ -67,11 +71,13 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
         deliveredPerSec: (d1 - d0) / seconds,
         messagesPerSec: (d1 - d0) / seconds / n,
         serverCpu,
+        deliveredPerCpuSec: (d1 - d0) / seconds / serverCpu,
         serverRssMB: rss / 2 ** 20,
       },
       check,
       loadCpu,
       notes: [],
+      setup: setup.toString(),
     };
   } finally {
     closeAll(receivers);

@@ -6,7 +6,7 @@
  * and reads the send time written into the text, as a cross-check.
  */
 import { createRooms } from './client.js';
-import { checkDelivery, closeAll, connectAll, payload, payloadTime, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, payload, payloadTime, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import { cpuMeter, selfCpuMeter } from '../proc.js';
 import { percentile } from '../stats.js';
 import type { JobTarget, LatencyParams, ScenarioResult } from '../types.js';
@@ -15,14 +15,18 @@ const ROOM = 'latency';
 
 export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<ScenarioResult> {
   const target = toTarget(jobTarget);
+  const setup = stopwatch();
   const [publisher] = await connectAll(target, 1, 'pub', 1);
   await createRooms(publisher!, [ROOM]);
   const receivers = await connectAll(target, p.receivers, 'rcv', 64);
   const [probe] = await connectAll(target, 1, 'probe', 1);
+  setup.lap('connect');
   const all = [...receivers, probe!];
   try {
     await Promise.all(all.map((c) => c.join(ROOM)));
+    setup.lap('join');
     await waitQuiet(all);
+    setup.lap('quiet');
 
     const maxMessages = Math.ceil((p.rate * (p.warmupMs + p.measureMs + 2000)) / 1000);
     const sendTimes = new Float64Array(maxMessages + 1);
@@ -87,6 +91,7 @@ export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<S
       check,
       loadCpu,
       notes: [],
+      setup: setup.toString(),
     };
   } finally {
     closeAll(all);

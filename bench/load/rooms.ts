@@ -5,18 +5,22 @@
  * received by all members.
  */
 import { BenchClient, createRooms } from './client.js';
-import { checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import { cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
   const target = toTarget(jobTarget);
+  const setup = stopwatch();
   const names = Array.from({ length: p.rooms }, (_, r) => `room-${r}`);
   const clients = await connectAll(target, p.rooms * p.roomSize, 'm', 100);
+  setup.lap('connect');
   try {
     await createRooms(clients[0]!, names);
     await Promise.all(clients.map((c, i) => c.join(names[Math.floor(i / p.roomSize)]!)));
+    setup.lap('join');
     await waitQuiet(clients);
+    setup.lap('quiet');
 
     const publishers = names.map((_, r) => clients[r * p.roomSize]!);
     const sent = new Array<number>(p.rooms).fill(0);
@@ -79,11 +83,13 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
         deliveredPerSec: (d1 - d0) / seconds,
         messagesPerSec: (d1 - d0) / seconds / p.roomSize,
         serverCpu,
+        deliveredPerCpuSec: (d1 - d0) / seconds / serverCpu,
         serverRssMB: rss / 2 ** 20,
       },
       check,
       loadCpu,
       notes: [],
+      setup: setup.toString(),
     };
   } finally {
     closeAll(clients);

@@ -1,0 +1,67 @@
+/**
+ * Summarises a V8 CPU profile (from `npm run bench -- --cpu-prof=DIR`): the functions with the most
+ * self time, and the most inclusive time, with their share of the profile.
+ *
+ *   node --import tsx bench/profile-summary.ts DIR/CPU.….cpuprofile [top=25]
+ */
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const [file, topArg] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [top]\n');
+  process.exit(2);
+}
+const top = Number(topArg ?? 25);
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+
+const selfUs = new Map<number, number>();
+profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+
+function label(n: ProfileNode): string {
+  const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|src|dist|bench)\//, '$1/');
+  const name = n.callFrame.functionName || '(anonymous)';
+  return url ? `${name} ${url}:${n.callFrame.lineNumber + 1}` : name;
+}
+
+// Self time per function (nodes of the same function merged), inclusive time counted once per stack.
+const self = new Map<string, number>();
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const node = byId.get(id)!;
+  self.set(label(node), (self.get(label(node)) ?? 0) + us);
+  const seen = new Set<string>();
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const l = label(byId.get(cur)!);
+    if (seen.has(l)) continue;
+    seen.add(l);
+    inclusive.set(l, (inclusive.get(l) ?? 0) + us);
+  }
+}
+
+const fmt = (us: number) => `${(us / 1000).toFixed(0).padStart(7)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%`;
+const print = (title: string, m: Map<string, number>) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [l, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${fmt(us)}  ${l}\n`);
+};
+process.stdout.write(`profile: ${(total / 1000).toFixed(0)} ms sampled over ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s\n`);
+print('self time', self);
+print('inclusive time', inclusive);
