@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
 import { JsonChat, cliArgs, repoRoot, type JsonEvent } from './cli-helpers.js';
@@ -110,7 +113,9 @@ describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not ins
     const port = String(await freePort());
     let server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
     const session = `parley-cli-test-${process.pid}`;
-    const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+    // A tmux server of its own (-L), so that the test never touches the user's sessions.
+    const socket = ['-L', session];
+    const tmux = (...args: string[]) => execFileSync('tmux', [...socket, ...args], { encoding: 'utf8' });
     const screen = () => tmux('capture-pane', '-p', '-t', session);
     const waitScreen = async (pattern: RegExp, what: string) => {
       const deadline = Date.now() + 20_000;
@@ -153,12 +158,13 @@ describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not ins
 
       tmux('send-keys', '-t', session, '/quit', 'Enter');
       const deadline = Date.now() + 10_000;
-      while (spawnSync('tmux', ['has-session', '-t', session]).status === 0) {
+      while (spawnSync('tmux', [...socket, 'has-session', '-t', session]).status === 0) {
         if (Date.now() > deadline) throw new Error(`/quit did not end the chat; screen:\n${screen()}`);
         await sleep(100);
       }
     } finally {
-      spawnSync('tmux', ['kill-session', '-t', session]);
+      spawnSync('tmux', [...socket, 'kill-server']);
+      rmSync(join(process.env.TMUX_TMPDIR ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, session), { force: true });
       peer?.kill();
       await server.close();
     }
