@@ -9,7 +9,10 @@ import { parse, parseBody } from './validate.js';
 import { roomView } from './views.js';
 
 const createBody = z.object({ name: newRoomNameSchema, private: z.boolean().optional() });
-const addMemberBody = z.object({ user: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
+/** A user id, or the name of a registered account (guests may share names, so they go by id). */
+const addMemberBody = z.object({
+  user: z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(200)]),
+});
 
 export function roomsRoutes(deps: HttpDeps): Router {
   const { store, secret } = deps;
@@ -40,7 +43,7 @@ export function roomsRoutes(deps: HttpDeps): Router {
     if (room.private && !(await store.isMember(room.name, me.id))) {
       throw new HttpError(403, 'forbidden', `only members of "${room.name}" may add members`);
     }
-    const user = await store.getUser(body.user);
+    const user = typeof body.user === 'number' ? await store.getUser(body.user) : await store.findRegisteredUser(body.user.normalize('NFC').trim());
     if (!user) throw new HttpError(404, 'not_found', `no user ${body.user}`);
     await store.addMember(room.name, user.id);
     ctx.body = { room: roomView(room), user: { id: user.id, name: user.name } };

@@ -387,7 +387,13 @@ describe('rooms and messages', () => {
 
     assertError(await call(base, '/api/rooms/no-such-room/members', { token: alice.token, json: { user: bob.user.id } }), 404, 'not_found');
     assertError(await call(base, '/api/rooms/secret-club/members', { token: alice.token, json: { user: 999_999 } }), 404, 'not_found');
-    assertError(await call(base, '/api/rooms/secret-club/members', { token: alice.token, json: { user: 'bob' } }), 400, 'bad_request');
+    // Bob is a guest: names find registered accounts only (guests may share a name).
+    assertError(await call(base, '/api/rooms/secret-club/members', { token: alice.token, json: { user: 'bob' } }), 404, 'not_found');
+    assertError(await call(base, '/api/rooms/secret-club/members', { token: alice.token, json: { user: true } }), 400, 'bad_request');
+    const dora = await register(base, 'Dora', 'doras password');
+    const byName = await call(base, '/api/rooms/secret-club/members', { token: alice.token, json: { user: 'dora' } });
+    assert.equal(byName.status, 200);
+    assert.deepEqual(byName.body.user, { id: dora.user.id, name: 'Dora' });
 
     const added = await call(base, '/api/rooms/secret-club/members', { token: alice.token, json: { user: bob.user.id } });
     assert.equal(added.status, 200);
