@@ -46,8 +46,11 @@ export function clientFrame(payload: Buffer, opcode = OP_TEXT): Buffer {
   return frame;
 }
 
+/** One read buffer for every socket: each read is parsed before the next one can happen. */
+const readBuffer = Buffer.allocUnsafe(256 * 1024);
+
 export class RawWs {
-  readonly socket: Socket;
+  readonly socket!: Socket;
   /** when the last chunk arrived (performance.now()); handlers read it instead of asking the clock per frame */
   receivedAt = 0;
   textFrames = 0;
@@ -63,7 +66,32 @@ export class RawWs {
     opts: RawWsOptions,
     private readonly onText: TextHandler,
   ) {
-    this.socket = connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress, noDelay: true });
+    let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    this.ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    // A rejected handshake is reported through `ready`; this keeps an unawaited one from crashing.
+    this.ready.catch(() => {});
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const timer = setTimeout(() => {
+      settle!.reject(new Error(`upgrade timed out after ${timeoutMs} ms`));
+      this.socket.destroy();
+    }, timeoutMs);
+    this.socket = connect({
+      host: opts.host,
+      port: opts.port,
+      localAddress: opts.localAddress,
+      noDelay: true,
+      // Reads land in one shared buffer and come straight here, without a stream 'data' event per read.
+      onread: {
+        buffer: readBuffer,
+        callback: (n: number, buf: Uint8Array) => {
+          this.receivedAt = performance.now();
+          const chunk = buf as Buffer;
+          if (this.#open) this.#feed(chunk, n);
+          else this.#handshake(chunk.toString('latin1', 0, n), timer, settle!);
+          return true;
+        },
+      },
+    });
     const key = randomBytes(16).toString('base64');
     const extra = Object.entries(opts.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
@@ -72,44 +100,34 @@ export class RawWs {
       `GET ${opts.path} HTTP/1.1\r\nHost: ${opts.host}:${opts.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
     );
-    this.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`upgrade timed out after ${opts.timeoutMs ?? 20_000} ms`));
-        this.socket.destroy();
-      }, opts.timeoutMs ?? 20_000);
-      this.socket.on('data', (chunk: Buffer) => {
-        this.receivedAt = performance.now();
-        if (this.#open) return this.#feed(chunk);
-        this.#head += chunk.toString('latin1');
-        const end = this.#head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const status = this.#head.slice(0, this.#head.indexOf('\r\n'));
-        if (!/^HTTP\/1\.1 101 /.test(status)) {
-          clearTimeout(timer);
-          reject(new Error(`upgrade refused: ${status}`));
-          this.socket.destroy();
-          return;
-        }
-        this.#open = true;
-        clearTimeout(timer);
-        const rest = Buffer.from(this.#head.slice(end + 4), 'latin1');
-        this.#head = '';
-        resolve();
-        if (rest.length > 0) this.#feed(rest);
-      });
-      this.socket.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      this.socket.on('close', () => {
-        clearTimeout(timer);
-        if (!this.#open) reject(new Error('closed before the upgrade'));
-        this.closed = true;
-        this.onClose?.();
-      });
+    this.socket.on('error', (err) => {
+      clearTimeout(timer);
+      settle!.reject(err);
     });
-    // A rejected handshake is reported through `ready`; this keeps an unawaited one from crashing.
-    this.ready.catch(() => {});
+    this.socket.on('close', () => {
+      clearTimeout(timer);
+      if (!this.#open) settle!.reject(new Error('closed before the upgrade'));
+      this.closed = true;
+      this.onClose?.();
+    });
+  }
+
+  #handshake(text: string, timer: NodeJS.Timeout, settle: { resolve: () => void; reject: (e: Error) => void }): void {
+    this.#head += text;
+    const end = this.#head.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    clearTimeout(timer);
+    const status = this.#head.slice(0, this.#head.indexOf('\r\n'));
+    if (!/^HTTP\/1\.1 101 /.test(status)) {
+      settle.reject(new Error(`upgrade refused: ${status}`));
+      this.socket.destroy();
+      return;
+    }
+    this.#open = true;
+    const rest = Buffer.from(this.#head.slice(end + 4), 'latin1');
+    this.#head = '';
+    settle.resolve();
+    if (rest.length > 0) this.#feed(rest, rest.length);
   }
 
   send(text: string): void {
@@ -126,41 +144,55 @@ export class RawWs {
     this.socket.destroy();
   }
 
-  #feed(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.#tail) {
-      buf = Buffer.concat([this.#tail, chunk]);
-      this.#tail = null;
-    }
-    const len = buf.length;
+  /** Parses the frames in chunk[0, n); an incomplete last frame is copied and completed by the next read. */
+  #feed(chunk: Buffer, n: number): void {
     let off = 0;
-    while (len - off >= 2) {
-      const b0 = buf[off]!;
-      const b1 = buf[off + 1]!;
-      let plen = b1 & 0x7f;
-      let head = 2;
-      if (plen === 126) {
-        if (len - off < 4) break;
-        plen = buf.readUInt16BE(off + 2);
-        head = 4;
-      } else if (plen === 127) {
-        if (len - off < 10) break;
-        plen = buf.readUInt32BE(off + 2) * 2 ** 32 + buf.readUInt32BE(off + 6);
-        head = 10;
+    if (this.#tail) {
+      // Complete the unfinished frame with only as many bytes as it lacks.
+      const tail = this.#tail;
+      const head = Buffer.concat([tail, chunk.subarray(0, Math.min(n, 14))]);
+      const size = frameSize(head, 0, head.length);
+      if (size < 0 || size - tail.length > n) {
+        this.#tail = Buffer.concat([tail, chunk.subarray(0, n)]);
+        return;
       }
-      const end = off + head + plen;
-      if (end > len) break;
-      const opcode = b0 & 0x0f;
+      off = size - tail.length;
+      const frame = Buffer.concat([tail, chunk.subarray(0, off)]);
+      this.#tail = null;
+      this.#parse(frame, frame.length);
+    }
+    off = this.#parse(chunk, n, off);
+    // The read buffer is shared and reused: keep a copy of the unfinished frame.
+    if (off < n) this.#tail = Buffer.from(chunk.subarray(off, n));
+  }
+
+  /** Handles the complete frames in buf[off, len) and returns where the first incomplete one starts. */
+  #parse(buf: Buffer, len: number, off = 0): number {
+    for (;;) {
+      const size = frameSize(buf, off, len);
+      if (size < 0 || off + size > len) return off;
+      const b1 = buf[off + 1]! & 0x7f;
+      const head = b1 < 126 ? 2 : b1 === 126 ? 4 : 10;
+      const end = off + size;
+      const opcode = buf[off]! & 0x0f;
       if (opcode === OP_TEXT) {
         this.textFrames++;
         this.onText(buf, off + head, end);
       } else if (opcode === OP_PING) {
-        this.socket.write(clientFrame(buf.subarray(off + head, end), OP_PONG));
+        this.socket.write(clientFrame(Buffer.from(buf.subarray(off + head, end)), OP_PONG));
       } else if (opcode === OP_CLOSE) {
         this.socket.end(clientFrame(Buffer.alloc(0), OP_CLOSE));
       }
       off = end;
     }
-    if (off < len) this.#tail = buf.subarray(off);
   }
+}
+
+/** The whole size (header + payload) of the unmasked frame at buf[off], or -1 if its header is incomplete. */
+function frameSize(buf: Buffer, off: number, len: number): number {
+  if (len - off < 2) return -1;
+  const b1 = buf[off + 1]! & 0x7f;
+  if (b1 < 126) return 2 + b1;
+  if (b1 === 126) return len - off < 4 ? -1 : 4 + buf.readUInt16BE(off + 2);
+  return len - off < 10 ? -1 : 10 + buf.readUInt32BE(off + 2) * 2 ** 32 + buf.readUInt32BE(off + 6);
 }
