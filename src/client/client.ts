@@ -358,11 +358,16 @@ export class ParleyClient extends Emitter<ClientEvents> {
         pending?.resolve({ data: frame.data.map(toChatMessage), more: frame.more });
         return;
       }
-      case 'list':
-        this.#joined.get(frame.room)?.synced();
+      case 'list': {
+        const cursor = this.#joined.get(frame.room);
+        cursor?.synced();
+        // Where the subscription starts: a room joined without `after` rejoins from here after a cut,
+        // even when no message arrived in between.
+        if (cursor && cursor.last === undefined && frame.lastId !== undefined) cursor.last = frame.lastId;
         this.#members.set(frame.room, new Map(frame.data.map((u) => [u.id, u])));
         this.emit('list', { room: frame.room, data: frame.data });
         return;
+      }
       case 'join':
         this.#members.get(frame.room)?.set(frame.user.id, frame.user);
         this.emit('join', { room: frame.room, user: frame.user });

@@ -47,7 +47,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   chatFrame,
   z.object({ type: z.literal('join'), room: z.string(), user: userSchema }),
   z.object({ type: z.literal('left'), room: z.string(), user: userSchema }),
-  z.object({ type: z.literal('list'), room: z.string(), data: z.array(userSchema) }),
+  z.object({ type: z.literal('list'), room: z.string(), data: z.array(userSchema), lastId: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal('history'), room: z.string(), data: z.array(chatFrame), more: z.boolean() }),
   z.object({ type: z.literal('ack'), cid: z.string(), room: z.string(), id: z.number().int(), ts: z.number() }),
   z.object({ type: z.literal('typing'), room: z.string(), user: userSchema }),

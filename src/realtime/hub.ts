@@ -279,9 +279,10 @@ export class ChatHub implements ChatService {
         await this.#broker.publish(name, { kind: 'join', room: name, user });
       }
     }
-    if (conn.subscriptions.get(name) === sub) {
-      conn.send({ type: 'list', room: name, data: await this.#broker.listPresence(name) });
-    }
+    const data = await this.#broker.listPresence(name);
+    // Every chat frame up to lastSent is queued before this list, every later one after it: a client
+    // that reconnects rejoins with after = lastId even if no message came in between.
+    if (conn.subscriptions.get(name) === sub) conn.send({ type: 'list', room: name, data, lastId: sub.lastSent });
   }
 
   /** Subscribes the connection to the room, replaying stored messages with id > after first. */

@@ -45,7 +45,7 @@ export type ServerMessage =
   | ChatFrame
   | { type: 'join'; room: string; user: PresenceUser }
   | { type: 'left'; room: string; user: PresenceUser }
-  | { type: 'list'; room: string; data: PresenceUser[] }
+  | { type: 'list'; room: string; data: PresenceUser[]; lastId: number }
   | { type: 'history'; room: string; data: ChatFrame[]; more: boolean }
   | { type: 'ack'; cid: string; room: string; id: number; ts: number }
   | { type: 'typing'; room: string; user: PresenceUser }

@@ -49,7 +49,7 @@ describe('chat protocol on /ws/chat', () => {
     await createRoom(server.url, alice.token, room);
     const a = await connect(alice);
     a.send({ type: 'join', room });
-    await a.next('list');
+    assert.equal((await a.next('list')).lastId, 0);
     for (let i = 1; i <= 3; i++) a.send({ type: 'chat', room, data: `m${i}`, cid: `c${i}` });
     const acks = [await a.next('ack'), await a.next('ack'), await a.next('ack')];
     assert.deepEqual(acks.map((x) => [x.cid, x.id, x.room]), [['c1', 1, room], ['c2', 2, room], ['c3', 3, room]]);
@@ -57,6 +57,10 @@ describe('chat protocol on /ws/chat', () => {
     assert.deepEqual(chats.map((f) => [f.id, f.data]), [[1, 'm1'], [2, 'm2'], [3, 'm3']]);
     assert.deepEqual(chats[0]!.user, { id: alice.user.id, name: 'alice' });
     assert.equal(typeof chats[0]!.ts, 'number');
+    // A later joiner's list says where its subscription starts.
+    const b = await connect(bob);
+    b.send({ type: 'join', room });
+    assert.equal((await b.next('list')).lastId, 3);
   });
 
   it('stores a retried cid once and acks it with the same id', async () => {

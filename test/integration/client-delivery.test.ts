@@ -232,6 +232,42 @@ describe('ParleyClient against the real server', () => {
     }
   });
 
+  it('misses nothing in a room joined without after, when the cut comes before its first message', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    const proxy = new CuttableProxy(server.port);
+    const viaProxy = await proxy.listen();
+    const ann = await signIn.guest(server.url, 'ann');
+    const bob = await signIn.guest(server.url, 'bob');
+    const writer = new ParleyClient({ url: server.url, token: bob.token });
+    const early = await (async () => {
+      writer.connect();
+      return writer.send('lobby', 'before ann joined');
+    })();
+    const reader = new ParleyClient({ url: viaProxy, token: ann.token, reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
+    try {
+      const seen: ChatMessage[] = [];
+      reader.on('chat', (m) => seen.push(m));
+      let lists = 0;
+      reader.on('list', () => lists++);
+      reader.join('lobby');
+      reader.connect();
+      await waitFor(() => lists === 1, 'the join answered');
+      proxy.refusing = true;
+      proxy.cut();
+      await waitFor(() => reader.state === 'reconnecting', 'reader offline');
+      const missed = await writer.send('lobby', 'sent while ann was away');
+      proxy.refusing = false;
+      await waitFor(() => seen.length === 1, 'the missed message at ann');
+      assert.deepEqual(seen.map((m) => [m.id, m.data]), [[missed.id, 'sent while ann was away']]);
+      assert.equal(missed.id, early.id + 1);
+    } finally {
+      reader.close();
+      writer.close();
+      await proxy.close();
+      await server.close();
+    }
+  });
+
   it('reports a history gap when the messages missed are no longer kept, then goes on in order', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0', HISTORY_KEEP: '5' });
     const proxy = new CuttableProxy(server.port);
