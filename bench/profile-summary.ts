@@ -2,7 +2,10 @@
  * Summarises a V8 CPU profile (from `npm run bench -- --cpu-prof=DIR`): the functions with the most
  * self time, and the most inclusive time, with their share of the profile.
  *
- *   node --import tsx bench/profile-summary.ts DIR/CPU.….cpuprofile [top=25]
+ *   node --import tsx bench/profile-summary.ts DIR/CPU.….cpuprofile [--top=25] [--from=µs --to=µs]
+ *
+ * --from/--to keep only the samples of a window on the monotonic clock (the bench prints its
+ * measured window when it writes profiles), so setup and shutdown do not blur the picture.
  */
 import { readFileSync } from 'node:fs';
 
@@ -20,12 +23,16 @@ interface Profile {
   endTime: number;
 }
 
-const [file, topArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const file = args.find((a) => !a.startsWith('--'));
+const option = (name: string) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? NaN);
 if (!file) {
-  process.stderr.write('usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [top]\n');
+  process.stderr.write('usage: node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top=N] [--from=µs --to=µs]\n');
   process.exit(2);
 }
-const top = Number(topArg ?? 25);
+const top = Number.isFinite(option('top')) ? option('top') : 25;
+const from = Number.isFinite(option('from')) ? option('from') : -Infinity;
+const to = Number.isFinite(option('to')) ? option('to') : Infinity;
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -33,7 +40,12 @@ const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+let at = profile.startTime;
+profile.samples.forEach((id, i) => {
+  const delta = profile.timeDeltas[i] ?? 0;
+  at += delta;
+  if (at >= from && at <= to) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+});
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 function label(n: ProfileNode): string {
@@ -62,6 +74,7 @@ const print = (title: string, m: Map<string, number>) => {
   process.stdout.write(`\n${title}\n`);
   for (const [l, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${fmt(us)}  ${l}\n`);
 };
-process.stdout.write(`profile: ${(total / 1000).toFixed(0)} ms sampled over ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s\n`);
+const span = (Math.min(to, profile.endTime) - Math.max(from, profile.startTime)) / 1e6;
+process.stdout.write(`profile: ${(total / 1000).toFixed(0)} ms sampled over ${span.toFixed(1)} s\n`);
 print('self time', self);
 print('inclusive time', inclusive);

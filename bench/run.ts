@@ -152,6 +152,10 @@ async function main(): Promise<void> {
             `${label}: ${summary(scenario, result)}${result.check && !result.check.passed ? ' — DELIVERY CHECK FAILED' : ''}` +
               `${result.setup ? ` (${result.setup})` : ''}\n`,
           );
+          if (opts.cpuProfileDir && result.windowUs) {
+            const [from, to] = result.windowUs;
+            process.stderr.write(`${label}: measured window for bench/profile-summary.ts: --from=${from} --to=${to}\n`);
+          }
           for (const note of result.notes) notes.push(`${scenario} · ${serverLabel[kind]}: ${note}`);
         } catch (err) {
           const error = err instanceof Error ? err : new Error(String(err));

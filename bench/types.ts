@@ -80,6 +80,8 @@ export interface ScenarioResult {
   /** the load process's CPU over the measured window, fraction of one core */
   loadCpu: number;
   notes: string[];
+  /** the measured window on the system's monotonic clock, in µs (the clock of V8 CPU profiles) */
+  windowUs?: [number, number];
   /** how long the setup steps took (printed with the progress, not in the report) */
   setup?: string;
 }

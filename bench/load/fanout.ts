@@ -5,7 +5,7 @@
  */
 import { createRooms } from './client.js';
 import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
 
 const ROOM = 'fanout';
@@ -53,9 +53,11 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     const server = cpuMeter(jobTarget.pid);
     const load = selfCpuMeter();
     const t0 = performance.now();
+    const w0 = monotonicUs();
     const d0 = delivered;
     await sleep(p.measureMs);
     const seconds = (performance.now() - t0) / 1000;
+    const w1 = monotonicUs();
     const d1 = delivered;
     const serverCpu = server();
     const loadCpu = load();
@@ -78,6 +80,7 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
       loadCpu,
       notes: [],
       setup: setup.toString(),
+      windowUs: [w0, w1],
     };
   } finally {
     closeAll(receivers);

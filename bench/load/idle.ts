@@ -6,7 +6,7 @@
  */
 import { BenchClient, createRooms, runPool } from './client.js';
 import { closeAll, connectAll, sleep, toTarget, waitQuiet } from './common.js';
-import { rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, rssBytes, selfCpuMeter } from '../proc.js';
 import type { IdleParams, JobTarget, ScenarioResult } from '../types.js';
 
 export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<ScenarioResult> {
@@ -21,12 +21,14 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     const rssBefore = rssBytes(jobTarget.pid);
     const load = selfCpuMeter();
     const t0 = performance.now();
+    const w0 = monotonicUs();
     clients = await connectAll(target, p.connections, 'idle', p.concurrency);
     const connectSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
     await runPool(clients, p.concurrency, (c, i) => c.join(roomOf(i)));
     const joinSeconds = (performance.now() - t1) / 1000;
     const loadCpu = load();
+    const w1 = monotonicUs();
     await waitQuiet(clients, 300);
     await sleep(p.settleMs);
     const rssAfter = rssBytes(jobTarget.pid);
@@ -42,6 +44,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
         joinPerSec: p.connections / joinSeconds,
       },
       loadCpu,
+      windowUs: [w0, w1],
       notes: open < p.connections ? [`${p.connections - open} connections were closed by the server`] : [],
     };
   } finally {

@@ -7,7 +7,7 @@
  */
 import { createRooms } from './client.js';
 import { stopwatch, checkDelivery, closeAll, connectAll, payload, payloadTime, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { cpuMeter, selfCpuMeter } from '../proc.js';
+import { monotonicUs, cpuMeter, selfCpuMeter } from '../proc.js';
 import { percentile } from '../stats.js';
 import type { JobTarget, LatencyParams, ScenarioResult } from '../types.js';
 
@@ -66,8 +66,10 @@ export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<S
     const server = cpuMeter(jobTarget.pid);
     const load = selfCpuMeter();
     windowStart = performance.now();
+    const w0 = monotonicUs();
     await sleep(p.measureMs);
     windowEnd = performance.now();
+    const w1 = monotonicUs();
     const serverCpu = server();
     const loadCpu = load();
     stopped = true;
@@ -92,6 +94,7 @@ export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<S
       loadCpu,
       notes: [],
       setup: setup.toString(),
+      windowUs: [w0, w1],
     };
   } finally {
     closeAll(all);

@@ -6,7 +6,7 @@
  */
 import { BenchClient, createRooms } from './client.js';
 import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
@@ -63,9 +63,11 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     const server = cpuMeter(jobTarget.pid);
     const load = selfCpuMeter();
     const t0 = performance.now();
+    const w0 = monotonicUs();
     const d0 = delivered;
     await sleep(p.measureMs);
     const seconds = (performance.now() - t0) / 1000;
+    const w1 = monotonicUs();
     const d1 = delivered;
     const serverCpu = server();
     const loadCpu = load();
@@ -90,6 +92,7 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
       loadCpu,
       notes: [],
       setup: setup.toString(),
+      windowUs: [w0, w1],
     };
   } finally {
     closeAll(clients);
