@@ -119,7 +119,10 @@ export class RoomChannel {
   async #fillGap(): Promise<void> {
     this.#filling = true;
     try {
-      while (this.#pending.size > 0) {
+      for (;;) {
+        // Anything at or below the position came meanwhile by another way (the fill itself, a retry).
+        for (const id of this.#pending.keys()) if (id <= this.#lastSeq!) this.#pending.delete(id);
+        if (this.#pending.size === 0) break;
         const upTo = Math.min(...this.#pending.keys());
         if (upTo === this.#lastSeq! + 1) {
           this.#drain();

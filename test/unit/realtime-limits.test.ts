@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import { encodeFrame } from '../../src/realtime/frames.js';
+import { OutboundQueue } from '../../src/realtime/outbound.js';
+import { RateLimiter } from '../../src/realtime/rate-limiter.js';
+
+describe('RateLimiter', () => {
+  it('allows a burst of twice the rate, then the rate', () => {
+    let now = 0;
+    const limiter = new RateLimiter(5, () => now);
+    let allowed = 0;
+    for (let i = 0; i < 20; i++) if (limiter.take()) allowed++;
+    assert.equal(allowed, 10);
+    now += 1000;
+    allowed = 0;
+    for (let i = 0; i < 20; i++) if (limiter.take()) allowed++;
+    assert.equal(allowed, 5);
+  });
+
+  it('calls a client abusive once it sends a whole burst more while refused', () => {
+    const limiter = new RateLimiter(5, () => 0);
+    for (let i = 0; i < 10; i++) limiter.take();
+    for (let i = 0; i < 10; i++) limiter.take();
+    assert.equal(limiter.abusive, false);
+    limiter.take();
+    assert.equal(limiter.abusive, true);
+  });
+
+  it('never limits with rate 0', () => {
+    const limiter = new RateLimiter(0, () => 0);
+    for (let i = 0; i < 10_000; i++) assert.ok(limiter.take());
+    assert.equal(limiter.abusive, false);
+  });
+});
+
+describe('encodeFrame', () => {
+  it('frames a message as one unmasked text frame, with the extended length when needed', () => {
+    const small = encodeFrame({ type: 'typing', room: 'r', user: { id: 1, name: 'a' } });
+    assert.equal(small[0], 0x81);
+    assert.equal(small[1], small.length - 2);
+    const big = encodeFrame({ type: 'error', code: 'bad_request', message: 'x'.repeat(70_000) });
+    assert.equal(big[1], 127);
+    assert.equal(Number(big.readBigUInt64BE(2)), big.length - 10);
+    assert.equal(JSON.parse(big.subarray(10).toString()).message.length, 70_000);
+  });
+});
+
+describe('OutboundQueue', () => {
+  it('writes the frames of one turn together, in order', async () => {
+    const socket = new PassThrough();
+    const written: Buffer[] = [];
+    socket.on('data', (b: Buffer) => written.push(b));
+    let counted = 0;
+    const queue = new OutboundQueue(socket, 1 << 20, () => assert.fail('not slow'), (n) => (counted += n));
+    queue.push(Buffer.from('a'));
+    queue.push(Buffer.from('b'));
+    queue.push(Buffer.from('c'));
+    assert.equal(written.length, 0, 'nothing is written during the turn');
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(Buffer.concat(written).toString(), 'abc');
+    assert.equal(counted, 3);
+  });
+
+  it('gives up on a socket whose buffer passes the limit, and drops what comes after', async () => {
+    const socket = new PassThrough({ highWaterMark: 16 });
+    let slow = 0;
+    const queue = new OutboundQueue(socket, 1000, () => slow++);
+    for (let i = 0; i < 30; i++) queue.push(Buffer.alloc(100));
+    queue.flush();
+    assert.equal(slow, 1);
+    assert.ok(queue.closed);
+    queue.push(Buffer.alloc(100));
+    queue.flush();
+    assert.equal(slow, 1);
+  });
+});
