@@ -103,6 +103,9 @@ export async function runChat(argv: string[]): Promise<number> {
   return runSession(new ParleyClient({ url: base, token }), base, token, values.room, values.json);
 }
 
+/** Messages shown when a room is joined interactively. */
+const RECENT_ON_JOIN = 10;
+
 function runSession(client: ParleyClient, base: string, token: string, firstRoom: string, json: boolean): Promise<number> {
   const terminal = !json && process.stdin.isTTY === true && process.stdout.isTTY === true;
   const rl = createInterface({
@@ -191,6 +194,16 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       const show = !listShown.has(e.room);
       listShown.add(e.room);
       out.event({ type: 'list', ...e }, show ? `* in ${label(e.room)}: ${formatUsers(e.data)}` : null);
+      // A person who joins sees the recent conversation first (scripts ask with /history instead).
+      if (show && !json && e.lastId !== undefined && e.lastId > 0) {
+        const room = e.room;
+        track(
+          client.history(room, { before: e.lastId + 1, limit: RECENT_ON_JOIN }).then(
+            ({ data }) => out.event({ type: 'recent', room, data }, data.map((m) => formatChat(m, current)).join('\n') || null),
+            () => {},
+          ),
+        );
+      }
     });
     client.on('typing', (e) => out.event({ type: 'typing', ...e }, null));
     client.on('error', (e) => {

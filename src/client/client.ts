@@ -39,7 +39,8 @@ export interface ClientEvents {
   chat: ChatMessage;
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
-  list: { room: string; data: WireUser[] };
+  /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
+  list: { room: string; data: WireUser[]; lastId?: number };
   typing: { room: string; user: WireUser };
   /** An error frame that is not the answer to a send (those reject the send's promise instead). */
   error: { code: string; message: string; cid?: string; room?: string };
@@ -365,7 +366,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         // even when no message arrived in between.
         if (cursor && cursor.last === undefined && frame.lastId !== undefined) cursor.last = frame.lastId;
         this.#members.set(frame.room, new Map(frame.data.map((u) => [u.id, u])));
-        this.emit('list', { room: frame.room, data: frame.data });
+        this.emit('list', frame.lastId === undefined ? { room: frame.room, data: frame.data } : { room: frame.room, data: frame.data, lastId: frame.lastId });
         return;
       }
       case 'join':
