@@ -37,6 +37,7 @@ const ROWS: Row[] = [
   { scenario: 'latency', key: 'probeP99Ms', label: 'p99 ms (probe, parsed)', format: ms },
   { scenario: 'latency', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
   { scenario: 'idle', key: 'rssPerConnKB', label: 'RSS per connection KB', format: kb },
+  { scenario: 'idle', key: 'heapPerConnKB', label: 'of which JS heap used KB (Parley /metrics)', format: kb },
   { scenario: 'idle', key: 'connectPerSec', label: 'connects/s (sign-in + upgrade)', format: int },
   { scenario: 'idle', key: 'joinPerSec', label: 'joins/s', format: int },
   { scenario: 'rooms', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },

@@ -12,6 +12,8 @@
  *   --out=PATH          where to write the Markdown report (default docs/benchmarks.md, full runs only)
  *   --no-write          print only
  *   --cpu-prof=DIR      write a V8 CPU profile of every server process into DIR
+ *   --json=PATH         also write every raw result as JSON
+ *   --node-flags=F,G    extra node flags for every server process (a diagnostic; noted in the report)
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -30,13 +32,17 @@ interface Options {
   parley: ParleyMode | 'auto';
   out: string | undefined;
   cpuProfileDir: string | undefined;
+  nodeFlags: string[];
+  json: string | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined };
+  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined };
   let write = true;
   for (const arg of argv) {
-    const [flag, val = ''] = arg.split('=', 2) as [string, string | undefined];
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const val = eq < 0 ? '' : arg.slice(eq + 1);
     const list = () => val.split(',').map((s) => s.trim()).filter(Boolean);
     if (flag === '--quick') opts.quick = true;
     else if (flag === '--runs' && /^[1-9]\d*$/.test(val)) opts.runs = Number(val);
@@ -49,6 +55,8 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--out' && val) opts.out = resolve(val);
     else if (flag === '--no-write') write = false;
     else if (flag === '--cpu-prof' && val) opts.cpuProfileDir = resolve(val);
+    else if (flag === '--node-flags' && val) opts.nodeFlags = list();
+    else if (flag === '--json' && val) opts.json = resolve(val);
     else usage(`bad option ${arg}`);
   }
   if (write && opts.out === undefined && !opts.quick) opts.out = join(repoRoot, 'docs/benchmarks.md');
@@ -127,6 +135,7 @@ async function main(): Promise<void> {
     notes.push(prepared.note + ', with RATE_LIMIT=0 and MAX_CONNECTIONS above the load, everything else at its default.');
   }
   if (opts.cpuProfileDir) mkdirSync(opts.cpuProfileDir, { recursive: true });
+  if (opts.nodeFlags.length > 0) notes.push(`Every server ran with the extra node flags ${opts.nodeFlags.join(' ')}.`);
   const maxConnections = Math.max(sizes.idle.connections, sizes.rooms.rooms * sizes.rooms.roomSize, sizes.fanout.receivers) + 1000;
   const results: Results = {};
   const machineLines = machine();
@@ -139,7 +148,7 @@ async function main(): Promise<void> {
         const slot = ((results[scenario] ??= {})[kind] ??= []);
         let server: RunningServer | undefined;
         try {
-          server = await startServer(kind, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir });
+          server = await startServer(kind, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir, nodeFlags: opts.nodeFlags });
           live.add(server);
           const job = {
             scenario,
@@ -187,6 +196,10 @@ async function main(): Promise<void> {
   if (opts.out) {
     writeFileSync(opts.out, markdown + '\n');
     process.stderr.write(`bench: wrote ${opts.out}\n`);
+  }
+  if (opts.json) {
+    const raw = JSON.stringify({ machine: machineLines, sizes, results }, (_k, v: unknown) => (v instanceof Error ? { error: v.message } : v), 2);
+    writeFileSync(opts.json, raw + '\n');
   }
   process.exitCode = passed ? 0 : 1;
 }

@@ -23,6 +23,8 @@ export interface ServerOptions {
   maxConnections: number;
   /** write a V8 CPU profile of the server into this folder when it stops */
   cpuProfileDir?: string;
+  /** extra node flags for the server processes (diagnostics, e.g. --max-semi-space-size=2) */
+  nodeFlags?: string[];
 }
 
 export interface RunningServer {
@@ -84,7 +86,7 @@ export function prepareParley(wanted: ParleyMode | 'auto'): { mode: ParleyMode; 
 }
 
 function command(kind: ServerKind, opts: ServerOptions): string[] {
-  const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [];
+  const profile = [...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : []), ...(opts.nodeFlags ?? [])];
   switch (kind) {
     case 'ws':
       return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/ws-broadcast.ts')];

@@ -53,6 +53,21 @@ export function postJson(host: string, port: number, path: string, body: unknown
   });
 }
 
+/** The text of a GET. */
+export function getText(host: string, port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      res.on('error', reject);
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export function closeHttp(): void {
   agent.destroy();
 }

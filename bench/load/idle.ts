@@ -5,9 +5,21 @@
  * resident memory per connection after the connections settle.
  */
 import { BenchClient, createRooms, runPool } from './client.js';
+import { getText } from './http.js';
 import { closeAll, connectAll, sleep, toTarget, waitQuiet } from './common.js';
 import { monotonicUs, rssBytes, selfCpuMeter } from '../proc.js';
 import type { IdleParams, JobTarget, ScenarioResult } from '../types.js';
+
+/** Parley's own view of its memory (prom-client defaults on /metrics): JS heap used and external (Buffers). */
+async function parleyMemory(host: string, port: number): Promise<{ heap: number; heapTotal: number; external: number }> {
+  const text = await getText(host, port, '/metrics');
+  const read = (name: string) => Number(new RegExp(`^parley_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    heap: read('nodejs_heap_size_used_bytes'),
+    heapTotal: read('nodejs_heap_size_total_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
+}
 
 export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<ScenarioResult> {
   const target = toTarget(jobTarget);
@@ -18,6 +30,8 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
   let clients: BenchClient[] = [];
   try {
     await sleep(500);
+    const parley = target.kind === 'parley';
+    const memBefore = parley ? await parleyMemory(target.host, target.port) : undefined;
     const rssBefore = rssBytes(jobTarget.pid);
     const load = selfCpuMeter();
     const t0 = performance.now();
@@ -32,6 +46,16 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     await waitQuiet(clients, 300);
     await sleep(p.settleMs);
     const rssAfter = rssBytes(jobTarget.pid);
+    const memAfter = parley ? await parleyMemory(target.host, target.port) : undefined;
+    const perConnKB = (before: number, after: number) => (after - before) / p.connections / 1024;
+    const parleyMetrics: Record<string, number> =
+      memBefore && memAfter
+        ? {
+            heapPerConnKB: perConnKB(memBefore.heap, memAfter.heap),
+            heapTotalPerConnKB: perConnKB(memBefore.heapTotal, memAfter.heapTotal),
+            externalPerConnKB: perConnKB(memBefore.external, memAfter.external),
+          }
+        : {};
     const open = clients.filter((c) => !c.ws.closed).length;
     return {
       metrics: {
@@ -42,6 +66,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
         rssAfterMB: rssAfter / 2 ** 20,
         connectPerSec: p.connections / connectSeconds,
         joinPerSec: p.connections / joinSeconds,
+        ...parleyMetrics,
       },
       loadCpu,
       windowUs: [w0, w1],
