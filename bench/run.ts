@@ -13,6 +13,7 @@
  *   --no-write          print only
  *   --cpu-prof=DIR      write a V8 CPU profile of every server process into DIR
  *   --json=PATH         also write every raw result as JSON
+ *   --cpu-prof-load=DIR a V8 CPU profile of every load process, to check that it is not the bottleneck
  *   --node-flags=F,G    extra node flags for every server process (a diagnostic; noted in the report)
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -34,10 +35,11 @@ interface Options {
   cpuProfileDir: string | undefined;
   nodeFlags: string[];
   json: string | undefined;
+  loadProfileDir: string | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined };
+  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined };
   let write = true;
   for (const arg of argv) {
     const eq = arg.indexOf('=');
@@ -57,6 +59,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--cpu-prof' && val) opts.cpuProfileDir = resolve(val);
     else if (flag === '--node-flags' && val) opts.nodeFlags = list();
     else if (flag === '--json' && val) opts.json = resolve(val);
+    else if (flag === '--cpu-prof-load' && val) opts.loadProfileDir = resolve(val);
     else usage(`bad option ${arg}`);
   }
   if (write && opts.out === undefined && !opts.quick) opts.out = join(repoRoot, 'docs/benchmarks.md');
@@ -85,8 +88,9 @@ function machine(): string[] {
 /** Processes to kill if the bench is interrupted. */
 const live = new Set<{ stop(): Promise<void> | void }>();
 
-function runLoad(job: Job, limitMs: number): Promise<ScenarioResult> {
-  const child: ChildProcess = spawnWithFileLimit(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench/load/main.ts')], {
+function runLoad(job: Job, limitMs: number, profileDir: string | undefined): Promise<ScenarioResult> {
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child: ChildProcess = spawnWithFileLimit(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, 'bench/load/main.ts')], {
     cwd: repoRoot,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, NODE_OPTIONS: '', BENCH_JOB: JSON.stringify(job) },
@@ -95,17 +99,23 @@ function runLoad(job: Job, limitMs: number): Promise<ScenarioResult> {
   live.add(handle);
   return new Promise<ScenarioResult>((resolvePromise, reject) => {
     let settled = false;
-    const settle = (fn: () => void) => {
+    const settle = (fn: () => void, graceMs: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      live.delete(handle);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // After its reply the load process exits by itself (writing its profile, if asked); a hung one is killed.
+      if (child.exitCode === null && child.signalCode === null) {
+        const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          live.delete(handle);
+        });
+      } else live.delete(handle);
       fn();
     };
-    const timer = setTimeout(() => settle(() => reject(new Error(`load process timed out after ${limitMs / 1000} s`))), limitMs);
-    child.on('message', (reply: LoadReply) => settle(() => (reply.ok ? resolvePromise(reply.result) : reject(new Error(reply.error)))));
-    child.on('exit', (code, signal) => settle(() => reject(new Error(`load process exited (${code ?? signal}) without a result`))));
+    const timer = setTimeout(() => settle(() => reject(new Error(`load process timed out after ${limitMs / 1000} s`)), 0), limitMs);
+    child.on('message', (reply: LoadReply) => settle(() => (reply.ok ? resolvePromise(reply.result) : reject(new Error(reply.error))), 15_000));
+    child.on('exit', (code, signal) => settle(() => reject(new Error(`load process exited (${code ?? signal}) without a result`)), 0));
   });
 }
 
@@ -134,7 +144,7 @@ async function main(): Promise<void> {
     parleyMode = prepared.mode;
     notes.push(prepared.note + ', with RATE_LIMIT=0 and MAX_CONNECTIONS above the load, everything else at its default.');
   }
-  if (opts.cpuProfileDir) mkdirSync(opts.cpuProfileDir, { recursive: true });
+  for (const dir of [opts.cpuProfileDir, opts.loadProfileDir]) if (dir) mkdirSync(dir, { recursive: true });
   if (opts.nodeFlags.length > 0) notes.push(`Every server ran with the extra node flags ${opts.nodeFlags.join(' ')}.`);
   const maxConnections = Math.max(sizes.idle.connections, sizes.rooms.rooms * sizes.rooms.roomSize, sizes.fanout.receivers) + 1000;
   const results: Results = {};
@@ -155,7 +165,7 @@ async function main(): Promise<void> {
             params: sizes[scenario],
             target: { kind, host: server.host, port: server.port, pid: server.pid },
           } as Job;
-          const result = await runLoad(job, timeoutMs(scenario, opts.quick));
+          const result = await runLoad(job, timeoutMs(scenario, opts.quick), opts.loadProfileDir);
           slot.push(result);
           process.stderr.write(
             `${label}: ${summary(scenario, result)}${result.check && !result.check.passed ? ' — DELIVERY CHECK FAILED' : ''}` +
