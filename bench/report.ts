@@ -196,6 +196,8 @@ export interface ReportInput {
   servers: ServerKind[];
   runs: number;
   quick: boolean;
+  /** hand-written profiling notes appended to full reports */
+  analysis?: string;
   machine: string[];
   notes: string[];
   command: string;
@@ -223,6 +225,7 @@ export function report(input: ReportInput): { markdown: string; passed: boolean 
   parts.push('## Delivery check', '', ...check.lines, '');
   if (runs > 1) parts.push('## Every run', '', perRun(results, scenarios, servers), '');
   if (input.notes.length > 0) parts.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
+  if (input.analysis && !input.quick) parts.push(input.analysis.trim(), '');
   parts.push(METHOD);
   return { markdown: parts.join('\n'), passed: check.passed };
 }

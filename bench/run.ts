@@ -12,11 +12,12 @@
  *   --out=PATH          where to write the Markdown report (default docs/benchmarks.md, full runs only)
  *   --no-write          print only
  *   --cpu-prof=DIR      write a V8 CPU profile of every server process into DIR
+ *   --idle=N            idle connections in scenario 3 (default 10,000; up to the open-file limit)
  *   --json=PATH         also write every raw result as JSON
  *   --cpu-prof-load=DIR a V8 CPU profile of every load process, to check that it is not the bottleneck
  *   --node-flags=F,G    extra node flags for every server process (a diagnostic; noted in the report)
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -36,10 +37,11 @@ interface Options {
   nodeFlags: string[];
   json: string | undefined;
   loadProfileDir: string | undefined;
+  idle: number | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined };
+  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined, idle: undefined };
   let write = true;
   for (const arg of argv) {
     const eq = arg.indexOf('=');
@@ -59,6 +61,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--cpu-prof' && val) opts.cpuProfileDir = resolve(val);
     else if (flag === '--node-flags' && val) opts.nodeFlags = list();
     else if (flag === '--json' && val) opts.json = resolve(val);
+    else if (flag === '--idle' && /^[1-9]\d*$/.test(val)) opts.idle = Number(val);
     else if (flag === '--cpu-prof-load' && val) opts.loadProfileDir = resolve(val);
     else usage(`bad option ${arg}`);
   }
@@ -136,7 +139,8 @@ function summary(scenario: ScenarioName, r: ScenarioResult): string {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const sizes = opts.quick ? QUICK : FULL;
+  const base = opts.quick ? QUICK : FULL;
+  const sizes = opts.idle ? { ...base, idle: { ...base.idle, connections: opts.idle } } : base;
   const notes: string[] = [];
   let parleyMode: ParleyMode = 'source';
   if (opts.servers.includes('parley')) {
@@ -198,6 +202,7 @@ async function main(): Promise<void> {
     servers: opts.servers,
     runs: opts.runs,
     quick: opts.quick,
+    analysis: existsSync(join(repoRoot, 'bench/analysis.md')) ? readFileSync(join(repoRoot, 'bench/analysis.md'), 'utf8') : undefined,
     machine: machineLines,
     notes,
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
