@@ -1,18 +1,16 @@
 /**
  * Collects the messages sent during one event-loop turn and stores them in one transaction.
  * One batch is in flight at a time; what arrives meanwhile forms the next batch, so the batch size
- * grows with the load and the store sees few, large commits.
+ * grows with the load and the store sees few, large commits. Callbacks rather than promises: this
+ * is the per-message hot path, and each promise is an allocation and a microtask.
  */
 import type { AppendResult, NewMessage, Store } from '../store/types.js';
 
-interface Pending {
-  message: NewMessage;
-  resolve: (result: AppendResult) => void;
-  reject: (err: unknown) => void;
-}
+export type AppendCallback = (err: unknown, result: AppendResult | undefined) => void;
 
 export class AppendBatcher {
-  #queue: Pending[] = [];
+  #messages: NewMessage[] = [];
+  #callbacks: AppendCallback[] = [];
   #inFlight: Promise<void> | undefined;
   #scheduled = false;
 
@@ -21,16 +19,15 @@ export class AppendBatcher {
     private readonly maxBatch = 2000,
   ) {}
 
-  append(message: NewMessage): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ message, resolve, reject });
-      this.#schedule();
-    });
+  append(message: NewMessage, done: AppendCallback): void {
+    this.#messages.push(message);
+    this.#callbacks.push(done);
+    this.#schedule();
   }
 
   /** Resolves when everything queued so far is stored (or failed). */
   async drain(): Promise<void> {
-    while (this.#queue.length > 0 || this.#inFlight) {
+    while (this.#messages.length > 0 || this.#inFlight) {
       if (this.#inFlight) await this.#inFlight;
       else await this.#flush();
     }
@@ -46,33 +43,44 @@ export class AppendBatcher {
   }
 
   #flush(): Promise<void> {
-    if (this.#inFlight || this.#queue.length === 0) return this.#inFlight ?? Promise.resolve();
-    const batch = this.#queue.splice(0, this.maxBatch);
-    this.#inFlight = this.#store(batch).finally(() => {
+    if (this.#inFlight || this.#messages.length === 0) return this.#inFlight ?? Promise.resolve();
+    let messages: NewMessage[];
+    let callbacks: AppendCallback[];
+    if (this.#messages.length <= this.maxBatch) {
+      messages = this.#messages;
+      callbacks = this.#callbacks;
+      this.#messages = [];
+      this.#callbacks = [];
+    } else {
+      messages = this.#messages.splice(0, this.maxBatch);
+      callbacks = this.#callbacks.splice(0, this.maxBatch);
+    }
+    this.#inFlight = this.#store_(messages, callbacks).finally(() => {
       this.#inFlight = undefined;
-      if (this.#queue.length > 0) this.#schedule();
+      if (this.#messages.length > 0) this.#schedule();
     });
     return this.#inFlight;
   }
 
-  async #store(batch: Pending[]): Promise<void> {
+  async #store_(messages: NewMessage[], callbacks: AppendCallback[]): Promise<void> {
     let results: AppendResult[];
     try {
-      results = await this.store.appendMessages(batch.map((p) => p.message));
+      results = await this.store.appendMessages(messages);
     } catch (err) {
-      // One bad message (its room deleted meanwhile) must not fail the others: retry them one by one.
-      if (batch.length > 1) {
-        for (const p of batch) {
-          try {
-            const [result] = await this.store.appendMessages([p.message]);
-            p.resolve(result!);
-          } catch (e) {
-            p.reject(e);
-          }
+      // One bad message (its room gone meanwhile) must not fail the others: retry them one by one.
+      if (messages.length === 1) return callbacks[0]!(err, undefined);
+      for (let i = 0; i < messages.length; i++) {
+        let result: AppendResult | undefined;
+        try {
+          [result] = await this.store.appendMessages([messages[i]!]);
+        } catch (e) {
+          callbacks[i]!(e, undefined);
+          continue;
         }
-      } else batch[0]!.reject(err);
+        callbacks[i]!(undefined, result);
+      }
       return;
     }
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    for (let i = 0; i < messages.length; i++) callbacks[i]!(undefined, results[i]);
   }
 }

@@ -20,7 +20,8 @@ export interface ConnectionOptions {
   onSlowReader: (conn: ClientConnection) => void;
 }
 
-export type MessageHandler = (conn: ClientConnection, message: ClientMessage) => Promise<void>;
+/** Handles one message; a returned promise holds the connection's later messages until it settles. */
+export type MessageHandler = (conn: ClientConnection, message: ClientMessage) => Promise<void> | undefined;
 
 export class ClientConnection implements Receiver {
   readonly id = randomUUID();
@@ -30,9 +31,15 @@ export class ClientConnection implements Receiver {
   /** Cleared by each heartbeat, set by the pong. */
   alive = true;
   readonly connectedAt = Date.now();
+  /** The user as messages name it, made once rather than per message. */
+  readonly sender: PresenceUser;
   readonly #outbound: OutboundQueue;
   readonly #limiter: RateLimiter;
-  #chain: Promise<void> = Promise.resolve();
+  /** Messages waiting for an earlier one that is still being handled (or for the welcome). */
+  readonly #waiting: ClientMessage[] = [];
+  #busy = false;
+  #handler: MessageHandler | undefined;
+  #onError: (err: unknown) => void = () => {};
   #closing = false;
 
   constructor(
@@ -42,6 +49,7 @@ export class ClientConnection implements Receiver {
     readonly ip: string,
     options: ConnectionOptions,
   ) {
+    this.sender = { id: user.id, name: user.name };
     this.#limiter = new RateLimiter(options.rateLimit);
     this.#outbound = new OutboundQueue(socket, options.slowReaderBytes, () => options.onSlowReader(this), options.onFramesWritten);
     ws.on('pong', () => {
@@ -65,8 +73,14 @@ export class ClientConnection implements Receiver {
     this.send({ type: 'error', code, message, ...extra });
   }
 
-  /** Starts reading frames; valid messages go to `handle`, one at a time, in order. */
-  listen(handle: MessageHandler, onError: (err: unknown) => void): void {
+  /**
+   * Starts reading frames; valid messages go to `handle` in arrival order, each after the previous
+   * one is handled. Until `first` settles (the welcome), messages wait.
+   */
+  listen(handle: MessageHandler, onError: (err: unknown) => void, first: Promise<void>): void {
+    this.#handler = handle;
+    this.#onError = onError;
+    this.#wait(first);
     this.ws.on('message', (data: RawData, isBinary: boolean) => {
       if (this.#closing) return;
       if (!this.#limiter.take()) {
@@ -76,8 +90,36 @@ export class ClientConnection implements Receiver {
       }
       const message = this.#parse(data, isBinary);
       if (!message) return;
-      this.#chain = this.#chain.then(() => handle(this, message)).catch(onError);
+      if (this.#busy) this.#waiting.push(message);
+      else this.#run(message);
     });
+  }
+
+  #run(message: ClientMessage): void {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#handler!(this, message);
+    } catch (err) {
+      this.#onError(err);
+      return;
+    }
+    if (pending) this.#wait(pending);
+  }
+
+  #wait(pending: Promise<void>): void {
+    this.#busy = true;
+    pending.then(
+      () => this.#resume(),
+      (err: unknown) => {
+        this.#onError(err);
+        this.#resume();
+      },
+    );
+  }
+
+  #resume(): void {
+    this.#busy = false;
+    while (!this.#busy && this.#waiting.length > 0 && !this.#closing) this.#run(this.#waiting.shift()!);
   }
 
   #parse(data: RawData, isBinary: boolean): ClientMessage | undefined {

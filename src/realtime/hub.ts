@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
 import type { Broker, PresenceUser, RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../store/types.js';
-import { AppendBatcher } from './append-batcher.js';
+import { AppendBatcher, type AppendCallback } from './append-batcher.js';
 import { ClientConnection } from './connection.js';
 import { ChatError } from './errors.js';
 import { directRoomMembers } from './names.js';
@@ -100,15 +100,15 @@ export class ChatHub implements ChatService {
 
     ws.on('close', (code: number) => void this.#detach(conn, code));
     ws.on('error', (err) => this.#log.debug({ conn: conn.id, err }, 'socket error'));
-    conn.listen(
-      (c, m) => this.#handle(c, m),
-      (err) => this.#fail(err, conn),
-    );
-    try {
+    const welcome = (async () => {
       const rooms = await this.#store.listRooms(user.id);
       conn.send({ type: 'welcome', user, conn: { id: conn.id, ip }, rooms: rooms.map((r) => r.name) });
-    } catch (err) {
-      this.#fail(err, conn);
+    })();
+    // Frames the client sends before its welcome is out wait for it.
+    conn.listen(this.#handleMessage, (err) => this.#fail(err, conn), welcome);
+    try {
+      await welcome;
+    } catch {
       conn.close(CloseCode.internalError, 'server error');
     }
   }
@@ -142,8 +142,18 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- client messages
 
+  /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
+  #handleMessage = (conn: ClientConnection, message: ClientMessage): Promise<void> | undefined => {
+    if (conn.closing) return undefined;
+    if (message.type === 'chat' && conn.allowedRooms.has(message.room)) {
+      if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), chatErrorExtra(message));
+      else this.#sendAndAck(conn, message.room, message.data, message.cid);
+      return undefined;
+    }
+    return this.#handle(conn, message);
+  };
+
   async #handle(conn: ClientConnection, message: ClientMessage): Promise<void> {
-    if (conn.closing) return;
     try {
       switch (message.type) {
         case 'join':
@@ -175,17 +185,13 @@ export class ChatHub implements ChatService {
         }
         case 'typing': {
           await this.#allowed(conn, message.room);
-          await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: pick(conn.user) });
+          await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: conn.sender });
           break;
         }
       }
     } catch (err) {
-      if (err instanceof ChatError) {
-        const extra: { cid?: string; room?: string } = {};
-        if ('cid' in message && message.cid) extra.cid = message.cid;
-        if ('room' in message) extra.room = message.room;
-        conn.sendError(err.code, err.message, extra);
-      } else throw err;
+      if (err instanceof ChatError) conn.sendError(err.code, err.message, chatErrorExtra(message));
+      else throw err;
     }
   }
 
@@ -195,25 +201,28 @@ export class ChatHub implements ChatService {
    * connection's order; the ack follows when the message is stored.
    */
   #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
-    this.#append(conn.user, room, data, cid).then(
-      (result) => {
+    this.#append(conn.sender, room, data, cid, (err, result) => {
+      if (result) {
         if (!cid) return;
         const m = result.message;
         conn.send({ type: 'ack', cid, room: m.room, id: m.id, ts: m.ts });
-      },
-      (err: unknown) => {
-        if (err instanceof ChatError) conn.sendError(err.code, err.message, cid ? { cid, room } : { room });
-        else this.#fail(err, conn);
-      },
-    );
+      } else if (err instanceof ChatError) conn.sendError(err.code, err.message, cid ? { cid, room } : { room });
+      else this.#fail(err, conn);
+    });
+  }
+
+  #tooLong(data: string): boolean {
+    const max = this.#options.maxText;
+    // UTF-16 length bounds the character count from above: count characters only when it must.
+    return data.length > max && [...data].length > max;
+  }
+
+  #tooLongMessage(): string {
+    return `message is longer than ${this.#options.maxText} characters`;
   }
 
   #checkText(data: string): void {
-    const max = this.#options.maxText;
-    // UTF-16 length bounds the character count from above: count characters only when it must.
-    if (data.length > max && [...data].length > max) {
-      throw new ChatError('too_large', `message is longer than ${max} characters`);
-    }
+    if (this.#tooLong(data)) throw new ChatError('too_large', this.#tooLongMessage());
   }
 
   // ---------------------------------------------------------------- rooms and access
@@ -369,19 +378,26 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- messages
 
-  async #append(user: PresenceUser, room: string, data: string, cid: string | undefined): Promise<AppendResult> {
-    if (this.#closed) throw new ChatError('internal', 'server is shutting down');
-    const result = await this.#batcher.append({ room, user: pick(user), data, cid, ts: Date.now() });
-    if (!result.duplicate) this.#metrics.messagesStored.inc();
-    // A duplicate is published again too: if the first attempt died before its broadcast, this one fills in.
-    const event: RoomEvent = { kind: 'chat', message: result.message };
-    await this.#broker.publish(room, event);
-    const members = directRoomMembers(room);
-    if (members) {
-      for (const id of new Set(members)) await this.#broker.publish(userChannel(id), event);
-    }
-    if (!result.duplicate) this.#maybePrune(room);
-    return result;
+  /** Stores the message, then fans it out to every node, then calls `done` (which acks). */
+  #append(user: PresenceUser, room: string, data: string, cid: string | undefined, done: AppendCallback): void {
+    if (this.#closed) return done(new ChatError('internal', 'server is shutting down'), undefined);
+    this.#batcher.append({ room, user, data, cid, ts: Date.now() }, (err, result) => {
+      if (!result) return done(err, undefined);
+      if (!result.duplicate) this.#metrics.messagesStored.inc();
+      // A duplicate is published again too: if the first attempt died before its broadcast, this one fills in.
+      const event: RoomEvent = { kind: 'chat', message: result.message };
+      const published = this.#broker.publish(room, event);
+      const members = directRoomMembers(room);
+      const all = members
+        ? Promise.all([published, ...[...new Set(members)].map((id) => this.#broker.publish(userChannel(id), event))])
+        : published;
+      if (!result.duplicate) this.#maybePrune(room);
+      // The in-process broker has delivered by now; a networked one acks once the event is out.
+      all.then(
+        () => done(undefined, result),
+        (e: unknown) => done(e, undefined),
+      );
+    });
   }
 
   #maybePrune(room: string): void {
@@ -410,7 +426,9 @@ export class ChatHub implements ChatService {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
     await this.#checkAccess(user, room);
-    return this.#append(user, room, data, cid);
+    return new Promise((resolve, reject) =>
+      this.#append(pick(user), room, data, cid, (err, result) => (result ? resolve(result) : reject(err))),
+    );
   }
 
   accessibleRoom(user: PresenceUser, room: string): Promise<Room> {
@@ -448,6 +466,14 @@ export class ChatHub implements ChatService {
 
 function pick(user: PresenceUser): PresenceUser {
   return { id: user.id, name: user.name };
+}
+
+/** The cid and room of a refused message, for its error frame. */
+function chatErrorExtra(message: ClientMessage): { cid?: string; room?: string } {
+  const extra: { cid?: string; room?: string } = {};
+  if ('cid' in message && message.cid) extra.cid = message.cid;
+  if ('room' in message) extra.room = message.room;
+  return extra;
 }
 
 function toFrame(m: StoredMessage): ChatFrame {

@@ -7,11 +7,13 @@ import type { Duplex } from 'node:stream';
 
 /** One pass per event-loop turn over every queue that has frames waiting. */
 class FlushScheduler {
-  readonly #dirty = new Set<OutboundQueue>();
+  /** Each queue is marked once per turn (when its first frame arrives), so no duplicates. */
+  #dirty: OutboundQueue[] = [];
+  #spare: OutboundQueue[] = [];
   #scheduled = false;
 
   mark(queue: OutboundQueue): void {
-    this.#dirty.add(queue);
+    this.#dirty.push(queue);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#run);
@@ -20,15 +22,22 @@ class FlushScheduler {
 
   #run = (): void => {
     this.#scheduled = false;
-    for (const queue of this.#dirty) queue.flush();
-    this.#dirty.clear();
+    // Two arrays used in turn: no allocation per pass. Frames pushed while flushing go to the next pass.
+    const dirty = this.#dirty;
+    this.#dirty = this.#spare;
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+    dirty.length = 0;
+    this.#spare = dirty;
   };
 }
 
 const scheduler = new FlushScheduler();
 
 export class OutboundQueue {
-  #frames: Buffer[] = [];
+  /** Most turns carry one frame per socket: it waits here, without an array. */
+  #first: Buffer | undefined;
+  /** Frames after the first, in order; allocated only when a socket gets several in a turn. */
+  #more: Buffer[] | undefined;
   #closed = false;
 
   /**
@@ -45,24 +54,30 @@ export class OutboundQueue {
 
   push(frame: Buffer): void {
     if (this.#closed) return;
-    if (this.#frames.length === 0) scheduler.mark(this);
-    this.#frames.push(frame);
+    if (this.#first === undefined) {
+      this.#first = frame;
+      scheduler.mark(this);
+    } else if (this.#more === undefined) this.#more = [frame];
+    else this.#more.push(frame);
   }
 
   /** Writes everything queued now (also called before a close, so the close frame comes last). */
   flush(): void {
-    const frames = this.#frames;
-    if (frames.length === 0 || this.#closed) return;
-    this.#frames = [];
+    const first = this.#first;
+    if (first === undefined || this.#closed) return;
+    const more = this.#more;
+    this.#first = undefined;
+    this.#more = undefined;
     const socket = this.socket;
     if (socket.destroyed || !socket.writable) return;
-    if (frames.length === 1) socket.write(frames[0]!);
+    if (more === undefined) socket.write(first);
     else {
       socket.cork();
-      for (const frame of frames) socket.write(frame);
+      socket.write(first);
+      for (let i = 0; i < more.length; i++) socket.write(more[i]!);
       socket.uncork();
     }
-    this.onFramesWritten(frames.length);
+    this.onFramesWritten(more === undefined ? 1 : more.length + 1);
     if (socket.writableLength > this.limitBytes) {
       this.#closed = true;
       this.onSlowReader();
@@ -72,7 +87,8 @@ export class OutboundQueue {
   /** Stops writing; frames pushed afterwards are dropped. */
   close(): void {
     this.#closed = true;
-    this.#frames = [];
+    this.#first = undefined;
+    this.#more = undefined;
   }
 
   get closed(): boolean {
