@@ -13,15 +13,38 @@ import { CloseCode, clientMessageSchema, type ClientMessage, type ErrorCode, typ
 import { RateLimiter } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
-export interface ConnectionOptions {
-  rateLimit: number;
-  slowReaderBytes: number;
-  onFramesWritten: (count: number) => void;
-  onSlowReader: (conn: ClientConnection) => void;
-}
-
 /** Handles one message; a returned promise holds the connection's later messages until it settles. */
 export type MessageHandler = (conn: ClientConnection, message: ClientMessage) => Promise<void> | undefined;
+
+/**
+ * What every connection of a hub shares: limits and callbacks. One object for all connections, so
+ * that an idle connection carries no closures of its own.
+ */
+export interface ConnectionContext {
+  rateLimit: number;
+  slowReaderBytes: number;
+  handle: MessageHandler;
+  onError(err: unknown, conn: ClientConnection): void;
+  onClose(conn: ClientConnection, code: number): void;
+  onFramesWritten(count: number): void;
+  onSlowReader(conn: ClientConnection): void;
+}
+
+const kConnection = Symbol('parley.connection');
+type TaggedSocket = WebSocket & { [kConnection]: ClientConnection };
+const connectionOf = (ws: WebSocket) => (ws as TaggedSocket)[kConnection];
+
+// Shared listeners: `this` is the WebSocket, which points back to its connection.
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  connectionOf(this).receive(data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  connectionOf(this).alive = true;
+}
+function onClose(this: WebSocket, code: number): void {
+  const conn = connectionOf(this);
+  conn.context.onClose(conn, code);
+}
 
 export class ClientConnection implements Receiver {
   readonly id = randomUUID();
@@ -36,10 +59,8 @@ export class ClientConnection implements Receiver {
   readonly #outbound: OutboundQueue;
   readonly #limiter: RateLimiter;
   /** Messages waiting for an earlier one that is still being handled (or for the welcome). */
-  readonly #waiting: ClientMessage[] = [];
+  #waiting: ClientMessage[] | undefined;
   #busy = false;
-  #handler: MessageHandler | undefined;
-  #onError: (err: unknown) => void = () => {};
   #closing = false;
 
   constructor(
@@ -47,14 +68,24 @@ export class ClientConnection implements Receiver {
     socket: Duplex,
     readonly user: PresenceUser & { guest: boolean },
     readonly ip: string,
-    options: ConnectionOptions,
+    readonly context: ConnectionContext,
   ) {
     this.sender = { id: user.id, name: user.name };
-    this.#limiter = new RateLimiter(options.rateLimit);
-    this.#outbound = new OutboundQueue(socket, options.slowReaderBytes, () => options.onSlowReader(this), options.onFramesWritten);
-    ws.on('pong', () => {
-      this.alive = true;
-    });
+    this.#limiter = new RateLimiter(context.rateLimit);
+    this.#outbound = new OutboundQueue(socket, context.slowReaderBytes, this);
+    (ws as TaggedSocket)[kConnection] = this;
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
+  }
+
+  /** Called by the write queue (OutboundListener). */
+  framesWritten(count: number): void {
+    this.context.onFramesWritten(count);
+  }
+
+  /** Called by the write queue (OutboundListener). */
+  slowReader(): void {
+    this.context.onSlowReader(this);
   }
 
   get closing(): boolean {
@@ -74,33 +105,33 @@ export class ClientConnection implements Receiver {
   }
 
   /**
-   * Starts reading frames; valid messages go to `handle` in arrival order, each after the previous
-   * one is handled. Until `first` settles (the welcome), messages wait.
+   * Starts reading frames; valid messages go to the context's handler in arrival order, each after
+   * the previous one is handled. Until `first` settles (the welcome), messages wait.
    */
-  listen(handle: MessageHandler, onError: (err: unknown) => void, first: Promise<void>): void {
-    this.#handler = handle;
-    this.#onError = onError;
+  listen(first: Promise<void>): void {
     this.#wait(first);
-    this.ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (this.#closing) return;
-      if (!this.#limiter.take()) {
-        if (this.#limiter.abusive) this.close(CloseCode.policyViolation, 'rate limit exceeded');
-        else this.sendError('rate_limited', 'too many messages: slow down');
-        return;
-      }
-      const message = this.#parse(data, isBinary);
-      if (!message) return;
-      if (this.#busy) this.#waiting.push(message);
-      else this.#run(message);
-    });
+    this.ws.on('message', onMessage);
+  }
+
+  receive(data: RawData, isBinary: boolean): void {
+    if (this.#closing) return;
+    if (!this.#limiter.take()) {
+      if (this.#limiter.abusive) this.close(CloseCode.policyViolation, 'rate limit exceeded');
+      else this.sendError('rate_limited', 'too many messages: slow down');
+      return;
+    }
+    const message = this.#parse(data, isBinary);
+    if (!message) return;
+    if (this.#busy) (this.#waiting ??= []).push(message);
+    else this.#run(message);
   }
 
   #run(message: ClientMessage): void {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.#handler!(this, message);
+      pending = this.context.handle(this, message);
     } catch (err) {
-      this.#onError(err);
+      this.context.onError(err, this);
       return;
     }
     if (pending) this.#wait(pending);
@@ -111,7 +142,7 @@ export class ClientConnection implements Receiver {
     pending.then(
       () => this.#resume(),
       (err: unknown) => {
-        this.#onError(err);
+        this.context.onError(err, this);
         this.#resume();
       },
     );
@@ -119,7 +150,10 @@ export class ClientConnection implements Receiver {
 
   #resume(): void {
     this.#busy = false;
-    while (!this.#busy && this.#waiting.length > 0 && !this.#closing) this.#run(this.#waiting.shift()!);
+    const waiting = this.#waiting;
+    if (!waiting) return;
+    while (!this.#busy && waiting.length > 0 && !this.#closing) this.#run(waiting.shift()!);
+    if (waiting.length === 0) this.#waiting = undefined;
   }
 
   #parse(data: RawData, isBinary: boolean): ClientMessage | undefined {

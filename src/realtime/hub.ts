@@ -10,7 +10,7 @@ import type { Broker, PresenceUser, RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../store/types.js';
 import { AppendBatcher, type AppendCallback } from './append-batcher.js';
-import { ClientConnection } from './connection.js';
+import { ClientConnection, type ConnectionContext } from './connection.js';
 import { ChatError } from './errors.js';
 import { directRoomMembers } from './names.js';
 import { CloseCode, type ChatFrame, type ClientMessage } from './protocol.js';
@@ -56,6 +56,7 @@ export class ChatHub implements ChatService {
   readonly #rooms = new Map<string, Room>();
   readonly #appendedSincePrune = new Map<string, number>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #context: ConnectionContext;
   #closed = false;
 
   constructor(deps: HubDeps) {
@@ -68,6 +69,22 @@ export class ChatHub implements ChatService {
     this.#broker.onEvent((room, event) => this.#onBrokerEvent(room, event));
     this.#heartbeat = setInterval(() => this.#beat(), deps.options.heartbeatMs);
     this.#heartbeat.unref();
+    const metrics = this.#metrics;
+    this.#context = {
+      rateLimit: deps.options.rateLimit,
+      slowReaderBytes: deps.options.slowReaderBytes,
+      handle: this.#handleMessage,
+      onError: (err, conn) => this.#fail(err, conn),
+      onClose: (conn, code) => void this.#detach(conn, code),
+      onFramesWritten(count) {
+        metrics.framesWritten.count += count;
+      },
+      onSlowReader: (conn) => {
+        metrics.slowReadersClosed.inc();
+        this.#log.warn({ conn: conn.id, user: conn.user.name, ip: conn.ip }, 'slow reader cut off');
+        conn.close(CloseCode.tryAgainLater, 'reader too slow');
+      },
+    };
   }
 
   get connectionCount(): number {
@@ -78,18 +95,7 @@ export class ChatHub implements ChatService {
 
   /** Takes over an upgraded chat connection: welcomes it and serves it until it closes. */
   async attach(ws: WebSocket, socket: Duplex, user: PresenceUser & { guest: boolean }, ip: string): Promise<void> {
-    const conn = new ClientConnection(ws, socket, user, ip, {
-      rateLimit: this.#options.rateLimit,
-      slowReaderBytes: this.#options.slowReaderBytes,
-      onFramesWritten: (n) => {
-        this.#metrics.framesWritten.count += n;
-      },
-      onSlowReader: (c) => {
-        this.#metrics.slowReadersClosed.inc();
-        this.#log.warn({ conn: c.id, user: c.user.name, ip: c.ip }, 'slow reader cut off');
-        c.close(CloseCode.tryAgainLater, 'reader too slow');
-      },
-    });
+    const conn = new ClientConnection(ws, socket, user, ip, this.#context);
     this.#connections.add(conn);
     this.#metrics.connections.set(this.#connections.size);
     let userConns = this.#byUser.get(user.id);
@@ -98,14 +104,13 @@ export class ChatHub implements ChatService {
     if (userConns.size === 1) void this.#broker.subscribe(userChannel(user.id)).catch((e) => this.#fail(e));
     this.#log.info({ conn: conn.id, ip, user: user.name, userId: user.id }, 'client connected');
 
-    ws.on('close', (code: number) => void this.#detach(conn, code));
-    ws.on('error', (err) => this.#log.debug({ conn: conn.id, err }, 'socket error'));
+    ws.on('error', onSocketError);
     const welcome = (async () => {
       const rooms = await this.#store.listRooms(user.id);
       conn.send({ type: 'welcome', user, conn: { id: conn.id, ip }, rooms: rooms.map((r) => r.name) });
     })();
     // Frames the client sends before its welcome is out wait for it.
-    conn.listen(this.#handleMessage, (err) => this.#fail(err, conn), welcome);
+    conn.listen(welcome);
     try {
       await welcome;
     } catch {
@@ -311,7 +316,7 @@ export class ChatHub implements ChatService {
   async #replay(conn: ClientConnection, channel: RoomChannel, sub: Subscription, after: number): Promise<void> {
     const generation = ++sub.generation;
     sub.state = 'replaying';
-    sub.backlog = [];
+    sub.backlog = undefined;
     sub.lastSent = after;
     const stale = () => sub.generation !== generation || conn.closing;
     const oldest = await this.#store.oldestKeptId(channel.name);
@@ -467,6 +472,9 @@ export class ChatHub implements ChatService {
 function pick(user: PresenceUser): PresenceUser {
   return { id: user.id, name: user.name };
 }
+
+/** Socket errors end in a close event, where the connection is cleaned up; nothing to add here. */
+function onSocketError(): void {}
 
 /** The cid and room of a refused message, for its error frame. */
 function chatErrorExtra(message: ClientMessage): { cid?: string; room?: string } {

@@ -33,6 +33,11 @@ class FlushScheduler {
 
 const scheduler = new FlushScheduler();
 
+export interface OutboundListener {
+  framesWritten(count: number): void;
+  slowReader(): void;
+}
+
 export class OutboundQueue {
   /** Most turns carry one frame per socket: it waits here, without an array. */
   #first: Buffer | undefined;
@@ -43,13 +48,12 @@ export class OutboundQueue {
   /**
    * @param socket the raw TCP/TLS socket under the WebSocket
    * @param limitBytes buffered bytes past which the reader counts as slow
-   * @param onSlowReader called once when the limit is passed; the queue drops frames afterwards
+   * @param listener told of the frames written, and once of a slow reader (the queue then drops frames)
    */
   constructor(
     private readonly socket: Duplex,
     private readonly limitBytes: number,
-    private readonly onSlowReader: () => void,
-    private readonly onFramesWritten: (count: number) => void = () => {},
+    private readonly listener: OutboundListener,
   ) {}
 
   push(frame: Buffer): void {
@@ -77,10 +81,10 @@ export class OutboundQueue {
       for (let i = 0; i < more.length; i++) socket.write(more[i]!);
       socket.uncork();
     }
-    this.onFramesWritten(more === undefined ? 1 : more.length + 1);
+    this.listener.framesWritten(more === undefined ? 1 : more.length + 1);
     if (socket.writableLength > this.limitBytes) {
       this.#closed = true;
-      this.onSlowReader();
+      this.listener.slowReader();
     }
   }
 

@@ -21,7 +21,8 @@ export class Subscription {
   state: 'replaying' | 'live' = 'live';
   /** The highest message id sent to this connection in this room. */
   lastSent = 0;
-  backlog: Array<{ id: number; frame: Buffer }> = [];
+  /** Allocated only while replaying. */
+  backlog: Array<{ id: number; frame: Buffer }> | undefined;
   /** Bumped by every (re)join, so that an older replay still running stops. */
   generation = 0;
   /** Whether the connection counts in the room's presence (explicit joins do; DM auto-subscriptions don't). */
@@ -33,7 +34,7 @@ export class Subscription {
   ) {}
 
   deliver(id: number, frame: Buffer): void {
-    if (this.state === 'replaying') this.backlog.push({ id, frame });
+    if (this.state === 'replaying') (this.backlog ??= []).push({ id, frame });
     else if (id > this.lastSent) {
       this.lastSent = id;
       this.receiver.push(frame);
@@ -42,13 +43,13 @@ export class Subscription {
 
   /** Ends a replay: sends what arrived live meanwhile and is newer than the replay, then goes live. */
   goLive(): void {
-    for (const { id, frame } of this.backlog) {
+    for (const { id, frame } of this.backlog ?? []) {
       if (id > this.lastSent) {
         this.lastSent = id;
         this.receiver.push(frame);
       }
     }
-    this.backlog = [];
+    this.backlog = undefined;
     this.state = 'live';
   }
 }

@@ -45,7 +45,7 @@ export class UpgradeRouter {
   }
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     this.#route(req, socket, head).catch((err: unknown) => {
       this.deps.logger.error({ err }, 'upgrade failed');
       refuse(socket, 500, 'internal', 'the server failed to handle the upgrade');
@@ -92,6 +92,11 @@ export class UpgradeRouter {
     for (const ws of this.#wss.clients) ws.terminate();
     this.#wss.close();
   }
+}
+
+/** A socket error during or after the handshake: drop the socket (the close handlers clean up). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** Answers the handshake with an HTTP error and drops the socket, as ws's own abortHandshake does. */

@@ -52,7 +52,10 @@ describe('OutboundQueue', () => {
     const written: Buffer[] = [];
     socket.on('data', (b: Buffer) => written.push(b));
     let counted = 0;
-    const queue = new OutboundQueue(socket, 1 << 20, () => assert.fail('not slow'), (n) => (counted += n));
+    const queue = new OutboundQueue(socket, 1 << 20, {
+      framesWritten: (n) => (counted += n),
+      slowReader: () => assert.fail('not slow'),
+    });
     queue.push(Buffer.from('a'));
     queue.push(Buffer.from('b'));
     queue.push(Buffer.from('c'));
@@ -66,7 +69,7 @@ describe('OutboundQueue', () => {
   it('gives up on a socket whose buffer passes the limit, and drops what comes after', async () => {
     const socket = new PassThrough({ highWaterMark: 16 });
     let slow = 0;
-    const queue = new OutboundQueue(socket, 1000, () => slow++);
+    const queue = new OutboundQueue(socket, 1000, { framesWritten: () => {}, slowReader: () => slow++ });
     for (let i = 0; i < 30; i++) queue.push(Buffer.alloc(100));
     queue.flush();
     assert.equal(slow, 1);
