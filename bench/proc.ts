@@ -53,3 +53,27 @@ export function selfCpuMeter(): () => number {
 export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
+
+/** CPU seconds the whole machine has been busy (all cores), from the first line of /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / clockTicks();
+}
+
+/**
+ * Over a window: how much CPU (in cores) the machine spent outside the server and this load
+ * process, i.e. the noise from everything else on a shared machine.
+ */
+export function otherCpuMeter(serverPid: number): () => number {
+  const m0 = machineBusySeconds();
+  const s0 = cpuSeconds(serverPid);
+  const u0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    const u = process.cpuUsage(u0);
+    const mine = (cpuSeconds(serverPid) - s0) + (u.user + u.system) / 1e6;
+    return Math.max(0, (machineBusySeconds() - m0 - mine) / seconds);
+  };
+}

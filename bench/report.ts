@@ -19,6 +19,8 @@ interface Row {
   format: (v: number) => string;
   /** load CPU is not in metrics but on the result */
   fromLoad?: boolean;
+  /** a figure about the run, not the server: no Parley/peer ratio */
+  noRatio?: boolean;
 }
 
 const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '–');
@@ -31,19 +33,23 @@ const ROWS: Row[] = [
   { scenario: 'fanout', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
   { scenario: 'fanout', key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
   { scenario: 'fanout', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
+  { scenario: 'fanout', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
   { scenario: 'latency', key: 'p50Ms', label: 'p50 ms (all deliveries)', format: ms },
   { scenario: 'latency', key: 'p99Ms', label: 'p99 ms (all deliveries)', format: ms },
   { scenario: 'latency', key: 'maxMs', label: 'max ms', format: ms },
   { scenario: 'latency', key: 'probeP99Ms', label: 'p99 ms (probe, parsed)', format: ms },
   { scenario: 'latency', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
+  { scenario: 'latency', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
   { scenario: 'idle', key: 'rssPerConnKB', label: 'RSS per connection KB', format: kb },
   { scenario: 'idle', key: 'heapPerConnKB', label: 'of which JS heap used KB (Parley /metrics)', format: kb },
   { scenario: 'idle', key: 'connectPerSec', label: 'connects/s (sign-in + upgrade)', format: int },
   { scenario: 'idle', key: 'joinPerSec', label: 'joins/s', format: int },
+  { scenario: 'idle', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
   { scenario: 'rooms', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
   { scenario: 'rooms', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
   { scenario: 'rooms', key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
   { scenario: 'rooms', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
+  { scenario: 'rooms', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
 ];
 
 function ok(runs: (ScenarioResult | Error)[] | undefined): ScenarioResult[] {
@@ -69,7 +75,7 @@ function table(results: Results, sizes: Sizes, scenarios: ScenarioName[], server
     ROWS.filter((r) => r.scenario === scenario).forEach((row, i) => {
       const cells = servers.map((s) => value(results, scenario, s, row.key, row.fromLoad));
       const parley = value(results, scenario, 'parley', row.key, row.fromLoad);
-      const ratios = hasParley && !row.fromLoad ? peers.map((p) => ratio(parley, value(results, scenario, p, row.key, row.fromLoad))) : peers.map(() => '');
+      const ratios = hasParley && !row.fromLoad && !row.noRatio ? peers.map((p) => ratio(parley, value(results, scenario, p, row.key, row.fromLoad))) : peers.map(() => '');
       lines.push(`| ${i === 0 ? describe(scenario, sizes) : ''} | ${row.label} | ${cells.map(row.format).join(' | ')} |${hasParley ? ` ${ratios.join(' | ')} |` : ''}`);
     });
   }

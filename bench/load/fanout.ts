@@ -5,7 +5,7 @@
  */
 import { createRooms } from './client.js';
 import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { monotonicUs, cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, cpuMeter, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
 
 const ROOM = 'fanout';
@@ -51,6 +51,7 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     pump();
     await sleep(p.warmupMs);
     const server = cpuMeter(jobTarget.pid);
+    const other = otherCpuMeter(jobTarget.pid);
     const load = selfCpuMeter();
     const t0 = performance.now();
     const w0 = monotonicUs();
@@ -61,6 +62,7 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     const d1 = delivered;
     const serverCpu = server();
     const loadCpu = load();
+    const otherCpu = other();
     stopped = true;
     const rss = rssBytes(jobTarget.pid);
 
@@ -73,6 +75,7 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
         deliveredPerSec: (d1 - d0) / seconds,
         messagesPerSec: (d1 - d0) / seconds / n,
         serverCpu,
+        otherCpu,
         deliveredPerCpuSec: (d1 - d0) / seconds / serverCpu,
         serverRssMB: rss / 2 ** 20,
       },

@@ -7,7 +7,7 @@
 import { BenchClient, createRooms, runPool } from './client.js';
 import { getText } from './http.js';
 import { closeAll, connectAll, sleep, toTarget, waitQuiet } from './common.js';
-import { monotonicUs, rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { IdleParams, JobTarget, ScenarioResult } from '../types.js';
 
 /** Parley's own view of its memory (prom-client defaults on /metrics): JS heap used and external (Buffers). */
@@ -34,6 +34,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     const memBefore = parley ? await parleyMemory(target.host, target.port) : undefined;
     const rssBefore = rssBytes(jobTarget.pid);
     const load = selfCpuMeter();
+    const other = otherCpuMeter(jobTarget.pid);
     const t0 = performance.now();
     const w0 = monotonicUs();
     clients = await connectAll(target, p.connections, 'idle', p.concurrency);
@@ -42,6 +43,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     await runPool(clients, p.concurrency, (c, i) => c.join(roomOf(i)));
     const joinSeconds = (performance.now() - t1) / 1000;
     const loadCpu = load();
+    const otherCpu = other();
     const w1 = monotonicUs();
     await waitQuiet(clients, 300);
     await sleep(p.settleMs);
@@ -66,6 +68,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
         rssAfterMB: rssAfter / 2 ** 20,
         connectPerSec: p.connections / connectSeconds,
         joinPerSec: p.connections / joinSeconds,
+        otherCpu,
         ...parleyMetrics,
       },
       loadCpu,

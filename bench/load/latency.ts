@@ -7,7 +7,7 @@
  */
 import { createRooms } from './client.js';
 import { stopwatch, checkDelivery, closeAll, connectAll, payload, payloadTime, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { monotonicUs, cpuMeter, selfCpuMeter } from '../proc.js';
+import { monotonicUs, cpuMeter, otherCpuMeter, selfCpuMeter } from '../proc.js';
 import { percentile } from '../stats.js';
 import type { JobTarget, LatencyParams, ScenarioResult } from '../types.js';
 
@@ -64,6 +64,7 @@ export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<S
     tick();
     await sleep(p.warmupMs);
     const server = cpuMeter(jobTarget.pid);
+    const other = otherCpuMeter(jobTarget.pid);
     const load = selfCpuMeter();
     windowStart = performance.now();
     const w0 = monotonicUs();
@@ -72,6 +73,7 @@ export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<S
     const w1 = monotonicUs();
     const serverCpu = server();
     const loadCpu = load();
+    const otherCpu = other();
     stopped = true;
 
     const parley = target.kind === 'parley';
@@ -89,6 +91,7 @@ export async function latency(jobTarget: JobTarget, p: LatencyParams): Promise<S
         samples: nSamples,
         offeredPerSec: p.rate * receivers.length,
         serverCpu,
+        otherCpu,
       },
       check,
       loadCpu,

@@ -6,7 +6,7 @@
  */
 import { BenchClient, createRooms } from './client.js';
 import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { monotonicUs, cpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, cpuMeter, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
@@ -61,6 +61,7 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     for (let r = 0; r < p.rooms; r++) top(r);
     await sleep(p.warmupMs);
     const server = cpuMeter(jobTarget.pid);
+    const other = otherCpuMeter(jobTarget.pid);
     const load = selfCpuMeter();
     const t0 = performance.now();
     const w0 = monotonicUs();
@@ -71,6 +72,7 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     const d1 = delivered;
     const serverCpu = server();
     const loadCpu = load();
+    const otherCpu = other();
     stopped = true;
     const rss = rssBytes(jobTarget.pid);
 
@@ -85,6 +87,7 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
         deliveredPerSec: (d1 - d0) / seconds,
         messagesPerSec: (d1 - d0) / seconds / p.roomSize,
         serverCpu,
+        otherCpu,
         deliveredPerCpuSec: (d1 - d0) / seconds / serverCpu,
         serverRssMB: rss / 2 ** 20,
       },
