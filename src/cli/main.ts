@@ -9,7 +9,7 @@ import { CliError, UsageError, describeError } from './errors.js';
 const HELP = `parley: a real-time chat server and its terminal clients
 
 Usage:
-  parley serve [options]          run the server (parley serve --help lists every setting)
+  parley [serve] [options]        run the server (parley serve --help lists every setting)
   parley chat URL [options]       chat in the terminal (parley chat --help)
   parley echo URL [TEXT...]       send texts to the server's /ws/echo and print the replies
 
@@ -32,16 +32,17 @@ function version(): string {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case undefined:
     case '-h':
     case '--help':
     case 'help':
       console.log(HELP);
-      return command === undefined ? 2 : 0;
+      return 0;
     case '-v':
     case '--version':
       console.log(version());
       return 0;
+    // `npx parley` alone runs the server with its defaults, like `npm start`.
+    case undefined:
     case 'serve': {
       // Loaded only here, so that the clients never load the server.
       const { runServe } = await import('./serve.js');
@@ -75,7 +76,7 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
     // `serve` returns once the server has stopped; a client's leftovers (stdin) must not keep it alive.
-    if (process.argv[2] !== 'serve') setTimeout(() => process.exit(), 1000).unref();
+    if (process.argv[2] !== undefined && process.argv[2] !== 'serve') setTimeout(() => process.exit(), 1000).unref();
   },
   (err: unknown) => {
     process.exitCode = report(err);

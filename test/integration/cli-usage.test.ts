@@ -1,7 +1,8 @@
 /** `parley` as a user meets it: help, echo, and one clear line for every mistake. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
+import { spawn } from 'node:child_process';
+import { freePort, startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
 import { runCli } from './cli-helpers.js';
 
 /** One line on stderr and no stack trace. */
@@ -89,5 +90,27 @@ describe('parley help and mistakes', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('parley with no command', () => {
+  it('runs the server, which stops with exit 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDataDir(), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      let status = 0;
+      for (let i = 0; i < 200 && status !== 200; i++) {
+        status = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status, 200, 'the server answers /readyz');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
   });
 });
