@@ -30,6 +30,20 @@ runStoreContract('SqliteStore in memory', async () => {
   return { store, cleanup: () => store.close() };
 });
 
+// Messages move from messages_recent into messages every few appends, so every behaviour is also
+// checked with a room's messages split between the two tables and moved in the middle of a batch.
+runStoreContract('SqliteStore moving messages_recent every 3 messages', async () => {
+  const dir = await tempDir();
+  const store = await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 3 });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 /** Runs `fn` with a fresh data dir that is removed afterwards. */
 const inTempDir = (fn: (dir: string) => Promise<void>) => async () => {
   const dir = await tempDir();
@@ -166,6 +180,76 @@ const WRITE_THEN_DIE = `
   process.stdout.write('committed\\n', () => process.kill(process.pid, 'SIGKILL'));
 `;
 
+describe('SqliteStore appendMessages', () => {
+  for (const recentLimit of [3, 10_000]) {
+    it(`numbers interleaved rooms in array order and stores repeated cids once (recentLimit ${recentLimit})`, async () => {
+      const store = await SqliteStore.open(':memory:', { recentLimit });
+      try {
+        const a = await store.createUser({ name: 'a', passwordHash: null, guest: true });
+        const b = await store.createUser({ name: 'b', passwordHash: null, guest: true });
+        await store.createRoom({ name: 'r1', private: false, createdBy: null });
+        await store.createRoom({ name: 'r2', private: false, createdBy: null });
+        const results = await store.appendMessages([
+          message('r1', a, 'r1 first', 'x'),
+          message('r2', b, 'r2 first', 'x'),
+          message('r1', a, 'r1 retry of first', 'x'),
+          message('r2', a, 'r2 second', 'x'),
+          message('r1', b, 'r1 second', 'x'),
+          message('r2', b, 'r2 retry of first', 'x'),
+          message('r1', a, 'r1 third'),
+        ]);
+        assert.deepEqual(results.map((r) => [r.message.room, r.message.id, r.message.data, r.duplicate]), [
+          ['r1', 1, 'r1 first', false],
+          ['r2', 1, 'r2 first', false],
+          ['r1', 1, 'r1 first', true],
+          ['r2', 2, 'r2 second', false],
+          ['r1', 2, 'r1 second', false],
+          ['r2', 1, 'r2 first', true],
+          ['r1', 3, 'r1 third', false],
+        ]);
+        // A retry in a later batch finds it too, and a duplicate takes no id.
+        const later = await store.appendMessages([message('r2', a, 'again', 'x'), message('r2', a, 'new')]);
+        assert.deepEqual(later.map((r) => [r.message.id, r.duplicate]), [[2, true], [3, false]]);
+        assert.deepEqual((await store.getRoom('r1'))?.lastId, 3);
+        assert.deepEqual((await store.getRoom('r2'))?.lastId, 3);
+        assert.deepEqual((await store.history('r1', { limit: 10 })).map((m) => m.data), ['r1 first', 'r1 second', 'r1 third']);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  it('keeps two connections on one file consistent while both move messages', inTempDir(async (dir) => {
+    const file = join(dir, 'parley.db');
+    const one = await SqliteStore.open(file, { recentLimit: 4 });
+    const two = await SqliteStore.open(file, { recentLimit: 5 });
+    try {
+      const u = await one.createUser({ name: 'w', passwordHash: null, guest: true });
+      await one.createRoom({ name: 'shared', private: false, createdBy: null });
+      const stored: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const store = i % 3 === 0 ? two : one;
+        const results = await store.appendMessages([message('shared', u, `m${i}`, `c${i}`), message('shared', u, `n${i}`)]);
+        stored.push(...results.map((r) => r.message.id));
+      }
+      assert.deepEqual(stored, Array.from({ length: 24 }, (_, i) => i + 1));
+      // Each connection recognises the other's cids, wherever they are now.
+      for (const [store, i] of [[one, 0], [two, 1], [one, 11]] as const) {
+        const [retry] = await store.appendMessages([message('shared', u, 'again', `c${i}`)]);
+        assert.deepEqual([retry!.message.id, retry!.duplicate], [2 * i + 1, true]);
+      }
+      const all = await two.history('shared', { after: 0, limit: 100 });
+      assert.deepEqual(all.map((m) => m.id), stored);
+      assert.equal(await one.prune('shared', 5), 19);
+      assert.equal(await two.oldestKeptId('shared'), 20);
+      assert.deepEqual((await one.history('shared', { limit: 100 })).map((m) => m.id), [20, 21, 22, 23, 24]);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  }));
+});
+
 describe('SqliteStore durability', () => {
   it('keeps every committed message when the process is killed with SIGKILL', inTempDir(async (dir) => {
     const count = 200;
@@ -237,6 +321,47 @@ describe('SqliteStore migrations', () => {
       db.close();
     }
   });
+
+  it('opens a database of the first schema with its messages, continuing ids and knowing its cids', inTempDir(async (dir) => {
+    // A file as the first release left it: only migration 1, written without the Store.
+    const first = MIGRATIONS.filter((m) => m.version === 1);
+    const db = new Database(join(dir, 'parley.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, first);
+    db.prepare("INSERT INTO users (id, name, name_key, password_hash, guest, created_at) VALUES (7, 'Old', 'old', NULL, 1, 1)").run();
+    db.prepare("INSERT INTO rooms (name, private, direct, created_by, created_at, last_id) VALUES ('lobby', 0, 0, NULL, 1, 3)").run();
+    const insert = db.prepare('INSERT INTO messages (room, id, user_id, user_name, data, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    insert.run('lobby', 1, 7, 'Old', 'one', 1, 'c1');
+    insert.run('lobby', 2, 7, 'Old', 'two', 2, null);
+    insert.run('lobby', 3, 7, 'Old', 'three', 3, 'c3');
+    db.close();
+
+    const store = await openSqliteStore(dir);
+    try {
+      const old = { id: 7, name: 'Old' };
+      assert.deepEqual((await store.history('lobby', { limit: 10 })).map((m) => [m.id, m.data, m.cid]), [
+        [1, 'one', 'c1'],
+        [2, 'two', undefined],
+        [3, 'three', 'c3'],
+      ]);
+      const results = await store.appendMessages([message('lobby', old, 'one again', 'c1'), message('lobby', old, 'four', 'c4'), message('lobby', old, 'three again', 'c3')]);
+      assert.deepEqual(results.map((r) => [r.message.id, r.message.data, r.duplicate]), [
+        [1, 'one', true],
+        [4, 'four', false],
+        [3, 'three', true],
+      ]);
+      assert.equal((await store.getRoom('lobby'))?.lastId, 4);
+      assert.equal(await store.oldestKeptId('lobby'), 1);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(join(dir, 'parley.db'), { readonly: true });
+    try {
+      assert.deepEqual(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), MIGRATIONS.map((m) => m.version));
+    } finally {
+      check.close();
+    }
+  }));
 
   it('refuses a file written by a newer schema', inTempDir(async (dir) => {
     await (await openSqliteStore(dir)).close();

@@ -63,6 +63,36 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX messages_cid ON messages (room, user_id, cid) WHERE cid IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'messages_recent: where new messages land before they join messages',
+    sql: `
+      -- Appending straight to "messages" (clustered by room) dirties a leaf of the table and one of
+      -- messages_cid in every room of a batch, and each dirty page is a WAL frame written per commit.
+      -- New messages go here instead: rows in arrival order and two compact indexes that stay a few
+      -- pages in all, so a commit writes few pages whatever the number of rooms. The store moves
+      -- them into "messages" in one sorted pass when this table holds enough (several per room).
+      -- A message is in exactly one of the two tables; readers look in both.
+      -- No foreign key on room: appendMessages proves the room exists in the same transaction (it
+      -- advances rooms.last_id first), and the move into "messages" checks the key there.
+      CREATE TABLE messages_recent (
+        seq       INTEGER PRIMARY KEY,
+        room      TEXT    NOT NULL,
+        id        INTEGER NOT NULL,
+        user_id   INTEGER NOT NULL,
+        user_name TEXT    NOT NULL,
+        data      TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        cid       TEXT,
+        -- A 32-bit hash of (room, user_id, cid): a small index key. Not unique (hashes collide);
+        -- a lookup compares the full triple, and appendMessages checks for an earlier cid itself.
+        cid_key   INTEGER,
+        CHECK ((cid IS NULL) = (cid_key IS NULL))
+      );
+      CREATE UNIQUE INDEX messages_recent_room_id ON messages_recent (room, id);
+      CREATE INDEX messages_recent_cid ON messages_recent (cid_key) WHERE cid_key IS NOT NULL;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

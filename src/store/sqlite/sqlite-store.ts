@@ -15,6 +15,8 @@ import {
   type User,
   type UserRecord,
 } from '../types.js';
+import { Checkpointer } from './checkpointer.js';
+import { cidKey } from './cid-key.js';
 import { migrate } from './migrations.js';
 import { nameKey } from './name-key.js';
 
@@ -24,6 +26,31 @@ export const DB_FILE = 'parley.db';
 export const MAX_HISTORY_LIMIT = 1000;
 /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+/**
+ * How many messages messages_recent collects before they move into messages. Larger means fewer
+ * moves with more messages per room each (the move's cost is per room touched), but bigger recent
+ * indexes for every commit to dirty and a longer move when it comes. Measured: bench/store-append.ts.
+ */
+export const DEFAULT_RECENT_LIMIT = 4096;
+
+/** The page cache of the connection, in KiB. */
+const CACHE_SIZE_KIB = 32 * 1024;
+/** How often the background checkpointer copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * With the checkpointer running, the writer checkpoints only if the WAL passes this many pages
+ * (~40 MB): the checkpointer has fallen behind, and the WAL must not grow without bound.
+ */
+const WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT = 10_000;
+/** SQLite's own default, used when there is no checkpointer. */
+const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
+
+export interface SqliteStoreOptions {
+  /** Messages kept in messages_recent before they move into messages (tests make it small). */
+  recentLimit?: number;
+  /** Checkpoint the WAL from a worker thread (default true; not for ':memory:'). */
+  backgroundCheckpoint?: boolean;
+}
 
 interface UserRow {
   id: number;
@@ -88,6 +115,8 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #stmt: Statements;
   readonly #transaction: Database.Transaction<(work: () => unknown) => unknown>;
+  readonly #recentLimit: number;
+  readonly #checkpointer: Checkpointer | undefined;
   #closed = false;
 
   /**
@@ -95,11 +124,14 @@ export class SqliteStore implements Store {
    * WAL + synchronous=NORMAL: a committed transaction survives a crash of the process (though
    * not necessarily a power cut), and readers never block the writer.
    */
-  static async open(file: string): Promise<SqliteStore> {
-    return new SqliteStore(file);
+  static async open(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    return new SqliteStore(file, options);
   }
 
-  private constructor(file: string) {
+  private constructor(file: string, options: SqliteStoreOptions) {
+    const recentLimit = options.recentLimit ?? DEFAULT_RECENT_LIMIT;
+    if (!Number.isSafeInteger(recentLimit) || recentLimit < 1) throw new RangeError(`recentLimit must be a positive integer, not ${recentLimit}`);
+    this.#recentLimit = recentLimit;
     this.file = file;
     const db = new Database(file);
     try {
@@ -107,6 +139,11 @@ export class SqliteStore implements Store {
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
+      // Up to 32 MB of pages (the default is 2 MB): the cid probes and the moves out of
+      // messages_recent touch every active room's pages, and a miss is a read from the OS.
+      db.pragma(`cache_size = -${CACHE_SIZE_KIB}`);
+      // The move's sort and statement journal stay in memory instead of temp files.
+      db.pragma('temp_store = MEMORY');
       migrate(db);
     } catch (err) {
       db.close();
@@ -115,6 +152,13 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#stmt = prepareStatements(db);
     this.#transaction = db.transaction((work: () => unknown) => work());
+    if ((options.backgroundCheckpoint ?? true) && !db.memory && file !== '') {
+      db.pragma(`wal_autocheckpoint = ${WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT}`);
+      this.#checkpointer = new Checkpointer(file, CHECKPOINT_INTERVAL_MS, () => {
+        // Without the worker, the writer checkpoints as SQLite does by default.
+        if (!this.#closed) db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT}`);
+      });
+    }
   }
 
   /**
@@ -224,37 +268,71 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * The hot path. Per message: one index probe when it has a cid, one insert. Per room in the
-   * batch: one read of last_id (which is also the existence check) and one update at the end.
-   * Runs inside the batch transaction, so a throw stores nothing.
+   * The hot path. Per room in the batch: one statement that advances rooms.last_id by the number of
+   * new messages and returns it (which is also the existence check). Per message: one insert into
+   * messages_recent, and for a message with a cid two index probes (messages_recent, messages).
+   * Ids are assigned per room in array order; a duplicate takes no id. Runs inside the batch
+   * transaction, so a throw stores nothing.
    */
   #append(batch: NewMessage[]): AppendResult[] {
     const s = this.#stmt;
-    const lastIds = new Map<string, number>();
-    const results: AppendResult[] = [];
-    for (const m of batch) {
-      if (m.cid !== undefined) {
-        // Also finds an earlier message of this same batch: it was inserted a moment ago.
-        const earlier = s.messageByCid.get(m.room, m.user.id, m.cid) as MessageRow | undefined;
-        if (earlier) {
-          results.push({ message: toMessage(earlier), duplicate: true });
-          continue;
-        }
-      }
-      let last = lastIds.get(m.room);
-      if (last === undefined) {
-        last = s.roomLastId.get(m.room) as number | undefined;
-        if (last === undefined) throw new NoSuchRoomError(m.room);
-      }
-      const id = last + 1;
-      lastIds.set(m.room, id);
-      s.insertMessage.run(m.room, id, m.user.id, m.user.name, m.data, m.ts, m.cid ?? null);
-      const message: StoredMessage = { room: m.room, id, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
-      if (m.cid !== undefined) message.cid = m.cid;
-      results.push({ message, duplicate: false });
+    const results = new Array<AppendResult>(batch.length);
+    const byRoom = new Map<string, number[]>();
+    for (let i = 0; i < batch.length; i++) {
+      const room = batch[i]!.room;
+      const indexes = byRoom.get(room);
+      if (indexes === undefined) byRoom.set(room, [i]);
+      else indexes.push(i);
     }
-    for (const [room, last] of lastIds) s.setRoomLastId.run(last, room);
+    for (const [room, indexes] of byRoom) {
+      let fresh = 0;
+      // The cids first stored by this batch in this room, by `${user id} ${cid}`: a later copy in
+      // the same batch is its duplicate (it is not in the database yet when it is looked up).
+      let stored: Map<string, StoredMessage> | undefined;
+      for (const i of indexes) {
+        const m = batch[i]!;
+        if (m.cid !== undefined) {
+          const inBatch = stored?.get(`${m.user.id} ${m.cid}`);
+          const earlier = inBatch ?? (s.messageByCid.get({ key: cidKey(room, m.user.id, m.cid), room, user: m.user.id, cid: m.cid }) as
+            | MessageRow
+            | undefined);
+          if (earlier !== undefined) {
+            results[i] = { message: inBatch ?? toMessage(earlier as MessageRow), duplicate: true };
+            continue;
+          }
+        }
+        const message: StoredMessage = { room, id: 0, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+        if (m.cid !== undefined) {
+          message.cid = m.cid;
+          (stored ??= new Map()).set(`${m.user.id} ${m.cid}`, message);
+        }
+        results[i] = { message, duplicate: false };
+        fresh++;
+      }
+      if (fresh === 0) continue;
+      const last = s.advanceRoom.get(fresh, room) as number | undefined;
+      if (last === undefined) throw new NoSuchRoomError(room);
+      let id = last - fresh;
+      for (const i of indexes) {
+        const { message, duplicate } = results[i]!;
+        if (duplicate) continue;
+        message.id = ++id;
+        const cid = message.cid;
+        s.insertRecent.run(room, id, message.user.id, message.user.name, message.data, message.ts, cid ?? null,
+          cid === undefined ? null : cidKey(room, message.user.id, cid));
+      }
+    }
+    if (((s.recentCount.get() as number | null) ?? 0) >= this.#recentLimit) this.#moveRecent();
     return results;
+  }
+
+  /**
+   * Moves every message of messages_recent into messages, sorted so that each room's B-tree is
+   * appended to in order: one pass whose cost is per room, shared by all the room's messages.
+   */
+  #moveRecent(): void {
+    this.#stmt.moveRecent.run();
+    this.#stmt.clearRecent.run();
   }
 
   /**
@@ -268,20 +346,21 @@ export class SqliteStore implements Store {
     const after = query.after ?? 0;
     const before = query.before ?? Number.MAX_SAFE_INTEGER;
     if (query.after !== undefined && query.before === undefined) {
-      return (this.#stmt.historyForward.all(room, after, before, limit) as MessageRow[]).map(toMessage);
+      return (this.#stmt.historyForward.all({ room, after, before, limit }) as MessageRow[]).map(toMessage);
     }
-    const rows = this.#stmt.historyBackward.all(room, after, before, limit) as MessageRow[];
+    const rows = this.#stmt.historyBackward.all({ room, after, before, limit }) as MessageRow[];
     return rows.reverse().map(toMessage);
   }
 
   async oldestKeptId(room: string): Promise<number | undefined> {
-    const id = this.#stmt.oldestId.get(room) as number | null;
+    const id = this.#stmt.oldestId.get({ room }) as number | null;
     return id ?? undefined;
   }
 
   async prune(room: string, keep: number): Promise<number> {
     if (!Number.isFinite(keep)) throw new RangeError(`keep must be a number, not ${keep}`);
-    return this.#stmt.prune.run({ room, keep: Math.max(0, Math.floor(keep)) }).changes;
+    const args = { room, keep: Math.max(0, Math.floor(keep)) };
+    return this.#write(() => this.#stmt.prune.run(args).changes + this.#stmt.pruneRecent.run(args).changes);
   }
 
   /** The connection's durability settings, for the start-up log and for tests. */
@@ -307,6 +386,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // First, so that this connection is the last one and can fold the WAL back into the file.
+    await this.#checkpointer?.stop();
     try {
       // Cheap upkeep of the query planner's statistics, as SQLite recommends on close.
       this.#db.pragma('optimize');
@@ -340,21 +421,54 @@ function prepareStatements(db: Database.Database) {
     insertMember: db.prepare('INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)'),
     isMember: db.prepare('SELECT 1 FROM members WHERE room = ? AND user_id = ?').pluck(),
 
-    roomLastId: db.prepare('SELECT last_id FROM rooms WHERE name = ?').pluck(),
-    setRoomLastId: db.prepare('UPDATE rooms SET last_id = ? WHERE name = ?'),
-    messageByCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),
-    insertMessage: db.prepare(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    advanceRoom: db.prepare('UPDATE rooms SET last_id = last_id + ? WHERE name = ? RETURNING last_id').pluck(),
+    // One statement for both tables: the message is in at most one of them.
+    messageByCid: db.prepare(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages_recent WHERE cid_key = @key AND room = @room AND user_id = @user AND cid = @cid
+       UNION ALL
+       SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = @room AND user_id = @user AND cid = @cid`,
+    ),
+    insertRecent: db.prepare(`INSERT INTO messages_recent (${MESSAGE_COLUMNS}, cid_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    // seq only grows between two moves and the move empties the table, so max - min + 1 counts the
+    // rows (or more, after a prune): two seeks to the ends of the rowid B-tree instead of a scan.
+    // (Two subqueries: SQLite reads min or max from the B-tree only when it is the query's only aggregate.)
+    recentCount: db
+      .prepare('SELECT (SELECT max(seq) FROM messages_recent) - (SELECT min(seq) FROM messages_recent) + 1')
+      .pluck(),
+    moveRecent: db.prepare(
+      `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM messages_recent ORDER BY room, id`,
+    ),
+    clearRecent: db.prepare('DELETE FROM messages_recent'),
+    // Each table gives at most `limit` rows of its own, already in order; the outer query merges them.
     historyForward: db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id ASC LIMIT ?`,
+      `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
+         WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
+       UNION ALL
+       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages_recent
+         WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
+       ORDER BY id ASC LIMIT @limit`,
     ),
     historyBackward: db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?`,
+      `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
+         WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
+       UNION ALL
+       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages_recent
+         WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
+       ORDER BY id DESC LIMIT @limit`,
     ),
-    oldestId: db.prepare('SELECT min(id) FROM messages WHERE room = ?').pluck(),
+    oldestId: db
+      .prepare(
+        `SELECT min(id) FROM (SELECT min(id) AS id FROM messages WHERE room = @room
+         UNION ALL SELECT min(id) FROM messages_recent WHERE room = @room)`,
+      )
+      .pluck(),
     // Ids are gapless up to last_id and only the oldest are ever deleted, so the kept messages are
     // exactly last_id - keep + 1 … last_id: a range delete, with no walk over the `keep` newest rows.
     prune: db.prepare(
       'DELETE FROM messages WHERE room = @room AND id <= (SELECT last_id FROM rooms WHERE name = @room) - @keep',
+    ),
+    pruneRecent: db.prepare(
+      'DELETE FROM messages_recent WHERE room = @room AND id <= (SELECT last_id FROM rooms WHERE name = @room) - @keep',
     ),
     ping: db.prepare('SELECT 1').pluck(),
   };
