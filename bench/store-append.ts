@@ -97,7 +97,11 @@ function batches(c: Case, users: { id: number; name: string }[], seed: number): 
 
 interface Result {
   usPerMessage: number;
-  /** Process CPU time (user + system) per message: less disturbed by other load than wall time. */
+  /**
+   * Process CPU time (user + system) per message: less disturbed by other load than wall time, but
+   * it includes every thread of the process (a store's background checkpointer too), while wall
+   * time is what the event loop spends blocked in appendMessages.
+   */
   cpuUsPerMessage: number;
   maxBatchMs: number;
 }

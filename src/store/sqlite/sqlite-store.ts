@@ -284,27 +284,31 @@ export class SqliteStore implements Store {
       if (indexes === undefined) byRoom.set(room, [i]);
       else indexes.push(i);
     }
+    let lastSeq = 0;
     for (const [room, indexes] of byRoom) {
       let fresh = 0;
-      // The cids first stored by this batch in this room, by `${user id} ${cid}`: a later copy in
-      // the same batch is its duplicate (it is not in the database yet when it is looked up).
-      let stored: Map<string, StoredMessage> | undefined;
+      // The messages with a cid that this batch stores in this room, by `${user id} ${cid}`: a later
+      // copy in the same batch is their duplicate (they are not in the database when it is looked up).
+      let withCid: Map<string, StoredMessage> | undefined;
       for (const i of indexes) {
         const m = batch[i]!;
         if (m.cid !== undefined) {
-          const inBatch = stored?.get(`${m.user.id} ${m.cid}`);
-          const earlier = inBatch ?? (s.messageByCid.get({ key: cidKey(room, m.user.id, m.cid), room, user: m.user.id, cid: m.cid }) as
-            | MessageRow
-            | undefined);
+          const inBatch = withCid?.get(`${m.user.id} ${m.cid}`);
+          if (inBatch !== undefined) {
+            results[i] = { message: inBatch, duplicate: true };
+            continue;
+          }
+          const key = cidKey(room, m.user.id, m.cid);
+          const earlier = s.messageByCid.get(key, room, m.user.id, m.cid, room, m.user.id, m.cid) as MessageRow | undefined;
           if (earlier !== undefined) {
-            results[i] = { message: inBatch ?? toMessage(earlier as MessageRow), duplicate: true };
+            results[i] = { message: toMessage(earlier), duplicate: true };
             continue;
           }
         }
         const message: StoredMessage = { room, id: 0, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
         if (m.cid !== undefined) {
           message.cid = m.cid;
-          (stored ??= new Map()).set(`${m.user.id} ${m.cid}`, message);
+          (withCid ??= new Map()).set(`${m.user.id} ${m.cid}`, message);
         }
         results[i] = { message, duplicate: false };
         fresh++;
@@ -317,12 +321,14 @@ export class SqliteStore implements Store {
         const { message, duplicate } = results[i]!;
         if (duplicate) continue;
         message.id = ++id;
-        const cid = message.cid;
-        s.insertRecent.run(room, id, message.user.id, message.user.name, message.data, message.ts, cid ?? null,
-          cid === undefined ? null : cidKey(room, message.user.id, cid));
+        const { user, cid } = message;
+        const key = cid === undefined ? null : cidKey(room, user.id, cid);
+        lastSeq = Number(s.insertRecent.run(room, id, user.id, user.name, message.data, message.ts, cid ?? null, key).lastInsertRowid);
       }
     }
-    if (((s.recentCount.get() as number | null) ?? 0) >= this.#recentLimit) this.#moveRecent();
+    // The move empties the table, after which seq starts again at 1: the newest seq is (at least) the
+    // number of messages waiting.
+    if (lastSeq >= this.#recentLimit) this.#moveRecent();
     return results;
   }
 
@@ -424,17 +430,11 @@ function prepareStatements(db: Database.Database) {
     advanceRoom: db.prepare('UPDATE rooms SET last_id = last_id + ? WHERE name = ? RETURNING last_id').pluck(),
     // One statement for both tables: the message is in at most one of them.
     messageByCid: db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages_recent WHERE cid_key = @key AND room = @room AND user_id = @user AND cid = @cid
+      `SELECT ${MESSAGE_COLUMNS} FROM messages_recent WHERE cid_key = ? AND room = ? AND user_id = ? AND cid = ?
        UNION ALL
-       SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = @room AND user_id = @user AND cid = @cid`,
+       SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`,
     ),
     insertRecent: db.prepare(`INSERT INTO messages_recent (${MESSAGE_COLUMNS}, cid_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    // seq only grows between two moves and the move empties the table, so max - min + 1 counts the
-    // rows (or more, after a prune): two seeks to the ends of the rowid B-tree instead of a scan.
-    // (Two subqueries: SQLite reads min or max from the B-tree only when it is the query's only aggregate.)
-    recentCount: db
-      .prepare('SELECT (SELECT max(seq) FROM messages_recent) - (SELECT min(seq) FROM messages_recent) + 1')
-      .pluck(),
     moveRecent: db.prepare(
       `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM messages_recent ORDER BY room, id`,
     ),
