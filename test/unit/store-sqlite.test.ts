@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SchemaTooNewError, migrate } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -246,6 +247,28 @@ describe('SqliteStore appendMessages', () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  }));
+});
+
+describe('SqliteStore background checkpoint', () => {
+  it('copies committed pages from the WAL into the database file while the store is open', inTempDir(async (dir) => {
+    const store = await openSqliteStore(dir);
+    try {
+      const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
+      await store.createRoom({ name: 'big', private: false, createdBy: null });
+      const file = join(dir, 'parley.db');
+      const before = statSync(file).size;
+      // About 2 MB of messages: far below SQLite's own checkpoint threshold with the checkpointer on.
+      for (let b = 0; b < 10; b++) {
+        await store.appendMessages(Array.from({ length: 100 }, (_, i) => message('big', u, `${b}.${i} ${'x'.repeat(2000)}`)));
+      }
+      // Only another thread can have grown the file: this connection has not checkpointed.
+      for (let tries = 0; statSync(file).size <= before && tries < 200; tries++) await sleep(25);
+      assert.ok(statSync(file).size > before + 1_000_000, `${statSync(file).size} > ${before} + 1 MB`);
+      assert.equal((await store.history('big', { limit: 1000 })).length, 1000);
+    } finally {
+      await store.close();
     }
   }));
 });

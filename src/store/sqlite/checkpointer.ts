@@ -7,9 +7,10 @@ import { Worker } from 'node:worker_threads';
  * commit that crosses its threshold: it writes every page in the WAL to the database file and
  * fsyncs both, blocking the event loop for milliseconds (bench/store-append.ts shows it).
  *
- * A PASSIVE checkpoint takes no lock that the writer waits for; it copies what it can and the
- * writer starts the WAL over once everything is copied. It is not part of durability: with WAL
- * and synchronous=NORMAL a commit is safe from a process crash once it is in the WAL.
+ * A PASSIVE checkpoint takes no lock that the writer waits for; it copies what it can, and the
+ * writer starts the WAL over once everything is copied (see the store's wal_autocheckpoint for when
+ * that does not happen by itself). It is not part of durability: with WAL and synchronous=NORMAL a
+ * commit is safe from a process crash once it is in the WAL.
  */
 export class Checkpointer {
   readonly #worker: Worker;

@@ -38,8 +38,10 @@ const CACHE_SIZE_KIB = 32 * 1024;
 /** How often the background checkpointer copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 100;
 /**
- * With the checkpointer running, the writer checkpoints only if the WAL passes this many pages
- * (~40 MB): the checkpointer has fallen behind, and the WAL must not grow without bound.
+ * With the checkpointer running, the writer checkpoints only when the WAL passes this many pages
+ * (~40 MB). The WAL starts over only when a checkpoint has copied all of it before the writer's
+ * next transaction; under continuous writes the worker's copy (fsync included) rarely wins that
+ * race, so it is this checkpoint, with little left to copy, that lets the WAL restart.
  */
 const WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT = 10_000;
 /** SQLite's own default, used when there is no checkpointer. */
