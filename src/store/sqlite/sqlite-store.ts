@@ -132,7 +132,9 @@ export class SqliteStore implements Store {
 
   private constructor(file: string, options: SqliteStoreOptions) {
     const recentLimit = options.recentLimit ?? DEFAULT_RECENT_LIMIT;
-    if (!Number.isSafeInteger(recentLimit) || recentLimit < 1) throw new RangeError(`recentLimit must be a positive integer, not ${recentLimit}`);
+    if (!Number.isSafeInteger(recentLimit) || recentLimit < 1) {
+      throw new RangeError(`recentLimit must be a positive integer, not ${recentLimit}`);
+    }
     this.#recentLimit = recentLimit;
     this.file = file;
     const db = new Database(file);
@@ -325,7 +327,8 @@ export class SqliteStore implements Store {
         message.id = ++id;
         const { user, cid } = message;
         const key = cid === undefined ? null : cidKey(room, user.id, cid);
-        lastSeq = Number(s.insertRecent.run(room, id, user.id, user.name, message.data, message.ts, cid ?? null, key).lastInsertRowid);
+        const row = [room, id, user.id, user.name, message.data, message.ts, cid ?? null, key] as const;
+        lastSeq = Number(s.insertRecent.run(...row).lastInsertRowid);
       }
     }
     // The move empties the table, after which seq starts again at 1: the newest seq is (at least) the
