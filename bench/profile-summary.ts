@@ -23,6 +23,9 @@ interface Profile {
   endTime: number;
 }
 
+// Piped into `head`, stop quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
+
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--'));
 const option = (name: string) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? NaN);
