@@ -79,3 +79,16 @@ describe('OutboundQueue', () => {
     assert.equal(slow, 1);
   });
 });
+
+describe('encodeFrame against ws', () => {
+  it('produces frames that ws parses back to the same message, at every length class', async () => {
+    const { Receiver } = (await import('ws')) as unknown as { Receiver: new (o: object) => import('node:stream').Writable & { on(e: 'message', f: (d: Buffer, isBinary: boolean) => void): void } };
+    for (const size of [0, 100, 125, 126, 1000, 65_535, 65_536, 200_000]) {
+      const message = { type: 'error' as const, code: 'bad_request' as const, message: '字'.repeat(Math.floor(size / 3)) + 'x'.repeat(size % 3) };
+      const receiver = new Receiver({ isServer: false, maxPayload: 0 });
+      const got = new Promise<string>((resolve) => receiver.on('message', (d) => resolve(d.toString())));
+      receiver.write(encodeFrame(message));
+      assert.deepEqual(JSON.parse(await got), message);
+    }
+  });
+});
