@@ -1,7 +1,7 @@
 /** Handing the session cookie to the browser, Secure when the browser is talking TLS. */
 import type { Context } from 'koa';
 import { clearedSessionCookie, sessionCookie } from '../auth/session.js';
-import { isTrustedPeer } from '../net/client-ip.js';
+import { requestScheme } from '../net/request-scheme.js';
 import type { Config } from '../server/config.js';
 
 /**
@@ -9,9 +9,7 @@ import type { Config } from '../server/config.js';
  * HTTP, and a cookie without Secure would then also travel over plain HTTP.
  */
 export function isSecureRequest(ctx: Context, config: Config): boolean {
-  if (config.tls) return true;
-  const proto = ctx.get('X-Forwarded-Proto').split(',')[0]?.trim().toLowerCase();
-  return proto === 'https' && isTrustedPeer(ctx.req.socket.remoteAddress, config.trustProxy);
+  return requestScheme(ctx.req, config.tls !== undefined, config.trustProxy) === 'https';
 }
 
 export function setSessionCookie(ctx: Context, token: string, secure: boolean, maxAgeMs: number): void {

@@ -46,6 +46,24 @@ function onClose(this: WebSocket, code: number): void {
   conn.context.onClose(conn, code);
 }
 
+/** The cid and room a refused frame carried, so that the client can tell which message was refused. */
+function idsOf(json: unknown): { cid?: string; room?: string } {
+  const ids: { cid?: string; room?: string } = {};
+  if (typeof json !== 'object' || json === null) return ids;
+  const { cid, room } = json as { cid?: unknown; room?: unknown };
+  if (typeof cid === 'string' && cid.length > 0) ids.cid = cid.slice(0, 64);
+  if (typeof room === 'string' && room.length > 0) ids.room = room.slice(0, 200);
+  return ids;
+}
+
+function refusedIds(data: RawData): { cid?: string; room?: string } {
+  try {
+    return idsOf(JSON.parse(data.toString()));
+  } catch {
+    return {};
+  }
+}
+
 export class ClientConnection implements Receiver {
   readonly id = randomUUID();
   readonly subscriptions = new Map<string, Subscription>();
@@ -117,7 +135,7 @@ export class ClientConnection implements Receiver {
     if (this.#closing) return;
     if (!this.#limiter.take()) {
       if (this.#limiter.abusive) this.close(CloseCode.policyViolation, 'rate limit exceeded');
-      else this.sendError('rate_limited', 'too many messages: slow down');
+      else this.sendError('rate_limited', 'too many messages: slow down', isBinary ? {} : refusedIds(data));
       return;
     }
     const message = this.#parse(data, isBinary);
@@ -170,12 +188,9 @@ export class ClientConnection implements Receiver {
     }
     const parsed = clientMessageSchema.safeParse(json);
     if (parsed.success) return parsed.data;
-    const cid = typeof json === 'object' && json !== null && typeof (json as { cid?: unknown }).cid === 'string'
-      ? ((json as { cid: string }).cid.slice(0, 64))
-      : undefined;
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    this.sendError('bad_request', `${where}${issue?.message ?? 'invalid message'}`, cid ? { cid } : {});
+    this.sendError('bad_request', `${where}${issue?.message ?? 'invalid message'}`, idsOf(json));
     return undefined;
   }
 

@@ -3,9 +3,10 @@
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { loadOrCreateSecret } from '../auth/secret.js';
@@ -67,13 +68,13 @@ export async function startParley(config: Config, options: { logger?: Logger } =
     webRoot: WEB_ROOT,
     ready: async () => !shuttingDown && (await store.ping()),
   });
-  const upgrades = new UpgradeRouter({ config, store, hub, secret, logger, metrics });
+  const upgrades = new UpgradeRouter({ http: app.callback(), config, store, hub, secret, logger, metrics });
 
   const server: Server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, app.callback())
     : createHttpServer(app.callback());
   server.on('upgrade', upgrades.handle);
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', answerClientError);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -103,6 +104,20 @@ export async function startParley(config: Config, options: { logger?: Logger } =
       logger.info('parley stopped');
     })());
   return { port, url, logger, close };
+}
+
+/** Malformed HTTP (oversized headers, garbage): a JSON error rather than a silent hang-up. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({ error: { code: 'bad_request', message: `malformed HTTP request (${err.code ?? 'parse error'})` } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 async function ensureDefaultRoom(store: Store): Promise<void> {

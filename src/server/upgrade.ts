@@ -3,20 +3,24 @@
  * response written before any 101 (401 no session, 403 origin, 404 path, 503 full); nothing is
  * accepted and closed afterwards.
  */
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { resolveSession, tokenFromRequest } from '../auth/session.js';
 import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
+import { requestScheme } from '../net/request-scheme.js';
 import { serveEcho } from '../realtime/echo.js';
 import type { ChatHub } from '../realtime/hub.js';
 import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 import { originAllowed } from './origin.js';
+import { answerAsPlainHttp } from './plain-upgrade.js';
 
 export interface UpgradeDeps {
+  /** The HTTP app, for requests whose Upgrade is not websocket. */
+  http: RequestListener;
   config: Config;
   store: Store;
   hub: ChatHub;
@@ -46,6 +50,7 @@ export class UpgradeRouter {
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroySocket);
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsPlainHttp(req, socket, head, this.deps.http);
     this.#route(req, socket, head).catch((err: unknown) => {
       this.deps.logger.error({ err }, 'upgrade failed');
       refuse(socket, 500, 'internal', 'the server failed to handle the upgrade');
@@ -62,6 +67,7 @@ export class UpgradeRouter {
       refuse(socket, status, code, message);
     };
     if (path !== '/ws/chat' && path !== '/ws/echo') return refuseWith(404, 'not_found', `no WebSocket endpoint at ${path}`);
+    if (req.method !== 'GET') return refuseWith(405, 'method_not_allowed', 'a WebSocket handshake is a GET request');
     if (!this.#accepting) return refuseWith(503, 'unavailable', 'the server is shutting down');
     if (this.connections >= config.maxConnections) return refuseWith(503, 'unavailable', 'the server is at its connection limit');
 
@@ -74,7 +80,7 @@ export class UpgradeRouter {
       return;
     }
 
-    if (!originAllowed(req.headers, config.allowedOrigins)) {
+    if (!originAllowed(req.headers, config.allowedOrigins, requestScheme(req, config.tls !== undefined, config.trustProxy))) {
       return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
     }
     const user = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);
