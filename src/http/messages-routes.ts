@@ -40,12 +40,13 @@ export function messagesRoutes(deps: HttpDeps): Router {
     const user = await requireUser(ctx, store, secret);
     const room = parse(roomNameSchema, ctx.params.room);
     const query = parse(historyQuery, ctx.query);
-    const { data, more } = await chat.history({ id: user.id, name: user.name }, room, {
+    const { data, more, gap } = await chat.history({ id: user.id, name: user.name }, room, {
       before: query.before,
       after: query.after,
       limit: query.limit ?? 50,
     });
-    ctx.body = { room, data: data.map(chatView), more };
+    // A catch-up (`after`) over messages no longer kept says so, rather than leave a silent hole.
+    ctx.body = gap ? { room, data: data.map(chatView), more, gap } : { room, data: data.map(chatView), more };
   });
 
   router.post('/', async (ctx) => {

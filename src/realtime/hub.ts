@@ -319,9 +319,9 @@ export class ChatHub implements ChatService {
     sub.backlog = undefined;
     sub.lastSent = after;
     const stale = () => sub.generation !== generation || conn.closing;
-    const oldest = await this.#store.oldestKeptId(channel.name);
     const newest = Math.max(channel.lastSeq, (await this.#store.getRoom(channel.name))?.lastId ?? 0);
-    if ((oldest !== undefined && oldest > after + 1) || (oldest === undefined && newest > after)) {
+    if (await this.#missingAfter(channel.name, after, newest)) {
+      const oldest = await this.#store.oldestKeptId(channel.name);
       conn.sendError('history_gap', `messages after ${after} are no longer kept; replay starts at ${oldest ?? newest + 1}`, {
         room: channel.name,
       });
@@ -440,9 +440,19 @@ export class ChatHub implements ChatService {
     return this.#checkAccess(user, room);
   }
 
-  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean }> {
+  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }> {
     await this.#checkAccess(user, room);
-    return this.#page(room, query);
+    const page = await this.#page(room, query);
+    if (query.after === undefined) return page;
+    // The cached room's lastId is as old as the cache: ask the store where the room is now.
+    const gap = await this.#missingAfter(room, query.after, (await this.#store.getRoom(room))?.lastId ?? 0);
+    return gap ? { ...page, gap } : page;
+  }
+
+  /** Whether some messages after `after` were pruned (the room's newest id is `newest`). */
+  async #missingAfter(room: string, after: number, newest: number): Promise<boolean> {
+    const oldest = await this.#store.oldestKeptId(room);
+    return oldest === undefined ? newest > after : oldest > after + 1;
   }
 
   presence(room: string): Promise<PresenceUser[]> {

@@ -11,8 +11,12 @@ export interface ChatService {
   publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult>;
   /** The room, when `user` may read and write it. */
   accessibleRoom(user: PresenceUser, room: string): Promise<Room>;
-  /** Messages of the room the user may read, oldest first; `more` is true when older ones exist (for `before`) or newer ones (for `after`). */
-  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean }>;
+  /**
+   * Messages of the room the user may read, oldest first; `more` is true when older ones exist (for
+   * `before`) or newer ones (for `after`). `gap` is true when `after` is given and some messages
+   * after it are no longer kept (HISTORY_KEEP).
+   */
+  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
 }

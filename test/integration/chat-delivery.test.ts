@@ -86,6 +86,16 @@ describe('join with after', () => {
     const first = replayed[0]!.id as number;
     assert.ok(first > 3 && first <= 8, `replay starts after the pruned part, at ${first}`);
     assert.deepEqual(replayed.map((f) => f.id), Array.from({ length: 13 - first }, (_, i) => first + i));
+    // Over HTTP the same catch-up says gap: true; one that starts at what is kept does not.
+    const get = async (after: number) =>
+      (await (await fetch(`${server.url}/api/rooms/lobby/messages?after=${after}`, { headers: { authorization: `Bearer ${u.token}` } })).json()) as {
+        data: Array<{ id: number }>;
+        gap?: boolean;
+      };
+    const gapped = await get(2);
+    assert.equal(gapped.gap, true);
+    assert.equal(gapped.data[0]!.id, first);
+    assert.equal((await get(first - 1)).gap, undefined);
     await c.close();
     await server.close();
   });
