@@ -121,6 +121,8 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
   /** Rooms asked for with /join (or --room) whose list has not come yet: created when missing. */
   const joining = new Set<string>([firstRoom]);
   let current: string | undefined = firstRoom;
+  /** The current room before the last /join, to go back to if the server refuses it. */
+  let previousRoom: string | undefined;
   let everOpen = false;
   let ended = false;
 
@@ -208,9 +210,20 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     client.on('typing', (e) => out.event({ type: 'typing', ...e }, null));
     client.on('error', (e) => {
       if (e.code === 'not_found' && e.room !== undefined && joining.has(e.room)) return createAndJoin(e.room);
-      if (e.room !== undefined) joining.delete(e.room);
       out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`);
+      if (e.room !== undefined && joining.delete(e.room) && e.code === 'forbidden') refusedJoin(e.room);
     });
+    // A /join the server refused: forget the room and go back to where we were.
+    const refusedJoin = (room: string) => {
+      client.leave(room);
+      listShown.delete(room);
+      if (current !== room) return;
+      current = previousRoom !== room && previousRoom !== undefined && client.joinedRooms.includes(previousRoom)
+        ? previousRoom
+        : client.joinedRooms.find((r) => !r.startsWith('dm:'));
+      out.event({ type: 'current', room: current ?? null }, current ? `* still in ${label(current)}` : '* /join ROOM to go on');
+      out.setRoom(current);
+    };
     // `/join ROOM` of a room that does not exist yet creates it (a public room), like IRC.
     const createAndJoin = (room: string) => {
       joining.delete(room);
@@ -268,6 +281,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           listShown.delete(cmd.room);
           joining.add(cmd.room);
           client.join(cmd.room);
+          previousRoom = current;
           current = cmd.room;
           out.setRoom(current);
           return;

@@ -3,8 +3,17 @@ import { z } from 'zod';
 /** Longest user name, in characters (code points). */
 export const MAX_NAME_CHARS = 32;
 
-/** Letters of any script, digits, `_`, `.` and `-`: safe in a URL path segment and in a log line. */
-const ROOM_NAME = /^[\p{L}\p{N}_.-]{1,64}$/u;
+/**
+ * Letters of any script, digits, `_`, `.` and `-`, with at least one letter or digit: safe in a URL
+ * path segment (no `.` or `..`) and in a log line.
+ */
+const ROOM_NAME = /^(?=.*[\p{L}\p{N}])[\p{L}\p{N}_.-]{1,64}$/u;
+/**
+ * Invisible format characters that would let one name pass for another (zero-width space, bidi
+ * overrides, BOM…). ZWJ and ZWNJ stay allowed (emoji sequences, Persian), and so do the tag
+ * characters of subdivision flags.
+ */
+const INVISIBLE = /(?!\u200C|\u200D|[\u{E0020}-\u{E007F}])\p{Cf}/u;
 const DIRECT_ROOM = /^dm:([1-9][0-9]{0,15}):([1-9][0-9]{0,15})$/;
 
 /** A user name: trimmed, NFC-normalised, 1-32 characters of any script, no control characters. */
@@ -13,12 +22,14 @@ export const userNameSchema = z
   .transform((s) => s.normalize('NFC').trim())
   .refine((s) => s.length > 0, 'name must not be empty')
   .refine((s) => [...s].length <= MAX_NAME_CHARS, `name must be at most ${MAX_NAME_CHARS} characters`)
-  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters');
+  .refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'name must not contain control characters or broken UTF-16')
+  .refine((s) => !INVISIBLE.test(s), 'name must not contain invisible formatting characters')
+  .refine((s) => /[\p{L}\p{N}\p{S}\p{P}]/u.test(s), 'name must have a visible character');
 
 /** A room name a user may create. */
 export const newRoomNameSchema = z
   .string()
-  .regex(ROOM_NAME, 'room name must be 1-64 letters, digits, "_", "." or "-"');
+  .regex(ROOM_NAME, 'room name must be 1-64 letters, digits, "_", "." or "-", with a letter or digit');
 
 /** Any room name a client may address: a created room or a direct-message room `dm:<a>:<b>`. */
 export const roomNameSchema = z

@@ -15,6 +15,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
 
 describe('parley chat --json', () => {
+  it('stays in its room when a /join is refused', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    const owner = await fetch(`${server.url}/api/guest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"owner"}' });
+    const { token } = (await owner.json()) as { token: string };
+    const made = await fetch(`${server.url}/api/rooms`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'secret', private: true }),
+    });
+    assert.equal(made.status, 201);
+    const eve = new JsonChat([server.url, '--name', 'eve']);
+    try {
+      await eve.waitFor((e) => e.type === 'list' && e.room === 'lobby', 'eve in lobby');
+      eve.send('/join secret');
+      await eve.waitFor((e) => e.type === 'error' && e.code === 'forbidden', 'the refusal');
+      const back = await eve.waitFor((e) => e.type === 'current', 'back in a room');
+      assert.equal(back.room, 'lobby');
+      eve.send('still here');
+      const ack = await eve.waitFor((e) => e.type === 'ack' && e.data === 'still here', 'the ack');
+      assert.equal(ack.room, 'lobby');
+      assert.equal(await eve.end(), 0);
+    } finally {
+      eve.kill();
+      await server.close();
+    }
+  });
+
+
   it('lets two scripts talk in a room, see who is there, send a DM, read history, and exit 0 at the end of stdin', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0' });
     const ann = new JsonChat([server.url, '--name', 'ann']);

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { directRoomMembers, directRoomName, newRoomNameSchema, roomNameSchema, userNameSchema } from '../../src/realtime/names.js';
+
+const ok = (s: string) => userNameSchema.safeParse(s).success;
+
+describe('user names', () => {
+  it('takes any script and emoji, trimmed and NFC-normalised', () => {
+    assert.equal(userNameSchema.parse('  小明 '), '小明');
+    assert.equal(userNameSchema.parse('Jose\u0301'), 'José');
+    for (const name of ['alice', 'Мария', 'محمد', 'user_1', '👨‍👩‍👧 family', 'می‌خواهم', '🏴󠁧󠁢󠁳󠁣󠁴󠁿']) assert.ok(ok(name), name);
+  });
+
+  it('refuses empty, too long, control, invisible and broken names', () => {
+    for (const name of ['', '   ', 'x'.repeat(33), 'a\nb', 'alice\u200b', '\u200b', '\u202eevil', 'b\ufeffob', 'bad\ud800', '\u0301']) {
+      assert.ok(!ok(name), JSON.stringify(name));
+    }
+    assert.ok(ok('字'.repeat(32)), '32 characters of any width');
+  });
+});
+
+describe('room names', () => {
+  it('takes letters of any script, digits, _ . - with at least one letter or digit', () => {
+    for (const name of ['lobby', '聊天室', 'team-2.0', 'a_b']) assert.ok(newRoomNameSchema.safeParse(name).success, name);
+    for (const name of ['', '..', '.', '-_-', 'a b', 'a/b', 'dm:1:2', 'x'.repeat(65)]) {
+      assert.ok(!newRoomNameSchema.safeParse(name).success, JSON.stringify(name));
+    }
+  });
+
+  it('names a DM room by the two ids, sorted, and reads them back', () => {
+    assert.equal(directRoomName(12, 3), 'dm:3:12');
+    assert.deepEqual(directRoomMembers('dm:3:12'), [3, 12]);
+    assert.equal(directRoomMembers('lobby'), undefined);
+    assert.ok(roomNameSchema.safeParse('dm:3:12').success);
+    assert.ok(!roomNameSchema.safeParse('dm:0:1').success);
+  });
+});
