@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export interface Metrics {
   registry: Registry;
   connections: Gauge;
+  roomsActive: Gauge;
   upgradesRefused: Counter<'status'>;
   messagesStored: Counter;
   framesSent: Counter;
@@ -20,6 +21,7 @@ export function createMetrics(): Metrics {
   return {
     registry,
     connections: new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    roomsActive: new Gauge({ name: 'parley_rooms_active', help: 'Rooms with subscribers on this node', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'parley_upgrades_refused_total',
       help: 'WebSocket upgrades refused, by HTTP status',

@@ -275,6 +275,7 @@ export class ChatHub implements ChatService {
         const room = await this.#store.getRoom(name);
         channel.start(room?.lastId ?? 0);
         this.#readyChannels.set(name, channel);
+        this.#metrics.roomsActive.set(this.#readyChannels.size);
         return channel;
       })();
       this.#channels.set(name, pending);
@@ -301,7 +302,9 @@ export class ChatHub implements ChatService {
 
   /** Subscribes the connection to the room, replaying stored messages with id > after first. */
   async #subscribe(conn: ClientConnection, name: string, after: number | undefined): Promise<Subscription> {
-    const channel = await this.#channel(name);
+    let channel = await this.#channel(name);
+    // The channel may have been dropped while this waited (its last subscriber left): take the new one.
+    while (this.#readyChannels.get(name) !== channel) channel = await this.#channel(name);
     let sub = conn.subscriptions.get(name);
     if (!sub) {
       sub = new Subscription(conn, name);
@@ -345,6 +348,7 @@ export class ChatHub implements ChatService {
     sub.generation++;
     const channel = await this.#channels.get(sub.room);
     channel?.subscribers.delete(sub);
+    if (channel && channel.subscribers.size === 0) this.#dropChannel(channel);
     if (sub.present) {
       sub.present = false;
       const user = pick(conn.user);
@@ -352,6 +356,18 @@ export class ChatHub implements ChatService {
         await this.#broker.publish(sub.room, { kind: 'left', room: sub.room, user });
       }
     }
+  }
+
+  /**
+   * A room nobody on this node follows any more stops costing anything here. The broker
+   * unsubscribe is issued at once, so a later subscribe for the same room comes after it.
+   */
+  #dropChannel(channel: RoomChannel): void {
+    if (this.#readyChannels.get(channel.name) !== channel) return;
+    this.#readyChannels.delete(channel.name);
+    this.#channels.delete(channel.name);
+    this.#metrics.roomsActive.set(this.#readyChannels.size);
+    void this.#broker.unsubscribe(channel.name).catch((e) => this.#fail(e));
   }
 
   #onBrokerEvent(room: string, event: RoomEvent): void {

@@ -136,6 +136,28 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(lefts.length, 1);
   });
 
+  it('forgets a room on this node when its last subscriber leaves, and serves it again on the next join', async () => {
+    const room = 'ephemeral';
+    await createRoom(server.url, alice.token, room);
+    const active = async () => Number(/^parley_rooms_active (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    const before = await active();
+    const a = await connect(alice);
+    a.send({ type: 'join', room });
+    await a.next('list');
+    assert.equal(await active(), before + 1);
+    a.send({ type: 'leave', room });
+    a.send({ type: 'history', room });
+    await a.next('history');
+    assert.equal(await active(), before);
+    const b = await connect(bob);
+    for (const c of [a, b]) {
+      c.send({ type: 'join', room });
+      await c.next('list', (f) => f.room === room);
+    }
+    a.send({ type: 'chat', room, data: 'again', cid: 'again' });
+    assert.equal((await b.next('chat', (f) => f.room === room)).data, 'again');
+  });
+
   it('answers not_found for a room that does not exist', async () => {
     const a = await connect(alice);
     a.send({ type: 'join', room: 'nowhere' });
