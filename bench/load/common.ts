@@ -1,6 +1,7 @@
 /** Pieces every scenario uses: connecting many clients, waiting for quiet, draining, checking. */
 import { BenchClient, runPool, type Target } from './client.js';
 import type { DeliveryCheck, JobTarget } from '../types.js';
+import { cpuMeter, monotonicUs, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -111,5 +112,38 @@ export function checkDelivery(
     unacked,
     closed,
     errors,
+  };
+}
+
+/** What one measured window of a throughput scenario saw. */
+export interface ThroughputWindow {
+  /** Deliveries counted per second over the window. */
+  deliveredPerSec: number;
+  serverCpu: number;
+  otherCpu: number;
+  loadCpu: number;
+  serverRssMB: number;
+  windowUs: [number, number];
+}
+
+/** Measures `measureMs` of a running load: deliveries (from `delivered()`), CPU of each side, RSS. */
+export async function measureThroughput(pid: number, measureMs: number, delivered: () => number): Promise<ThroughputWindow> {
+  const server = cpuMeter(pid);
+  const other = otherCpuMeter(pid);
+  const load = selfCpuMeter();
+  const t0 = performance.now();
+  const w0 = monotonicUs();
+  const d0 = delivered();
+  await sleep(measureMs);
+  const seconds = (performance.now() - t0) / 1000;
+  const w1 = monotonicUs();
+  const d1 = delivered();
+  return {
+    deliveredPerSec: (d1 - d0) / seconds,
+    serverCpu: server(),
+    loadCpu: load(),
+    otherCpu: other(),
+    serverRssMB: rssBytes(pid) / 2 ** 20,
+    windowUs: [w0, w1],
   };
 }

@@ -4,8 +4,7 @@
  * are outstanding, so the server is always busy but its buffers stay bounded.
  */
 import { createRooms } from './client.js';
-import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { monotonicUs, cpuMeter, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
 
 const ROOM = 'fanout';
@@ -50,21 +49,8 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     }
     pump();
     await sleep(p.warmupMs);
-    const server = cpuMeter(jobTarget.pid);
-    const other = otherCpuMeter(jobTarget.pid);
-    const load = selfCpuMeter();
-    const t0 = performance.now();
-    const w0 = monotonicUs();
-    const d0 = delivered;
-    await sleep(p.measureMs);
-    const seconds = (performance.now() - t0) / 1000;
-    const w1 = monotonicUs();
-    const d1 = delivered;
-    const serverCpu = server();
-    const loadCpu = load();
-    const otherCpu = other();
+    const window = await measureThroughput(jobTarget.pid, p.measureMs, () => delivered);
     stopped = true;
-    const rss = rssBytes(jobTarget.pid);
 
     const acks = () => publishers.reduce((s, c) => s + c.acks, 0);
     const parley = target.kind === 'parley';
@@ -72,18 +58,18 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     const check = checkDelivery([{ receivers, expected: sent }], parley ? { got: acks(), sent } : undefined, publishers);
     return {
       metrics: {
-        deliveredPerSec: (d1 - d0) / seconds,
-        messagesPerSec: (d1 - d0) / seconds / n,
-        serverCpu,
-        otherCpu,
-        deliveredPerCpuSec: (d1 - d0) / seconds / serverCpu,
-        serverRssMB: rss / 2 ** 20,
+        deliveredPerSec: window.deliveredPerSec,
+        messagesPerSec: window.deliveredPerSec / n,
+        serverCpu: window.serverCpu,
+        otherCpu: window.otherCpu,
+        deliveredPerCpuSec: window.deliveredPerSec / window.serverCpu,
+        serverRssMB: window.serverRssMB,
       },
       check,
-      loadCpu,
+      loadCpu: window.loadCpu,
       notes: [],
       setup: setup.toString(),
-      windowUs: [w0, w1],
+      windowUs: window.windowUs,
     };
   } finally {
     closeAll(receivers);

@@ -5,8 +5,7 @@
  * received by all members.
  */
 import { BenchClient, createRooms } from './client.js';
-import { stopwatch, checkDelivery, closeAll, connectAll, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
-import { monotonicUs, cpuMeter, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
@@ -60,21 +59,8 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     }
     for (let r = 0; r < p.rooms; r++) top(r);
     await sleep(p.warmupMs);
-    const server = cpuMeter(jobTarget.pid);
-    const other = otherCpuMeter(jobTarget.pid);
-    const load = selfCpuMeter();
-    const t0 = performance.now();
-    const w0 = monotonicUs();
-    const d0 = delivered;
-    await sleep(p.measureMs);
-    const seconds = (performance.now() - t0) / 1000;
-    const w1 = monotonicUs();
-    const d1 = delivered;
-    const serverCpu = server();
-    const loadCpu = load();
-    const otherCpu = other();
+    const window = await measureThroughput(jobTarget.pid, p.measureMs, () => delivered);
     stopped = true;
-    const rss = rssBytes(jobTarget.pid);
 
     const parley = target.kind === 'parley';
     const totalSent = () => sent.reduce((s, v) => s + v, 0);
@@ -84,18 +70,18 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     const check = checkDelivery(groups, parley ? { got: acks(), sent: totalSent() } : undefined);
     return {
       metrics: {
-        deliveredPerSec: (d1 - d0) / seconds,
-        messagesPerSec: (d1 - d0) / seconds / p.roomSize,
-        serverCpu,
-        otherCpu,
-        deliveredPerCpuSec: (d1 - d0) / seconds / serverCpu,
-        serverRssMB: rss / 2 ** 20,
+        deliveredPerSec: window.deliveredPerSec,
+        messagesPerSec: window.deliveredPerSec / p.roomSize,
+        serverCpu: window.serverCpu,
+        otherCpu: window.otherCpu,
+        deliveredPerCpuSec: window.deliveredPerSec / window.serverCpu,
+        serverRssMB: window.serverRssMB,
       },
       check,
-      loadCpu,
+      loadCpu: window.loadCpu,
       notes: [],
       setup: setup.toString(),
-      windowUs: [w0, w1],
+      windowUs: window.windowUs,
     };
   } finally {
     closeAll(clients);
