@@ -147,3 +147,15 @@ export async function measureThroughput(pid: number, measureMs: number, delivere
     windowUs: [w0, w1],
   };
 }
+
+/** The scenario metrics of a throughput window; `perMessage` receivers get each message. */
+export function throughputMetrics(window: ThroughputWindow, perMessage: number) {
+  return {
+    deliveredPerSec: window.deliveredPerSec,
+    messagesPerSec: window.deliveredPerSec / perMessage,
+    serverCpu: window.serverCpu,
+    otherCpu: window.otherCpu,
+    deliveredPerCpuSec: window.deliveredPerSec / window.serverCpu,
+    serverRssMB: window.serverRssMB,
+  };
+}

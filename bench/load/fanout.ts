@@ -4,7 +4,7 @@
  * are outstanding, so the server is always busy but its buffers stay bounded.
  */
 import { createRooms } from './client.js';
-import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, throughputMetrics, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
 
 const ROOM = 'fanout';
@@ -57,14 +57,7 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     await waitUntil(() => delivered >= sent * n && (!parley || acks() >= sent), 15_000);
     const check = checkDelivery([{ receivers, expected: sent }], parley ? { got: acks(), sent } : undefined, publishers);
     return {
-      metrics: {
-        deliveredPerSec: window.deliveredPerSec,
-        messagesPerSec: window.deliveredPerSec / n,
-        serverCpu: window.serverCpu,
-        otherCpu: window.otherCpu,
-        deliveredPerCpuSec: window.deliveredPerSec / window.serverCpu,
-        serverRssMB: window.serverRssMB,
-      },
+      metrics: throughputMetrics(window, n),
       check,
       loadCpu: window.loadCpu,
       notes: [],

@@ -5,7 +5,7 @@
  * received by all members.
  */
 import { BenchClient, createRooms } from './client.js';
-import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, throughputMetrics, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
@@ -69,14 +69,7 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     const groups = names.map((_, r) => ({ receivers: clients.slice(r * p.roomSize, (r + 1) * p.roomSize), expected: sent[r]! }));
     const check = checkDelivery(groups, parley ? { got: acks(), sent: totalSent() } : undefined);
     return {
-      metrics: {
-        deliveredPerSec: window.deliveredPerSec,
-        messagesPerSec: window.deliveredPerSec / p.roomSize,
-        serverCpu: window.serverCpu,
-        otherCpu: window.otherCpu,
-        deliveredPerCpuSec: window.deliveredPerSec / window.serverCpu,
-        serverRssMB: window.serverRssMB,
-      },
+      metrics: throughputMetrics(window, p.roomSize),
       check,
       loadCpu: window.loadCpu,
       notes: [],
