@@ -1,7 +1,7 @@
 /** `parley serve`: runs the server until SIGINT/SIGTERM, then stops gracefully within 10 s. */
 import { parseArgs } from 'node:util';
 import { ConfigError, flagName, loadConfig, settings, type SettingName } from '../server/config.js';
-import { startParley } from '../server/app.js';
+import { startParley, type ParleyServer } from '../server/app.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
@@ -39,9 +39,14 @@ export async function runServe(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  let server;
+  let server: ParleyServer | undefined;
+  // Without its store the server can only refuse work: exit non-zero so a supervisor restarts it.
+  const onFatal = () => {
+    setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS).unref();
+    void server?.close().finally(() => process.exit(1));
+  };
   try {
-    server = await startParley(config);
+    server = await startParley(config, { onFatal });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is in use: pick another with --port or PORT`);

@@ -3,6 +3,7 @@
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { STATUS_CODES, createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,8 @@ import { createHttpApp } from '../http/app.js';
 import { createMetrics } from '../metrics.js';
 import { ChatHub } from '../realtime/hub.js';
 import { DEFAULT_ROOM } from '../realtime/names.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { DB_FILE } from '../store/sqlite/sqlite-store.js';
+import { WorkerStore } from '../store/sqlite/worker-store.js';
 import { RoomExistsError, type Store } from '../store/types.js';
 import type { Config } from './config.js';
 import { UpgradeRouter } from './upgrade.js';
@@ -33,15 +35,31 @@ export interface ParleyServer {
 /** The built web app, served at `/`. */
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
-export async function startParley(config: Config, options: { logger?: Logger } = {}): Promise<ParleyServer> {
+export interface StartOptions {
+  logger?: Logger;
+  /** Called if the server can no longer work (its store thread died); `parley serve` exits. */
+  onFatal?: (err: Error) => void;
+}
+
+export async function startParley(config: Config, options: StartOptions = {}): Promise<ParleyServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   await mkdir(config.dataDir, { recursive: true });
   if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
   if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
 
   const secret = await loadOrCreateSecret(config.dataDir, config.sessionSecret);
-  const store: Store = await openSqliteStore(config.dataDir);
-  await ensureDefaultRoom(store);
+  const store: Store = await WorkerStore.open(join(config.dataDir, DB_FILE), {
+    onFailure: (err) => {
+      logger.fatal({ err }, 'the store thread died: messages can no longer be stored');
+      options.onFatal?.(err);
+    },
+  });
+  try {
+    await ensureDefaultRoom(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const broker: Broker = new LocalBroker();
   const metrics = createMetrics();
   const hub = new ChatHub({
@@ -76,13 +94,19 @@ export async function startParley(config: Config, options: { logger?: Logger } =
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await hub.close();
+    await store.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const scheme = config.tls ? 'https' : 'http';
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

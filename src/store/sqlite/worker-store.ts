@@ -1,0 +1,187 @@
+/**
+ * The SQLite store on a thread of its own. better-sqlite3 is synchronous: on the event loop, every
+ * commit (about a tenth of the server's time under a chat load) and every stall inside one (a WAL
+ * checkpoint, a slow disk) would hold up every socket. Here the event loop only posts the call; it
+ * parses, fans out and writes the next messages while this thread commits the last ones.
+ *
+ * Calls are answered in the order they are made, so a read made after a write sees it.
+ */
+import { Worker } from 'node:worker_threads';
+import type { AppendResult, HistoryQuery, NewMessage, Room, Store, StoredMessage, User, UserRecord } from '../types.js';
+import type { SqliteStoreOptions } from './sqlite-store.js';
+import { unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+
+function startThread(data: WorkerStoreData): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), { workerData: data });
+  // Under tsx (tests, `bench --parley=source`) the entry is TypeScript, and a new thread has no
+  // loader for it until it registers one.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./store-worker.ts', import.meta.url).href;
+  const source = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(source, { eval: true, workerData: data });
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+export interface WorkerStoreOptions extends SqliteStoreOptions {
+  /** Called once if the thread dies: every call after that fails. */
+  onFailure?: (err: Error) => void;
+}
+
+export class WorkerStore implements Store {
+  readonly file: string;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  readonly #onFailure: ((err: Error) => void) | undefined;
+  #nextId = 1;
+  #failure: Error | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Starts the thread and opens (creating and migrating if needed) the database at `file`. */
+  static async open(file: string, options: WorkerStoreOptions = {}): Promise<WorkerStore> {
+    const { onFailure, ...storeOptions } = options;
+    const store = new WorkerStore(file, storeOptions, onFailure);
+    try {
+      await store.#opened;
+    } catch (err) {
+      store.#closing = store.#worker.terminate().then(() => {});
+      throw err;
+    }
+    return store;
+  }
+
+  readonly #opened: Promise<unknown>;
+
+  private constructor(file: string, options: SqliteStoreOptions, onFailure: ((err: Error) => void) | undefined) {
+    this.file = file;
+    this.#onFailure = onFailure;
+    const data: WorkerStoreData = { file, options: { ...options } };
+    this.#worker = startThread(data);
+    this.#worker.on('message', (reply: StoreReply) => this.#settle(reply));
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('messageerror', (err) => this.#fail(err));
+    this.#worker.on('exit', (code) => this.#fail(new Error(`the store thread exited (code ${code})`)));
+    this.#opened = new Promise((resolve, reject) => this.#pending.set(0, { resolve, reject }));
+  }
+
+  #settle(reply: StoreReply): void {
+    const pending = this.#pending.get(reply.id);
+    if (!pending) return;
+    this.#pending.delete(reply.id);
+    // An idle store must not keep the process alive by itself (a forgotten close in a test, say).
+    if (this.#pending.size === 0) this.#worker.unref();
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(unpackError(reply.error));
+  }
+
+  #fail(err: Error): void {
+    if (this.#failure) return;
+    const expected = this.#closing !== undefined;
+    this.#failure = expected ? new Error('the store is closed') : err;
+    for (const pending of this.#pending.values()) pending.reject(this.#failure);
+    this.#pending.clear();
+    if (!expected) this.#onFailure?.(err);
+  }
+
+  #call<T>(method: StoreMethod, args: unknown[]): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closing && method !== 'close') return Promise.reject(new Error('the store is closed'));
+    const id = this.#nextId++;
+    if (this.#pending.size === 0) this.#worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#worker.postMessage({ id, method, args } satisfies StoreCall);
+    });
+  }
+
+  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+    return this.#call('createUser', [input]);
+  }
+
+  findRegisteredUser(name: string): Promise<UserRecord | undefined> {
+    return this.#call('findRegisteredUser', [name]);
+  }
+
+  getUser(id: number): Promise<User | undefined> {
+    return this.#call('getUser', [id]);
+  }
+
+  createRoom(input: { name: string; private: boolean; createdBy: number | null; direct?: boolean }): Promise<Room> {
+    return this.#call('createRoom', [input]);
+  }
+
+  getRoom(name: string): Promise<Room | undefined> {
+    return this.#call('getRoom', [name]);
+  }
+
+  listRooms(forUserId: number): Promise<Room[]> {
+    return this.#call('listRooms', [forUserId]);
+  }
+
+  addMember(room: string, userId: number): Promise<void> {
+    return this.#call('addMember', [room, userId]);
+  }
+
+  isMember(room: string, userId: number): Promise<boolean> {
+    return this.#call('isMember', [room, userId]);
+  }
+
+  ensureDirectRoom(a: number, b: number): Promise<Room> {
+    return this.#call('ensureDirectRoom', [a, b]);
+  }
+
+  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    // Only what the store needs crosses the thread (a sender object may carry more).
+    const plain = batch.map(({ room, user, data, ts, cid }): NewMessage => {
+      const m: NewMessage = { room, user: { id: user.id, name: user.name }, data, ts };
+      if (cid !== undefined) m.cid = cid;
+      return m;
+    });
+    const packed = await this.#call<Array<number | StoredMessage>>('appendMessages', [plain]);
+    return packed.map((p, i): AppendResult => {
+      if (typeof p !== 'number') return { message: p, duplicate: true };
+      const m = plain[i]!;
+      const message: StoredMessage = { room: m.room, id: p, user: m.user, data: m.data, ts: m.ts };
+      if (m.cid !== undefined) message.cid = m.cid;
+      return { message, duplicate: false };
+    });
+  }
+
+  history(room: string, query: HistoryQuery): Promise<StoredMessage[]> {
+    return this.#call('history', [room, query]);
+  }
+
+  oldestKeptId(room: string): Promise<number | undefined> {
+    return this.#call('oldestKeptId', [room]);
+  }
+
+  prune(room: string, keep: number): Promise<number> {
+    return this.#call('prune', [room, keep]);
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.#failure || this.#closing) return false;
+    try {
+      return await this.#call<boolean>('ping', []);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits for the calls already made, closes the database, and stops the thread. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#failure) return;
+      try {
+        await this.#call('close', []);
+      } finally {
+        await this.#worker.terminate();
+      }
+    })();
+    return this.#closing;
+  }
+}

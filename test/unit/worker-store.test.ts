@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { WorkerStore } from '../../src/store/sqlite/worker-store.js';
+import { NameTakenError, NoSuchRoomError, RoomExistsError, type NewMessage } from '../../src/store/types.js';
+import { runStoreContract } from '../store-contract.js';
+
+const tempDir = () => mkdtemp(join(tmpdir(), 'parley-worker-store-'));
+
+runStoreContract('WorkerStore', async () => {
+  const dir = await tempDir();
+  const store = await WorkerStore.open(join(dir, 'parley.db'));
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('WorkerStore', () => {
+  it("gives back the store's own errors as their classes", async () => {
+    const store = await WorkerStore.open(':memory:');
+    try {
+      await store.createUser({ name: 'Ann', passwordHash: 'h', guest: false });
+      await assert.rejects(store.createUser({ name: 'ann', passwordHash: 'h', guest: false }), (err: unknown) => {
+        assert.ok(err instanceof NameTakenError);
+        assert.equal(err.code, 'name_taken');
+        assert.match(err.message, /"ann" is taken/);
+        return true;
+      });
+      await store.createRoom({ name: 'r', private: false, createdBy: null });
+      await assert.rejects(store.createRoom({ name: 'r', private: false, createdBy: null }), RoomExistsError);
+      const lost: NewMessage = { room: 'nowhere', user: { id: 1, name: 'Ann' }, data: 'x', ts: 1 };
+      await assert.rejects(store.appendMessages([lost]), NoSuchRoomError);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers calls in the order they were made', async () => {
+    const store = await WorkerStore.open(':memory:');
+    try {
+      await store.createRoom({ name: 'r', private: false, createdBy: null });
+      const user = { id: 7, name: 'Bo' };
+      // Not awaited one by one: the history read is posted right behind the appends.
+      const appends = [1, 2, 3].map((n) => store.appendMessages([{ room: 'r', user, data: `m${n}`, ts: n }]));
+      const history = store.history('r', { limit: 10 });
+      assert.deepEqual((await Promise.all(appends)).map(([r]) => r!.message.id), [1, 2, 3]);
+      assert.deepEqual((await history).map((m) => m.data), ['m1', 'm2', 'm3']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps the event loop free while a large batch commits', async () => {
+    const store = await WorkerStore.open(':memory:');
+    try {
+      await store.createRoom({ name: 'big', private: false, createdBy: null });
+      const user = { id: 1, name: 'Cy' };
+      const batch = Array.from({ length: 50_000 }, (_, i): NewMessage => ({ room: 'big', user, data: `message ${i}`, ts: i, cid: `c${i}` }));
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 0);
+      const results = await store.appendMessages(batch);
+      clearInterval(ticker);
+      assert.equal(results.length, batch.length);
+      assert.equal(results.at(-1)!.message.id, batch.length);
+      assert.equal(results.at(-1)!.message.cid, `c${batch.length - 1}`);
+      assert.ok(turns > 0, 'timers ran while the batch was being stored');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses calls once closed, and says it is not ready', async () => {
+    const store = await WorkerStore.open(':memory:');
+    assert.equal(await store.ping(), true);
+    await store.close();
+    await store.close();
+    assert.equal(await store.ping(), false);
+    await assert.rejects(store.getRoom('r'), /closed/);
+  });
+
+  it('fails to open a database it cannot create, with the reason', async () => {
+    const dir = await tempDir();
+    try {
+      await assert.rejects(WorkerStore.open(join(dir, 'missing', 'sub', 'parley.db')), /unable to open|directory/i);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
