@@ -1,7 +1,7 @@
 /**
  * One WebSocket connection of the chat protocol: its identity (uuid, user, IP), its outbound queue,
- * its rate limit and its subscriptions. It parses and validates each frame at the edge and hands
- * valid messages to the hub in arrival order.
+ * its rate limit, its subscriptions and the private rooms it may use. It parses and validates each
+ * frame at the edge and hands valid messages to the hub in arrival order.
  */
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -10,7 +10,7 @@ import type { PresenceUser } from '../broker/types.js';
 import { encodeFrame } from './frames.js';
 import { OutboundQueue } from './outbound.js';
 import { CloseCode, clientMessageSchema, type ClientMessage, type ErrorCode, type ServerMessage } from './protocol.js';
-import { RateLimiter } from './rate-limiter.js';
+import type { RateLimit } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
 /** Handles one message; a returned promise holds the connection's later messages until it settles. */
@@ -21,7 +21,7 @@ export type MessageHandler = (conn: ClientConnection, message: ClientMessage) =>
  * that an idle connection carries no closures of its own.
  */
 export interface ConnectionContext {
-  rateLimit: number;
+  rateLimit: RateLimit;
   slowReaderBytes: number;
   handle: MessageHandler;
   onError(err: unknown, conn: ClientConnection): void;
@@ -64,36 +64,100 @@ function refusedIds(data: RawData): { cid?: string; room?: string } {
   }
 }
 
+/**
+ * Seconds since the process started: a small integer, which V8 keeps inside the object (a Date.now()
+ * timestamp would be a heap number of its own on every connection).
+ */
+const nowSeconds = () => Math.floor(performance.now() / 1000);
+
+/**
+ * Per-connection state is kept lean: with 10,000s of idle connections every field counts. Maps and
+ * sets are made only when a connection needs them (most connections follow one room and chat in
+ * public rooms), the user object is shared with every message and presence entry, and the rate
+ * limit is one number.
+ */
 export class ClientConnection implements Receiver {
   readonly id = randomUUID();
-  readonly subscriptions = new Map<string, Subscription>();
-  /** Rooms this connection was found allowed to use (access does not change while connected). */
-  readonly allowedRooms = new Set<string>();
   /** Cleared by each heartbeat, set by the pong. */
   alive = true;
-  readonly connectedAt = Date.now();
-  /** The user as messages name it, made once rather than per message. */
-  readonly sender: PresenceUser;
+  readonly #connectedAt = nowSeconds();
+  /** The one subscription, or a map by room once the connection follows several rooms. */
+  #subscriptions: Subscription | Map<string, Subscription> | undefined;
+  /** Private rooms this connection was found allowed to use (access does not change while connected). */
+  #allowed: Set<string> | undefined;
   readonly #outbound: OutboundQueue;
-  readonly #limiter: RateLimiter;
+  /** The rate limit's state: when this connection's bucket is full again (0: full now). */
+  #due = 0;
+  /** Messages refused in a row; the connection is closed when a client keeps going. */
+  #refusedInARow = 0;
   /** Messages waiting for an earlier one that is still being handled (or for the welcome). */
   #waiting: ClientMessage[] | undefined;
   #busy = false;
   #closing = false;
 
+  /**
+   * @param user who is connected, as messages and presence name them (the same object for all)
+   */
   constructor(
     readonly ws: WebSocket,
     socket: Duplex,
-    readonly user: PresenceUser & { guest: boolean },
+    readonly user: PresenceUser,
+    readonly guest: boolean,
     readonly ip: string,
     readonly context: ConnectionContext,
   ) {
-    this.sender = { id: user.id, name: user.name };
-    this.#limiter = new RateLimiter(context.rateLimit);
     this.#outbound = new OutboundQueue(socket, context.slowReaderBytes, this);
     (ws as TaggedSocket)[kConnection] = this;
     ws.on('pong', onPong);
     ws.on('close', onClose);
+  }
+
+  /** Whole seconds since the connection was accepted. */
+  get secondsConnected(): number {
+    return nowSeconds() - this.#connectedAt;
+  }
+
+  // ---------------------------------------------------------------- subscriptions and access
+
+  subscription(room: string): Subscription | undefined {
+    const subs = this.#subscriptions;
+    if (subs === undefined) return undefined;
+    if (subs instanceof Map) return subs.get(room);
+    return subs.room === room ? subs : undefined;
+  }
+
+  /** Adds a subscription to a room the connection does not follow yet. */
+  addSubscription(sub: Subscription): void {
+    const subs = this.#subscriptions;
+    if (subs === undefined) this.#subscriptions = sub;
+    else if (subs instanceof Map) subs.set(sub.room, sub);
+    else this.#subscriptions = new Map([[subs.room, subs], [sub.room, sub]]);
+  }
+
+  /** Removes the subscription if it is still the connection's one for its room. */
+  removeSubscription(sub: Subscription): void {
+    const subs = this.#subscriptions;
+    if (subs === sub) this.#subscriptions = undefined;
+    else if (subs instanceof Map && subs.get(sub.room) === sub) {
+      subs.delete(sub.room);
+      if (subs.size === 1) this.#subscriptions = subs.values().next().value;
+    }
+  }
+
+  /** Every subscription, as a snapshot (safe to unsubscribe while iterating). */
+  subscriptions(): Subscription[] {
+    const subs = this.#subscriptions;
+    if (subs === undefined) return [];
+    return subs instanceof Map ? [...subs.values()] : [subs];
+  }
+
+  /** Whether this connection was found allowed to use the private room. */
+  allows(room: string): boolean {
+    return this.#allowed !== undefined && this.#allowed.has(room);
+  }
+
+  allow(room: string): void {
+    (this.#allowed ??= new Set()).add(room);
   }
 
   /** Called by the write queue (OutboundListener). */
@@ -133,11 +197,15 @@ export class ClientConnection implements Receiver {
 
   receive(data: RawData, isBinary: boolean): void {
     if (this.#closing) return;
-    if (!this.#limiter.take()) {
-      if (this.#limiter.abusive) this.close(CloseCode.policyViolation, 'rate limit exceeded');
+    const due = this.context.rateLimit.admit(this.#due);
+    if (due < 0) {
+      this.#refusedInARow += 1;
+      if (this.context.rateLimit.abusive(this.#refusedInARow)) this.close(CloseCode.policyViolation, 'rate limit exceeded');
       else this.sendError('rate_limited', 'too many messages: slow down', isBinary ? {} : refusedIds(data));
       return;
     }
+    this.#due = due;
+    this.#refusedInARow = 0;
     const message = this.#parse(data, isBinary);
     if (!message) return;
     if (this.#busy) (this.#waiting ??= []).push(message);

@@ -14,6 +14,7 @@ import { ClientConnection, type ConnectionContext } from './connection.js';
 import { ChatError } from './errors.js';
 import { directRoomMembers } from './names.js';
 import { CloseCode, type ChatFrame, type ClientMessage } from './protocol.js';
+import { RateLimit } from './rate-limiter.js';
 import { RoomChannel, Subscription } from './room-channel.js';
 import type { ChatService } from './service.js';
 
@@ -48,7 +49,8 @@ export class ChatHub implements ChatService {
   readonly #options: HubOptions;
   readonly #batcher: AppendBatcher;
   readonly #connections = new Set<ClientConnection>();
-  readonly #byUser = new Map<number, Set<ClientConnection>>();
+  /** A user's connections on this node: the one connection, or a set when the user has several. */
+  readonly #byUser = new Map<number, ClientConnection | Set<ClientConnection>>();
   readonly #channels = new Map<string, Promise<RoomChannel>>();
   /** The channels of #channels that are ready, for the synchronous path of every broadcast. */
   readonly #readyChannels = new Map<string, RoomChannel>();
@@ -71,7 +73,7 @@ export class ChatHub implements ChatService {
     this.#heartbeat.unref();
     const metrics = this.#metrics;
     this.#context = {
-      rateLimit: deps.options.rateLimit,
+      rateLimit: new RateLimit(deps.options.rateLimit),
       slowReaderBytes: deps.options.slowReaderBytes,
       handle: this.#handleMessage,
       onError: (err, conn) => this.#fail(err, conn),
@@ -93,21 +95,22 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- connections
 
-  /** Takes over an upgraded chat connection: welcomes it and serves it until it closes. */
-  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser & { guest: boolean }, ip: string): Promise<void> {
-    const conn = new ClientConnection(ws, socket, user, ip, this.#context);
+  /**
+   * Takes over an upgraded chat connection: welcomes it and serves it until it closes.
+   * @param user the user as messages and presence will name them: kept, and shared by all of them
+   */
+  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, ip: string): Promise<void> {
+    const conn = new ClientConnection(ws, socket, user, guest, ip, this.#context);
     this.#connections.add(conn);
     this.#metrics.connections.set(this.#connections.size);
-    let userConns = this.#byUser.get(user.id);
-    if (!userConns) this.#byUser.set(user.id, (userConns = new Set()));
-    userConns.add(conn);
-    if (userConns.size === 1) void this.#broker.subscribe(userChannel(user.id)).catch((e) => this.#fail(e));
+    if (this.#addUserConnection(conn)) void this.#broker.subscribe(userChannel(user.id)).catch((e) => this.#fail(e));
     this.#log.info({ conn: conn.id, ip, user: user.name, userId: user.id }, 'client connected');
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
       const rooms = await this.#store.listRooms(user.id);
-      conn.send({ type: 'welcome', user, conn: { id: conn.id, ip }, rooms: rooms.map((r) => r.name) });
+      const you = { id: user.id, name: user.name, guest };
+      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms: rooms.map((r) => r.name) });
     })();
     // Frames the client sends before its welcome is out wait for it.
     conn.listen(welcome);
@@ -122,15 +125,36 @@ export class ChatHub implements ChatService {
     conn.closed();
     if (!this.#connections.delete(conn)) return;
     this.#metrics.connections.set(this.#connections.size);
-    const userConns = this.#byUser.get(conn.user.id);
-    userConns?.delete(conn);
-    if (userConns && userConns.size === 0) {
-      this.#byUser.delete(conn.user.id);
-      void this.#broker.unsubscribe(userChannel(conn.user.id)).catch((e) => this.#fail(e));
-    }
-    const seconds = Math.round((Date.now() - conn.connectedAt) / 1000);
+    if (this.#removeUserConnection(conn)) void this.#broker.unsubscribe(userChannel(conn.user.id)).catch((e) => this.#fail(e));
+    const seconds = conn.secondsConnected;
     this.#log.info({ conn: conn.id, ip: conn.ip, user: conn.user.name, userId: conn.user.id, code, seconds }, 'client disconnected');
-    for (const sub of [...conn.subscriptions.values()]) await this.#unsubscribe(conn, sub).catch((e) => this.#fail(e));
+    for (const sub of conn.subscriptions()) await this.#unsubscribe(conn, sub).catch((e) => this.#fail(e));
+  }
+
+  /** Records a connection of its user; true when it is the user's first on this node. */
+  #addUserConnection(conn: ClientConnection): boolean {
+    const id = conn.user.id;
+    const conns = this.#byUser.get(id);
+    if (conns === undefined) {
+      this.#byUser.set(id, conn);
+      return true;
+    }
+    if (conns instanceof Set) conns.add(conn);
+    else this.#byUser.set(id, new Set([conns, conn]));
+    return false;
+  }
+
+  /** Forgets a connection of its user; true when it was the user's last on this node. */
+  #removeUserConnection(conn: ClientConnection): boolean {
+    const id = conn.user.id;
+    const conns = this.#byUser.get(id);
+    if (conns === conn) {
+      this.#byUser.delete(id);
+      return true;
+    }
+    if (!(conns instanceof Set) || !conns.delete(conn)) return false;
+    if (conns.size === 1) this.#byUser.set(id, conns.values().next().value!);
+    return false;
   }
 
   #beat(): void {
@@ -150,7 +174,7 @@ export class ChatHub implements ChatService {
   /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
   #handleMessage = (conn: ClientConnection, message: ClientMessage): Promise<void> | undefined => {
     if (conn.closing) return undefined;
-    if (message.type === 'chat' && conn.allowedRooms.has(message.room)) {
+    if (message.type === 'chat' && this.#mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), chatErrorExtra(message));
       else this.#sendAndAck(conn, message.room, message.data, message.cid);
       return undefined;
@@ -165,7 +189,7 @@ export class ChatHub implements ChatService {
           await this.#join(conn, message.room, message.after);
           break;
         case 'leave': {
-          const sub = conn.subscriptions.get(message.room);
+          const sub = conn.subscription(message.room);
           if (sub) await this.#unsubscribe(conn, sub);
           break;
         }
@@ -178,7 +202,7 @@ export class ChatHub implements ChatService {
         case 'dm': {
           this.#checkText(message.data);
           const room = await this.#directRoom(conn.user, message.to);
-          conn.allowedRooms.add(room.name);
+          conn.allow(room.name);
           this.#sendAndAck(conn, room.name, message.data, message.cid);
           break;
         }
@@ -190,7 +214,7 @@ export class ChatHub implements ChatService {
         }
         case 'typing': {
           await this.#allowed(conn, message.room);
-          await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: conn.sender });
+          await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: conn.user });
           break;
         }
       }
@@ -206,7 +230,7 @@ export class ChatHub implements ChatService {
    * connection's order; the ack follows when the message is stored.
    */
   #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
-    this.#append(conn.sender, room, data, cid, (err, result) => {
+    this.#append(conn.user, room, data, cid, (err, result) => {
       if (result) {
         if (!cid) return;
         const m = result.message;
@@ -249,10 +273,19 @@ export class ChatHub implements ChatService {
     return room;
   }
 
+  /**
+   * Whether the connection may use the room, known without waiting: public rooms (cached) are open to
+   * everyone, private ones are remembered per connection once found allowed.
+   */
+  #mayUse(conn: ClientConnection, name: string): boolean {
+    const room = this.#rooms.get(name);
+    return (room !== undefined && !room.private) || conn.allows(name);
+  }
+
   async #allowed(conn: ClientConnection, name: string): Promise<void> {
-    if (conn.allowedRooms.has(name)) return;
-    await this.#checkAccess(conn.user, name);
-    conn.allowedRooms.add(name);
+    if (this.#mayUse(conn, name)) return;
+    const room = await this.#checkAccess(conn.user, name);
+    if (room.private) conn.allow(name);
   }
 
   async #directRoom(from: PresenceUser, to: number): Promise<Room> {
@@ -289,7 +322,7 @@ export class ChatHub implements ChatService {
     const sub = await this.#subscribe(conn, name, after);
     if (!sub.present) {
       sub.present = true;
-      const user = pick(conn.user);
+      const user = conn.user;
       if (await this.#broker.addPresence(name, user, conn.id)) {
         await this.#broker.publish(name, { kind: 'join', room: name, user });
       }
@@ -297,7 +330,7 @@ export class ChatHub implements ChatService {
     const data = await this.#broker.listPresence(name);
     // Every chat frame up to lastSent is queued before this list, every later one after it: a client
     // that reconnects rejoins with after = lastId even if no message came in between.
-    if (conn.subscriptions.get(name) === sub) conn.send({ type: 'list', room: name, data, lastId: sub.lastSent });
+    if (conn.subscription(name) === sub) conn.send({ type: 'list', room: name, data, lastId: sub.lastSent });
   }
 
   /** Subscribes the connection to the room, replaying stored messages with id > after first. */
@@ -305,11 +338,11 @@ export class ChatHub implements ChatService {
     let channel = await this.#channel(name);
     // The channel may have been dropped while this waited (its last subscriber left): take the new one.
     while (this.#readyChannels.get(name) !== channel) channel = await this.#channel(name);
-    let sub = conn.subscriptions.get(name);
+    let sub = conn.subscription(name);
     if (!sub) {
       sub = new Subscription(conn, name);
       sub.lastSent = channel.lastSeq;
-      conn.subscriptions.set(name, sub);
+      conn.addSubscription(sub);
       channel.subscribers.add(sub);
     }
     if (after !== undefined) await this.#replay(conn, channel, sub, after);
@@ -344,14 +377,14 @@ export class ChatHub implements ChatService {
   }
 
   async #unsubscribe(conn: ClientConnection, sub: Subscription): Promise<void> {
-    if (conn.subscriptions.get(sub.room) === sub) conn.subscriptions.delete(sub.room);
+    conn.removeSubscription(sub);
     sub.generation++;
     const channel = await this.#channels.get(sub.room);
     channel?.subscribers.delete(sub);
     if (channel && channel.subscribers.size === 0) this.#dropChannel(channel);
     if (sub.present) {
       sub.present = false;
-      const user = pick(conn.user);
+      const user = conn.user;
       if (await this.#broker.removePresence(sub.room, user, conn.id)) {
         await this.#broker.publish(sub.room, { kind: 'left', room: sub.room, user });
       }
@@ -390,9 +423,9 @@ export class ChatHub implements ChatService {
   async #deliverDirect(userId: number, message: StoredMessage): Promise<void> {
     const conns = this.#byUser.get(userId);
     if (!conns) return;
-    for (const conn of conns) {
-      if (conn.subscriptions.has(message.room) || conn.closing) continue;
-      conn.allowedRooms.add(message.room);
+    for (const conn of conns instanceof Set ? [...conns] : [conns]) {
+      if (conn.subscription(message.room) || conn.closing) continue;
+      conn.allow(message.room);
       await this.#subscribe(conn, message.room, message.id - 1);
     }
   }

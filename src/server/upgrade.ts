@@ -6,7 +6,7 @@
 import { STATUS_CODES, type IncomingMessage, type RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { resolveSession, tokenFromRequest } from '../auth/session.js';
 import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
@@ -31,16 +31,24 @@ export interface UpgradeDeps {
 
 export class UpgradeRouter {
   readonly #wss: WebSocketServer;
-  #echoConnections = 0;
+  /** Echo connections, to close at shutdown (the hub keeps the chat connections). */
+  readonly #echo = new Set<WebSocket>();
   #accepting = true;
 
   constructor(private readonly deps: UpgradeDeps) {
-    // perMessageDeflate stays off: frames are encoded once and shared by every receiver.
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.maxPayload, perMessageDeflate: false });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.config.maxPayload,
+      // Off: frames are encoded once and shared by every receiver.
+      perMessageDeflate: false,
+      // The hub and #echo already know every connection: ws's own set would cost each one another
+      // close listener (a closure and its context) for nothing.
+      clientTracking: false,
+    });
   }
 
   get connections(): number {
-    return this.deps.hub.connectionCount + this.#echoConnections;
+    return this.deps.hub.connectionCount + this.#echo.size;
   }
 
   /** New handshakes are refused with 503 from now on (shutdown). */
@@ -73,8 +81,9 @@ export class UpgradeRouter {
 
     if (path === '/ws/echo') {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        this.#echoConnections++;
-        ws.once('close', () => this.#echoConnections--);
+        socket.off('error', destroySocket);
+        this.#echo.add(ws);
+        ws.once('close', () => this.#echo.delete(ws));
         serveEcho(ws, ip, logger);
       });
       return;
@@ -90,12 +99,15 @@ export class UpgradeRouter {
     }
     if (socket.destroyed) return;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name, guest: user.guest }, ip);
+      // From here ws handles the socket's errors itself.
+      socket.off('error', destroySocket);
+      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name }, user.guest, ip);
     });
   }
 
+  /** Closes the echo connections and the WebSocket server; the hub closes the chat connections. */
   close(): void {
-    for (const ws of this.#wss.clients) ws.terminate();
+    for (const ws of this.#echo) ws.terminate();
     this.#wss.close();
   }
 }

@@ -136,6 +136,33 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(lefts.length, 1);
   });
 
+  it('follows several rooms on one connection: leaving one keeps the others, closing leaves them all', async () => {
+    const rooms = ['multi-a', 'multi-b', 'multi-c'];
+    for (const room of rooms) await createRoom(server.url, alice.token, room);
+    const watcher = await connect(carol);
+    const b = await connect(bob);
+    for (const room of rooms) {
+      for (const x of [watcher, b]) {
+        x.send({ type: 'join', room });
+        await x.next('list', (f) => f.room === room);
+      }
+    }
+    b.send({ type: 'leave', room: 'multi-b' });
+    await watcher.next('left', (f) => f.room === 'multi-b');
+    for (const room of rooms) watcher.send({ type: 'chat', room, data: `to ${room}`, cid: `multi-${room}` });
+    for (const room of ['multi-a', 'multi-c']) assert.equal((await b.next('chat', (f) => f.room === room)).data, `to ${room}`);
+    // The room bob left gets nothing to him; a chat he sends to a public room still goes out.
+    b.send({ type: 'chat', room: 'multi-a', data: 'still here', cid: 'multi-still' });
+    const still = await watcher.next('chat', (f) => f.room === 'multi-a' && f.data === 'still here');
+    assert.equal((still.user as { id: number }).id, bob.user.id);
+    assert.equal(b.all('chat').filter((f) => f.room === 'multi-b').length, 0);
+    await b.close();
+    for (const room of ['multi-a', 'multi-c']) {
+      const left = await watcher.next('left', (f) => f.room === room);
+      assert.equal((left.user as { id: number }).id, bob.user.id);
+    }
+  });
+
   it('forgets a room on this node when its last subscriber leaves, and serves it again on the next join', async () => {
     const room = 'ephemeral';
     await createRoom(server.url, alice.token, room);
@@ -348,6 +375,20 @@ describe('/ws/echo', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('counts echo connections against the limit and closes them at shutdown', async () => {
+    const server = await startTestServer({ MAX_CONNECTIONS: '1' });
+    let closed: Promise<number> | undefined;
+    try {
+      const ws = new WebSocket(`${server.wsUrl}/ws/echo`);
+      closed = new Promise((resolve) => ws.once('close', resolve));
+      await new Promise((r) => ws.once('open', r));
+      assert.equal(await upgradeStatus(`${server.wsUrl}/ws/echo`), 503);
+    } finally {
+      await server.close();
+    }
+    assert.equal(typeof (await closed), 'number', 'the echo client was disconnected by the shutdown');
   });
 });
 

@@ -3,12 +3,33 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { encodeFrame } from '../../src/realtime/frames.js';
 import { OutboundQueue } from '../../src/realtime/outbound.js';
-import { RateLimiter } from '../../src/realtime/rate-limiter.js';
+import { RateLimit } from '../../src/realtime/rate-limiter.js';
 
-describe('RateLimiter', () => {
+/** One client of a RateLimit: its `due` and its refusals in a row, as a connection keeps them. */
+function client(limit: RateLimit) {
+  let due = 0;
+  let refusedInARow = 0;
+  return {
+    take(): boolean {
+      const next = limit.admit(due);
+      if (next < 0) {
+        refusedInARow++;
+        return false;
+      }
+      due = next;
+      refusedInARow = 0;
+      return true;
+    },
+    get abusive() {
+      return limit.abusive(refusedInARow);
+    },
+  };
+}
+
+describe('RateLimit', () => {
   it('allows a burst of twice the rate, then the rate', () => {
     let now = 0;
-    const limiter = new RateLimiter(5, () => now);
+    const limiter = client(new RateLimit(5, () => now));
     let allowed = 0;
     for (let i = 0; i < 20; i++) if (limiter.take()) allowed++;
     assert.equal(allowed, 10);
@@ -18,8 +39,35 @@ describe('RateLimiter', () => {
     assert.equal(allowed, 5);
   });
 
+  it('refills at the rate up to a full burst, whatever the rate', () => {
+    for (const rate of [1, 3, 7, 20, 1000]) {
+      let now = 1_000_000;
+      const limiter = client(new RateLimit(rate, () => now));
+      let allowed = 0;
+      for (let i = 0; i < rate * 4; i++) if (limiter.take()) allowed++;
+      assert.equal(allowed, rate * 2, `a full bucket at rate ${rate}`);
+      now += 60_000;
+      allowed = 0;
+      for (let i = 0; i < rate * 4; i++) if (limiter.take()) allowed++;
+      assert.equal(allowed, rate * 2, `never more than a full bucket at rate ${rate}`);
+      now += 1000;
+      allowed = 0;
+      for (let i = 0; i < rate * 4; i++) if (limiter.take()) allowed++;
+      assert.equal(allowed, rate, `one second's worth at rate ${rate}`);
+    }
+  });
+
+  it('keeps each client in its own bucket', () => {
+    const limit = new RateLimit(5, () => 0);
+    const a = client(limit);
+    const b = client(limit);
+    for (let i = 0; i < 10; i++) assert.ok(a.take());
+    assert.equal(a.take(), false);
+    assert.ok(b.take());
+  });
+
   it('calls a client abusive once it sends a whole burst more while refused', () => {
-    const limiter = new RateLimiter(5, () => 0);
+    const limiter = client(new RateLimit(5, () => 0));
     for (let i = 0; i < 10; i++) limiter.take();
     for (let i = 0; i < 10; i++) limiter.take();
     assert.equal(limiter.abusive, false);
@@ -28,7 +76,7 @@ describe('RateLimiter', () => {
   });
 
   it('never limits with rate 0', () => {
-    const limiter = new RateLimiter(0, () => 0);
+    const limiter = client(new RateLimit(0, () => 0));
     for (let i = 0; i < 10_000; i++) assert.ok(limiter.take());
     assert.equal(limiter.abusive, false);
   });
