@@ -13,7 +13,7 @@
  * The table shows the median over rounds of each figure, and the largest max of any round.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -94,6 +94,12 @@ interface ChildResult {
 
 // --- the child: one case against one store implementation ---
 
+/** This thread's time on a CPU and waiting in the run queue, in ns (Linux schedstat). */
+function schedstat(): [number, number] {
+  const [cpu, queued] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+  return [cpu!, queued!];
+}
+
 /**
  * The frames in the WAL since its last restart: mxFrame of the wal-index header at the start of the
  * -shm file (SQLite's WalIndexHdr, native byte order). Read-only, and only for this benchmark.
@@ -150,13 +156,22 @@ async function child(c: Case, impl: string, round: number, slowMs: number | unde
         while (rooms.size < c.roomsPerBatch) rooms.add(Math.floor(random() * c.rooms));
         const batch: NewMessage[] = [];
         for (const r of rooms) for (let i = 0; i < c.perRoom; i++) batch.push(next(r));
+        const sched0 = slowMs === undefined ? undefined : schedstat();
         const t0 = process.hrtime.bigint();
         await store.appendMessages(batch);
         const dt = process.hrtime.bigint() - t0;
         blockedNs += dt;
         times.push(Number(dt) / 1e6);
         if (slowMs !== undefined && Number(dt) / 1e6 >= slowMs) {
-          process.stderr.write(`${new Date().toISOString()} batch ${b} of ${batch.length}: ${(Number(dt) / 1e6).toFixed(1)} ms\n`);
+          // On the CPU, waiting for one (other load), and the rest: asleep (a lock, a disk flush).
+          const [cpu1, queued1] = schedstat();
+          const onCpu = (cpu1 - sched0![0]) / 1e6;
+          const queued = (queued1 - sched0![1]) / 1e6;
+          const asleep = Number(dt) / 1e6 - onCpu - queued;
+          process.stderr.write(
+            `${new Date().toISOString()} batch ${b} of ${batch.length}: ${(Number(dt) / 1e6).toFixed(1)} ms ` +
+              `(cpu ${onCpu.toFixed(1)}, run queue ${queued.toFixed(1)}, asleep ${asleep.toFixed(1)})\n`,
+          );
         }
         messages += batch.length;
         walFrames = Math.max(walFrames, walFramesInUse(shm));

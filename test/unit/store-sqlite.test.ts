@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SchemaTooNewError, migrate } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -220,6 +221,47 @@ describe('SqliteStore appendMessages', () => {
     });
   }
 
+  it('knows the cids that another connection stored since, and forgets none on its own prune', inTempDir(async (dir) => {
+    // Neither connection moves messages here: every cid is found through its in-memory copy.
+    const file = join(dir, 'parley.db');
+    const one = await SqliteStore.open(file);
+    const two = await SqliteStore.open(file);
+    try {
+      const u = await one.createUser({ name: 'w', passwordHash: null, guest: true });
+      await one.createRoom({ name: 'shared', private: false, createdBy: null });
+      await one.appendMessages([message('shared', u, 'a', 'ca')]);
+      const [fromTwo] = await two.appendMessages([message('shared', u, 'a again', 'ca'), message('shared', u, 'b', 'cb')]);
+      assert.deepEqual([fromTwo!.message.id, fromTwo!.duplicate], [1, true]);
+      const [fromOne] = await one.appendMessages([message('shared', u, 'b again', 'cb')]);
+      assert.deepEqual([fromOne!.message.id, fromOne!.message.data, fromOne!.duplicate], [2, 'b', true]);
+      // A pruned message's cid goes with it, for both connections.
+      assert.equal(await two.prune('shared', 1), 1);
+      const again = await one.appendMessages([message('shared', u, 'a anew', 'ca'), message('shared', u, 'b again', 'cb')]);
+      assert.deepEqual(again.map((r) => [r.message.id, r.duplicate]), [[3, false], [2, true]]);
+      const [third] = await two.appendMessages([message('shared', u, 'a anew again', 'ca')]);
+      assert.deepEqual([third!.message.id, third!.duplicate], [3, true]);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  }));
+
+  for (const recentLimit of [1, 10_000]) {
+    it(`forgets the cid of a pruned message, and only that one (recentLimit ${recentLimit})`, async () => {
+      const store = await SqliteStore.open(':memory:', { recentLimit });
+      try {
+        const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        await store.appendMessages([message('r', u, 'one', 'c1'), message('r', u, 'two', 'c2')]);
+        assert.equal(await store.prune('r', 1), 1);
+        const results = await store.appendMessages([message('r', u, 'one anew', 'c1'), message('r', u, 'two again', 'c2')]);
+        assert.deepEqual(results.map((r) => [r.message.id, r.message.data, r.duplicate]), [[3, 'one anew', false], [2, 'two', true]]);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
   it('keeps two connections on one file consistent while both move messages', inTempDir(async (dir) => {
     const file = join(dir, 'parley.db');
     const one = await SqliteStore.open(file, { recentLimit: 4 });
@@ -251,7 +293,82 @@ describe('SqliteStore appendMessages', () => {
   }));
 });
 
+/** How many times the background checkpointer has started the WAL over (read from another connection). */
+const walRestarts = (file: string): number => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT wal_restarts FROM store_state').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+};
+
+/** Appends about `mb` MB of messages to `room` in batches of 100, pausing so that checkpoints can finish. */
+async function writeMegabytes(store: SqliteStore, room: string, user: { id: number; name: string }, mb: number): Promise<void> {
+  for (let b = 0; b < mb * 5; b++) {
+    await store.appendMessages(Array.from({ length: 100 }, (_, i) => message(room, user, `${b}.${i} ${'x'.repeat(2000)}`)));
+    await sleep(5);
+  }
+}
+
 describe('SqliteStore background checkpoint', () => {
+  it('starts the WAL over from its own thread once all of it is copied', inTempDir(async (dir) => {
+    const store = await openSqliteStore(dir);
+    try {
+      const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
+      await store.createRoom({ name: 'big', private: false, createdBy: null });
+      assert.equal(walRestarts(store.file), 0);
+      // ~6 MB: more than the 1,000 frames from which the checkpointer starts the WAL over.
+      await writeMegabytes(store, 'big', u, 6);
+      for (let tries = 0; walRestarts(store.file) === 0 && tries < 200; tries++) await sleep(25);
+      assert.ok(walRestarts(store.file) > 0, 'the checkpointer made the commit that starts the WAL over');
+      assert.equal((await store.history('big', { after: 0, limit: 1000 })).length, 1000);
+    } finally {
+      await store.close();
+    }
+  }));
+
+  it('works when the store itself runs in a worker thread', inTempDir(async (dir) => {
+    // As WorkerStore runs it: the checkpointer's thread is then a thread's thread.
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(workerData.tsx).then(({ register }) => {
+        register();
+        return import(workerData.entry);
+      }).then(async ({ openSqliteStore }) => {
+        const store = await openSqliteStore(workerData.dir);
+        const user = await store.createUser({ name: 'w', passwordHash: null, guest: true });
+        await store.createRoom({ name: 'big', private: false, createdBy: null });
+        for (let b = 0; b < 30; b++) {
+          const batch = [];
+          for (let i = 0; i < 100; i++) batch.push({ room: 'big', user, data: b + '.' + i + ' ' + 'x'.repeat(2000), ts: 1, cid: b + '.' + i });
+          await store.appendMessages(batch);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        parentPort.postMessage('written');
+        await new Promise((resolve) => parentPort.once('message', resolve));
+        await store.close();
+        parentPort.postMessage('closed');
+      }).catch((err) => parentPort.postMessage(String(err && err.stack || err)));
+    `;
+    const entry = new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url).href;
+    const worker = new Worker(source, { eval: true, workerData: { tsx: import.meta.resolve('tsx/esm/api'), entry, dir } });
+    try {
+      const next = () => new Promise<unknown>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      assert.equal(await next(), 'written');
+      const file = join(dir, 'parley.db');
+      for (let tries = 0; walRestarts(file) === 0 && tries < 200; tries++) await sleep(25);
+      assert.ok(walRestarts(file) > 0, 'the nested checkpointer started the WAL over');
+      worker.postMessage('close');
+      assert.equal(await next(), 'closed');
+    } finally {
+      await worker.terminate();
+    }
+  }));
+
   it('copies committed pages from the WAL into the database file while the store is open', inTempDir(async (dir) => {
     const store = await openSqliteStore(dir);
     try {
@@ -381,6 +498,55 @@ describe('SqliteStore migrations', () => {
     const check = new Database(join(dir, 'parley.db'), { readonly: true });
     try {
       assert.deepEqual(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), MIGRATIONS.map((m) => m.version));
+    } finally {
+      check.close();
+    }
+  }));
+
+  it('opens a database of schema 2 with messages waiting in messages_recent, knowing their cids', inTempDir(async (dir) => {
+    // As schema 2 left it: some messages moved into messages, the newest still in messages_recent.
+    const db = new Database(join(dir, 'parley.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 2));
+    db.prepare("INSERT INTO users (id, name, name_key, password_hash, guest, created_at) VALUES (7, 'Old', 'old', NULL, 1, 1)").run();
+    db.prepare("INSERT INTO rooms (name, private, direct, created_by, created_at, last_id) VALUES ('lobby', 0, 0, NULL, 1, 4)").run();
+    const moved = db.prepare('INSERT INTO messages (room, id, user_id, user_name, data, ts, cid) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    moved.run('lobby', 1, 7, 'Old', 'one', 1, 'c1');
+    moved.run('lobby', 2, 7, 'Old', 'two', 2, null);
+    const waiting = db.prepare(
+      'INSERT INTO messages_recent (room, id, user_id, user_name, data, ts, cid, cid_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    waiting.run('lobby', 3, 7, 'Old', 'three', 3, 'c3', 12345);
+    waiting.run('lobby', 4, 7, 'Old', 'four', 4, null, null);
+    db.close();
+
+    const store = await openSqliteStore(dir);
+    try {
+      const old = { id: 7, name: 'Old' };
+      assert.deepEqual((await store.history('lobby', { limit: 10 })).map((m) => [m.id, m.data, m.cid]), [
+        [1, 'one', 'c1'],
+        [2, 'two', undefined],
+        [3, 'three', 'c3'],
+        [4, 'four', undefined],
+      ]);
+      const results = await store.appendMessages([
+        message('lobby', old, 'three again', 'c3'),
+        message('lobby', old, 'five', 'c5'),
+        message('lobby', old, 'one again', 'c1'),
+      ]);
+      assert.deepEqual(results.map((r) => [r.message.id, r.message.data, r.duplicate]), [
+        [3, 'three', true],
+        [5, 'five', false],
+        [1, 'one', true],
+      ]);
+      assert.equal((await store.getRoom('lobby'))?.lastId, 5);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(join(dir, 'parley.db'), { readonly: true });
+    try {
+      assert.deepEqual(check.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), MIGRATIONS.map((m) => m.version));
+      assert.equal(check.prepare('SELECT count(*) FROM messages_recent').pluck().get(), 3);
     } finally {
       check.close();
     }

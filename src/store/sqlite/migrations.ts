@@ -93,6 +93,42 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_recent_cid ON messages_recent (cid_key) WHERE cid_key IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'messages_recent without its cid index; store_state',
+    sql: `
+      -- The cid check over messages_recent is made in memory: each connection keeps the cids of the
+      -- messages there, and reloads them when another connection has changed the table (below).
+      -- Its hash index cost every insert a write to a random page (about 40% of the insert's time).
+      CREATE TABLE messages_recent_v3 (
+        seq       INTEGER PRIMARY KEY,
+        room      TEXT    NOT NULL,
+        id        INTEGER NOT NULL,
+        user_id   INTEGER NOT NULL,
+        user_name TEXT    NOT NULL,
+        data      TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        cid       TEXT
+      );
+      INSERT INTO messages_recent_v3 (seq, room, id, user_id, user_name, data, ts, cid)
+        SELECT seq, room, id, user_id, user_name, data, ts, cid FROM messages_recent;
+      DROP TABLE messages_recent;
+      ALTER TABLE messages_recent_v3 RENAME TO messages_recent;
+      CREATE UNIQUE INDEX messages_recent_room_id ON messages_recent (room, id);
+
+      CREATE TABLE store_state (
+        id                INTEGER PRIMARY KEY CHECK (id = 1),
+        -- Advanced by every transaction that changes messages_recent: a connection whose copy of
+        -- its cids was loaded at another generation reloads it.
+        recent_generation INTEGER NOT NULL,
+        -- Advanced by the background checkpointer right after it has copied the whole WAL: that
+        -- commit starts the WAL over (and fsyncs its new header) on the checkpointer's thread
+        -- rather than inside the next message commit.
+        wal_restarts      INTEGER NOT NULL
+      );
+      INSERT INTO store_state (id, recent_generation, wal_restarts) VALUES (1, 0, 0);
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

@@ -16,7 +16,6 @@ import {
   type UserRecord,
 } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
-import { cidKey } from './cid-key.js';
 import { migrate } from './migrations.js';
 import { nameKey } from './name-key.js';
 
@@ -35,15 +34,19 @@ export const DEFAULT_RECENT_LIMIT = 4096;
 
 /** The page cache of the connection, in KiB. */
 const CACHE_SIZE_KIB = 32 * 1024;
-/** How often the background checkpointer copies the WAL into the database file. */
-const CHECKPOINT_INTERVAL_MS = 100;
 /**
- * With the checkpointer running, the writer checkpoints only when the WAL passes this many pages
- * (~40 MB). The WAL starts over only when a checkpoint has copied all of it before the writer's
- * next transaction; under continuous writes the worker's copy (fsync included) rarely wins that
- * race, so it is this checkpoint, with little left to copy, that lets the WAL restart.
+ * The background checkpointer (checkpointer.ts) copies the WAL every 100 ms, and starts it over
+ * from its own thread once it holds ~4 MB that are all copied. A WAL file that grew is cut back to
+ * 64 MB when it starts over.
  */
-const WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT = 10_000;
+const CHECKPOINTER = { intervalMs: 100, restartFrames: 1000, walSizeLimitBytes: 64 * 1024 * 1024 };
+/**
+ * With the checkpointer running, the writer checkpoints itself only when the WAL passes this many
+ * pages (~64 MB): under continuous writes the checkpointer never finds a moment when all of the WAL
+ * is copied, and this checkpoint (of what the worker has not copied yet, plus two fsyncs) is what
+ * lets the WAL start over. Measured at ~1.7 KB of WAL per message in 2,000-message batches.
+ */
+const WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT = 16_384;
 /** SQLite's own default, used when there is no checkpointer. */
 const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
 
@@ -119,6 +122,16 @@ export class SqliteStore implements Store {
   readonly #transaction: Database.Transaction<(work: () => unknown) => unknown>;
   readonly #recentLimit: number;
   readonly #checkpointer: Checkpointer | undefined;
+  /**
+   * The messages of messages_recent that have a cid, by room and then by `${user id} ${cid}`: the
+   * recent half of the cid check, kept here instead of in an index that every insert would update.
+   * Valid while store_state.recent_generation is #recentGeneration: every transaction that changes
+   * messages_recent advances it, so another connection's change makes this one reload. (PRAGMA
+   * data_version would also change with the checkpointer's commits, and reloading costs ~1 µs per
+   * row.) This connection keeps it up to date itself after each of its commits.
+   */
+  #recent = new Map<string, Map<string, StoredMessage>>();
+  #recentGeneration: number | undefined;
   #closed = false;
 
   /**
@@ -158,7 +171,9 @@ export class SqliteStore implements Store {
     this.#transaction = db.transaction((work: () => unknown) => work());
     if ((options.backgroundCheckpoint ?? true) && !db.memory && file !== '') {
       db.pragma(`wal_autocheckpoint = ${WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT}`);
-      this.#checkpointer = new Checkpointer(file, CHECKPOINT_INTERVAL_MS, () => {
+      // When this connection starts the WAL over, it cuts a file that grew back too.
+      db.pragma(`journal_size_limit = ${CHECKPOINTER.walSizeLimitBytes}`);
+      this.#checkpointer = new Checkpointer(file, CHECKPOINTER, () => {
         // Without the worker, the writer checkpoints as SQLite does by default.
         if (!this.#closed) db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT}`);
       });
@@ -268,18 +283,46 @@ export class SqliteStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    return this.#write(() => this.#append(batch));
+    const { results, moved, generation } = this.#write(() => this.#append(batch));
+    // Only now that the batch is committed does it join the cids known to be in messages_recent.
+    this.#recentGeneration = generation;
+    if (moved) {
+      this.#recent.clear();
+    } else {
+      for (const { message, duplicate } of results) {
+        if (!duplicate && message.cid !== undefined) rememberRecent(this.#recent, message);
+      }
+    }
+    return results;
+  }
+
+  /**
+   * In a write transaction that is about to change messages_recent: makes #recent match the table,
+   * reloading it if another connection has changed it, and advances the generation. Returns the
+   * generation this transaction leaves, which #recent has once the caller applies the changes.
+   */
+  #changeRecent(): number {
+    const generation = this.#stmt.recentGeneration.get() as number;
+    if (generation !== this.#recentGeneration) {
+      const recent = new Map<string, Map<string, StoredMessage>>();
+      for (const row of this.#stmt.recentWithCid.iterate() as IterableIterator<MessageRow>) rememberRecent(recent, toMessage(row));
+      this.#recent = recent;
+      this.#recentGeneration = generation;
+    }
+    this.#stmt.advanceRecentGeneration.run();
+    return generation + 1;
   }
 
   /**
    * The hot path. Per room in the batch: one statement that advances rooms.last_id by the number of
    * new messages and returns it (which is also the existence check). Per message: one insert into
-   * messages_recent, and for a message with a cid two index probes (messages_recent, messages).
-   * Ids are assigned per room in array order; a duplicate takes no id. Runs inside the batch
-   * transaction, so a throw stores nothing.
+   * messages_recent, and for a message with a cid a look-up in #recent and one index probe of
+   * messages. Ids are assigned per room in array order; a duplicate takes no id. Runs inside the
+   * batch transaction, so a throw stores nothing (and #recent is updated only after the commit).
    */
-  #append(batch: NewMessage[]): AppendResult[] {
+  #append(batch: NewMessage[]): { results: AppendResult[]; moved: boolean; generation: number } {
     const s = this.#stmt;
+    const generation = this.#changeRecent();
     const results = new Array<AppendResult>(batch.length);
     const byRoom = new Map<string, number[]>();
     for (let i = 0; i < batch.length; i++) {
@@ -291,19 +334,25 @@ export class SqliteStore implements Store {
     let lastSeq = 0;
     for (const [room, indexes] of byRoom) {
       let fresh = 0;
+      const recent = this.#recent.get(room);
       // The messages with a cid that this batch stores in this room, by `${user id} ${cid}`: a later
       // copy in the same batch is their duplicate (they are not in the database when it is looked up).
       let withCid: Map<string, StoredMessage> | undefined;
       for (const i of indexes) {
         const m = batch[i]!;
         if (m.cid !== undefined) {
-          const inBatch = withCid?.get(`${m.user.id} ${m.cid}`);
+          const key = `${m.user.id} ${m.cid}`;
+          const inBatch = withCid?.get(key);
           if (inBatch !== undefined) {
             results[i] = { message: inBatch, duplicate: true };
             continue;
           }
-          const key = cidKey(room, m.user.id, m.cid);
-          const earlier = s.messageByCid.get(key, room, m.user.id, m.cid, room, m.user.id, m.cid) as MessageRow | undefined;
+          const inRecent = recent?.get(key);
+          if (inRecent !== undefined) {
+            results[i] = { message: { ...inRecent, user: { ...inRecent.user } }, duplicate: true };
+            continue;
+          }
+          const earlier = s.messageByCid.get(room, m.user.id, m.cid) as MessageRow | undefined;
           if (earlier !== undefined) {
             results[i] = { message: toMessage(earlier), duplicate: true };
             continue;
@@ -326,15 +375,14 @@ export class SqliteStore implements Store {
         if (duplicate) continue;
         message.id = ++id;
         const { user, cid } = message;
-        const key = cid === undefined ? null : cidKey(room, user.id, cid);
-        const row = [room, id, user.id, user.name, message.data, message.ts, cid ?? null, key] as const;
-        lastSeq = Number(s.insertRecent.run(...row).lastInsertRowid);
+        lastSeq = Number(s.insertRecent.run(room, id, user.id, user.name, message.data, message.ts, cid ?? null).lastInsertRowid);
       }
     }
     // The move empties the table, after which seq starts again at 1: the newest seq is (at least) the
     // number of messages waiting.
-    if (lastSeq >= this.#recentLimit) this.#moveRecent();
-    return results;
+    if (lastSeq < this.#recentLimit) return { results, moved: false, generation };
+    this.#moveRecent();
+    return { results, moved: true, generation };
   }
 
   /**
@@ -370,8 +418,22 @@ export class SqliteStore implements Store {
 
   async prune(room: string, keep: number): Promise<number> {
     if (!Number.isFinite(keep)) throw new RangeError(`keep must be a number, not ${keep}`);
-    const args = { room, keep: Math.max(0, Math.floor(keep)) };
-    return this.#write(() => this.#stmt.prune.run(args).changes + this.#stmt.pruneRecent.run(args).changes);
+    const { deleted, upTo, generation } = this.#write(() => {
+      const lastId = this.#stmt.lastId.get(room) as number | undefined;
+      if (lastId === undefined) return { deleted: 0, upTo: 0, generation: this.#recentGeneration };
+      // Ids are gapless up to last_id and only the oldest are ever deleted, so the kept messages are
+      // exactly last_id - keep + 1 … last_id: a range delete, with no walk over the `keep` newest rows.
+      const args = { room, upTo: lastId - Math.max(0, Math.floor(keep)) };
+      const deleted = this.#stmt.prune.run(args).changes;
+      const generation = this.#changeRecent();
+      return { deleted: deleted + this.#stmt.pruneRecent.run(args).changes, upTo: args.upTo, generation };
+    });
+    this.#recentGeneration = generation;
+    const recent = this.#recent.get(room);
+    if (recent !== undefined) {
+      for (const [key, message] of recent) if (message.id <= upTo) recent.delete(key);
+    }
+    return deleted;
   }
 
   /** The connection's durability settings, for the start-up log and for tests. */
@@ -410,6 +472,13 @@ export class SqliteStore implements Store {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** Adds a stored message with a cid to a #recent map. */
+function rememberRecent(recent: Map<string, Map<string, StoredMessage>>, message: StoredMessage): void {
+  let room = recent.get(message.room);
+  if (room === undefined) recent.set(message.room, (room = new Map()));
+  room.set(`${message.user.id} ${message.cid}`, message);
+}
+
 function prepareStatements(db: Database.Database) {
   return {
     registeredNameTaken: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND guest = 0').pluck(),
@@ -433,13 +502,12 @@ function prepareStatements(db: Database.Database) {
     isMember: db.prepare('SELECT 1 FROM members WHERE room = ? AND user_id = ?').pluck(),
 
     advanceRoom: db.prepare('UPDATE rooms SET last_id = last_id + ? WHERE name = ? RETURNING last_id').pluck(),
-    // One statement for both tables: the message is in at most one of them.
-    messageByCid: db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages_recent WHERE cid_key = ? AND room = ? AND user_id = ? AND cid = ?
-       UNION ALL
-       SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`,
-    ),
-    insertRecent: db.prepare(`INSERT INTO messages_recent (${MESSAGE_COLUMNS}, cid_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    lastId: db.prepare('SELECT last_id FROM rooms WHERE name = ?').pluck(),
+    recentGeneration: db.prepare('SELECT recent_generation FROM store_state').pluck(),
+    advanceRecentGeneration: db.prepare('UPDATE store_state SET recent_generation = recent_generation + 1'),
+    recentWithCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages_recent WHERE cid IS NOT NULL`),
+    messageByCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),
+    insertRecent: db.prepare(`INSERT INTO messages_recent (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     moveRecent: db.prepare(
       `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM messages_recent ORDER BY room, id`,
     ),
@@ -467,14 +535,8 @@ function prepareStatements(db: Database.Database) {
          UNION ALL SELECT min(id) FROM messages_recent WHERE room = @room)`,
       )
       .pluck(),
-    // Ids are gapless up to last_id and only the oldest are ever deleted, so the kept messages are
-    // exactly last_id - keep + 1 … last_id: a range delete, with no walk over the `keep` newest rows.
-    prune: db.prepare(
-      'DELETE FROM messages WHERE room = @room AND id <= (SELECT last_id FROM rooms WHERE name = @room) - @keep',
-    ),
-    pruneRecent: db.prepare(
-      'DELETE FROM messages_recent WHERE room = @room AND id <= (SELECT last_id FROM rooms WHERE name = @room) - @keep',
-    ),
+    prune: db.prepare('DELETE FROM messages WHERE room = @room AND id <= @upTo'),
+    pruneRecent: db.prepare('DELETE FROM messages_recent WHERE room = @room AND id <= @upTo'),
     ping: db.prepare('SELECT 1').pluck(),
   };
 }
