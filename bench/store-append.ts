@@ -11,6 +11,13 @@
  * with the working tree's, round by round in alternating order: the machine is shared, so only a
  * comparison within one run means much. Every round of every case runs in a fresh child process.
  * The table shows the median over rounds of each figure, and the largest max of any round.
+ *
+ * To see where a slow batch went, run one case alone with --slow=MS:
+ *
+ *   node --import tsx bench/store-append.ts --child=CASE --impl=src/store/sqlite/sqlite-store.ts --slow=20
+ *
+ * It prints each batch that took MS or longer, split by the thread's schedstat into time on a CPU,
+ * time waiting for one (other load on the machine), and the rest: asleep, i.e. an fsync or a lock.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync } from 'node:fs';

@@ -262,6 +262,61 @@ describe('SqliteStore appendMessages', () => {
     });
   }
 
+  it('moves a full staging table into messages a chunk per batch, reading every message once meanwhile', inTempDir(async (dir) => {
+    const store = await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 8 });
+    const look = new Database(join(dir, 'parley.db'), { readonly: true });
+    const count = (table: string) => look.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+    try {
+      const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
+      for (const room of ['a', 'b', 'c']) await store.createRoom({ name: room, private: false, createdBy: null });
+      // 30 messages fill the first staging table past its limit: the next ones land in the other.
+      const first = Array.from({ length: 30 }, (_, i) => message(['a', 'b', 'c'][i % 3]!, u, `m${i}`, `c${i}`));
+      await store.appendMessages(first);
+      assert.deepEqual([count('messages'), count('messages_recent'), count('messages_recent_b')], [0, 30, 0]);
+      let sent = 30;
+      const seen: number[] = [];
+      for (let batch = 0; count('messages_recent') > 0; batch++) {
+        assert.ok(batch < 30, 'the full table is moved within a few batches');
+        await store.appendMessages([message('a', u, `m${sent}`, `c${sent}`)]);
+        sent++;
+        seen.push(count('messages'));
+        // While the table is moved, its moved rows are in two tables; every reader sees them once.
+        const a = await store.history('a', { after: 0, limit: 100 });
+        assert.deepEqual(a.map((m) => m.id), Array.from({ length: a.length }, (_, i) => i + 1));
+        assert.deepEqual((await store.history('b', { limit: 100 })).map((m) => m.id), Array.from({ length: 10 }, (_, i) => i + 1));
+        assert.equal(await store.oldestKeptId('c'), 1);
+        const [retry] = await store.appendMessages([message('b', u, 'again', 'c1')]);
+        assert.deepEqual([retry!.message.id, retry!.duplicate], [1, true]);
+      }
+      // Moved in chunks (more than one batch, each moving some), then emptied at once.
+      assert.ok(seen.length > 1 && seen[0]! > 0 && seen[0]! < 30, `moved ${seen.join(', ')}`);
+      assert.equal(count('messages'), 30);
+      assert.equal(await store.prune('b', 4), 6);
+      assert.deepEqual((await store.history('b', { limit: 100 })).map((m) => m.id), [7, 8, 9, 10]);
+      assert.equal(await store.prune('a', 0), sent - 20);
+      assert.equal(await store.oldestKeptId('a'), undefined);
+    } finally {
+      look.close();
+      await store.close();
+    }
+  }));
+
+  it('counts each pruned message once while its staging table is being moved', async () => {
+    const store = await SqliteStore.open(':memory:', { recentLimit: 8 });
+    try {
+      const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
+      await store.createRoom({ name: 'r', private: false, createdBy: null });
+      await store.appendMessages(Array.from({ length: 40 }, (_, i) => message('r', u, `m${i}`)));
+      // One message more: a first chunk of the 40 moves, the rest waits.
+      await store.appendMessages([message('r', u, 'm40')]);
+      assert.equal(await store.prune('r', 5), 36);
+      assert.deepEqual((await store.history('r', { after: 0, limit: 100 })).map((m) => m.id), [37, 38, 39, 40, 41]);
+      assert.equal(await store.oldestKeptId('r'), 37);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps two connections on one file consistent while both move messages', inTempDir(async (dir) => {
     const file = join(dir, 'parley.db');
     const one = await SqliteStore.open(file, { recentLimit: 4 });

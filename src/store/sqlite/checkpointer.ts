@@ -3,32 +3,37 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * Keeps the WAL short from a worker thread, with the worker's own connection, so that the writer's
- * commits never wait for a disk flush. Two things about SQLite's WAL decide how (measured with
- * `strace -f -T` on bench/store-append.ts; an fsync on this machine's disk takes 0.8 ms at the
+ * commits do not wait for a disk flush. What decides how (found with `strace -f -T` and the
+ * per-thread schedstat of bench/store-append.ts; an fsync on this machine's disk takes 0.8 ms at the
  * median and 12-28 ms at the tail):
  *
  * - A checkpoint copies WAL frames into the database file and fsyncs both files. Run by the writer
- *   (SQLite's wal_autocheckpoint), it blocked a commit for 100-500 ms at 40 MB of WAL. Here a
- *   PASSIVE checkpoint runs every `intervalMs` in this thread; it takes no lock the writer waits for.
- * - The WAL starts over only once it is completely copied, and then the first commit after that
- *   writes a new WAL header and fsyncs it (power-loss safety; synchronous=NORMAL keeps it). So after
- *   a checkpoint that copied everything, this thread itself makes that first commit (a counter in
- *   `store_state`), taking the fsync off the writer's path.
+ *   (SQLite's wal_autocheckpoint) it blocked a commit for 100-500 ms at 40 MB of WAL. Here a PASSIVE
+ *   checkpoint runs every `intervalMs` (every `busyIntervalMs` while it cannot catch up); it takes no
+ *   lock that the writer waits for.
+ * - SQLite fsyncs the database file only after a checkpoint that reached the WAL's end. Under
+ *   continuous writes that never happens here, and the writer's own checkpoint then had to flush
+ *   every page copied since. So this thread fdatasyncs the file after each partial checkpoint,
+ *   through SQLite's own descriptor of its connection (found in /proc/self/fd; never opened or
+ *   closed here: closing any descriptor of the file would drop this process's POSIX locks on it).
+ * - The WAL starts over once all of it is copied, in the first commit after that, which writes a
+ *   new WAL header and fsyncs it (power-loss safety, kept by synchronous=NORMAL). So right after a
+ *   checkpoint that copied everything, this thread makes that commit itself (a counter in
+ *   `store_state`), before the writer's next one.
  *
- * Under continuous writes no PASSIVE checkpoint ever catches up (the writer commits during its
- * fsync), so the WAL is bounded by the writer's own wal_autocheckpoint (see the store): it then
- * copies only what this thread has not copied yet. A RESTART checkpoint from here would do the same
- * with the writer waiting, but SQLite's busy handler polls, and a writer that commits back to back
- * wins every time.
+ * Under writes that never pause, no PASSIVE checkpoint catches up, and the WAL is bounded by the
+ * writer's own wal_autocheckpoint (see the store), which then copies and flushes only the little
+ * this thread has not. (A RESTART checkpoint from here would make the writer wait just the same, and
+ * SQLite's busy handler polls: a writer that commits back to back wins every time.)
  *
- * Durability does not depend on it: with WAL and synchronous=NORMAL a commit survives a process
- * crash once it is in the WAL, whoever copies it later.
+ * Durability does not depend on any of this: with WAL and synchronous=NORMAL a commit survives a
+ * process crash once it is in the WAL, whoever copies it later.
  */
 export interface CheckpointerOptions {
   /** How often to copy new WAL frames into the database file. */
   intervalMs: number;
-  /** Start the WAL over once it holds at least this many frames and all of them are copied. */
-  restartFrames: number;
+  /** How soon to try again after a checkpoint that could not copy the whole WAL. */
+  busyIntervalMs: number;
   /** After a restart, the WAL file is truncated to this many bytes (it would keep its largest size). */
   walSizeLimitBytes: number;
 }
@@ -67,28 +72,57 @@ export class Checkpointer {
 
 /** The worker, as CommonJS source (so the compiled dist/ needs no extra file). */
 const WORKER_SOURCE = `
+const { readdirSync, readlinkSync, realpathSync, fdatasyncSync } = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const { file, intervalMs, restartFrames, walSizeLimitBytes } = workerData;
+const { file, intervalMs, busyIntervalMs, walSizeLimitBytes } = workerData;
+
+// The descriptors of this process open on the database file (Linux; elsewhere none are found).
+const target = realpathSync(file);
+const descriptorsOfFile = () => {
+  const found = [];
+  try {
+    for (const name of readdirSync('/proc/self/fd')) {
+      try {
+        if (readlinkSync('/proc/self/fd/' + name) === target) found.push(Number(name));
+      } catch {}
+    }
+  } catch {}
+  return found;
+};
+const before = new Set(descriptorsOfFile());
 const db = new Database(file);
+// SQLite's own descriptor of this connection: fsynced from here, never opened or closed (closing any
+// descriptor of the file would drop every POSIX lock this process holds on it).
+const dbFd = descriptorsOfFile().find((fd) => !before.has(fd));
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 5000');
 db.pragma('journal_size_limit = ' + walSizeLimitBytes);
 const restart = db.prepare('UPDATE store_state SET wal_restarts = wal_restarts + 1');
-// The commit that follows a complete checkpoint starts the WAL over, with its header fsync.
+// The first commit after a complete checkpoint starts the WAL over, with its header fsync: this one.
 const startOver = db.transaction(() => restart.run());
 let stopped = false;
 let timer;
 const tick = () => {
+  let caughtUp = true;
   try {
     // log and checkpointed count the frames as of the checkpoint's start: if the writer committed
     // since, the WAL cannot start over and the write below merely adds a frame.
     const { busy, log, checkpointed } = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    if (busy === 0 && log >= restartFrames && checkpointed === log) startOver.immediate();
+    if (busy === 0 && log > 0 && checkpointed === log) {
+      startOver.immediate();
+    } else if (log > 0) {
+      caughtUp = false;
+      // SQLite fsyncs the database file only after a checkpoint that reached the WAL's end, which
+      // under continuous writes only the writer's own checkpoint does: it would then flush every
+      // page copied since. Flushed here instead, a little at a time.
+      if (checkpointed > 0 && dbFd !== undefined) fdatasyncSync(dbFd);
+    }
   } catch {
     // Busy (another checkpoint or a long write in the way): the next tick tries again.
   }
-  if (!stopped) timer = setTimeout(tick, intervalMs);
+  // Behind a writer that keeps writing: again soon, so that what is left to copy stays small.
+  if (!stopped) timer = setTimeout(tick, caughtUp ? intervalMs : busyIntervalMs);
 };
 timer = setTimeout(tick, intervalMs);
 parentPort.on('message', (msg) => {

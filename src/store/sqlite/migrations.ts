@@ -129,6 +129,35 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO store_state (id, recent_generation, wal_restarts) VALUES (1, 0, 0);
     `,
   },
+  {
+    version: 4,
+    name: 'messages_recent_b: two staging tables, moved into messages a chunk per batch',
+    sql: `
+      -- Moving all of messages_recent into messages at once stalled one commit for as long as the
+      -- move of thousands of messages over hundreds of rooms took (40-90 ms). Now new messages land in
+      -- one of two staging tables; when it is full they land in the other, and the full one moves
+      -- into messages a chunk per batch, in (room, id) order, and is emptied (a cheap truncation)
+      -- once all of it is moved. Until then its moved rows are also in messages, as identical
+      -- copies: readers merge the three tables with UNION, which drops the copies.
+      CREATE TABLE messages_recent_b (
+        seq       INTEGER PRIMARY KEY,
+        room      TEXT    NOT NULL,
+        id        INTEGER NOT NULL,
+        user_id   INTEGER NOT NULL,
+        user_name TEXT    NOT NULL,
+        data      TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        cid       TEXT
+      );
+      CREATE UNIQUE INDEX messages_recent_b_room_id ON messages_recent_b (room, id);
+      -- Where new messages land: 0 messages_recent, 1 messages_recent_b.
+      ALTER TABLE store_state ADD COLUMN recent_active INTEGER NOT NULL DEFAULT 0 CHECK (recent_active IN (0, 1));
+      -- While the other table is being moved: the last (room, id) of it moved so far ('' and 0
+      -- before the first chunk). NULL when the other table is empty.
+      ALTER TABLE store_state ADD COLUMN drain_room TEXT;
+      ALTER TABLE store_state ADD COLUMN drain_id INTEGER;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

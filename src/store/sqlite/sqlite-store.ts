@@ -26,32 +26,35 @@ export const MAX_HISTORY_LIMIT = 1000;
 /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 /**
- * How many messages messages_recent collects before they move into messages. Larger means fewer
- * moves with more messages per room each (the move's cost is per room touched), but bigger recent
- * indexes for every commit to dirty and a longer move when it comes. Measured: bench/store-append.ts.
+ * How many messages a staging table (messages_recent, messages_recent_b) collects before new
+ * messages land in the other and it moves into messages. Larger means more messages per room in
+ * each move (a move writes a page or two per room, whatever the number of its messages), but a
+ * bigger (room, id) index for every commit to dirty. Measured: bench/store-append.ts.
  */
-export const DEFAULT_RECENT_LIMIT = 4096;
+export const DEFAULT_RECENT_LIMIT = 8192;
+/** The two staging tables, by store_state.recent_active. */
+const STAGING = ['messages_recent', 'messages_recent_b'] as const;
 
 /** The page cache of the connection, in KiB. */
 const CACHE_SIZE_KIB = 32 * 1024;
 /**
- * The background checkpointer (checkpointer.ts) copies the WAL every 100 ms, and starts it over
- * from its own thread once it holds ~4 MB that are all copied. A WAL file that grew is cut back to
- * 64 MB when it starts over.
+ * The background checkpointer (checkpointer.ts) copies the WAL every 100 ms (every 10 ms while it
+ * cannot catch up) and starts it over from its own thread whenever all of it is copied. A WAL file
+ * that grew is cut back to 64 MB then.
  */
-const CHECKPOINTER = { intervalMs: 100, restartFrames: 1000, walSizeLimitBytes: 64 * 1024 * 1024 };
+const CHECKPOINTER = { intervalMs: 100, busyIntervalMs: 10, walSizeLimitBytes: 64 * 1024 * 1024 };
 /**
  * With the checkpointer running, the writer checkpoints itself only when the WAL passes this many
- * pages (~64 MB): under continuous writes the checkpointer never finds a moment when all of the WAL
- * is copied, and this checkpoint (of what the worker has not copied yet, plus two fsyncs) is what
- * lets the WAL start over. Measured at ~1.7 KB of WAL per message in 2,000-message batches.
+ * pages (~64 MB). That happens only under writes that never pause long enough for the checkpointer
+ * to copy all of the WAL (bench/store-append.ts "no gap": ~1.7 KB of WAL per message, a 40-80 ms
+ * commit every ~40,000 messages); it is what lets the WAL start over then.
  */
 const WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT = 16_384;
 /** SQLite's own default, used when there is no checkpointer. */
 const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
 
 export interface SqliteStoreOptions {
-  /** Messages kept in messages_recent before they move into messages (tests make it small). */
+  /** Messages a staging table collects before it moves into messages (tests make it small). */
   recentLimit?: number;
   /** Checkpoint the WAL from a worker thread (default true; not for ':memory:'). */
   backgroundCheckpoint?: boolean;
@@ -73,6 +76,17 @@ interface RoomRow {
   created_at: number;
   last_id: number;
 }
+
+/** store_state, the staging part (see migrations 3 and 4). */
+interface StagingState {
+  recent_generation: number;
+  recent_active: 0 | 1;
+  drain_room: string | null;
+  drain_id: number | null;
+}
+
+/** The messages with a cid of one staging table, by room and then by `${user id} ${cid}`. */
+type RecentCids = Map<string, Map<string, StoredMessage>>;
 
 interface MessageRow {
   room: string;
@@ -103,6 +117,9 @@ const toMessage = (r: MessageRow): StoredMessage => ({
 });
 
 const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid';
+const MESSAGE_COLUMN_COUNT = 7;
+/** Rows per INSERT into a staging table (7 values each; SQLite allows 32,766 variables). */
+const ROWS_PER_INSERT = 32;
 
 /** Opens (creating if missing) `<dataDir>/parley.db`, creating the data dir too. */
 export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
@@ -123,15 +140,17 @@ export class SqliteStore implements Store {
   readonly #recentLimit: number;
   readonly #checkpointer: Checkpointer | undefined;
   /**
-   * The messages of messages_recent that have a cid, by room and then by `${user id} ${cid}`: the
-   * recent half of the cid check, kept here instead of in an index that every insert would update.
-   * Valid while store_state.recent_generation is #recentGeneration: every transaction that changes
-   * messages_recent advances it, so another connection's change makes this one reload. (PRAGMA
-   * data_version would also change with the checkpointer's commits, and reloading costs ~1 µs per
-   * row.) This connection keeps it up to date itself after each of its commits.
+   * The messages with a cid in each staging table: the staging half of the cid check, kept here
+   * instead of in an index that every insert would update. Valid while store_state.recent_generation
+   * is #recentGeneration: every transaction that changes a staging table advances it, so another
+   * connection's change makes this one reload. (PRAGMA data_version would also change with the
+   * checkpointer's commits, and reloading costs ~1 µs per row.) This connection keeps it up to date
+   * itself after each of its commits.
    */
-  #recent = new Map<string, Map<string, StoredMessage>>();
+  #recent: [RecentCids, RecentCids] = [new Map(), new Map()];
   #recentGeneration: number | undefined;
+  /** Multi-row inserts into each staging table, by number of rows (prepared when first needed). */
+  readonly #insertMany: [Map<number, Database.Statement>, Map<number, Database.Statement>] = [new Map(), new Map()];
   #closed = false;
 
   /**
@@ -283,46 +302,51 @@ export class SqliteStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    const { results, moved, generation } = this.#write(() => this.#append(batch));
-    // Only now that the batch is committed does it join the cids known to be in messages_recent.
+    const { results, generation, landed, emptied } = this.#write(() => this.#append(batch));
+    // Only now that the batch is committed do its cids join those known to be in the staging table.
     this.#recentGeneration = generation;
-    if (moved) {
-      this.#recent.clear();
-    } else {
-      for (const { message, duplicate } of results) {
-        if (!duplicate && message.cid !== undefined) rememberRecent(this.#recent, message);
-      }
+    if (emptied !== undefined) this.#recent[emptied] = new Map();
+    for (const { message, duplicate } of results) {
+      if (!duplicate && message.cid !== undefined) rememberRecent(this.#recent[landed], message);
     }
     return results;
   }
 
   /**
-   * In a write transaction that is about to change messages_recent: makes #recent match the table,
-   * reloading it if another connection has changed it, and advances the generation. Returns the
-   * generation this transaction leaves, which #recent has once the caller applies the changes.
+   * In a write transaction that is about to change a staging table: reads store_state, and makes
+   * #recent match the tables, reloading it if another connection has changed them.
    */
-  #changeRecent(): number {
-    const generation = this.#stmt.recentGeneration.get() as number;
-    if (generation !== this.#recentGeneration) {
-      const recent = new Map<string, Map<string, StoredMessage>>();
-      for (const row of this.#stmt.recentWithCid.iterate() as IterableIterator<MessageRow>) rememberRecent(recent, toMessage(row));
-      this.#recent = recent;
-      this.#recentGeneration = generation;
+  #stagingState(): StagingState {
+    const state = this.#stmt.stagingState.get() as StagingState;
+    if (state.recent_generation !== this.#recentGeneration) {
+      this.#recent = [loadRecentCids(this.#stmt.staging[0]), loadRecentCids(this.#stmt.staging[1])];
+      this.#recentGeneration = state.recent_generation;
     }
-    this.#stmt.advanceRecentGeneration.run();
-    return generation + 1;
+    return state;
+  }
+
+  /** Records the staging state at the end of the transaction; returns the generation it leaves. */
+  #saveStagingState(state: StagingState): number {
+    const generation = state.recent_generation + 1;
+    this.#stmt.saveStagingState.run({ generation, active: state.recent_active, drainRoom: state.drain_room, drainId: state.drain_id });
+    return generation;
   }
 
   /**
-   * The hot path. Per room in the batch: one statement that advances rooms.last_id by the number of
-   * new messages and returns it (which is also the existence check). Per message: one insert into
-   * messages_recent, and for a message with a cid a look-up in #recent and one index probe of
-   * messages. Ids are assigned per room in array order; a duplicate takes no id. Runs inside the
+   * The hot path. Per room in the batch: rooms.last_id is read (which is also the existence check)
+   * and advanced by the number of new messages. Per message: one insert into
+   * the active staging table, and for a message with a cid a look-up in #recent and one index probe
+   * of messages. Then the other staging table, if it is full, moves a chunk into messages
+   * (#drain). Ids are assigned per room in array order; a duplicate takes no id. Runs inside the
    * batch transaction, so a throw stores nothing (and #recent is updated only after the commit).
    */
-  #append(batch: NewMessage[]): { results: AppendResult[]; moved: boolean; generation: number } {
+  #append(batch: NewMessage[]): { results: AppendResult[]; generation: number; landed: 0 | 1; emptied: 0 | 1 | undefined } {
     const s = this.#stmt;
-    const generation = this.#changeRecent();
+    const state = this.#stagingState();
+    const landed = state.recent_active;
+    const [recentA, recentB] = this.#recent;
+    // The new rows' values, in order, for multi-row inserts once every room's ids are known.
+    const rows: unknown[] = [];
     const results = new Array<AppendResult>(batch.length);
     const byRoom = new Map<string, number[]>();
     for (let i = 0; i < batch.length; i++) {
@@ -331,10 +355,10 @@ export class SqliteStore implements Store {
       if (indexes === undefined) byRoom.set(room, [i]);
       else indexes.push(i);
     }
-    let lastSeq = 0;
     for (const [room, indexes] of byRoom) {
       let fresh = 0;
-      const recent = this.#recent.get(room);
+      const inA = recentA.get(room);
+      const inB = recentB.get(room);
       // The messages with a cid that this batch stores in this room, by `${user id} ${cid}`: a later
       // copy in the same batch is their duplicate (they are not in the database when it is looked up).
       let withCid: Map<string, StoredMessage> | undefined;
@@ -347,7 +371,7 @@ export class SqliteStore implements Store {
             results[i] = { message: inBatch, duplicate: true };
             continue;
           }
-          const inRecent = recent?.get(key);
+          const inRecent = inA?.get(key) ?? inB?.get(key);
           if (inRecent !== undefined) {
             results[i] = { message: { ...inRecent, user: { ...inRecent.user } }, duplicate: true };
             continue;
@@ -367,31 +391,80 @@ export class SqliteStore implements Store {
         fresh++;
       }
       if (fresh === 0) continue;
-      const last = s.advanceRoom.get(fresh, room) as number | undefined;
-      if (last === undefined) throw new NoSuchRoomError(room);
-      let id = last - fresh;
+      // Read, then write: an UPDATE … RETURNING took ~10 µs here, these two ~1.6 µs together.
+      let id = s.lastId.get(room) as number | undefined;
+      if (id === undefined) throw new NoSuchRoomError(room);
+      s.setLastId.run(id + fresh, room);
       for (const i of indexes) {
         const { message, duplicate } = results[i]!;
         if (duplicate) continue;
         message.id = ++id;
         const { user, cid } = message;
-        lastSeq = Number(s.insertRecent.run(room, id, user.id, user.name, message.data, message.ts, cid ?? null).lastInsertRowid);
+        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null);
       }
     }
-    // The move empties the table, after which seq starts again at 1: the newest seq is (at least) the
-    // number of messages waiting.
-    if (lastSeq < this.#recentLimit) return { results, moved: false, generation };
-    this.#moveRecent();
-    return { results, moved: true, generation };
+    const stored = rows.length / MESSAGE_COLUMN_COUNT;
+    const lastSeq = stored === 0 ? 0 : this.#insertStaged(landed, rows);
+    let emptied: 0 | 1 | undefined;
+    const next = { ...state };
+    if (state.drain_room !== null) {
+      emptied = this.#drain(next, stored);
+    } else if (lastSeq >= this.#recentLimit) {
+      // Emptying a table starts its seq at 1 again, so the newest seq is (at least) its row count.
+      // The other table is empty (nothing to drain): new messages land there from the next batch.
+      next.recent_active = landed === 0 ? 1 : 0;
+      next.drain_room = '';
+      next.drain_id = 0;
+    }
+    return { results, generation: this.#saveStagingState(next), landed, emptied };
   }
 
   /**
-   * Moves every message of messages_recent into messages, sorted so that each room's B-tree is
-   * appended to in order: one pass whose cost is per room, shared by all the room's messages.
+   * Inserts the rows (MESSAGE_COLUMN_COUNT values each) into a staging table, up to
+   * ROWS_PER_INSERT per statement: one statement per row cost about a fifth of the insert in
+   * binding and stepping. Returns the last row's seq.
    */
-  #moveRecent(): void {
-    this.#stmt.moveRecent.run();
-    this.#stmt.clearRecent.run();
+  #insertStaged(table: 0 | 1, rows: unknown[]): number {
+    const statements = this.#insertMany[table];
+    const width = ROWS_PER_INSERT * MESSAGE_COLUMN_COUNT;
+    let lastSeq = 0;
+    for (let at = 0; at < rows.length; at += width) {
+      const part = rows.length - at <= width && at === 0 ? rows : rows.slice(at, at + width);
+      const count = part.length / MESSAGE_COLUMN_COUNT;
+      let insert = statements.get(count);
+      if (insert === undefined) {
+        const values = Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+        insert = this.#db.prepare(`INSERT INTO ${STAGING[table]} (${MESSAGE_COLUMNS}) VALUES ${values}`);
+        statements.set(count, insert);
+      }
+      lastSeq = Number(insert.run(part).lastInsertRowid);
+    }
+    return lastSeq;
+  }
+
+  /**
+   * Moves the next chunk of the inactive staging table into messages, in (room, id) order so that
+   * each room's B-tree is appended to in order; a chunk a little larger than the batch, so that the
+   * table is moved before the active one fills up. Updates the cursor in `state`; returns the table
+   * if that was its last chunk (it is then emptied, which costs next to nothing).
+   */
+  #drain(state: StagingState, stored: number): 0 | 1 | undefined {
+    const other = state.recent_active === 0 ? 1 : 0;
+    const t = this.#stmt.staging[other];
+    const chunk = stored + (stored >> 2) + Math.max(1, this.#recentLimit >> 6);
+    const from = { room: state.drain_room, id: state.drain_id };
+    const end = t.chunkEnd.get({ ...from, skip: chunk - 1 }) as { room: string; id: number } | undefined;
+    if (end !== undefined) {
+      t.moveRange.run({ fromRoom: from.room, fromId: from.id, toRoom: end.room, toId: end.id });
+      state.drain_room = end.room;
+      state.drain_id = end.id;
+      return undefined;
+    }
+    t.moveRest.run(from);
+    t.clear.run();
+    state.drain_room = null;
+    state.drain_id = null;
+    return other;
   }
 
   /**
@@ -424,14 +497,22 @@ export class SqliteStore implements Store {
       // Ids are gapless up to last_id and only the oldest are ever deleted, so the kept messages are
       // exactly last_id - keep + 1 … last_id: a range delete, with no walk over the `keep` newest rows.
       const args = { room, upTo: lastId - Math.max(0, Math.floor(keep)) };
-      const deleted = this.#stmt.prune.run(args).changes;
-      const generation = this.#changeRecent();
-      return { deleted: deleted + this.#stmt.pruneRecent.run(args).changes, upTo: args.upTo, generation };
+      const state = this.#stagingState();
+      const s = this.#stmt;
+      let deleted = s.prune.run(args).changes + s.staging[state.recent_active].prune.run(args).changes;
+      // In the table being moved, the rows up to the cursor are copies of rows of messages: counted once.
+      const draining = s.staging[state.recent_active === 0 ? 1 : 0];
+      if (state.drain_room !== null) {
+        deleted += draining.pruneUnmoved.run({ ...args, drainRoom: state.drain_room, drainId: state.drain_id }).changes;
+      }
+      draining.prune.run(args);
+      return { deleted, upTo: args.upTo, generation: this.#saveStagingState(state) };
     });
     this.#recentGeneration = generation;
-    const recent = this.#recent.get(room);
-    if (recent !== undefined) {
-      for (const [key, message] of recent) if (message.id <= upTo) recent.delete(key);
+    for (const recent of this.#recent) {
+      const inRoom = recent.get(room);
+      if (inRoom === undefined) continue;
+      for (const [key, message] of inRoom) if (message.id <= upTo) inRoom.delete(key);
     }
     return deleted;
   }
@@ -472,8 +553,32 @@ export class SqliteStore implements Store {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** The statements on one staging table. */
+function stagingStatements(db: Database.Database, table: (typeof STAGING)[number]) {
+  const moveInto = `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM ${table}`;
+  return {
+    withCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM ${table} WHERE cid IS NOT NULL`),
+    /** The (room, id) `skip` rows after the cursor: the end of the next chunk. */
+    chunkEnd: db.prepare(`SELECT room, id FROM ${table} WHERE (room, id) > (@room, @id) ORDER BY room, id LIMIT 1 OFFSET @skip`),
+    moveRange: db.prepare(
+      `${moveInto} WHERE (room, id) > (@fromRoom, @fromId) AND (room, id) <= (@toRoom, @toId) ORDER BY room, id`,
+    ),
+    moveRest: db.prepare(`${moveInto} WHERE (room, id) > (@room, @id) ORDER BY room, id`),
+    clear: db.prepare(`DELETE FROM ${table}`),
+    prune: db.prepare(`DELETE FROM ${table} WHERE room = @room AND id <= @upTo`),
+    pruneUnmoved: db.prepare(`DELETE FROM ${table} WHERE room = @room AND id <= @upTo AND (room, id) > (@drainRoom, @drainId)`),
+  };
+}
+
+/** The cids of one staging table, as #recent keeps them. */
+function loadRecentCids(t: ReturnType<typeof stagingStatements>): RecentCids {
+  const recent: RecentCids = new Map();
+  for (const row of t.withCid.iterate() as IterableIterator<MessageRow>) rememberRecent(recent, toMessage(row));
+  return recent;
+}
+
 /** Adds a stored message with a cid to a #recent map. */
-function rememberRecent(recent: Map<string, Map<string, StoredMessage>>, message: StoredMessage): void {
+function rememberRecent(recent: RecentCids, message: StoredMessage): void {
   let room = recent.get(message.room);
   if (room === undefined) recent.set(message.room, (room = new Map()));
   room.set(`${message.user.id} ${message.cid}`, message);
@@ -501,42 +606,47 @@ function prepareStatements(db: Database.Database) {
     insertMember: db.prepare('INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)'),
     isMember: db.prepare('SELECT 1 FROM members WHERE room = ? AND user_id = ?').pluck(),
 
-    advanceRoom: db.prepare('UPDATE rooms SET last_id = last_id + ? WHERE name = ? RETURNING last_id').pluck(),
+    setLastId: db.prepare('UPDATE rooms SET last_id = ? WHERE name = ?'),
     lastId: db.prepare('SELECT last_id FROM rooms WHERE name = ?').pluck(),
-    recentGeneration: db.prepare('SELECT recent_generation FROM store_state').pluck(),
-    advanceRecentGeneration: db.prepare('UPDATE store_state SET recent_generation = recent_generation + 1'),
-    recentWithCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages_recent WHERE cid IS NOT NULL`),
-    messageByCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),
-    insertRecent: db.prepare(`INSERT INTO messages_recent (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    moveRecent: db.prepare(
-      `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM messages_recent ORDER BY room, id`,
+    stagingState: db.prepare('SELECT recent_generation, recent_active, drain_room, drain_id FROM store_state'),
+    saveStagingState: db.prepare(
+      `UPDATE store_state SET recent_generation = @generation, recent_active = @active, drain_room = @drainRoom,
+       drain_id = @drainId`,
     ),
-    clearRecent: db.prepare('DELETE FROM messages_recent'),
+    staging: [stagingStatements(db, STAGING[0]), stagingStatements(db, STAGING[1])] as const,
+    messageByCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),
     // Each table gives at most `limit` rows of its own, already in order; the outer query merges them.
+    // UNION rather than UNION ALL: a staging table being moved shares identical rows with messages.
     historyForward: db.prepare(
       `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
          WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
-       UNION ALL
-       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages_recent
+       UNION
+       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[0]}
+         WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
+       UNION
+       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[1]}
          WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
        ORDER BY id ASC LIMIT @limit`,
     ),
     historyBackward: db.prepare(
       `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
          WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
-       UNION ALL
-       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages_recent
+       UNION
+       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[0]}
+         WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
+       UNION
+       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[1]}
          WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
        ORDER BY id DESC LIMIT @limit`,
     ),
     oldestId: db
       .prepare(
         `SELECT min(id) FROM (SELECT min(id) AS id FROM messages WHERE room = @room
-         UNION ALL SELECT min(id) FROM messages_recent WHERE room = @room)`,
+         UNION ALL SELECT min(id) FROM ${STAGING[0]} WHERE room = @room
+         UNION ALL SELECT min(id) FROM ${STAGING[1]} WHERE room = @room)`,
       )
       .pluck(),
     prune: db.prepare('DELETE FROM messages WHERE room = @room AND id <= @upTo'),
-    pruneRecent: db.prepare('DELETE FROM messages_recent WHERE room = @room AND id <= @upTo'),
     ping: db.prepare('SELECT 1').pluck(),
   };
 }
