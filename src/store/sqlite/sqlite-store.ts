@@ -131,6 +131,15 @@ export async function openSqliteStore(dataDir: string): Promise<SqliteStore> {
  * The single-node Store: one better-sqlite3 connection to a WAL-mode file. better-sqlite3 is
  * synchronous, so each method runs to completion before any other JavaScript; the methods are
  * async only to fit the Store interface. Statements are prepared once, in the constructor.
+ *
+ * It takes no exclusive lock: several stores (connections, processes) may write one file. What a
+ * store keeps in memory (the cids of the staging tables) is checked against store_state in every
+ * write transaction and reloaded when another connection has changed them.
+ *
+ * New messages land in a staging table (messages_recent or messages_recent_b, small, rows in
+ * arrival order), so that a commit writes few pages however many rooms its batch touches; each
+ * staging table, once full, moves into messages (clustered by room) a chunk per batch. See
+ * migrations 2 to 4.
  */
 export class SqliteStore implements Store {
   readonly file: string;
