@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
  *
  * - A checkpoint copies WAL frames into the database file and fsyncs both files. Run by the writer
  *   (SQLite's wal_autocheckpoint) it blocked a commit for 100-500 ms at 40 MB of WAL. Here a PASSIVE
- *   checkpoint runs every `intervalMs` (every `busyIntervalMs` while it cannot catch up); it takes no
+ *   checkpoint runs every `intervalMs` (every `busyIntervalMs` while the WAL is long); it takes no
  *   lock that the writer waits for.
  * - SQLite fsyncs the database file only after a checkpoint that reached the WAL's end. Under
  *   continuous writes that never happens here, and the writer's own checkpoint then had to flush
@@ -32,8 +32,9 @@ import { Worker } from 'node:worker_threads';
 export interface CheckpointerOptions {
   /** How often to copy new WAL frames into the database file. */
   intervalMs: number;
-  /** How soon to try again after a checkpoint that could not copy the whole WAL. */
+  /** How soon to try again when the WAL had at least `behindFrames` frames (the writer keeps writing). */
   busyIntervalMs: number;
+  behindFrames: number;
   /** After a restart, the WAL file is truncated to this many bytes (it would keep its largest size). */
   walSizeLimitBytes: number;
 }
@@ -75,7 +76,7 @@ const WORKER_SOURCE = `
 const { readdirSync, readlinkSync, realpathSync, fdatasyncSync } = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const { file, intervalMs, busyIntervalMs, walSizeLimitBytes } = workerData;
+const { file, intervalMs, busyIntervalMs, behindFrames, walSizeLimitBytes } = workerData;
 
 // The descriptors of this process open on the database file (Linux; elsewhere none are found).
 const target = realpathSync(file);
@@ -96,7 +97,8 @@ const db = new Database(file);
 // descriptor of the file would drop every POSIX lock this process holds on it).
 const dbFd = descriptorsOfFile().find((fd) => !before.has(fd));
 db.pragma('synchronous = NORMAL');
-db.pragma('busy_timeout = 5000');
+// Never wait for the writer: a restart that finds it writing is skipped (it has added frames anyway).
+db.pragma('busy_timeout = 0');
 db.pragma('journal_size_limit = ' + walSizeLimitBytes);
 const restart = db.prepare('UPDATE store_state SET wal_restarts = wal_restarts + 1');
 // The first commit after a complete checkpoint starts the WAL over, with its header fsync: this one.
@@ -104,25 +106,22 @@ const startOver = db.transaction(() => restart.run());
 let stopped = false;
 let timer;
 const tick = () => {
-  let caughtUp = true;
+  let behind = false;
   try {
     // log and checkpointed count the frames as of the checkpoint's start: if the writer committed
-    // since, the WAL cannot start over and the write below merely adds a frame.
+    // since, the WAL cannot start over (and the write below, if it gets the lock, adds a frame).
     const { busy, log, checkpointed } = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    if (busy === 0 && log > 0 && checkpointed === log) {
-      startOver.immediate();
-    } else if (log > 0) {
-      caughtUp = false;
-      // SQLite fsyncs the database file only after a checkpoint that reached the WAL's end, which
-      // under continuous writes only the writer's own checkpoint does: it would then flush every
-      // page copied since. Flushed here instead, a little at a time.
-      if (checkpointed > 0 && dbFd !== undefined) fdatasyncSync(dbFd);
-    }
+    behind = log >= behindFrames;
+    // SQLite fsyncs the database file only after a checkpoint that reached the WAL's live end,
+    // which under continuous writes only the writer's own checkpoint does: it would then flush every
+    // page copied since. Flushed here instead, a little at a time (next to nothing when SQLite did).
+    if (log > 0 && dbFd !== undefined) fdatasyncSync(dbFd);
+    if (busy === 0 && log > 0 && checkpointed === log) startOver.immediate();
   } catch {
-    // Busy (another checkpoint or a long write in the way): the next tick tries again.
+    // Busy (the writer holds the lock, or another checkpoint runs): the next tick tries again.
   }
   // Behind a writer that keeps writing: again soon, so that what is left to copy stays small.
-  if (!stopped) timer = setTimeout(tick, caughtUp ? intervalMs : busyIntervalMs);
+  if (!stopped) timer = setTimeout(tick, behind ? busyIntervalMs : intervalMs);
 };
 timer = setTimeout(tick, intervalMs);
 parentPort.on('message', (msg) => {
