@@ -431,8 +431,9 @@ describe('SqliteStore background checkpoint', () => {
       await store.createRoom({ name: 'big', private: false, createdBy: null });
       const file = join(dir, 'parley.db');
       const before = statSync(file).size;
-      // About 2 MB of messages: far below SQLite's own checkpoint threshold with the checkpointer on.
-      for (let b = 0; b < 10; b++) {
+      // About 6 MB of messages: past the 1,000 frames at which the checkpointer copies the WAL, far
+      // below the threshold at which the writer would checkpoint itself.
+      for (let b = 0; b < 30; b++) {
         await store.appendMessages(Array.from({ length: 100 }, (_, i) => message('big', u, `${b}.${i} ${'x'.repeat(2000)}`)));
       }
       // Only another thread can have grown the file: this connection has not checkpointed.

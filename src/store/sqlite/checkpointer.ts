@@ -32,9 +32,10 @@ import { Worker } from 'node:worker_threads';
 export interface CheckpointerOptions {
   /** How often to copy new WAL frames into the database file. */
   intervalMs: number;
-  /** How soon to try again when the WAL had at least `behindFrames` frames (the writer keeps writing). */
+  /** How soon to try again while the WAL still holds `restartFrames` or more (the writer keeps writing). */
   busyIntervalMs: number;
-  behindFrames: number;
+  /** Checkpoint and start the WAL over once it holds this many frames (where the size can be read). */
+  restartFrames: number;
   /** After a restart, the WAL file is truncated to this many bytes (it would keep its largest size). */
   walSizeLimitBytes: number;
 }
@@ -73,29 +74,47 @@ export class Checkpointer {
 
 /** The worker, as CommonJS source (so the compiled dist/ needs no extra file). */
 const WORKER_SOURCE = `
-const { readdirSync, readlinkSync, realpathSync, fdatasyncSync } = require('node:fs');
+const { fdatasyncSync, readdirSync, readlinkSync, readSync, realpathSync } = require('node:fs');
+const { endianness } = require('node:os');
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const { file, intervalMs, busyIntervalMs, behindFrames, walSizeLimitBytes } = workerData;
+const { file, intervalMs, busyIntervalMs, restartFrames, walSizeLimitBytes } = workerData;
 
-// The descriptors of this process open on the database file (Linux; elsewhere none are found).
-const target = realpathSync(file);
-const descriptorsOfFile = () => {
+// The descriptors of this process open on a file (Linux; elsewhere none are found). Those used here
+// are SQLite's own: read or fsynced, never opened or closed here (closing any descriptor of a file
+// drops every POSIX lock this process holds on it, and SQLite's locks are such locks).
+const descriptorsOf = (path) => {
   const found = [];
   try {
     for (const name of readdirSync('/proc/self/fd')) {
       try {
-        if (readlinkSync('/proc/self/fd/' + name) === target) found.push(Number(name));
+        if (readlinkSync('/proc/self/fd/' + name) === path) found.push(Number(name));
       } catch {}
     }
   } catch {}
   return found;
 };
-const before = new Set(descriptorsOfFile());
+const dbPath = realpathSync(file);
+const before = new Set(descriptorsOf(dbPath));
 const db = new Database(file);
-// SQLite's own descriptor of this connection: fsynced from here, never opened or closed (closing any
-// descriptor of the file would drop every POSIX lock this process holds on it).
-const dbFd = descriptorsOfFile().find((fd) => !before.has(fd));
+// A read opens the WAL index too.
+db.prepare('SELECT wal_restarts FROM store_state').get();
+// This connection's descriptor of the database file, which stays open as long as it does.
+const dbFd = descriptorsOf(dbPath).find((fd) => !before.has(fd));
+// The WAL index, shared by all connections of the process (open while this one is).
+const shmFd = descriptorsOf(dbPath + '-shm')[0];
+const header = Buffer.alloc(20);
+// Frames in the WAL: mxFrame of the wal-index header at the start of -shm (native byte order; see
+// sqlite.org/walformat.html). A torn read only makes a checkpoint come a tick early or late.
+const walFrames = () => {
+  if (shmFd === undefined) return undefined;
+  try {
+    readSync(shmFd, header, 0, 20, 0);
+    return endianness() === 'LE' ? header.readUInt32LE(16) : header.readUInt32BE(16);
+  } catch {
+    return undefined;
+  }
+};
 db.pragma('synchronous = NORMAL');
 // Never wait for the writer: a restart that finds it writing is skipped (it has added frames anyway).
 db.pragma('busy_timeout = 0');
@@ -108,15 +127,20 @@ let timer;
 const tick = () => {
   let behind = false;
   try {
-    // log and checkpointed count the frames as of the checkpoint's start: if the writer committed
-    // since, the WAL cannot start over (and the write below, if it gets the lock, adds a frame).
-    const { busy, log, checkpointed } = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    behind = log >= behindFrames;
-    // SQLite fsyncs the database file only after a checkpoint that reached the WAL's live end,
-    // which under continuous writes only the writer's own checkpoint does: it would then flush every
-    // page copied since. Flushed here instead, a little at a time (next to nothing when SQLite did).
-    if (log > 0 && dbFd !== undefined) fdatasyncSync(dbFd);
-    if (busy === 0 && log > 0 && checkpointed === log) startOver.immediate();
+    // A short WAL is left alone: each restart is an fsync under the write lock, which a commit
+    // arriving meanwhile waits for, and copying the same hot pages every tick is work for nothing.
+    const frames = walFrames();
+    if (frames === undefined || frames >= restartFrames) {
+      // log and checkpointed count the frames as of the checkpoint's start: if the writer committed
+      // since, the WAL cannot start over (and the write below, if it gets the lock, adds a frame).
+      const { busy, log, checkpointed } = db.pragma('wal_checkpoint(PASSIVE)')[0];
+      behind = log >= restartFrames;
+      // SQLite fsyncs the database file only after a checkpoint that reached the WAL's live end,
+      // which under continuous writes only the writer's own checkpoint does: it would then flush
+      // every page copied since. Flushed here instead, a little at a time.
+      if (log > 0 && dbFd !== undefined) fdatasyncSync(dbFd);
+      if (busy === 0 && log > 0 && checkpointed === log) startOver.immediate();
+    }
   } catch {
     // Busy (the writer holds the lock, or another checkpoint runs): the next tick tries again.
   }

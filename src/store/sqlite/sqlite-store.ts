@@ -38,11 +38,11 @@ const STAGING = ['messages_recent', 'messages_recent_b'] as const;
 /** The page cache of the connection, in KiB. */
 const CACHE_SIZE_KIB = 32 * 1024;
 /**
- * The background checkpointer (checkpointer.ts) copies the WAL every 100 ms (every 10 ms while the
- * WAL holds 1 MB or more) and starts it over from its own thread whenever all of it is copied. A
- * WAL file that grew is cut back to 64 MB then.
+ * The background checkpointer (checkpointer.ts) looks at the WAL every 100 ms; once it holds 1,000
+ * frames (~4 MB) it copies it, every 10 ms until it catches up, and starts it over from its own
+ * thread. A WAL file that grew is cut back to 64 MB then.
  */
-const CHECKPOINTER = { intervalMs: 100, busyIntervalMs: 10, behindFrames: 256, walSizeLimitBytes: 64 * 1024 * 1024 };
+const CHECKPOINTER = { intervalMs: 100, busyIntervalMs: 10, restartFrames: 1000, walSizeLimitBytes: 64 * 1024 * 1024 };
 /**
  * With the checkpointer running, the writer checkpoints itself only when the WAL passes this many
  * pages (~64 MB). That happens only under writes that never pause long enough for the checkpointer
