@@ -22,7 +22,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { FULL, QUICK, SCENARIOS, timeoutMs } from './scenarios.js';
-import { prepareParley, repoRoot, serverLabel, spawnWithFileLimit, startServer, type ParleyMode, type RunningServer } from './servers.js';
+import { freePort, prepareParley, repoRoot, serverLabel, spawnWithFileLimit, startServer, type ParleyMode, type RunningServer } from './servers.js';
 import { report, SERVERS, type Results } from './report.js';
 import type { Job, LoadReply, ScenarioName, ScenarioResult, ServerKind } from './types.js';
 
@@ -133,7 +133,7 @@ function summary(scenario: ScenarioName, r: ScenarioResult): string {
     case 'latency':
       return `p50 ${f(m.p50Ms, 2)} ms, p99 ${f(m.p99Ms, 2)} ms, max ${f(m.maxMs, 1)} ms, ${load}`;
     case 'idle':
-      return `${f(m.rssPerConnKB, 1)} KB/conn, ${f(m.connectPerSec)} connects/s, ${f(m.open)} open`;
+      return `${f(m.rssPerConnKB, 1)} KB/conn (${f(m.liveRssPerConnKB, 1)} after a full GC), ${f(m.connectPerSec)} connects/s, ${f(m.open)} open`;
   }
 }
 
@@ -162,12 +162,14 @@ async function main(): Promise<void> {
         const slot = ((results[scenario] ??= {})[kind] ??= []);
         let server: RunningServer | undefined;
         try {
-          server = await startServer(kind, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir, nodeFlags: opts.nodeFlags });
+          // Every server of the idle scenario gets an inspector, through which the load forces a full GC.
+          const inspectPort = scenario === 'idle' ? await freePort() : undefined;
+          server = await startServer(kind, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir, nodeFlags: opts.nodeFlags, inspectPort });
           live.add(server);
           const job = {
             scenario,
             params: sizes[scenario],
-            target: { kind, host: server.host, port: server.port, pid: server.pid },
+            target: { kind, host: server.host, port: server.port, pid: server.pid, inspectPort },
           } as Job;
           const result = await runLoad(job, timeoutMs(scenario, opts.quick), opts.loadProfileDir);
           slot.push(result);

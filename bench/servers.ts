@@ -25,6 +25,8 @@ export interface ServerOptions {
   cpuProfileDir?: string;
   /** extra node flags for the server processes (diagnostics, e.g. --max-semi-space-size=2) */
   nodeFlags?: string[];
+  /** start the server's inspector on this port (the idle scenario forces a full GC through it) */
+  inspectPort?: number;
 }
 
 export interface RunningServer {
@@ -86,7 +88,11 @@ export function prepareParley(wanted: ParleyMode | 'auto'): { mode: ParleyMode; 
 }
 
 function command(kind: ServerKind, opts: ServerOptions): string[] {
-  const profile = [...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : []), ...(opts.nodeFlags ?? [])];
+  const profile = [
+    ...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : []),
+    ...(opts.inspectPort ? [`--inspect=127.0.0.1:${opts.inspectPort}`] : []),
+    ...(opts.nodeFlags ?? []),
+  ];
   switch (kind) {
     case 'ws':
       return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/ws-broadcast.ts')];

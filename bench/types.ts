@@ -54,6 +54,8 @@ export interface JobTarget {
   port: number;
   /** the server's process id, to read its CPU time and memory from /proc */
   pid: number;
+  /** where the server's inspector listens (idle scenario only), to make it collect garbage */
+  inspectPort?: number;
 }
 
 /** The delivery check: every receiver got every message exactly once, in id order. */

@@ -2,11 +2,14 @@
  * Scenario 3, idle connections: N clients sign in and connect (`concurrency` in flight), then each
  * joins a room of `roomSize`; the server's heartbeat stays on its default. Reports the connect
  * rate (sign-in + upgrade + welcome per second), the join rate, and the growth of the server's
- * resident memory per connection after the connections settle.
+ * resident memory per connection after the connections settle, read twice: as it is (garbage of the
+ * connection burst included) and after a full garbage collection forced through the server's
+ * inspector, at the baseline and at the end alike (every server is measured the same way).
  */
 import { BenchClient, createRooms, runPool } from './client.js';
 import { getText } from './http.js';
 import { closeAll, connectAll, sleep, toTarget, waitQuiet } from './common.js';
+import { collectGarbage } from './inspector.js';
 import { monotonicUs, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { IdleParams, JobTarget, ScenarioResult } from '../types.js';
 
@@ -21,6 +24,15 @@ async function parleyMemory(host: string, port: number): Promise<{ heap: number;
   };
 }
 
+/** Resident memory right after a full GC of the server's main thread (when it has an inspector). */
+async function liveRssBytes(target: JobTarget): Promise<number | undefined> {
+  if (target.inspectPort === undefined) return undefined;
+  await collectGarbage(target.inspectPort);
+  // V8 gives freed pages back to the OS from a background task.
+  await sleep(500);
+  return rssBytes(target.pid);
+}
+
 export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<ScenarioResult> {
   const target = toTarget(jobTarget);
   const roomCount = Math.ceil(p.connections / p.roomSize);
@@ -33,6 +45,8 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     const parley = target.kind === 'parley';
     const memBefore = parley ? await parleyMemory(target.host, target.port) : undefined;
     const rssBefore = rssBytes(jobTarget.pid);
+    const liveRss = () => liveRssBytes(jobTarget);
+    const liveBefore = await liveRss();
     const load = selfCpuMeter();
     const other = otherCpuMeter(jobTarget.pid);
     const t0 = performance.now();
@@ -48,6 +62,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     await waitQuiet(clients, 300);
     await sleep(p.settleMs);
     const rssAfter = rssBytes(jobTarget.pid);
+    const liveAfter = await liveRss();
     const memAfter = parley ? await parleyMemory(target.host, target.port) : undefined;
     const perConnKB = (before: number, after: number) => (after - before) / p.connections / 1024;
     const parleyMetrics: Record<string, number> =
@@ -64,6 +79,7 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
         connections: p.connections,
         open,
         rssPerConnKB: (rssAfter - rssBefore) / p.connections / 1024,
+        ...(liveBefore !== undefined && liveAfter !== undefined ? { liveRssPerConnKB: (liveAfter - liveBefore) / p.connections / 1024 } : {}),
         rssBeforeMB: rssBefore / 2 ** 20,
         rssAfterMB: rssAfter / 2 ** 20,
         connectPerSec: p.connections / connectSeconds,
