@@ -9,22 +9,26 @@ import { Worker } from 'node:worker_threads';
  *
  * - A checkpoint copies WAL frames into the database file and fsyncs both files. Run by the writer
  *   (SQLite's wal_autocheckpoint) it blocked a commit for 100-500 ms at 40 MB of WAL. Here a PASSIVE
- *   checkpoint runs every `intervalMs` (every `busyIntervalMs` while the WAL is long); it takes no
- *   lock that the writer waits for.
- * - SQLite fsyncs the database file only after a checkpoint that reached the WAL's end. Under
+ *   checkpoint, which takes no lock that the writer waits for, runs once the WAL holds
+ *   `restartFrames` (its length is read from the wal-index header), and again every
+ *   `busyIntervalMs` until it has caught up.
+ * - SQLite fsyncs the database file only after a checkpoint that reached the WAL's live end. Under
  *   continuous writes that never happens here, and the writer's own checkpoint then had to flush
- *   every page copied since. So this thread fdatasyncs the file after each partial checkpoint,
- *   through SQLite's own descriptor of its connection (found in /proc/self/fd; never opened or
- *   closed here: closing any descriptor of the file would drop this process's POSIX locks on it).
+ *   every page copied since. So this thread fdatasyncs the file after each checkpoint.
  * - The WAL starts over once all of it is copied, in the first commit after that, which writes a
  *   new WAL header and fsyncs it (power-loss safety, kept by synchronous=NORMAL). So right after a
  *   checkpoint that copied everything, this thread makes that commit itself (a counter in
- *   `store_state`), before the writer's next one.
+ *   `store_state`), before the writer's next one. It holds the write lock for that fsync, so it is
+ *   done only for a WAL of some length, not every tick; and it never waits for the writer.
  *
  * Under writes that never pause, no PASSIVE checkpoint catches up, and the WAL is bounded by the
  * writer's own wal_autocheckpoint (see the store), which then copies and flushes only the little
  * this thread has not. (A RESTART checkpoint from here would make the writer wait just the same, and
  * SQLite's busy handler polls: a writer that commits back to back wins every time.)
+ *
+ * The descriptors it reads and fsyncs are SQLite's own, found in /proc/self/fd (on Linux; elsewhere
+ * it checkpoints every `intervalMs` and fsyncs nothing itself): it never opens or closes one, since
+ * closing any descriptor of a file drops every POSIX lock the process holds on it.
  *
  * Durability does not depend on any of this: with WAL and synchronous=NORMAL a commit survives a
  * process crash once it is in the WAL, whoever copies it later.
