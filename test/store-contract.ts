@@ -192,8 +192,12 @@ export function runStoreContract(name: string, open: OpenStore): void {
         assert.deepEqual(await names(owner.id), ['alpha', 'beta', 'middle', 'zeta']);
         assert.deepEqual(await names(other.id), ['alpha', 'zeta']);
 
+        assert.deepEqual(await store.listRoomNames(owner.id), await names(owner.id));
+        assert.deepEqual(await store.listRoomNames(other.id), ['alpha', 'zeta']);
+
         await store.addMember('middle', other.id);
         assert.deepEqual(await names(other.id), ['alpha', 'middle', 'zeta']);
+        assert.deepEqual(await store.listRoomNames(other.id), ['alpha', 'middle', 'zeta']);
         assert.equal(await store.isMember('middle', other.id), true);
 
         const listed = (await store.listRooms(owner.id)).find((r) => r.name === 'beta');
@@ -296,6 +300,8 @@ export function runStoreContract(name: string, open: OpenStore): void {
         const ac = await store.ensureDirectRoom(a.id, c.id);
         assert.notEqual(ab.name, ac.name);
         assert.equal(await store.isMember(ab.name, c.id), false);
+        assert.deepEqual(await store.listRoomNames(a.id), [ab.name, ac.name].sort());
+        assert.deepEqual(await store.listRoomNames(c.id), [ac.name]);
         assert.deepEqual(
           (await store.listRooms(a.id)).filter((r) => r.direct).map((r) => r.name),
           [ab.name, ac.name].sort(),

@@ -108,9 +108,9 @@ export class ChatHub implements ChatService {
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
-      const rooms = await this.#store.listRooms(user.id);
+      const rooms = await this.#store.listRoomNames(user.id);
       const you = { id: user.id, name: user.name, guest };
-      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms: rooms.map((r) => r.name) });
+      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms });
     })();
     // Frames the client sends before its welcome is out wait for it.
     conn.listen(welcome);

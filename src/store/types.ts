@@ -107,6 +107,8 @@ export interface Store {
   getRoom(name: string): Promise<Room | undefined>;
   /** Public rooms, and the private rooms and DMs the user is a member of, by name. */
   listRooms(forUserId: number): Promise<Room[]>;
+  /** The names of the rooms listRooms gives, in the same order (all a welcome frame needs). */
+  listRoomNames(forUserId: number): Promise<string[]>;
   /** Idempotent. */
   addMember(room: string, userId: number): Promise<void>;
   isMember(room: string, userId: number): Promise<boolean>;

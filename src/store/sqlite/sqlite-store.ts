@@ -275,6 +275,10 @@ export class SqliteStore implements Store {
     return (this.#stmt.visibleRooms.all(forUserId) as RoomRow[]).map(toRoom);
   }
 
+  async listRoomNames(forUserId: number): Promise<string[]> {
+    return this.#stmt.visibleRoomNames.all(forUserId) as string[];
+  }
+
   async addMember(room: string, userId: number): Promise<void> {
     this.#write(() => {
       if (this.#stmt.roomByName.get(room) === undefined) throw new NoSuchRoomError(room);
@@ -612,6 +616,13 @@ function prepareStatements(db: Database.Database) {
        WHERE r.private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = ?)
        ORDER BY r.name`,
     ),
+    visibleRoomNames: db
+      .prepare(
+        `SELECT r.name FROM rooms r
+         WHERE r.private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = ?)
+         ORDER BY r.name`,
+      )
+      .pluck(),
     insertMember: db.prepare('INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)'),
     isMember: db.prepare('SELECT 1 FROM members WHERE room = ? AND user_id = ?').pluck(),
 

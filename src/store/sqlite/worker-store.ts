@@ -121,6 +121,10 @@ export class WorkerStore implements Store {
     return this.#call('listRooms', [forUserId]);
   }
 
+  listRoomNames(forUserId: number): Promise<string[]> {
+    return this.#call('listRoomNames', [forUserId]);
+  }
+
   addMember(room: string, userId: number): Promise<void> {
     return this.#call('addMember', [room, userId]);
   }
