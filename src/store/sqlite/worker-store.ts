@@ -11,14 +11,21 @@ import type { AppendResult, HistoryQuery, NewMessage, Room, Store, StoredMessage
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
+/**
+ * What the thread allocates lives for one call (rows, results), so a small young generation holds
+ * it: V8's default lets it grow by tens of MB of resident memory before the first scavenge.
+ */
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
 function startThread(data: WorkerStoreData): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), { workerData: data });
+  const options = { workerData: data, resourceLimits: RESOURCE_LIMITS };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), options);
   // Under tsx (tests, `bench --parley=source`) the entry is TypeScript, and a new thread has no
   // loader for it until it registers one.
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./store-worker.ts', import.meta.url).href;
   const source = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(source, { eval: true, workerData: data });
+  return new Worker(source, { ...options, eval: true });
 }
 
 interface Pending {
