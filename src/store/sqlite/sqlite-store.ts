@@ -597,6 +597,18 @@ function rememberRecent(recent: RecentCids, message: StoredMessage): void {
   room.set(`${message.user.id} ${message.cid}`, message);
 }
 
+/**
+ * The history query in one direction. Each table gives at most `limit` rows of its own, already in
+ * order; the outer query merges them. UNION rather than UNION ALL: a staging table being moved
+ * shares identical rows with messages.
+ */
+function historySql(order: 'ASC' | 'DESC'): string {
+  const part = (table: string) =>
+    `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${table}
+       WHERE room = @room AND id > @after AND id < @before ORDER BY id ${order} LIMIT @limit)`;
+  return `${['messages', ...STAGING].map(part).join(' UNION ')} ORDER BY id ${order} LIMIT @limit`;
+}
+
 function prepareStatements(db: Database.Database) {
   return {
     registeredNameTaken: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND guest = 0').pluck(),
@@ -635,30 +647,8 @@ function prepareStatements(db: Database.Database) {
     ),
     staging: [stagingStatements(db, STAGING[0]), stagingStatements(db, STAGING[1])] as const,
     messageByCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),
-    // Each table gives at most `limit` rows of its own, already in order; the outer query merges them.
-    // UNION rather than UNION ALL: a staging table being moved shares identical rows with messages.
-    historyForward: db.prepare(
-      `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
-       UNION
-       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[0]}
-         WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
-       UNION
-       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[1]}
-         WHERE room = @room AND id > @after AND id < @before ORDER BY id ASC LIMIT @limit)
-       ORDER BY id ASC LIMIT @limit`,
-    ),
-    historyBackward: db.prepare(
-      `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
-       UNION
-       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[0]}
-         WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
-       UNION
-       SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${STAGING[1]}
-         WHERE room = @room AND id > @after AND id < @before ORDER BY id DESC LIMIT @limit)
-       ORDER BY id DESC LIMIT @limit`,
-    ),
+    historyForward: db.prepare(historySql('ASC')),
+    historyBackward: db.prepare(historySql('DESC')),
     oldestId: db
       .prepare(
         `SELECT min(id) FROM (SELECT min(id) AS id FROM messages WHERE room = @room
