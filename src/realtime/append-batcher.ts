@@ -55,11 +55,15 @@ export class AppendBatcher {
       messages = this.#messages.splice(0, this.maxBatch);
       callbacks = this.#callbacks.splice(0, this.maxBatch);
     }
-    this.#inFlight = this.#store_(messages, callbacks).finally(() => {
-      this.#inFlight = undefined;
-      if (this.#messages.length > 0) this.#schedule();
-    });
-    return this.#inFlight;
+    const inFlight = this.#store_(messages, callbacks);
+    this.#inFlight = inFlight;
+    return inFlight;
+  }
+
+  /** Ends the batch in flight and sends the next one, if any arrived meanwhile. */
+  #next(): void {
+    this.#inFlight = undefined;
+    if (this.#messages.length > 0) void this.#flush();
   }
 
   async #store_(messages: NewMessage[], callbacks: AppendCallback[]): Promise<void> {
@@ -67,20 +71,28 @@ export class AppendBatcher {
     try {
       results = await this.store.appendMessages(messages);
     } catch (err) {
-      // One bad message (its room gone meanwhile) must not fail the others: retry them one by one.
-      if (messages.length === 1) return callbacks[0]!(err, undefined);
-      for (let i = 0; i < messages.length; i++) {
-        let result: AppendResult | undefined;
-        try {
-          [result] = await this.store.appendMessages([messages[i]!]);
-        } catch (e) {
-          callbacks[i]!(e, undefined);
-          continue;
+      // One bad message (its room gone meanwhile) must not fail the others: retry them one by one,
+      // before the next batch, so that a room's messages still get their ids in arrival order.
+      try {
+        if (messages.length === 1) return callbacks[0]!(err, undefined);
+        for (let i = 0; i < messages.length; i++) {
+          let result: AppendResult | undefined;
+          try {
+            [result] = await this.store.appendMessages([messages[i]!]);
+          } catch (e) {
+            callbacks[i]!(e, undefined);
+            continue;
+          }
+          callbacks[i]!(undefined, result);
         }
-        callbacks[i]!(undefined, result);
+        return;
+      } finally {
+        this.#next();
       }
-      return;
     }
+    // The next batch goes to the store before this one is broadcast: the store commits it while
+    // this thread writes to the sockets, instead of waiting for those writes to end.
+    this.#next();
     for (let i = 0; i < messages.length; i++) callbacks[i]!(undefined, results[i]);
   }
 }
