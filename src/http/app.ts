@@ -2,14 +2,14 @@
  * The koa application of the HTTP API and the web app. The composition root mounts it on the
  * node's http(s) server; WebSocket upgrades never reach it.
  */
-import { bodyParser } from '@koa/bodyparser';
 import Koa, { type Middleware } from 'koa';
 import { Counter, type Registry } from 'prom-client';
 import { clientIp } from '../net/client-ip.js';
 import { authRoutes } from './auth-routes.js';
 import type { HttpDeps } from './deps.js';
-import { bodyError, errorMiddleware, HttpError } from './errors.js';
+import { errorMiddleware, HttpError } from './errors.js';
 import { healthRoutes } from './health-routes.js';
+import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
 import { RateLimiter } from './rate-limit.js';
 import { roomsRoutes } from './rooms-routes.js';
@@ -78,16 +78,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(observe);
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));
-  app.use(
-    bodyParser({
-      enableTypes: ['json'],
-      jsonLimit: JSON_BODY_LIMIT,
-      encoding: 'utf-8',
-      onError: (err) => {
-        throw bodyError(err);
-      },
-    }),
-  );
+  app.use(jsonBody(JSON_BODY_LIMIT));
   for (const router of [authRoutes(deps, signInLimiter), roomsRoutes(deps), messagesRoutes(deps), healthRoutes(deps)]) {
     app.use(router.routes());
   }

@@ -88,8 +88,8 @@ export function toHttpError(err: unknown): HttpError | undefined {
 }
 
 /**
- * For the body parser's onError: whatever went wrong reading the body (bad JSON, bad compression,
- * too large, cut off) is the client's doing, so it is a 4xx, never a 500.
+ * For a failure to read a request body (bad JSON, bad compression, too large, cut off): it is the
+ * client's doing, so it is a 4xx, never a 500.
  */
 export function bodyError(err: unknown): HttpError {
   const status = Number((err as StatusError | null)?.status);

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { HttpError } from './errors.js';
+import { isJsonRequest } from './json-body.js';
 
 /** "name: must not be empty; password: …" — the first few problems, each with the field it is about. */
 export function describeIssues(error: z.ZodError): string {
@@ -19,7 +20,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<
 
 /** The JSON body of a request, checked against the schema. */
 export function parseBody<S extends z.ZodType>(ctx: Context, schema: S): z.output<S> {
-  if (!ctx.is('json', '+json')) {
+  if (!isJsonRequest(ctx)) {
     throw new HttpError(400, 'bad_request', 'send a JSON body with Content-Type: application/json');
   }
   const body: unknown = ctx.request.body;

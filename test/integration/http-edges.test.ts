@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { ChatClient, signInGuest, upgradeStatus } from '../helpers/chat-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -15,6 +16,65 @@ function raw(port: number, request: string): Promise<string> {
     socket.on('error', reject);
   });
 }
+
+interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of any endpoint
+}
+
+/** POSTs these exact bytes (the text parts as UTF-8) as the body, with a JSON content type unless told otherwise. */
+async function postBytes(url: string, parts: (string | number[])[], options: { token?: string; headers?: Record<string, string>; gzip?: boolean } = {}): Promise<Answer> {
+  let body = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  if (options.gzip) {
+    body = gzipSync(body);
+    headers['content-encoding'] = 'gzip';
+  }
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const res = await fetch(url, { method: 'POST', headers, body });
+  return { status: res.status, body: await res.json() };
+}
+
+/** POSTs a JSON body over a raw socket in two writes with a pause between, so the server reads it in two pieces; resolves status and JSON. */
+function postInTwoPieces(port: number, path: string, token: string, first: Buffer, second: Buffer): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const head =
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${first.length + second.length}\r\n\r\n`;
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(Buffer.concat([Buffer.from(head), first]));
+      // write, not end: node's server drops a request whose client half-closes before it is answered.
+      setTimeout(() => socket.write(second), 50);
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const statusLine = text.slice(0, text.indexOf('\r\n'));
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      try {
+        resolve({ status: Number(statusLine.split(' ')[1]), body: JSON.parse(body) });
+      } catch {
+        reject(new Error(`not an HTTP response with a JSON body: ${JSON.stringify(text)}`));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function getJson(url: string, token: string): Promise<Answer> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+function assertError(answer: Answer, status: number, code: string, message: RegExp, what = ''): void {
+  assert.equal(answer.status, status, `${what} ${JSON.stringify(answer.body)}`);
+  assert.equal(answer.body?.error?.code, code, `${what} ${JSON.stringify(answer.body)}`);
+  assert.match(answer.body.error.message, message, what);
+}
+
+/** Byte sequences that are not UTF-8: a stray continuation byte, bytes UTF-8 never uses, an overlong "/", a surrogate, a cut-off character, Latin-1 "é". */
+const NOT_UTF8: number[][] = [[0x80], [0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe4, 0xbd], [0xe9]];
 
 describe('HTTP edges', () => {
   let server: TestServer;
@@ -71,5 +131,99 @@ describe('HTTP edges', () => {
     assert.equal(limited.room, 'lobby');
     assert.match(String(limited.cid), /^r\d$/);
     await c.close();
+  });
+});
+
+describe('request bodies are UTF-8 or refused', () => {
+  let server: TestServer;
+  before(async () => {
+    // Long enough messages that a body spans several reads, so characters straddle chunk boundaries.
+    server = await startTestServer({ MAX_TEXT: '20000' });
+  });
+  after(() => server.close());
+
+  it('refuses a body that is not valid UTF-8 with 400 and stores nothing', async () => {
+    const lobby = `${server.url}/api/rooms/lobby/messages`;
+    const carol = await signInGuest(server.url, 'carol');
+    const before = await getJson(lobby, carol.token);
+    assert.equal(before.status, 200);
+    for (const bad of NOT_UTF8) {
+      const what = bad.map((b) => b.toString(16)).join(' ');
+      assertError(await postBytes(lobby, ['{"data":"caf', bad, '"}'], { token: carol.token }), 400, 'bad_request', /not valid UTF-8/, what);
+      // Compressed, the check applies to what the body inflates to.
+      const gzipped = await postBytes(lobby, ['{"data":"caf', bad, '"}'], { token: carol.token, gzip: true });
+      assertError(gzipped, 400, 'bad_request', /not valid UTF-8/, `gzip ${what}`);
+    }
+    assert.deepEqual(await getJson(lobby, carol.token), before, 'no message was stored');
+
+    const register = await postBytes(`${server.url}/api/register`, ['{"name":"zo', [0xeb], '","password":"correct horse"}']);
+    assertError(register, 400, 'bad_request', /not valid UTF-8/);
+    // The account a lenient decoder would have made ("zo" + U+FFFD) does not exist.
+    const login = await postBytes(`${server.url}/api/login`, [JSON.stringify({ name: 'zo\uFFFD', password: 'correct horse' })]);
+    assertError(login, 401, 'unauthorized', /wrong name or password/);
+    assertError(await postBytes(`${server.url}/api/guest`, ['{"name":"', [0xff], '"}']), 400, 'bad_request', /not valid UTF-8/);
+  });
+
+  it('refuses a body in a declared charset other than UTF-8 with 415 and stores nothing', async () => {
+    const lobby = `${server.url}/api/rooms/lobby/messages`;
+    const dave = await signInGuest(server.url, 'dave');
+    const before = await getJson(lobby, dave.token);
+    for (const charset of ['iso-8859-1', 'utf-16']) {
+      const latin = await postBytes(lobby, ['{"data":"caf', [0xe9], '"}'], { token: dave.token, headers: { 'content-type': `application/json; charset=${charset}` } });
+      assertError(latin, 415, 'unsupported_media_type', /UTF-8/);
+    }
+    assert.deepEqual(await getJson(lobby, dave.token), before, 'no message was stored');
+  });
+
+  it('refuses a \\u escape of a lone UTF-16 surrogate, which is not text either, and keeps an escaped pair', async () => {
+    const lobby = `${server.url}/api/rooms/lobby/messages`;
+    const erin = await signInGuest(server.url, 'erin');
+    const before = await getJson(lobby, erin.token);
+    for (const lone of ['\\ud800', '\\udfff', '\\ude00\\ud83d']) {
+      const answer = await postBytes(lobby, [`{"data":"a${lone}b"}`], { token: erin.token });
+      assertError(answer, 400, 'bad_request', /not valid UTF-8.*lone UTF-16 surrogate/, lone);
+    }
+    assert.deepEqual(await getJson(lobby, erin.token), before, 'no message was stored');
+    const pair = await postBytes(lobby, ['{"data":"a\\ud83d\\ude00b"}'], { token: erin.token });
+    assert.equal(pair.status, 201, JSON.stringify(pair.body));
+    const history = await getJson(`${lobby}?limit=1`, erin.token);
+    assert.equal(history.body.data[0].data, 'a😀b');
+  });
+
+  it('stores non-ASCII text from a UTF-8 body exactly, compressed or not, with or without charset=utf-8', async () => {
+    const name = '小明🎉';
+    const registered = await postBytes(`${server.url}/api/register`, [JSON.stringify({ name, password: 'correct horse' })], {
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    assert.equal(registered.body.user.name, name);
+    const me = await getJson(`${server.url}/api/me`, registered.body.token);
+    assert.equal(me.body.user.name, name);
+    const guest = await postBytes(`${server.url}/api/guest`, [JSON.stringify({ name: '你好 👋🏽' })], { gzip: true });
+    assert.equal(guest.status, 200, JSON.stringify(guest.body));
+    assert.equal(guest.body.user.name, '你好 👋🏽');
+
+    const lobby = `${server.url}/api/rooms/lobby/messages`;
+    // The last one is about 60 KB of 3-byte characters: just under the body limit.
+    const texts = ['你好, café ☕', '👨‍👩‍👧 and 🇯🇵', '你'.repeat(20_000)];
+    for (const [i, data] of texts.entries()) {
+      const posted = await postBytes(lobby, [JSON.stringify({ data, cid: `utf8-${i}` })], { token: registered.body.token, gzip: i === 1 });
+      assert.equal(posted.status, 201, JSON.stringify(posted.body));
+    }
+    const history = await getJson(`${lobby}?limit=${texts.length}`, registered.body.token);
+    assert.deepEqual(
+      history.body.data.map((m: { data: string; user: { name: string } }) => [m.user.name, m.data]),
+      texts.map((data) => [name, data]),
+    );
+  });
+
+  it('stores a character whose bytes arrive in two pieces whole', async () => {
+    const frank = await signInGuest(server.url, 'frank');
+    const body = Buffer.from(JSON.stringify({ data: 'split 你好 here' }));
+    const cut = body.indexOf(Buffer.from('你')) + 1; // after the first of its three bytes
+    const posted = await postInTwoPieces(server.port, '/api/rooms/lobby/messages', frank.token, body.subarray(0, cut), body.subarray(cut));
+    assert.equal(posted.status, 201, JSON.stringify(posted.body));
+    const history = await getJson(`${server.url}/api/rooms/lobby/messages?limit=1`, frank.token);
+    assert.equal(history.body.data[0].data, 'split 你好 here');
   });
 });
