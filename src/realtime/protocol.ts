@@ -7,10 +7,19 @@ import type { PresenceUser } from '../broker/types.js';
 import type { StoredMessage, User } from '../store/types.js';
 import { roomNameSchema } from './names.js';
 
-const cid = z.string().min(1).max(64);
+/**
+ * A lone half of a UTF-16 surrogate pair, which JSON can carry as a \u escape inside a valid UTF-8
+ * frame. It is not text: stored as UTF-8 it would come back as U+FFFD, different from what was
+ * broadcast, so such a string is refused.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const NOT_TEXT = 'must be valid Unicode text (it has a \\u escape of a lone UTF-16 surrogate)';
+
+const cid = z.string().min(1).max(64).refine(wellFormed, `cid ${NOT_TEXT}`);
 const messageId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** The text of a message; its length limit (MAX_TEXT) is checked by the hub, to answer too_large. */
-const text = z.string().min(1, 'data must not be empty');
+const text = z.string().min(1, 'data must not be empty').refine(wellFormed, `data ${NOT_TEXT}`);
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('join'), room: roomNameSchema, after: messageId.optional() }),

@@ -285,6 +285,27 @@ describe('chat protocol on /ws/chat', () => {
     await a.next('list');
   });
 
+  it('refuses text with a lone surrogate escape (it could not be stored as sent) and stores nothing', async () => {
+    const a = await connect(alice);
+    a.send({ type: 'join', room: 'lobby' });
+    const { lastId } = await a.next('list');
+    // Valid JSON in a valid UTF-8 frame, but "\ud800" alone is not a character.
+    a.ws.send('{"type":"chat","room":"lobby","data":"a\\ud800b","cid":"lone"}');
+    const err = await a.next('error');
+    assert.equal(err.code, 'bad_request');
+    assert.equal(err.cid, 'lone');
+    a.ws.send('{"type":"chat","room":"lobby","data":"ok","cid":"x\\udfff"}');
+    assert.equal((await a.next('error')).code, 'bad_request');
+    // An escaped pair is one character, stored and sent back as it came.
+    a.ws.send('{"type":"chat","room":"lobby","data":"\\ud83d\\ude00","cid":"pair"}');
+    const ack = await a.next('ack');
+    assert.equal(ack.cid, 'pair');
+    assert.equal(ack.id, (lastId as number) + 1);
+    a.send({ type: 'history', room: 'lobby', limit: 1 });
+    const page = await a.next('history');
+    assert.deepEqual((page.data as Array<{ data: string }>).map((m) => m.data), ['😀']);
+  });
+
   it('refuses a message longer than MAX_TEXT with too_large', async () => {
     const a = await connect(alice);
     a.send({ type: 'chat', room: 'lobby', data: 'x'.repeat(4001), cid: 'big' });
