@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
-import { bodyError, errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
+import { errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
 import { healthRoutes } from '../../src/http/health-routes.js';
+import { jsonBody } from '../../src/http/json-body.js';
 import type { HttpDeps } from '../../src/http/deps.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ChatError } from '../../src/realtime/errors.js';
@@ -93,15 +93,7 @@ test('HttpError headers reach the response', async (t) => {
 test('body parser failures become 400 and 413 without echoing the input', async (t) => {
   const app = new Koa();
   app.use(errorMiddleware(pino({ level: 'silent' })));
-  app.use(
-    bodyParser({
-      enableTypes: ['json'],
-      jsonLimit: '1kb',
-      onError: (err) => {
-        throw bodyError(err);
-      },
-    }),
-  );
+  app.use(jsonBody('1kb'));
   app.use((ctx) => {
     ctx.body = { ok: true };
   });
