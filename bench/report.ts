@@ -176,7 +176,9 @@ const METHOD = `## How it is measured
   the seeds' broadcast loop, \`client.send(text)\` to each member of a room), socket.io 4
   (\`bench/peers/socketio-server.ts\`: \`socket.join(room)\`, \`io.to(room).emit(...)\`, WebSocket transport),
   and Parley as deployed (\`node bin/parley.js serve\`). The peers get the same sign-in (an HMAC-signed
-  guest token checked at the upgrade) and a heartbeat, so every server does comparable work per connection.
+  guest token checked at the upgrade), a heartbeat, and the seeds' presence per room (a join is sent to
+  the room, the joiner gets the room's user list, a close sends \`left\`), so every server does comparable
+  work per connection. Parley also stores every message before it goes out, and acks it.
 - The load runs in another process (\`bench/load/\`). Its receivers read WebSocket frame headers only and
   take a chat frame's room sequence \`id\` from its bytes, without decoding or JSON-parsing the frame;
   its CPU is reported next to the server's, so one can see which side was the bottleneck.

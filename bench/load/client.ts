@@ -27,6 +27,11 @@ const CHAT_PREFIX: Record<ServerKind, Buffer> = {
 const ID_KEY = enc('"id":');
 const PARLEY_ACK = enc('{"type":"ack"');
 const PARLEY_PRESENCE = [enc('{"type":"join"'), enc('{"type":"left"'), enc('{"type":"typing"')];
+/** Presence frames of the peers, skipped unparsed like Parley's (the join answer is the `list`). */
+const PEER_PRESENCE: Record<'ws' | 'socketio', Buffer[]> = {
+  ws: [enc('{"type":"join"'), enc('{"type":"left"')],
+  socketio: [enc('42["join",'), enc('42["left",')],
+};
 
 /** How many chat frames (per process) are also JSON-parsed to validate the byte shortcut. */
 let toValidate = 50;
@@ -153,7 +158,7 @@ export class BenchClient {
     await this.#welcome.promise;
   }
 
-  /** Sends a join and returns a promise of the server's answer (Parley: `list`; peers: `joined`). */
+  /** Sends a join and returns a promise of the server's answer: the room's `list`. */
   join(room: string): Promise<void> {
     const d = deferred<void>(`join ${room} by ${this.name}`, this.opts.timeoutMs ?? 30_000);
     this.#joined.set(room, d);
@@ -199,10 +204,11 @@ export class BenchClient {
       else if (msg.type === 'error') this.#error(`${msg.code}: ${msg.message}`);
       return;
     }
+    for (const p of PEER_PRESENCE[kind]) if (startsWith(buf, start, end, p)) return;
     if (kind === 'ws') {
       const msg = parseJson(buf, start, end) as { type?: string; room?: string };
       if (msg.type === 'welcome') this.#welcome.resolve();
-      else if (msg.type === 'joined' && msg.room) this.#joined.get(msg.room)?.resolve();
+      else if (msg.type === 'list' && msg.room) this.#joined.get(msg.room)?.resolve();
       return;
     }
     // socket.io: engine.io packet type first, then the socket.io packet type
@@ -213,8 +219,8 @@ export class BenchClient {
       if (c1 === 0x30 /* '0' CONNECT */) this.#welcome.resolve();
       else if (c1 === 0x34 /* '4' CONNECT_ERROR */) this.#welcome.reject(new Error(`refused: ${buf.toString('utf8', start, end)}`));
       else if (c1 === 0x32 /* '2' EVENT */) {
-        const [event, arg] = parseJson(buf, start, end, 2) as [string, unknown];
-        if (event === 'joined' && typeof arg === 'string') this.#joined.get(arg)?.resolve();
+        const [event, arg] = parseJson(buf, start, end, 2) as [string, { room?: unknown } | undefined];
+        if (event === 'list' && typeof arg?.room === 'string') this.#joined.get(arg.room)?.resolve();
       }
     }
   };

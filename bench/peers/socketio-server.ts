@@ -3,12 +3,16 @@
  * `io.to(room).emit('chat', message)` (the adapter encodes the packet once per broadcast),
  * WebSocket transport only, default heartbeat (pingInterval 25 s). Sign-in is the same signed
  * token as the ws peer, checked by a connection middleware from the CONNECT packet's `auth`.
+ * Presence as in the seeds' chat, per room: a join is emitted to the room and the joiner gets the
+ * room's user list (kept in a map, as chat examples for socket.io do); a disconnect emits `left`.
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { handleHttp, listenAddress, verifyToken, type PeerUser } from './signin.js';
 
 const lastId = new Map<string, number>();
+/** room -> socket id -> user */
+const present = new Map<string, Map<string, PeerUser>>();
 const server = createServer(handleHttp);
 const io = new Server(server, { transports: ['websocket'], serveClient: false, maxHttpBufferSize: 64 * 1024 });
 
@@ -23,8 +27,19 @@ io.on('connection', (socket) => {
   const user = socket.data.user as PeerUser;
   socket.on('join', (room: unknown) => {
     if (typeof room !== 'string') return;
+    let users = present.get(room);
+    if (!users) present.set(room, (users = new Map()));
+    if (users.has(socket.id)) return;
+    users.set(socket.id, user);
     void socket.join(room);
-    socket.emit('joined', room);
+    io.to(room).emit('join', { type: 'join', room, user });
+    socket.emit('list', { type: 'list', room, data: [...users.values()] });
+  });
+  socket.on('disconnecting', () => {
+    for (const room of socket.rooms) {
+      if (!present.get(room)?.delete(socket.id)) continue;
+      socket.to(room).emit('left', { type: 'left', room, user });
+    }
   });
   socket.on('chat', (msg: { room?: unknown; data?: unknown }) => {
     if (typeof msg?.room !== 'string' || typeof msg.data !== 'string') return;

@@ -2,8 +2,10 @@
  * Peer 1: the seeds' plain `ws` broadcast server, as a user would write it from the tutorials.
  * Each chat message becomes `createMessage(...)` (one JSON.stringify) and is sent to every member
  * with `client.send(text)`, one frame per receiver. Rooms are a Map room -> Set of sockets (the
- * seed loops over `wss.clients`; with one room that is the same loop). Sign-in and the heartbeat
- * are the usual ones: a signed token checked at the upgrade, ping every HEARTBEAT_MS.
+ * seed loops over `wss.clients`; with one room that is the same loop). Presence as in the seed's
+ * onConnect/onClose, per room: a join is broadcast to the room and the joiner gets the room's user
+ * list; a close broadcasts `left`. Sign-in and the heartbeat are the usual ones: a signed token
+ * checked at the upgrade, ping every HEARTBEAT_MS.
  */
 import { createServer } from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
@@ -59,20 +61,30 @@ wss.on('connection', (ws: Member) => {
     if (msg.type === 'join') {
       let members = rooms.get(msg.room);
       if (!members) rooms.set(msg.room, (members = new Set()));
+      if (members.has(ws)) return;
       members.add(ws);
       ws.rooms.add(msg.room);
-      ws.send(JSON.stringify({ type: 'joined', room: msg.room }));
+      broadcast(members, JSON.stringify({ type: 'join', room: msg.room, user: ws.user }));
+      ws.send(JSON.stringify({ type: 'list', room: msg.room, data: [...members].map((m) => m.user) }));
     } else if (msg.type === 'chat' && typeof msg.data === 'string') {
-      const text = createMessage(msg.room, ws.user, msg.data);
-      for (const client of rooms.get(msg.room) ?? []) {
-        if (client.readyState === WebSocket.OPEN) client.send(text);
-      }
+      broadcast(rooms.get(msg.room), createMessage(msg.room, ws.user, msg.data));
     }
   });
   ws.on('close', () => {
-    for (const room of ws.rooms) rooms.get(room)?.delete(ws);
+    for (const room of ws.rooms) {
+      const members = rooms.get(room);
+      if (!members) continue;
+      members.delete(ws);
+      broadcast(members, JSON.stringify({ type: 'left', room, user: ws.user }));
+    }
   });
 });
+
+function broadcast(members: Set<Member> | undefined, text: string): void {
+  for (const client of members ?? []) {
+    if (client.readyState === WebSocket.OPEN) client.send(text);
+  }
+}
 
 const heartbeat = setInterval(() => {
   for (const client of wss.clients as Set<Member>) {
