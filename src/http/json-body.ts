@@ -86,9 +86,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A lone half of a UTF-16 surrogate pair; a well-formed pair is one code point and does not match. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
 /**
  * A `__proto__` key is refused outright, so no later merge or spread can turn it into a prototype.
  * A `\uD800`-style escape of a lone surrogate is valid JSON in valid UTF-8 but not text: it cannot
@@ -96,7 +93,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 function checkKeysAndStrings(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new SyntaxError('forbidden key');
-  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value))) {
+  if (!key.isWellFormed() || (typeof value === 'string' && !value.isWellFormed())) {
     throw new HttpError(400, 'bad_request', 'the request body is not valid UTF-8: it has a \\u escape of a lone UTF-16 surrogate');
   }
   return value;

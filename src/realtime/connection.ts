@@ -9,7 +9,7 @@ import type { WebSocket, RawData } from 'ws';
 import type { PresenceUser } from '../broker/types.js';
 import { encodeFrame } from './frames.js';
 import { OutboundQueue } from './outbound.js';
-import { CloseCode, clientMessageSchema, type ClientMessage, type ErrorCode, type ServerMessage } from './protocol.js';
+import { CloseCode, clientMessageSchema, refusalIds, type ClientMessage, type ErrorCode, type ServerMessage } from './protocol.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
@@ -46,19 +46,9 @@ function onClose(this: WebSocket, code: number): void {
   conn.context.onClose(conn, code);
 }
 
-/** The cid and room a refused frame carried, so that the client can tell which message was refused. */
-function idsOf(json: unknown): { cid?: string; room?: string } {
-  const ids: { cid?: string; room?: string } = {};
-  if (typeof json !== 'object' || json === null) return ids;
-  const { cid, room } = json as { cid?: unknown; room?: unknown };
-  if (typeof cid === 'string' && cid.length > 0) ids.cid = cid.slice(0, 64);
-  if (typeof room === 'string' && room.length > 0) ids.room = room.slice(0, 200);
-  return ids;
-}
-
 function refusedIds(data: RawData): { cid?: string; room?: string } {
   try {
-    return idsOf(JSON.parse(data.toString()));
+    return refusalIds(JSON.parse(data.toString()));
   } catch {
     return {};
   }
@@ -258,7 +248,7 @@ export class ClientConnection implements Receiver {
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    this.sendError('bad_request', `${where}${issue?.message ?? 'invalid message'}`, idsOf(json));
+    this.sendError('bad_request', `${where}${issue?.message ?? 'invalid message'}`, refusalIds(json));
     return undefined;
   }
 

@@ -13,7 +13,7 @@ import { AppendBatcher, type AppendCallback } from './append-batcher.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { ChatError } from './errors.js';
 import { directRoomMembers } from './names.js';
-import { CloseCode, type ChatFrame, type ClientMessage } from './protocol.js';
+import { CloseCode, refusalIds, type ChatFrame, type ClientMessage } from './protocol.js';
 import { RateLimit } from './rate-limiter.js';
 import { RoomChannel, Subscription } from './room-channel.js';
 import type { ChatService } from './service.js';
@@ -175,7 +175,7 @@ export class ChatHub implements ChatService {
   #handleMessage = (conn: ClientConnection, message: ClientMessage): Promise<void> | undefined => {
     if (conn.closing) return undefined;
     if (message.type === 'chat' && this.#mayUse(conn, message.room)) {
-      if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), chatErrorExtra(message));
+      if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
       else this.#sendAndAck(conn, message.room, message.data, message.cid);
       return undefined;
     }
@@ -219,7 +219,7 @@ export class ChatHub implements ChatService {
         }
       }
     } catch (err) {
-      if (err instanceof ChatError) conn.sendError(err.code, err.message, chatErrorExtra(message));
+      if (err instanceof ChatError) conn.sendError(err.code, err.message, refusalIds(message));
       else throw err;
     }
   }
@@ -534,14 +534,6 @@ function pick(user: PresenceUser): PresenceUser {
 
 /** Socket errors end in a close event, where the connection is cleaned up; nothing to add here. */
 function onSocketError(): void {}
-
-/** The cid and room of a refused message, for its error frame. */
-function chatErrorExtra(message: ClientMessage): { cid?: string; room?: string } {
-  const extra: { cid?: string; room?: string } = {};
-  if ('cid' in message && message.cid) extra.cid = message.cid;
-  if ('room' in message) extra.room = message.room;
-  return extra;
-}
 
 function toFrame(m: StoredMessage): ChatFrame {
   return { type: 'chat', ...m };

@@ -9,11 +9,10 @@ import { roomNameSchema } from './names.js';
 
 /**
  * A lone half of a UTF-16 surrogate pair, which JSON can carry as a \u escape inside a valid UTF-8
- * frame. It is not text: stored as UTF-8 it would come back as U+FFFD, different from what was
- * broadcast, so such a string is refused.
+ * frame, is not text: stored as UTF-8 it would come back as U+FFFD, different from what was
+ * broadcast, so a string with one is refused.
  */
-const LONE_SURROGATE = /\p{Cs}/u;
-const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const wellFormed = (s: string) => s.isWellFormed();
 const NOT_TEXT = 'must be valid Unicode text (it has a \\u escape of a lone UTF-16 surrogate)';
 
 const cid = z.string().min(1).max(64).refine(wellFormed, `cid ${NOT_TEXT}`);
@@ -68,3 +67,16 @@ export const CloseCode = {
   internalError: 1011,
   tryAgainLater: 1013,
 } as const;
+
+/**
+ * The cid and room a refused frame carried (bounded, and only when they are strings), for its error
+ * frame: the client can then tell which message was refused.
+ */
+export function refusalIds(json: unknown): { cid?: string; room?: string } {
+  const ids: { cid?: string; room?: string } = {};
+  if (typeof json !== 'object' || json === null) return ids;
+  const { cid, room } = json as { cid?: unknown; room?: unknown };
+  if (typeof cid === 'string' && cid.length > 0) ids.cid = cid.slice(0, 64);
+  if (typeof room === 'string' && room.length > 0) ids.room = room.slice(0, 200);
+  return ids;
+}

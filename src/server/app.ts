@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STATUS_CODES, createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,6 +21,7 @@ import { DB_FILE } from '../store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../store/sqlite/worker-store.js';
 import { RoomExistsError, type Store } from '../store/types.js';
 import type { Config } from './config.js';
+import { endWithError } from './raw-response.js';
 import { UpgradeRouter } from './upgrade.js';
 
 export interface ParleyServer {
@@ -86,11 +87,12 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     webRoot: WEB_ROOT,
     ready: async () => !shuttingDown && (await store.ping()),
   });
-  const upgrades = new UpgradeRouter({ http: app.callback(), config, store, hub, secret, logger, metrics });
+  const http = app.callback();
+  const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
 
   const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, app.callback())
-    : createHttpServer(app.callback());
+    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, http)
+    : createHttpServer(http);
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
 
@@ -132,16 +134,12 @@ export async function startParley(config: Config, options: StartOptions = {}): P
 
 /** Malformed HTTP (oversized headers, garbage): a JSON error rather than a silent hang-up. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  if (err.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify({ error: { code: 'bad_request', message: `malformed HTTP request (${err.code ?? 'parse error'})` } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  endWithError(socket, status, 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`);
 }
 
 async function ensureDefaultRoom(store: Store): Promise<void> {

@@ -4,9 +4,10 @@
  * ignore such an Upgrade and answer normally, which is what this does: the request, with its body,
  * goes to the HTTP app and the connection closes after the response.
  */
-import { IncomingMessage, ServerResponse, STATUS_CODES, type RequestListener } from 'node:http';
+import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { endWithError } from './raw-response.js';
 
 /** Larger bodies are not read here (the API's own limit is 64 KiB). */
 const MAX_BODY = 1 << 20;
@@ -14,9 +15,9 @@ const MAX_BODY = 1 << 20;
 export function answerAsPlainHttp(req: IncomingMessage, socket: Duplex, head: Buffer, app: RequestListener): void {
   const length = Number(req.headers['content-length'] ?? 0);
   if (req.headers['transfer-encoding'] !== undefined || !Number.isInteger(length) || length < 0) {
-    return plainError(socket, 400, 'send the request without Upgrade, or with a Content-Length body');
+    return endWithError(socket, 400, 'bad_request', 'send the request without Upgrade, or with a Content-Length body');
   }
-  if (length > MAX_BODY) return plainError(socket, 413, 'request body too large');
+  if (length > MAX_BODY) return endWithError(socket, 413, 'too_large', 'request body too large');
   const chunks: Buffer[] = [];
   let received = 0;
   const take = (chunk: Buffer) => {
@@ -53,12 +54,4 @@ export function answerAsPlainHttp(req: IncomingMessage, socket: Duplex, head: Bu
   if (head.length > 0) take(head);
   if (received >= length) respond();
   else socket.on('data', onData);
-}
-
-function plainError(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: status === 413 ? 'too_large' : 'bad_request', message } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }

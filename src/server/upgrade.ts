@@ -3,7 +3,7 @@
  * response written before any 101 (401 no session, 403 origin, 404 path, 503 full); nothing is
  * accepted and closed afterwards.
  */
-import { STATUS_CODES, type IncomingMessage, type RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -17,6 +17,7 @@ import type { Store } from '../store/types.js';
 import type { Config } from './config.js';
 import { originAllowed } from './origin.js';
 import { answerAsPlainHttp } from './plain-upgrade.js';
+import { endWithError } from './raw-response.js';
 
 export interface UpgradeDeps {
   /** The HTTP app, for requests whose Upgrade is not websocket. */
@@ -61,7 +62,7 @@ export class UpgradeRouter {
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsPlainHttp(req, socket, head, this.deps.http);
     this.#route(req, socket, head).catch((err: unknown) => {
       this.deps.logger.error({ err }, 'upgrade failed');
-      refuse(socket, 500, 'internal', 'the server failed to handle the upgrade');
+      endWithError(socket, 500, 'internal', 'the server failed to handle the upgrade');
     });
   };
 
@@ -72,7 +73,7 @@ export class UpgradeRouter {
     const refuseWith = (status: number, code: string, message: string) => {
       metrics.upgradesRefused.inc({ status: String(status) });
       logger.info({ ip, path, status }, `upgrade refused: ${message}`);
-      refuse(socket, status, code, message);
+      endWithError(socket, status, code, message);
     };
     if (path !== '/ws/chat' && path !== '/ws/echo') return refuseWith(404, 'not_found', `no WebSocket endpoint at ${path}`);
     if (req.method !== 'GET') return refuseWith(405, 'method_not_allowed', 'a WebSocket handshake is a GET request');
@@ -118,17 +119,3 @@ function destroySocket(this: Duplex): void {
 }
 
 /** Answers the handshake with an HTTP error and drops the socket, as ws's own abortHandshake does. */
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-      'Connection: close\r\n' +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
-      body,
-  );
-}
