@@ -44,6 +44,8 @@ test('two guests chat both ways, see each other, and find the history after a re
     await ming.page.goto(server.url);
     await ming.page.getByRole('button', { name: '进入聊天室' }).waitFor();
     await ming.page.getByLabel('名字').waitFor();
+    // Keys typed the moment the form shows must land in the field, not be lost.
+    assert.equal(await ming.page.evaluate(() => document.activeElement?.id), 'signin-name', 'the name field has the focus');
     await ming.page.keyboard.type('小明 🐼');
     await ming.page.keyboard.press('Enter');
     await ming.page.getByText('在线（2）').waitFor();
