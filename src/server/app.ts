@@ -21,6 +21,7 @@ import { DB_FILE } from '../store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../store/sqlite/worker-store.js';
 import { RoomExistsError, type Store } from '../store/types.js';
 import type { Config } from './config.js';
+import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
 import { endWithError } from './raw-response.js';
 import { UpgradeRouter } from './upgrade.js';
 
@@ -114,11 +115,17 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `${scheme}://${shownHost}:${port}`;
   logger.info({ url, dataDir: config.dataDir, store: 'sqlite', broker: 'local' }, 'parley listening');
+  const idleCollector = startIdleCollector({
+    ...IDLE_COLLECTOR_DEFAULTS,
+    onCollect: ({ ms, heapBefore, heapAfter }) =>
+      logger.info({ ms: Math.round(ms), heapBeforeMB: Math.round(heapBefore / 2 ** 20), heapAfterMB: Math.round(heapAfter / 2 ** 20) }, 'collected garbage while idle'),
+  });
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       shuttingDown = true;
+      idleCollector.stop();
       upgrades.stopAccepting();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await hub.close();
