@@ -40,7 +40,8 @@ const ROWS: Row[] = [
   { scenario: 'latency', key: 'probeP99Ms', label: 'p99 ms (probe, parsed)', format: ms },
   { scenario: 'latency', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
   { scenario: 'latency', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
-  { scenario: 'idle', key: 'rssPerConnKB', label: 'RSS per connection KB (2 s after connecting)', format: kb },
+  { scenario: 'idle', key: 'idleRssPerConnKB', label: 'RSS per connection KB, idle (after a heartbeat round)', format: kb },
+  { scenario: 'idle', key: 'burstRssPerConnKB', label: 'RSS per connection KB, right after the burst', format: kb },
   { scenario: 'idle', key: 'liveRssPerConnKB', label: 'RSS per connection KB after a full GC', format: kb },
   { scenario: 'idle', key: 'heapPerConnKB', label: 'of which JS heap used KB (Parley /metrics)', format: kb },
   { scenario: 'idle', key: 'connectPerSec', label: 'connects/s (sign-in + upgrade)', format: int },
@@ -102,9 +103,13 @@ function targets(results: Results, scenarios: ScenarioName[], servers: ServerKin
     out.push(`- Scenario 2, p99 below both peers' p99: ${ms(p)} ms vs ${ms(w)} (ws) and ${ms(s)} (socket.io) — ${verdict(p < w && p < s)}`);
   }
   if (scenarios.includes('idle')) {
-    const p = v('idle', 'parley', 'rssPerConnKB');
+    const p = v('idle', 'parley', 'idleRssPerConnKB');
+    const burst = v('idle', 'parley', 'burstRssPerConnKB');
     const live = v('idle', 'parley', 'liveRssPerConnKB');
-    out.push(`- Scenario 3, at most 8 KB per connection: ${kb(p)} KB 2 s after connecting — ${verdict(p <= 8)}; ${kb(live)} KB after a full GC — ${verdict(live <= 8)}`);
+    out.push(
+      `- Scenario 3, at most 8 KB per connection: ${kb(p)} KB idle — ${verdict(p <= 8)}` +
+        ` (${kb(burst)} KB right after the burst — ${verdict(burst <= 8)}; ${kb(live)} KB after a full GC — ${verdict(live <= 8)})`,
+    );
   }
   if (scenarios.includes('rooms')) {
     const p = v('rooms', 'parley', 'deliveredPerSec');
@@ -154,7 +159,8 @@ function perRun(results: Results, scenarios: ScenarioName[], servers: ServerKind
   const headline: [ScenarioName, string, string, (v: number) => string][] = [
     ['fanout', 'deliveredPerSec', 'fan-out msgs/s', int],
     ['latency', 'p99Ms', 'latency p99 ms', ms],
-    ['idle', 'rssPerConnKB', 'KB/connection', kb],
+    ['idle', 'idleRssPerConnKB', 'KB/connection idle', kb],
+    ['idle', 'burstRssPerConnKB', 'KB/connection right after the burst', kb],
     ['idle', 'liveRssPerConnKB', 'KB/connection after GC', kb],
     ['idle', 'connectPerSec', 'connects/s', int],
     ['rooms', 'deliveredPerSec', 'rooms msgs/s', int],
@@ -191,10 +197,12 @@ const METHOD = `## How it is measured
   holding it was read minus when the message was written (one process, one clock). A probe receiver also
   parses each frame and reads the send time written in the text.
 - 3 · Idle: connections sign in (\`POST /api/guest\`) and upgrade, 100 at a time, then each joins a room of
-  100; RSS growth / connections 2 s after the connections settle, and again after a full GC of the server's
-  main thread (forced through \`--inspect\`, which every server gets in this scenario; the GC is forced at the
-  baseline too). The first figure includes garbage of the connection burst not yet collected; the second is
-  what the connections keep. Connect rate = sign-in + upgrade + welcome.
+  100; RSS growth / connections, read three times: 2 s after the burst settles (its garbage not yet
+  collected), 35 s after it (idle: every server's heartbeat, 30 s for Parley and ws and 25 s for
+  socket.io, has pinged each connection once, and V8 has had time to collect on its own; this is the
+  figure the target is judged on), and then after a full GC of the server's main thread (forced
+  through \`--inspect\`, which every server gets in this scenario; the GC is forced at the baseline
+  too), which is what the connections keep. Connect rate = sign-in + upgrade + welcome.
 - 4 · Many rooms: the first member of each room publishes and keeps a window of its own messages in flight;
   delivered = chat frames received by all members per second.
 - Sign-ins come from many loopback addresses (25 per address), as real users do: Parley limits

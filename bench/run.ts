@@ -133,7 +133,7 @@ function summary(scenario: ScenarioName, r: ScenarioResult): string {
     case 'latency':
       return `p50 ${f(m.p50Ms, 2)} ms, p99 ${f(m.p99Ms, 2)} ms, max ${f(m.maxMs, 1)} ms, ${load}`;
     case 'idle':
-      return `${f(m.rssPerConnKB, 1)} KB/conn (${f(m.liveRssPerConnKB, 1)} after a full GC), ${f(m.connectPerSec)} connects/s, ${f(m.open)} open`;
+      return `${f(m.idleRssPerConnKB, 1)} KB/conn idle (${f(m.burstRssPerConnKB, 1)} after the burst, ${f(m.liveRssPerConnKB, 1)} after a full GC), ${f(m.connectPerSec)} connects/s, ${f(m.open)} open`;
   }
 }
 

@@ -11,14 +11,15 @@ export interface Sizes {
 export const FULL: Sizes = {
   fanout: { receivers: 1000, publishers: 4, window: 32, dataBytes: 100, warmupMs: 1500, measureMs: 5000 },
   latency: { receivers: 1000, rate: 50, dataBytes: 100, warmupMs: 1000, measureMs: 5000 },
-  idle: { connections: 10_000, roomSize: 100, concurrency: 100, settleMs: 2000 },
+  // 35 s: the heartbeats are 30 s (Parley, ws) and 25 s (socket.io).
+  idle: { connections: 10_000, roomSize: 100, concurrency: 100, burstReadMs: 2000, idleReadMs: 35_000 },
   rooms: { rooms: 500, roomSize: 10, window: 8, dataBytes: 100, warmupMs: 1500, measureMs: 5000 },
 };
 
 export const QUICK: Sizes = {
   fanout: { receivers: 50, publishers: 2, window: 16, dataBytes: 100, warmupMs: 300, measureMs: 1000 },
   latency: { receivers: 50, rate: 50, dataBytes: 100, warmupMs: 300, measureMs: 1000 },
-  idle: { connections: 200, roomSize: 50, concurrency: 20, settleMs: 300 },
+  idle: { connections: 200, roomSize: 50, concurrency: 20, burstReadMs: 300, idleReadMs: 600 },
   rooms: { rooms: 20, roomSize: 5, window: 4, dataBytes: 100, warmupMs: 300, measureMs: 1000 },
 };
 

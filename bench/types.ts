@@ -27,7 +27,13 @@ export interface IdleParams {
   roomSize: number;
   /** sign-ins + upgrades in flight */
   concurrency: number;
-  settleMs: number;
+  /** when memory is first read after the joins: the burst's garbage is still there */
+  burstReadMs: number;
+  /**
+   * when it is read again, idle: long enough for every server's heartbeat to have pinged each
+   * connection once and for V8 to have collected the burst's garbage on its own
+   */
+  idleReadMs: number;
 }
 
 export interface RoomsParams {
