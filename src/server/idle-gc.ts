@@ -3,8 +3,9 @@
  * time. A storm of connections (every client reconnecting after a restart) leaves tens of MB of
  * garbage in the heap; V8's own memory reducer shrinks the heap only tens of seconds later, so until
  * then an idle server holds about twice what its connections need. Here, once the event loop has
- * been nearly idle for a whole interval and the heap has grown by a burst's worth, the heap is
- * collected and shrunk at once: a pause of a few tens of ms that nobody is waiting on.
+ * been nearly idle for a whole interval and the heap has grown by a burst's worth (32 MB, and half
+ * its size after the last collection), the heap is collected and shrunk at once: a pause (0.1 s
+ * for a heap of 124 MB after 10,000 connections) that nobody is waiting on.
  */
 import { Session } from 'node:inspector';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -15,8 +16,13 @@ export interface IdleCollectorOptions {
   intervalMs: number;
   /** Below this share of the last interval spent working, the loop counts as idle. */
   idleUtilization: number;
-  /** Growth of the heap since the last collection (or the smallest heap seen) worth collecting. */
+  /** Growth of the heap since the last collection (or the smallest heap seen) worth collecting... */
   growthBytes: number;
+  /**
+   * ...and the same as a share of the heap then: a big heap's full collection pauses longer, so it
+   * must have grown more to be worth one.
+   */
+  growthRatio: number;
   /** Told after each collection: how long it took, and the heap's size before and after. */
   onCollect?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
 }
@@ -25,11 +31,13 @@ export const IDLE_COLLECTOR_DEFAULTS: IdleCollectorOptions = {
   intervalMs: 1000,
   idleUtilization: 0.05,
   growthBytes: 32 * 2 ** 20,
+  growthRatio: 0.5,
 };
 
 /** Whether to collect now; the rest of the collector is the clock and V8. */
 export function shouldCollect(utilization: number, heapBytes: number, floorBytes: number, options: IdleCollectorOptions): boolean {
-  return utilization < options.idleUtilization && heapBytes - floorBytes >= options.growthBytes;
+  const growth = heapBytes - floorBytes;
+  return utilization < options.idleUtilization && growth >= options.growthBytes && growth >= floorBytes * options.growthRatio;
 }
 
 /**

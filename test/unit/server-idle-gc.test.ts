@@ -11,6 +11,8 @@ test('collects only when the loop is idle and the heap grew by a burst', () => {
   assert.equal(shouldCollect(0.01, 100 * MB, 50 * MB, o), true);
   assert.equal(shouldCollect(0.5, 100 * MB, 50 * MB, o), false, 'busy');
   assert.equal(shouldCollect(0.01, 60 * MB, 50 * MB, o), false, 'grew too little');
+  assert.equal(shouldCollect(0.01, 1000 * MB, 800 * MB, o), false, 'a big heap must grow by half to pause for it');
+  assert.equal(shouldCollect(0.01, 1200 * MB, 800 * MB, o), true);
 });
 
 /** Objects that live long enough to be promoted, then are dropped: what a burst of connections leaves. */
@@ -23,7 +25,13 @@ function burstOfGarbage(megabytes: number): number {
 
 test('shrinks the heap after a burst once the loop is idle, and not while it is busy', async () => {
   const collections: { heapBefore: number; heapAfter: number }[] = [];
-  const options: IdleCollectorOptions = { intervalMs: 50, idleUtilization: 0.05, growthBytes: 16 * MB, onCollect: (c) => collections.push(c) };
+  const options: IdleCollectorOptions = {
+    intervalMs: 50,
+    idleUtilization: 0.05,
+    growthBytes: 16 * MB,
+    growthRatio: 0.5,
+    onCollect: (c) => collections.push(c),
+  };
   const collector = startIdleCollector(options);
   try {
     const before = getHeapStatistics().total_heap_size;
