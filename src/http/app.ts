@@ -7,7 +7,7 @@ import { Counter, type Registry } from 'prom-client';
 import { clientIp } from '../net/client-ip.js';
 import { authRoutes } from './auth-routes.js';
 import type { HttpDeps } from './deps.js';
-import { errorMiddleware, HttpError } from './errors.js';
+import { appErrorListener, errorMiddleware, HttpError } from './errors.js';
 import { healthRoutes } from './health-routes.js';
 import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
@@ -34,7 +34,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const signInLimiter = new RateLimiter(deps.signInLimit ?? { burst: config.signInRate, perMinute: config.signInRate });
 
   const app = new Koa();
-  app.on('error', (err: unknown) => logger.warn({ err }, 'http error outside a handler'));
+  app.on('error', appErrorListener(logger));
 
   // Who asked, and one debug line per request. The path only: the query may carry ?token=.
   const observe: Middleware = async (ctx, next) => {

@@ -116,3 +116,18 @@ export function errorMiddleware(logger: Logger): Middleware {
     }
   };
 }
+
+/** How a client going away mid-response shows up in a body stream: a closed tab, not a fault. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * The app's 'error' listener, for errors after a handler returned (a body stream failing, say).
+ * A client that leaves before its download ends is logged at debug, not warned about.
+ */
+export function appErrorListener(logger: Logger): (err: unknown) => void {
+  return (err) => {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (code !== undefined && CLIENT_GONE.has(code)) logger.debug({ code }, 'client went away before the response ended');
+    else logger.warn({ err }, 'http error outside a handler');
+  };
+}

@@ -1,10 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
-import { errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
+import { appErrorListener, errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
+import { staticFiles } from '../../src/http/static-files.js';
 import { healthRoutes } from '../../src/http/health-routes.js';
 import { jsonBody } from '../../src/http/json-body.js';
 import type { HttpDeps } from '../../src/http/deps.js';
@@ -132,4 +137,42 @@ test('/readyz answers 503 when not ready or when the check throws', async (t) =>
   ready = async () => true;
   assert.equal((await fetch(base + '/readyz')).status, 200);
   assert.equal((await fetch(base + '/healthz')).status, 200);
+});
+
+test('a client that leaves mid-download is logged at debug, not warned about; other late errors are warned about', async () => {
+  const lines: { level: number; msg: string; code?: string }[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  const webRoot = mkdtempSync(join(tmpdir(), 'parley-web-'));
+  // Larger than the loopback socket buffers take at once, so the download is still running when the client leaves.
+  writeFileSync(join(webRoot, 'big.bin'), Buffer.alloc(64 * 2 ** 20));
+  const app = new Koa();
+  app.on('error', appErrorListener(logger));
+  for (const middleware of staticFiles(webRoot)) app.use(middleware);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const { port } = server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: parley\r\n\r\n');
+    await once(socket, 'data');
+    socket.destroy();
+    const deadline = Date.now() + 5000;
+    while (!lines.some((l) => l.msg === 'client went away before the response ended') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(lines.some((l) => l.level === 20 && l.code === 'ERR_STREAM_PREMATURE_CLOSE'), JSON.stringify(lines));
+    assert.equal(lines.filter((l) => l.level >= 40).length, 0, 'nothing at warn or above');
+
+    app.emit('error', new Error('disk gone'));
+    assert.ok(lines.some((l) => l.level === 40 && l.msg === 'http error outside a handler'));
+  } finally {
+    server.close();
+    rmSync(webRoot, { recursive: true, force: true });
+  }
 });
