@@ -7,7 +7,7 @@
  * its size after the last collection), the heap is collected and shrunk at once: a pause (0.1 s
  * for a heap of 124 MB after 10,000 connections) that nobody is waiting on.
  */
-import { Session } from 'node:inspector';
+import { createRequire } from 'node:module';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 
@@ -45,25 +45,31 @@ export function shouldCollect(utilization: number, heapBytes: number, floorBytes
  * pages, so the resident size does not move; the inspector's collectGarbage does what V8 does under
  * memory pressure. The session is in-process: it opens no port.
  */
-function heapShrinker(): ((done: () => void) => void) | undefined {
+function heapShrinker(): { collect(done: () => void): void; close(): void } | undefined {
   try {
+    // Required here: on a Node built without the inspector, loading it throws.
+    const { Session } = createRequire(import.meta.url)('node:inspector') as typeof import('node:inspector');
     const session = new Session();
     session.connect();
-    return (done) => session.post('HeapProfiler.collectGarbage', () => done());
+    return {
+      collect: (done) => session.post('HeapProfiler.collectGarbage', () => done()),
+      close: () => session.disconnect(),
+    };
   } catch {
-    // A Node built without the inspector: leave it to V8.
+    // Without the inspector: leave it to V8.
     return undefined;
   }
 }
 
 /** Starts the collector; stop() ends it. Without the inspector it does nothing. */
 export function startIdleCollector(options: IdleCollectorOptions = IDLE_COLLECTOR_DEFAULTS): { stop(): void } {
-  const collect = heapShrinker();
-  if (!collect) return { stop: () => {} };
+  const shrinker = heapShrinker();
+  if (!shrinker) return { stop: () => {} };
   const heapSize = () => getHeapStatistics().total_heap_size;
   let floor = heapSize();
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   let collecting = false;
+  let stopped = false;
   const timer = setInterval(() => {
     if (collecting) return;
     const now = performance.eventLoopUtilization();
@@ -75,8 +81,9 @@ export function startIdleCollector(options: IdleCollectorOptions = IDLE_COLLECTO
     if (!shouldCollect(utilization, before, floor, options)) return;
     collecting = true;
     const start = performance.now();
-    collect(() => {
+    shrinker.collect(() => {
       collecting = false;
+      if (stopped) return;
       floor = heapSize();
       // The collection is the collector's own work, not a sign that the server got busy.
       last = performance.eventLoopUtilization();
@@ -84,5 +91,11 @@ export function startIdleCollector(options: IdleCollectorOptions = IDLE_COLLECTO
     });
   }, options.intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+      shrinker.close();
+    },
+  };
 }
