@@ -436,8 +436,9 @@ describe('SqliteStore background checkpoint', () => {
       for (let b = 0; b < 30; b++) {
         await store.appendMessages(Array.from({ length: 100 }, (_, i) => message('big', u, `${b}.${i} ${'x'.repeat(2000)}`)));
       }
-      // Only another thread can have grown the file: this connection has not checkpointed.
-      for (let tries = 0; statSync(file).size <= before && tries < 200; tries++) await sleep(25);
+      // Only another thread can have grown the file: this connection has not checkpointed. The
+      // checkpointer copies in steps, so wait for the whole growth, not the first of it.
+      for (let tries = 0; statSync(file).size <= before + 1_000_000 && tries < 200; tries++) await sleep(25);
       assert.ok(statSync(file).size > before + 1_000_000, `${statSync(file).size} > ${before} + 1 MB`);
       assert.equal((await store.history('big', { limit: 1000 })).length, 1000);
     } finally {
