@@ -4,11 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { ChatClient } from '../helpers/chat-client.js';
+import { captureLogs } from '../helpers/log-capture.js';
 import { startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
 import { loadConfig } from '../../src/server/config.js';
 import { startParley } from '../../src/server/app.js';
@@ -591,15 +590,9 @@ describe('health, metrics, static files and unknown paths', () => {
 
 describe('request logging', () => {
   it('logs requests at debug level without passwords or tokens', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { logger, lines } = captureLogs('debug');
     const config = loadConfig({}, { PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), LOG_LEVEL: 'debug' });
-    const server = await startParley(config, { logger: pino<never>({ level: 'debug' }, sink) });
+    const server = await startParley(config, { logger });
     let token: string | undefined;
     try {
       const base = `http://127.0.0.1:${server.port}`;

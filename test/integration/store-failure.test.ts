@@ -6,30 +6,23 @@
  * its error carries no cid, so the SDK keeps it and sends it again once the server is back.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/server/config.js';
 import { startParley } from '../../src/server/app.js';
 import { ParleyClient, fetchMessages, signIn } from '../../src/client/index.js';
 import { ChatClient, signInGuest } from '../helpers/chat-client.js';
 import { freePort, tempDataDir } from '../helpers/server.js';
+import { captureLogs } from '../helpers/log-capture.js';
 import { exitStoreThread } from '../helpers/store-thread.js';
 
 test('a dead store thread: fatal log, /readyz 503, no ack and no broadcast, then a clean stop', async () => {
-  const logLines: { level: number; msg: string; err?: { message?: string } }[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      logLines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
+  const { logger, records } = captureLogs();
   const config = loadConfig({}, { PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), RATE_LIMIT: '0' });
   let fatal: Error | undefined;
   let onFatalResolve!: () => void;
   const fatalCalled = new Promise<void>((resolve) => (onFatalResolve = resolve));
   const server = await startParley(config, {
-    logger: pino<never>({ level: 'info' }, sink),
+    logger,
     onFatal: (err) => {
       fatal = err;
       onFatalResolve();
@@ -55,7 +48,7 @@ test('a dead store thread: fatal log, /readyz 503, no ack and no broadcast, then
     await fatalCalled;
     assert.match(fatal!.message, /store thread exited \(code 7\)/);
     assert.ok(
-      logLines.some((l) => l.level === 60 && /store thread died/.test(l.msg)),
+      records().some((l) => l.level === 60 && /store thread died/.test(l.msg)),
       'the death is logged at fatal level',
     );
     const ready = await fetch(`${base}/readyz`);

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import Koa from 'koa';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { appErrorListener, errorMiddleware, toHttpError, HttpError } from '../../src/http/errors.js';
 import { staticFiles } from '../../src/http/static-files.js';
 import { healthRoutes } from '../../src/http/health-routes.js';
@@ -16,6 +15,7 @@ import type { HttpDeps } from '../../src/http/deps.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ChatError } from '../../src/realtime/errors.js';
 import { NameTakenError, NoSuchRoomError, RoomExistsError } from '../../src/store/types.js';
+import { captureLogs } from '../helpers/log-capture.js';
 
 test('ChatError codes map to HTTP statuses', () => {
   const cases: [ConstructorParameters<typeof ChatError>[0], number][] = [
@@ -56,19 +56,8 @@ async function serve(app: Koa, t: { after: (fn: () => Promise<void>) => void }):
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function capture(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: pino<never>({ level: 'info' }, sink), lines };
-}
-
 test('an unexpected error is a 500 that leaks nothing, and is logged', async (t) => {
-  const { logger, lines } = capture();
+  const { logger, lines } = captureLogs();
   const app = new Koa();
   app.use(errorMiddleware(logger));
   app.use(() => {
@@ -140,14 +129,7 @@ test('/readyz answers 503 when not ready or when the check throws', async (t) =>
 });
 
 test('a client that leaves mid-download is logged at debug, not warned about; other late errors are warned about', async () => {
-  const lines: { level: number; msg: string; code?: string }[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug' }, sink);
+  const { logger, records } = captureLogs('debug');
   const webRoot = mkdtempSync(join(tmpdir(), 'parley-web-'));
   // Larger than the loopback socket buffers take at once, so the download is still running when the client leaves.
   writeFileSync(join(webRoot, 'big.bin'), Buffer.alloc(64 * 2 ** 20));
@@ -163,14 +145,14 @@ test('a client that leaves mid-download is logged at debug, not warned about; ot
     await once(socket, 'data');
     socket.destroy();
     const deadline = Date.now() + 5000;
-    while (!lines.some((l) => l.msg === 'client went away before the response ended') && Date.now() < deadline) {
+    while (!records().some((l) => l.msg === 'client went away before the response ended') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.ok(lines.some((l) => l.level === 20 && l.code === 'ERR_STREAM_PREMATURE_CLOSE'), JSON.stringify(lines));
-    assert.equal(lines.filter((l) => l.level >= 40).length, 0, 'nothing at warn or above');
+    assert.ok(records().some((l) => l.level === 20 && l.code === 'ERR_STREAM_PREMATURE_CLOSE'), JSON.stringify(records()));
+    assert.equal(records().filter((l) => l.level >= 40).length, 0, 'nothing at warn or above');
 
     app.emit('error', new Error('disk gone'));
-    assert.ok(lines.some((l) => l.level === 40 && l.msg === 'http error outside a handler'));
+    assert.ok(records().some((l) => l.level === 40 && l.msg === 'http error outside a handler'));
   } finally {
     server.close();
     rmSync(webRoot, { recursive: true, force: true });
