@@ -221,6 +221,44 @@ describe('SqliteStore appendMessages', () => {
     });
   }
 
+  it('finds retries of moved messages among many in one batch, whatever their room and sender', async () => {
+    // recentLimit 1: every message has left the staging tables for messages before its retry, so
+    // each retry is found by the look-up in messages, which takes the cids several at a time.
+    const store = await SqliteStore.open(':memory:', { recentLimit: 1 });
+    try {
+      const users = [
+        await store.createUser({ name: 'a', passwordHash: null, guest: true }),
+        await store.createUser({ name: 'b', passwordHash: null, guest: true }),
+      ];
+      const rooms = ['r0', 'r1', 'r2'];
+      for (const name of rooms) await store.createRoom({ name, private: false, createdBy: null });
+      const originals = Array.from({ length: 150 }, (_, i) => message(rooms[i % 3]!, users[i % 2]!, `m${i}`, `c${i % 50}`));
+      // One per batch: a table being moved gives up a chunk of about two rows per batch.
+      const first = [];
+      for (const m of originals) first.push(...(await store.appendMessages([m])));
+      // No two originals share room, sender and cid: i % 3, i % 2 and i % 50 together fix i below 150.
+      assert.ok(first.every((r) => !r.duplicate));
+      for (let i = 0; i < 4; i++) await store.appendMessages([message('r0', users[0]!, `push ${i}`)]);
+      // Retries in reverse order, each between two new messages: the same cid from the other
+      // sender, or in another room, is a new message.
+      const batch: NewMessage[] = [];
+      for (let i = 149; i >= 0; i--) {
+        batch.push(message(rooms[i % 3]!, users[i % 2]!, `retry ${i}`, `c${i % 50}`));
+        batch.push(message(rooms[i % 3]!, users[(i + 1) % 2]!, `other sender ${i}`, `n${i}`));
+      }
+      const results = await store.appendMessages(batch);
+      for (let k = 0; k < 150; k++) {
+        const i = 149 - k;
+        const retry = results[2 * k]!;
+        assert.deepEqual([retry.duplicate, retry.message.id, retry.message.data], [true, first[i]!.message.id, `m${i}`]);
+        assert.equal(results[2 * k + 1]!.duplicate, false);
+      }
+      assert.equal((await store.getRoom('r1'))?.lastId, 50 + 50);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('knows the cids that another connection stored since, and forgets none on its own prune', inTempDir(async (dir) => {
     // Neither connection moves messages here: every cid is found through its in-memory copy.
     const file = join(dir, 'parley.db');
