@@ -87,8 +87,14 @@ interface StagingState {
   drain_id: number | null;
 }
 
-/** The messages with a cid of one staging table, by room and then by `${user id} ${cid}`. */
-type RecentCids = Map<string, Map<string, StoredMessage>>;
+/**
+ * The ids of the messages with a cid in one staging table, by room and then by `${user id} ${cid}`.
+ * Ids only: the whole messages, kept for as long as they are staged, made the store thread's
+ * collector copy and mark tens of MB; a retry (rare) reads its earlier copy back from the table.
+ */
+type RecentCids = Map<string, Map<string, number>>;
+/** Messages with a cid, by room and then by `${user id} ${cid}`. */
+type MessagesByCid = Map<string, Map<string, StoredMessage>>;
 
 interface MessageRow {
   room: string;
@@ -153,12 +159,12 @@ export class SqliteStore implements Store {
   readonly #recentLimit: number;
   readonly #checkpointer: Checkpointer | undefined;
   /**
-   * The messages with a cid in each staging table: the staging half of the cid check, kept here
-   * instead of in an index that every insert would update. Valid while store_state.recent_generation
-   * is #recentGeneration: every transaction that changes a staging table advances it, so another
-   * connection's change makes this one reload. (PRAGMA data_version would also change with the
-   * checkpointer's commits, and reloading costs ~1 µs per row.) This connection keeps it up to date
-   * itself after each of its commits.
+   * The ids of the messages with a cid in each staging table: the staging half of the cid check,
+   * kept here instead of in an index that every insert would update. Valid while
+   * store_state.recent_generation is #recentGeneration: every transaction that changes a staging
+   * table advances it, so another connection's change makes this one reload. (PRAGMA data_version
+   * would also change with the checkpointer's commits, and reloading costs ~1 µs per row.) This
+   * connection keeps it up to date itself after each of its commits.
    */
   #recent: [RecentCids, RecentCids] = [new Map(), new Map()];
   #recentGeneration: number | undefined;
@@ -325,8 +331,9 @@ export class SqliteStore implements Store {
     // Only now that the batch is committed do its cids join those known to be in the staging table.
     this.#recentGeneration = generation;
     if (emptied !== undefined) this.#recent[emptied] = new Map();
+    const recent = this.#recent[landed];
     for (const { message, duplicate } of results) {
-      if (!duplicate && message.cid !== undefined) rememberRecent(this.#recent[landed], message);
+      if (!duplicate && message.cid !== undefined) rememberRecent(recent, message.room, `${message.user.id} ${message.cid}`, message.id);
     }
     return results;
   }
@@ -353,10 +360,10 @@ export class SqliteStore implements Store {
 
   /**
    * The hot path. Per room in the batch: rooms.last_id is read (which is also the existence check)
-   * and advanced by the number of new messages. Per message: one insert into
-   * the active staging table, and for a message with a cid a look-up in #recent and one index probe
-   * of messages. Then the other staging table, if it is full, moves a chunk into messages
-   * (#drain). Ids are assigned per room in array order; a duplicate takes no id. Runs inside the
+   * and advanced by the number of new messages. Per message: one insert into the active staging
+   * table, and for a message with a cid a look-up in #recent and, if that misses, one probe of the
+   * cid index of messages (#findMoved, many per statement). Then the other staging table, if it is
+   * full, moves a chunk into messages (#drain). Ids are assigned per room in array order; a duplicate takes no id. Runs inside the
    * batch transaction, so a throw stores nothing (and #recent is updated only after the commit).
    */
   #append(batch: NewMessage[]): { results: AppendResult[]; generation: number; landed: 0 | 1; emptied: 0 | 1 | undefined } {
@@ -392,9 +399,13 @@ export class SqliteStore implements Store {
             results[i] = { message: inBatch, duplicate: true };
             continue;
           }
-          const inRecent = inA?.get(key) ?? inB?.get(key);
-          if (inRecent !== undefined) {
-            results[i] = { message: { ...inRecent, user: { ...inRecent.user } }, duplicate: true };
+          const idInA = inA?.get(key);
+          const stagedId = idInA ?? inB?.get(key);
+          if (stagedId !== undefined) {
+            const row = s.staging[idInA !== undefined ? 0 : 1].byId.get(room, stagedId) as MessageRow | undefined;
+            // #recent matches the tables in this transaction (#stagingState), so this is a bug.
+            if (row === undefined) throw new Error(`staged message ${room} #${stagedId} is missing`);
+            results[i] = { message: toMessage(row), duplicate: true };
             continue;
           }
           const earlier = moved?.get(key);
@@ -446,7 +457,7 @@ export class SqliteStore implements Store {
    * they are made PROBES_PER_SELECT at a time, since one statement per message cost more in
    * binding and stepping than the index look-ups themselves. By room, then `${user id} ${cid}`.
    */
-  #findMoved(batch: NewMessage[], byRoom: Map<string, number[]>): RecentCids | undefined {
+  #findMoved(batch: NewMessage[], byRoom: Map<string, number[]>): MessagesByCid | undefined {
     const [recentA, recentB] = this.#recent;
     let probes: unknown[] | undefined;
     for (const [room, indexes] of byRoom) {
@@ -461,7 +472,7 @@ export class SqliteStore implements Store {
       }
     }
     if (probes === undefined) return undefined;
-    const found: RecentCids = new Map();
+    const found: MessagesByCid = new Map();
     const width = PROBES_PER_SELECT * 3;
     for (let at = 0; at < probes.length; at += width) {
       const part = probes.length <= width ? probes : probes.slice(at, at + width);
@@ -476,7 +487,11 @@ export class SqliteStore implements Store {
         );
         this.#probeMany.set(count, select);
       }
-      for (const row of select.all(part) as MessageRow[]) rememberRecent(found, toMessage(row));
+      for (const row of select.all(part) as MessageRow[]) {
+        let inRoom = found.get(row.room);
+        if (inRoom === undefined) found.set(row.room, (inRoom = new Map()));
+        inRoom.set(`${row.user_id} ${row.cid}`, toMessage(row));
+      }
     }
     return found;
   }
@@ -574,7 +589,7 @@ export class SqliteStore implements Store {
     for (const recent of this.#recent) {
       const inRoom = recent.get(room);
       if (inRoom === undefined) continue;
-      for (const [key, message] of inRoom) if (message.id <= upTo) inRoom.delete(key);
+      for (const [key, id] of inRoom) if (id <= upTo) inRoom.delete(key);
     }
     return deleted;
   }
@@ -619,7 +634,8 @@ type Statements = ReturnType<typeof prepareStatements>;
 function stagingStatements(db: Database.Database, table: (typeof STAGING)[number]) {
   const moveInto = `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM ${table}`;
   return {
-    withCid: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM ${table} WHERE cid IS NOT NULL`),
+    withCid: db.prepare(`SELECT room, id, user_id, cid FROM ${table} WHERE cid IS NOT NULL`),
+    byId: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM ${table} WHERE room = ? AND id = ?`),
     /** The (room, id) `skip` rows after the cursor: the end of the next chunk. */
     chunkEnd: db.prepare(`SELECT room, id FROM ${table} WHERE (room, id) > (@room, @id) ORDER BY room, id LIMIT 1 OFFSET @skip`),
     moveRange: db.prepare(
@@ -635,15 +651,17 @@ function stagingStatements(db: Database.Database, table: (typeof STAGING)[number
 /** The cids of one staging table, as #recent keeps them. */
 function loadRecentCids(t: ReturnType<typeof stagingStatements>): RecentCids {
   const recent: RecentCids = new Map();
-  for (const row of t.withCid.iterate() as IterableIterator<MessageRow>) rememberRecent(recent, toMessage(row));
+  for (const row of t.withCid.iterate() as IterableIterator<Pick<MessageRow, 'room' | 'id' | 'user_id' | 'cid'>>) {
+    rememberRecent(recent, row.room, `${row.user_id} ${row.cid}`, row.id);
+  }
   return recent;
 }
 
-/** Adds a stored message with a cid to a #recent map. */
-function rememberRecent(recent: RecentCids, message: StoredMessage): void {
-  let room = recent.get(message.room);
-  if (room === undefined) recent.set(message.room, (room = new Map()));
-  room.set(`${message.user.id} ${message.cid}`, message);
+/** Adds the id of a staged message with a cid to a #recent map; `key` is `${user id} ${cid}`. */
+function rememberRecent(recent: RecentCids, room: string, key: string, id: number): void {
+  let inRoom = recent.get(room);
+  if (inRoom === undefined) recent.set(room, (inRoom = new Map()));
+  inRoom.set(key, id);
 }
 
 /**
