@@ -48,8 +48,9 @@ const CHECKPOINTER = { intervalMs: 100, busyIntervalMs: 10, restartFrames: 1000,
 /**
  * With the checkpointer running, the writer checkpoints itself only when the WAL passes this many
  * pages (~64 MB). That happens only under writes that never pause long enough for the checkpointer
- * to copy all of the WAL (bench/store-append.ts "no gap": ~1.7 KB of WAL per message, a 40-80 ms
- * commit every ~40,000 messages); it is what lets the WAL start over then.
+ * to copy all of the WAL (bench/store-append.ts "no gap": a 40-80 ms commit every ~40,000 messages
+ * when a message cost ~1.7 KB of WAL; bench/store-wal.ts now finds 0.9-1.2 KB, so every 55,000-75,000);
+ * it is what lets the WAL start over then.
  */
 const WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT = 16_384;
 /** SQLite's own default, used when there is no checkpointer. */
