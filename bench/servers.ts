@@ -55,6 +55,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The node flags Parley is deployed with: those of `npm start` (`node <flags> bin/parley.js serve`,
+ * the same as deploy/parley.service), so that the bench runs it as a user does.
+ */
+export const parleyNodeFlags: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: { start?: unknown } };
+  const start = String(pkg.scripts?.start ?? '');
+  const match = /^node((?: --[\w-]+(?:=\S+)?)*) bin\/parley\.js serve$/.exec(start);
+  if (!match) throw new Error(`package.json "start" is not \`node [--flag…] bin/parley.js serve\`: ${start}`);
+  return match[1]!.trim().split(' ').filter((f) => f !== '');
+})();
+
+const parleyCommandLine = ['node', ...parleyNodeFlags, 'bin/parley.js serve'].join(' ');
+
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -66,12 +80,14 @@ function newestMtime(dir: string): number {
 }
 
 /**
- * How Parley will be started: from dist/ (`node bin/parley.js serve`) when it is at least as new
+ * How Parley will be started: from dist/ (as `npm start` does) when it is at least as new
  * as src/, compiling it first with tsc if it is missing or stale; from the sources with tsx if
  * that is asked for or the compile produced no CLI.
  */
 export function prepareParley(wanted: ParleyMode | 'auto'): { mode: ParleyMode; note: string } {
-  if (wanted === 'source') return { mode: 'source', note: 'Parley run from the sources (node --import tsx src/cli/main.ts serve)' };
+  if (wanted === 'source') {
+    return { mode: 'source', note: `Parley run from the sources (node ${[...parleyNodeFlags, ''].join(' ')}--import tsx src/cli/main.ts serve)` };
+  }
   const main = join(repoRoot, 'dist/cli/main.js');
   const fresh = () => existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(repoRoot, 'src'));
   if (!fresh()) {
@@ -82,7 +98,7 @@ export function prepareParley(wanted: ParleyMode | 'auto'): { mode: ParleyMode; 
     });
     if (tsc.status !== 0) process.stderr.write('bench: tsc reported errors (the emitted files are used if present)\n');
   }
-  if (existsSync(main)) return { mode: 'dist', note: 'Parley run as built: node bin/parley.js serve' };
+  if (existsSync(main)) return { mode: 'dist', note: `Parley run as built: ${parleyCommandLine}` };
   if (wanted === 'dist') throw new Error('dist/cli/main.js is missing after the build');
   return { mode: 'source', note: 'dist/ could not be built; Parley run from the sources with tsx' };
 }
@@ -100,8 +116,8 @@ function command(kind: ServerKind, opts: ServerOptions): string[] {
       return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/socketio-server.ts')];
     case 'parley':
       return opts.parley === 'dist'
-        ? [...profile, join(repoRoot, 'bin/parley.js'), 'serve']
-        : [...profile, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'];
+        ? [...parleyNodeFlags, ...profile, join(repoRoot, 'bin/parley.js'), 'serve']
+        : [...parleyNodeFlags, ...profile, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'];
   }
 }
 
