@@ -364,8 +364,9 @@ export class SqliteStore implements Store {
    * and advanced by the number of new messages. Per message: one insert into the active staging
    * table, and for a message with a cid a look-up in #recent and, if that misses, one probe of the
    * cid index of messages (#findMoved, many per statement). Then the other staging table, if it is
-   * full, moves a chunk into messages (#drain). Ids are assigned per room in array order; a duplicate takes no id. Runs inside the
-   * batch transaction, so a throw stores nothing (and #recent is updated only after the commit).
+   * full, moves a chunk into messages (#drain). Ids are assigned per room in array order; a
+   * duplicate takes no id. Runs inside the batch transaction, so a throw stores nothing (and
+   * #recent is updated only after the commit).
    */
   #append(batch: NewMessage[]): { results: AppendResult[]; generation: number; landed: 0 | 1; emptied: 0 | 1 | undefined } {
     const s = this.#stmt;
@@ -454,9 +455,9 @@ export class SqliteStore implements Store {
 
   /**
    * The messages of `messages` (moved out of staging) that share room, sender and cid with a
-   * message of the batch that is not in a staging table. Almost every probe misses;
-   * they are made PROBES_PER_SELECT at a time, since one statement per message cost more in
-   * binding and stepping than the index look-ups themselves. By room, then `${user id} ${cid}`.
+   * message of the batch that is not in a staging table, by room and then `${user id} ${cid}`.
+   * Almost every probe misses. They are made PROBES_PER_SELECT at a time: one statement per
+   * message cost more in binding and stepping than the index look-ups themselves.
    */
   #findMoved(batch: NewMessage[], byRoom: Map<string, number[]>): MessagesByCid | undefined {
     const [recentA, recentB] = this.#recent;
