@@ -117,5 +117,3 @@ export class UpgradeRouter {
 function destroySocket(this: Duplex): void {
   this.destroy();
 }
-
-/** Answers the handshake with an HTTP error and drops the socket, as ws's own abortHandshake does. */

@@ -383,30 +383,45 @@ export class SqliteStore implements Store {
       if (indexes === undefined) byRoom.set(room, [i]);
       else indexes.push(i);
     }
-    const movedCopies = this.#findMoved(batch, byRoom);
+    // Each message with a cid is looked up once: in #recent, and if it is not staged, in messages
+    // (all of those in one go, below). `keys` keeps its `${user id} ${cid}` for the pass after.
+    const keys = new Array<string | undefined>(batch.length);
+    const staged = new Map<number, { table: 0 | 1; id: number }>();
+    let probes: unknown[] | undefined;
     for (const [room, indexes] of byRoom) {
-      let fresh = 0;
       const inA = recentA.get(room);
       const inB = recentB.get(room);
+      for (const i of indexes) {
+        const { user, cid } = batch[i]!;
+        if (cid === undefined) continue;
+        const key = (keys[i] = `${user.id} ${cid}`);
+        const idInA = inA?.get(key);
+        const id = idInA ?? inB?.get(key);
+        if (id !== undefined) staged.set(i, { table: idInA !== undefined ? 0 : 1, id });
+        else (probes ??= []).push(room, user.id, cid);
+      }
+    }
+    const movedCopies = probes === undefined ? undefined : this.#findMoved(probes);
+    for (const [room, indexes] of byRoom) {
+      let fresh = 0;
       const moved = movedCopies?.get(room);
       // The messages with a cid that this batch stores in this room, by `${user id} ${cid}`: a later
       // copy in the same batch is their duplicate (they are not in the database when it is looked up).
       let withCid: Map<string, StoredMessage> | undefined;
       for (const i of indexes) {
         const m = batch[i]!;
-        if (m.cid !== undefined) {
-          const key = `${m.user.id} ${m.cid}`;
+        const key = keys[i];
+        if (key !== undefined) {
           const inBatch = withCid?.get(key);
           if (inBatch !== undefined) {
             results[i] = { message: inBatch, duplicate: true };
             continue;
           }
-          const idInA = inA?.get(key);
-          const stagedId = idInA ?? inB?.get(key);
-          if (stagedId !== undefined) {
-            const row = s.staging[idInA !== undefined ? 0 : 1].byId.get(room, stagedId) as MessageRow | undefined;
+          const copy = staged.get(i);
+          if (copy !== undefined) {
+            const row = s.staging[copy.table].byId.get(room, copy.id) as MessageRow | undefined;
             // #recent matches the tables in this transaction (#stagingState), so this is a bug.
-            if (row === undefined) throw new Error(`staged message ${room} #${stagedId} is missing`);
+            if (row === undefined) throw new Error(`staged message ${room} #${copy.id} is missing`);
             results[i] = { message: toMessage(row), duplicate: true };
             continue;
           }
@@ -417,9 +432,9 @@ export class SqliteStore implements Store {
           }
         }
         const message: StoredMessage = { room, id: 0, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
-        if (m.cid !== undefined) {
+        if (key !== undefined) {
           message.cid = m.cid;
-          (withCid ??= new Map()).set(`${m.user.id} ${m.cid}`, message);
+          (withCid ??= new Map()).set(key, message);
         }
         results[i] = { message, duplicate: false };
         fresh++;
@@ -454,26 +469,12 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * The messages of `messages` (moved out of staging) that share room, sender and cid with a
-   * message of the batch that is not in a staging table, by room and then `${user id} ${cid}`.
+   * The messages of `messages` (moved out of staging) that share room, sender and cid with one of
+   * `probes` (room, user id, cid, …), by room and then `${user id} ${cid}`.
    * Almost every probe misses. They are made PROBES_PER_SELECT at a time: one statement per
    * message cost more in binding and stepping than the index look-ups themselves.
    */
-  #findMoved(batch: NewMessage[], byRoom: Map<string, number[]>): MessagesByCid | undefined {
-    const [recentA, recentB] = this.#recent;
-    let probes: unknown[] | undefined;
-    for (const [room, indexes] of byRoom) {
-      const inA = recentA.get(room);
-      const inB = recentB.get(room);
-      for (const i of indexes) {
-        const { user, cid } = batch[i]!;
-        if (cid === undefined) continue;
-        const key = `${user.id} ${cid}`;
-        if (inA?.has(key) || inB?.has(key)) continue;
-        (probes ??= []).push(room, user.id, cid);
-      }
-    }
-    if (probes === undefined) return undefined;
+  #findMoved(probes: unknown[]): MessagesByCid {
     const found: MessagesByCid = new Map();
     const width = PROBES_PER_SELECT * 3;
     for (let at = 0; at < probes.length; at += width) {
