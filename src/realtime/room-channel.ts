@@ -7,7 +7,7 @@
  */
 import type { PresenceUser, RoomEvent } from '../broker/types.js';
 import type { StoredMessage, Store } from '../store/types.js';
-import { encodeFrame } from './frames.js';
+import { chatFramePrefix, encodeChatFrame, encodeFrame } from './frames.js';
 
 /** What a channel needs of a connection. */
 export interface Receiver {
@@ -61,12 +61,15 @@ export class RoomChannel {
   readonly #early: StoredMessage[] = [];
   readonly #pending = new Map<number, StoredMessage>();
   #filling = false;
+  readonly #chatPrefix: string;
 
   constructor(
     readonly name: string,
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.#chatPrefix = chatFramePrefix(name);
+  }
 
   get lastSeq(): number {
     return this.#lastSeq ?? 0;
@@ -147,7 +150,7 @@ export class RoomChannel {
   #dispatch(message: StoredMessage): void {
     this.#lastSeq = message.id;
     if (this.subscribers.size === 0) return;
-    const frame = encodeFrame({ type: 'chat', ...message });
+    const frame = encodeChatFrame(this.#chatPrefix, message);
     for (const sub of this.subscribers) sub.deliver(message.id, frame);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { encodeFrame } from '../../src/realtime/frames.js';
+import { chatFramePrefix, encodeAckFrame, encodeChatFrame, encodeFrame } from '../../src/realtime/frames.js';
 import { OutboundQueue } from '../../src/realtime/outbound.js';
 import { RateLimit } from '../../src/realtime/rate-limiter.js';
 
@@ -91,6 +91,37 @@ describe('encodeFrame', () => {
     assert.equal(big[1], 127);
     assert.equal(Number(big.readBigUInt64BE(2)), big.length - 10);
     assert.equal(JSON.parse(big.subarray(10).toString()).message.length, 70_000);
+  });
+});
+
+describe('chat and ack frames', () => {
+  // Names, texts and cids a user can send: quotes, backslashes, control characters, CJK, emoji,
+  // and the line separators that JSON allows unescaped.
+  const payloadOf = (frame: Buffer) => frame.subarray(frame[1] === 126 ? 4 : 2).toString();
+  const awkward = ['plain', 'say "hi"', 'back\\slash', 'tab\tnew\nline\u0001', '聊天室', '👋🏽', '\u2028\u2029', ''];
+
+  it('are the same bytes as the generic encoder gives, with and without a cid', () => {
+    for (const room of ['lobby', 'dm:1:2', '房间 "A"']) {
+      const prefix = chatFramePrefix(room);
+      for (const text of awkward) {
+        const base = { room, id: 12_345, user: { id: 7, name: `n${text}` }, data: text, ts: 1_764_000_000_123 };
+        for (const m of [base, { ...base, cid: `c${text}` }]) {
+          assert.deepEqual(encodeChatFrame(prefix, m), encodeFrame({ type: 'chat', ...m }));
+          assert.deepEqual(JSON.parse(payloadOf(encodeChatFrame(prefix, m))), { type: 'chat', ...m });
+        }
+        assert.deepEqual(
+          encodeAckFrame(`c${text}`, room, 3, 1_764_000_000_123),
+          encodeFrame({ type: 'ack', cid: `c${text}`, room, id: 3, ts: 1_764_000_000_123 }),
+        );
+      }
+    }
+  });
+
+  it('take the extended length when the message is long', () => {
+    const m = { room: 'lobby', id: 1, user: { id: 1, name: 'a' }, data: '字'.repeat(30_000), ts: 1 };
+    const frame = encodeChatFrame(chatFramePrefix('lobby'), m);
+    assert.equal(frame[1], 127);
+    assert.deepEqual(frame, encodeFrame({ type: 'chat', ...m }));
   });
 });
 
