@@ -56,6 +56,30 @@ describe('WorkerStore', () => {
     }
   });
 
+  it('carries each message of a batch across whole, with or without a cid, and no more of the sender', async () => {
+    const store = await WorkerStore.open(':memory:');
+    try {
+      await store.createRoom({ name: 'r', private: false, createdBy: null });
+      // A connection's user carries more than the message should (here a session field).
+      const sender = { id: 7, name: 'Bo 字', token: 'secret' };
+      const batch: NewMessage[] = [
+        { room: 'r', user: sender, data: 'first', ts: 10, cid: 'a' },
+        { room: 'r', user: sender, data: '', ts: 11 },
+        { room: 'r', user: sender, data: 'third "quoted"', ts: 12, cid: '' },
+      ];
+      const results = await store.appendMessages(batch);
+      const expected = [
+        { room: 'r', id: 1, user: { id: 7, name: 'Bo 字' }, data: 'first', ts: 10, cid: 'a' },
+        { room: 'r', id: 2, user: { id: 7, name: 'Bo 字' }, data: '', ts: 11 },
+        { room: 'r', id: 3, user: { id: 7, name: 'Bo 字' }, data: 'third "quoted"', ts: 12, cid: '' },
+      ];
+      assert.deepEqual(results.map((r) => r.message), expected);
+      assert.deepEqual(await store.history('r', { limit: 10 }), expected);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps the event loop free while a large batch commits', async () => {
     const store = await WorkerStore.open(':memory:');
     try {

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AppendResult, Store } from '../types.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-import { packError, type StoreCall, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { packError, unpackBatch, type StoreCall, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('store-worker.js runs only as a worker thread');
@@ -21,7 +21,7 @@ function packAppended(results: AppendResult[]): Array<number | AppendResult['mes
 }
 
 async function answer(store: Store, call: StoreCall): Promise<unknown> {
-  if (call.method === 'appendMessages') return packAppended(await store.appendMessages(call.args[0]));
+  if (call.method === 'appendMessages') return packAppended(await store.appendMessages(unpackBatch(call.args[0])));
   const method = store[call.method] as (...args: unknown[]) => Promise<unknown>;
   return method.apply(store, call.args);
 }

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { AppendResult, HistoryQuery, NewMessage, Room, Store, StoredMessage, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-import { unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
 /**
  * What the thread allocates lives for one call (rows, results), so a small young generation holds
@@ -146,17 +146,12 @@ export class WorkerStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    // Only what the store needs crosses the thread (a sender object may carry more).
-    const plain = batch.map(({ room, user, data, ts, cid }): NewMessage => {
-      const m: NewMessage = { room, user: { id: user.id, name: user.name }, data, ts };
-      if (cid !== undefined) m.cid = cid;
-      return m;
-    });
-    const packed = await this.#call<Array<number | StoredMessage>>('appendMessages', [plain]);
+    const packed = await this.#call<Array<number | StoredMessage>>('appendMessages', [packBatch(batch)]);
     return packed.map((p, i): AppendResult => {
       if (typeof p !== 'number') return { message: p, duplicate: true };
-      const m = plain[i]!;
-      const message: StoredMessage = { room: m.room, id: p, user: m.user, data: m.data, ts: m.ts };
+      const m = batch[i]!;
+      // Only what is stored goes out with the message (a sender object may carry more).
+      const message: StoredMessage = { room: m.room, id: p, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
       if (m.cid !== undefined) message.cid = m.cid;
       return { message, duplicate: false };
     });
