@@ -16,7 +16,7 @@ export class LocalBroker implements Broker {
   /** room -> user id -> (user, connection ids) */
   readonly #presence = new Map<string, Map<number, PresenceEntry>>();
 
-  async publish(room: string, event: RoomEvent): Promise<void> {
+  publish(room: string, event: RoomEvent): void {
     if (this.#subscribed.has(room)) this.#handler?.(room, event);
   }
 

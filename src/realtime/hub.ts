@@ -441,13 +441,20 @@ export class ChatHub implements ChatService {
       if (!result.duplicate) this.#metrics.messagesStored.inc();
       // A duplicate is published again too: if the first attempt died before its broadcast, this one fills in.
       const event: RoomEvent = { kind: 'chat', message: result.message };
-      const published = this.#broker.publish(room, event);
-      const members = directRoomMembers(room);
-      const all = members
-        ? Promise.all([published, ...[...new Set(members)].map((id) => this.#broker.publish(userChannel(id), event))])
-        : published;
+      let all: Promise<unknown> | void;
+      try {
+        const published = this.#broker.publish(room, event);
+        const members = directRoomMembers(room);
+        all = members
+          ? Promise.all([published, ...[...new Set(members)].map((id) => this.#broker.publish(userChannel(id), event))])
+          : published;
+      } catch (e) {
+        // The batch's other messages still go out and are acked.
+        return done(e, undefined);
+      }
       if (!result.duplicate) this.#maybePrune(room);
       // The in-process broker has delivered by now; a networked one acks once the event is out.
+      if (all === undefined) return done(undefined, result);
       all.then(
         () => done(undefined, result),
         (e: unknown) => done(e, undefined),
