@@ -4,7 +4,7 @@
  */
 import { median } from './stats.js';
 import { describe, type Sizes } from './scenarios.js';
-import { parleyNodeFlags, serverLabel } from './servers.js';
+import { parleyCommandLine, serverLabel } from './servers.js';
 import type { DeliveryCheck, ScenarioName, ScenarioResult, ServerKind } from './types.js';
 
 export const SERVERS: ServerKind[] = ['ws', 'socketio', 'parley'];
@@ -181,7 +181,7 @@ const METHOD = `## How it is measured
 - Each server runs in its own process, started by the bench: plain \`ws\` (\`bench/peers/ws-broadcast.ts\`:
   the seeds' broadcast loop, \`client.send(text)\` to each member of a room), socket.io 4
   (\`bench/peers/socketio-server.ts\`: \`socket.join(room)\`, \`io.to(room).emit(...)\`, WebSocket transport),
-  and Parley as deployed (\`${['node', ...parleyNodeFlags, 'bin/parley.js serve'].join(' ')}\`, as \`npm start\` and
+  and Parley as deployed (\`${parleyCommandLine}\`, as \`npm start\` and
   \`deploy/parley.service\` run it; the peers run with V8's defaults: with the same flag they were no
   faster in scenario 4, 2 runs each). The peers get the same sign-in (an HMAC-signed
   guest token checked at the upgrade), a heartbeat, and the seeds' presence per room (a join is sent to

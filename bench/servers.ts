@@ -67,7 +67,8 @@ export const parleyNodeFlags: string[] = (() => {
   return match[1]!.trim().split(' ').filter((f) => f !== '');
 })();
 
-const parleyCommandLine = ['node', ...parleyNodeFlags, 'bin/parley.js serve'].join(' ');
+/** Parley's command line as the bench (and `npm start`) runs it from dist/. */
+export const parleyCommandLine = ['node', ...parleyNodeFlags, 'bin/parley.js serve'].join(' ');
 
 function newestMtime(dir: string): number {
   let newest = 0;

@@ -89,12 +89,12 @@ interface StagingState {
 }
 
 /**
- * The ids of the messages with a cid in one staging table, by room and then by `${user id} ${cid}`.
+ * The ids of the messages with a cid in one staging table, by room and then by cidKey.
  * Ids only: the whole messages, kept for as long as they are staged, made the store thread's
  * collector copy and mark tens of MB; a retry (rare) reads its earlier copy back from the table.
  */
 type RecentCids = Map<string, Map<string, number>>;
-/** Messages with a cid, by room and then by `${user id} ${cid}`. */
+/** Messages with a cid, by room and then by cidKey. */
 type MessagesByCid = Map<string, Map<string, StoredMessage>>;
 
 interface MessageRow {
@@ -328,13 +328,15 @@ export class SqliteStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    const { results, generation, landed, emptied } = this.#write(() => this.#append(batch));
+    const { results, keys, generation, landed, emptied } = this.#write(() => this.#append(batch));
     // Only now that the batch is committed do its cids join those known to be in the staging table.
     this.#recentGeneration = generation;
     if (emptied !== undefined) this.#recent[emptied] = new Map();
     const recent = this.#recent[landed];
-    for (const { message, duplicate } of results) {
-      if (!duplicate && message.cid !== undefined) rememberRecent(recent, message.room, `${message.user.id} ${message.cid}`, message.id);
+    for (let i = 0; i < results.length; i++) {
+      const { message, duplicate } = results[i]!;
+      const key = keys[i];
+      if (!duplicate && key !== undefined) rememberRecent(recent, message.room, key, message.id);
     }
     return results;
   }
@@ -368,7 +370,14 @@ export class SqliteStore implements Store {
    * duplicate takes no id. Runs inside the batch transaction, so a throw stores nothing (and
    * #recent is updated only after the commit).
    */
-  #append(batch: NewMessage[]): { results: AppendResult[]; generation: number; landed: 0 | 1; emptied: 0 | 1 | undefined } {
+  #append(batch: NewMessage[]): {
+    results: AppendResult[];
+    /** cidKey of each message with a cid, in batch order. */
+    keys: Array<string | undefined>;
+    generation: number;
+    landed: 0 | 1;
+    emptied: 0 | 1 | undefined;
+  } {
     const s = this.#stmt;
     const state = this.#stagingState();
     const landed = state.recent_active;
@@ -384,7 +393,7 @@ export class SqliteStore implements Store {
       else indexes.push(i);
     }
     // Each message with a cid is looked up once: in #recent, and if it is not staged, in messages
-    // (all of those in one go, below). `keys` keeps its `${user id} ${cid}` for the pass after.
+    // (all of those in one go, below). `keys` keeps its cidKey for the pass after, and for #recent.
     const keys = new Array<string | undefined>(batch.length);
     const staged = new Map<number, { table: 0 | 1; id: number }>();
     let probes: unknown[] | undefined;
@@ -394,7 +403,7 @@ export class SqliteStore implements Store {
       for (const i of indexes) {
         const { user, cid } = batch[i]!;
         if (cid === undefined) continue;
-        const key = (keys[i] = `${user.id} ${cid}`);
+        const key = (keys[i] = cidKey(user.id, cid));
         const idInA = inA?.get(key);
         const id = idInA ?? inB?.get(key);
         if (id !== undefined) staged.set(i, { table: idInA !== undefined ? 0 : 1, id });
@@ -405,7 +414,7 @@ export class SqliteStore implements Store {
     for (const [room, indexes] of byRoom) {
       let fresh = 0;
       const moved = movedCopies?.get(room);
-      // The messages with a cid that this batch stores in this room, by `${user id} ${cid}`: a later
+      // The messages with a cid that this batch stores in this room, by cidKey: a later
       // copy in the same batch is their duplicate (they are not in the database when it is looked up).
       let withCid: Map<string, StoredMessage> | undefined;
       for (const i of indexes) {
@@ -465,12 +474,12 @@ export class SqliteStore implements Store {
       next.drain_room = '';
       next.drain_id = 0;
     }
-    return { results, generation: this.#saveStagingState(next), landed, emptied };
+    return { results, keys, generation: this.#saveStagingState(next), landed, emptied };
   }
 
   /**
    * The messages of `messages` (moved out of staging) that share room, sender and cid with one of
-   * `probes` (room, user id, cid, …), by room and then `${user id} ${cid}`.
+   * `probes` (room, user id, cid, …), by room and then cidKey.
    * Almost every probe misses. They are made PROBES_PER_SELECT at a time: one statement per
    * message cost more in binding and stepping than the index look-ups themselves.
    */
@@ -493,7 +502,7 @@ export class SqliteStore implements Store {
       for (const row of select.all(part) as MessageRow[]) {
         let inRoom = found.get(row.room);
         if (inRoom === undefined) found.set(row.room, (inRoom = new Map()));
-        inRoom.set(`${row.user_id} ${row.cid}`, toMessage(row));
+        inRoom.set(cidKey(row.user_id, row.cid!), toMessage(row));
       }
     }
     return found;
@@ -655,12 +664,17 @@ function stagingStatements(db: Database.Database, table: (typeof STAGING)[number
 function loadRecentCids(t: ReturnType<typeof stagingStatements>): RecentCids {
   const recent: RecentCids = new Map();
   for (const row of t.withCid.iterate() as IterableIterator<Pick<MessageRow, 'room' | 'id' | 'user_id' | 'cid'>>) {
-    rememberRecent(recent, row.room, `${row.user_id} ${row.cid}`, row.id);
+    rememberRecent(recent, row.room, cidKey(row.user_id, row.cid!), row.id);
   }
   return recent;
 }
 
-/** Adds the id of a staged message with a cid to a #recent map; `key` is `${user id} ${cid}`. */
+/** How #recent and #findMoved key a message with a cid within its room: sender and cid. */
+function cidKey(userId: number, cid: string): string {
+  return `${userId} ${cid}`;
+}
+
+/** Adds the id of a staged message with a cid to a #recent map; `key` is its cidKey. */
 function rememberRecent(recent: RecentCids, room: string, key: string, id: number): void {
   let inRoom = recent.get(room);
   if (inRoom === undefined) recent.set(room, (inRoom = new Map()));
