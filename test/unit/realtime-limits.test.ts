@@ -145,6 +145,49 @@ describe('OutboundQueue', () => {
     assert.equal(counted, 3);
   });
 
+  it("writes the frames a room's members share as one buffer from the second member on, and keeps each socket's bytes", async () => {
+    const sockets = Array.from({ length: 4 }, () => {
+      const socket = new PassThrough();
+      const got: Buffer[] = [];
+      socket.on('data', (b: Buffer) => got.push(b));
+      let writes = 0;
+      const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+      socket.write = ((chunk: Buffer) => {
+        writes++;
+        return write(chunk);
+      }) as typeof socket.write;
+      let frames = 0;
+      const queue = new OutboundQueue(socket, 1 << 20, { framesWritten: (n) => (frames += n), slowReader: () => assert.fail('not slow') });
+      return { queue, bytes: () => Buffer.concat(got).toString(), writes: () => writes, frames: () => frames };
+    });
+    const [sender, a, b, c] = sockets;
+    // As a room broadcast pushes: each frame to every member in turn; the sender also gets its acks.
+    for (const text of ['m1', 'm2', 'm3']) {
+      const frame = Buffer.from(text);
+      for (const s of sockets) s.queue.push(frame);
+      sender!.queue.push(Buffer.from(`ack-${text}`));
+    }
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sender!.bytes(), 'm1ack-m1m2ack-m2m3ack-m3');
+    for (const s of [a, b, c]) assert.equal(s!.bytes(), 'm1m2m3');
+    // The sender's frames are its own, and the first member's are not yet known to be shared.
+    assert.deepEqual([sender!.writes(), a!.writes(), b!.writes(), c!.writes()], [6, 3, 1, 1]);
+    assert.deepEqual(sockets.map((s) => s.frames()), [6, 3, 3, 3]);
+
+    // A later pass starts afresh: the same frames objects again are shared again, different ones are not.
+    const again = Buffer.from('m4');
+    a!.queue.push(again);
+    a!.queue.push(again);
+    b!.queue.push(again);
+    b!.queue.push(Buffer.from('m4'));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(a!.bytes(), 'm1m2m3m4m4');
+    assert.equal(b!.bytes(), 'm1m2m3m4m4');
+    assert.deepEqual([a!.writes(), b!.writes()], [5, 3]);
+  });
+
   it('gives up on a socket whose buffer passes the limit, and drops what comes after', async () => {
     const socket = new PassThrough({ highWaterMark: 16 });
     let slow = 0;
