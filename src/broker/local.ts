@@ -9,12 +9,38 @@ interface PresenceEntry {
   conns: string | Set<string>;
 }
 
+/** The users in one room, by id, and the same users in the order listPresence gives them. */
+interface RoomPresence {
+  byId: Map<number, PresenceEntry>;
+  /**
+   * Kept in order as users come and go (a binary search and a splice each), instead of sorted for
+   * every join: every join lists the room, and sorting a room of 5,000 with localeCompare took
+   * about 0.8 ms of the event loop per join.
+   */
+  ordered: PresenceUser[];
+}
+
+/** By name in the default locale's collation (String#localeCompare's order), then by id. */
+const collate = new Intl.Collator().compare;
+const presenceOrder = (a: PresenceUser, b: PresenceUser): number => collate(a.name, b.name) || a.id - b.id;
+
+/** Where `user` is, or would go, in `ordered`. */
+function position(ordered: PresenceUser[], user: PresenceUser): number {
+  let lo = 0;
+  let hi = ordered.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (presenceOrder(ordered[mid]!, user) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The broker of a single node: events go straight back to this process, presence is a map. */
 export class LocalBroker implements Broker {
   #handler: RoomEventHandler | undefined;
   readonly #subscribed = new Set<string>();
-  /** room -> user id -> (user, connection ids) */
-  readonly #presence = new Map<string, Map<number, PresenceEntry>>();
+  readonly #presence = new Map<string, RoomPresence>();
 
   publish(room: string, event: RoomEvent): void {
     if (this.#subscribed.has(room)) this.#handler?.(room, event);
@@ -33,11 +59,12 @@ export class LocalBroker implements Broker {
   }
 
   async addPresence(room: string, user: PresenceUser, connId: string): Promise<boolean> {
-    let users = this.#presence.get(room);
-    if (!users) this.#presence.set(room, (users = new Map()));
-    const entry = users.get(user.id);
+    let here = this.#presence.get(room);
+    if (!here) this.#presence.set(room, (here = { byId: new Map(), ordered: [] }));
+    const entry = here.byId.get(user.id);
     if (!entry) {
-      users.set(user.id, { user, conns: connId });
+      here.byId.set(user.id, { user, conns: connId });
+      here.ordered.splice(position(here.ordered, user), 0, user);
       return true;
     }
     if (typeof entry.conns !== 'string') entry.conns.add(connId);
@@ -46,9 +73,9 @@ export class LocalBroker implements Broker {
   }
 
   async removePresence(room: string, user: PresenceUser, connId: string): Promise<boolean> {
-    const users = this.#presence.get(room);
-    const entry = users?.get(user.id);
-    if (!users || !entry) return false;
+    const here = this.#presence.get(room);
+    const entry = here?.byId.get(user.id);
+    if (!here || !entry) return false;
     const conns = entry.conns;
     if (typeof conns !== 'string') {
       if (!conns.delete(connId)) return false;
@@ -57,15 +84,17 @@ export class LocalBroker implements Broker {
       return false;
     }
     if (conns !== connId) return false;
-    users.delete(user.id);
-    if (users.size === 0) this.#presence.delete(room);
+    here.byId.delete(user.id);
+    // The entry's user, as it was placed (the caller's copy may carry a newer name).
+    let at = position(here.ordered, entry.user);
+    if (here.ordered[at] !== entry.user) at = here.ordered.indexOf(entry.user);
+    if (at >= 0) here.ordered.splice(at, 1);
+    if (here.byId.size === 0) this.#presence.delete(room);
     return true;
   }
 
   async listPresence(room: string): Promise<PresenceUser[]> {
-    const users = this.#presence.get(room);
-    if (!users) return [];
-    return [...users.values()].map((e) => e.user).sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+    return this.#presence.get(room)?.ordered.slice() ?? [];
   }
 
   async close(): Promise<void> {

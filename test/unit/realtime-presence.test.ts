@@ -45,4 +45,25 @@ describe('LocalBroker presence', () => {
     assert.deepEqual(await broker.listPresence('r'), [ann, bo], 'leaving one room keeps the other');
     assert.deepEqual(await broker.listPresence('s'), []);
   });
+
+  it('lists a room by name, then id, however users come and go (tabs, shared names, accents, CJK)', async () => {
+    const names = ['ann', 'Ann', 'bo', 'Émile', 'emile', 'zoë', '李雷', '韩梅梅', 'ann', '', 'Bo 2', 'bo'];
+    const broker = new LocalBroker();
+    const inRoom = new Map<number, { id: number; name: string }>();
+    // A fixed pseudo-random walk of joins and leaves, some users with a second connection.
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let step = 0; step < 2000; step++) {
+      const id = 1 + (next() % 60);
+      const user = { id, name: names[id % names.length]! };
+      const conn = `c${id}-${next() % 2}`;
+      if (next() % 3 === 0) {
+        const left = await broker.removePresence('r', user, conn);
+        if (left) inRoom.delete(id);
+      } else if (await broker.addPresence('r', user, conn)) inRoom.set(id, user);
+      const expected = [...inRoom.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+      assert.deepEqual(await broker.listPresence('r'), expected, `after step ${step}`);
+    }
+    assert.ok(inRoom.size > 10, 'the walk keeps a crowd in the room');
+  });
 });
