@@ -27,6 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NewMessage, Store } from '../src/store/types.js';
+import { randomBatch, rng } from './store-batches.js';
 
 interface Case {
   name: string;
@@ -75,15 +76,6 @@ function positive(name: string, fallback: number): number {
 
 const roomName = (i: number) => `room-${i}`;
 const text = (n: number) => `message ${n} `.padEnd(DATA_BYTES, 'x');
-
-/** A deterministic pseudo-random sequence, so every run and every version sees the same batches. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 interface ChildResult {
   messages: number;
@@ -159,10 +151,7 @@ async function child(c: Case, impl: string, round: number, slowMs: number | unde
       let walFrames = 0;
       const cpu = process.cpuUsage();
       for (let b = 0; b < c.batches; b++) {
-        const rooms = new Set<number>();
-        while (rooms.size < c.roomsPerBatch) rooms.add(Math.floor(random() * c.rooms));
-        const batch: NewMessage[] = [];
-        for (const r of rooms) for (let i = 0; i < c.perRoom; i++) batch.push(next(r));
+        const batch = randomBatch(random, c, next);
         const sched0 = slowMs === undefined ? undefined : schedstat();
         const t0 = process.hrtime.bigint();
         await store.appendMessages(batch);

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { NewMessage, User } from '../src/store/types.js';
+import { randomBatch, rng } from './store-batches.js';
 
 function flag(name: string, fallback: number, min: number): number {
   const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -49,15 +50,8 @@ const next = (r: number): NewMessage => {
   const cid = `c${n}`.padEnd(CID_LENGTH, 'z');
   return { room: `room-${r}`, user: users[r]!, data: `message ${n} `.padEnd(100, 'x'), ts: Date.now(), cid };
 };
-let seed = 7;
-const rnd = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-const batchOf = () => {
-  const rooms = new Set<number>();
-  while (rooms.size < ROOMS_PER_BATCH) rooms.add(Math.floor(rnd() * ROOMS));
-  const b: NewMessage[] = [];
-  for (const r of rooms) for (let i = 0; i < PER_ROOM; i++) b.push(next(r));
-  return b;
-};
+const random = rng(7);
+const batchOf = () => randomBatch(random, { rooms: ROOMS, roomsPerBatch: ROOMS_PER_BATCH, perRoom: PER_ROOM }, next);
 for (let i = 0; i < WARM; i++) await store.appendMessages(batchOf());
 // From here on, every frame stays in the WAL.
 const reader = new Database(file);
