@@ -104,6 +104,36 @@ test('two guests chat both ways, see each other, and find the history after a re
   }
 });
 
+test('a refused message says why right under it, and Edit puts it back in the box to be shortened', async () => {
+  const { context, page, errors } = await newPage(browser);
+  try {
+    await signInAsGuest(page, server.url, 'Verbose');
+    const long = 'word '.repeat(801).trim(); // 4,004 characters; the server takes 4,000
+    await composer(page).fill(long);
+    await composer(page).press('Enter');
+    const refused = page.locator('.messages li.pending.failed');
+    await refused.waitFor();
+    assert.match(await refused.locator('[role="alert"]').innerText(), /^Not sent: message is longer than 4000 characters$/);
+    // The reason and the buttons are in view under the long text, without scrolling.
+    const list = await page.locator('.messages').boundingBox();
+    for (const name of ['Edit', 'Discard']) {
+      const button = await refused.getByRole('button', { name }).boundingBox();
+      assert.ok(list && button && button.y >= list.y && button.y + button.height <= list.y + list.height, `${name} is in view`);
+    }
+    assert.equal(await refused.getByRole('button', { name: 'Retry' }).count(), 0, 'the same text would be refused again');
+    await screenshot(page, 'chat-refused-too-long');
+
+    await refused.getByRole('button', { name: 'Edit' }).click();
+    assert.equal(await refused.count(), 0);
+    assert.equal(await composer(page).inputValue(), long);
+    assert.ok(await composer(page).evaluate((el) => el === document.activeElement), 'the cursor is in the box');
+    await say(page, long.slice(0, 3_990));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('markup in a message is shown as text and runs nothing; links are safe', async () => {
   const sender = await newPage(browser);
   const reader = await newPage(browser);

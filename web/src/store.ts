@@ -6,6 +6,7 @@
 import { reactive } from 'vue';
 import {
   ParleyClient,
+  ParleyError,
   ParleyHttpError,
   addMember,
   createRoom as apiCreateRoom,
@@ -42,6 +43,8 @@ export interface PendingMessage {
   ts: number;
   status: 'pending' | 'failed';
   error?: string;
+  /** The server's error code when it refused the message (`too_large`, `forbidden`…). */
+  code?: string;
 }
 
 export interface RoomView {
@@ -553,6 +556,7 @@ function deliver(view: RoomView, pending: PendingMessage): void {
       if (!entry) return;
       entry.status = 'failed';
       entry.error = errorText(err);
+      entry.code = err instanceof ParleyError ? err.code : undefined;
     },
   );
 }
@@ -563,7 +567,17 @@ export function retry(name: string, key: number): void {
   if (!view || !entry) return;
   entry.status = 'pending';
   entry.error = undefined;
+  entry.code = undefined;
   deliver(view, entry);
+}
+
+/** Takes a refused message back into the message box, before anything typed since, to be changed and sent again. */
+export function editFailed(name: string, key: number): void {
+  const view = state.rooms[name];
+  const entry = view?.pending.find((p) => p.key === key);
+  if (!view || !entry) return;
+  view.pending = view.pending.filter((p) => p.key !== key);
+  view.draft = view.draft.trim() ? `${entry.text}\n${view.draft}` : entry.text;
 }
 
 export function discard(name: string, key: number): void {
