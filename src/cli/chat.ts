@@ -26,7 +26,8 @@ ${CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n')}
 The client reconnects by itself when the connection drops and shows each message once, in order.
 In --json mode plain lines are sent to the current room and "/" lines are the commands above; each
 event is printed as {"type": …} (welcome, chat, join, left, list, ack, error, state, who, history…);
-the command exits when stdin ends and every send has its ack.`;
+lines after a /join of a new room wait until it is joined, and the command exits when stdin ends
+and every send has its ack.`;
 
 /** Where events go: JSON lines, or human lines in the terminal that keep the input line intact. */
 interface Output {
@@ -105,6 +106,8 @@ export async function runChat(argv: string[]): Promise<number> {
 
 /** Messages shown when a room is joined interactively. */
 const RECENT_ON_JOIN = 10;
+/** How long lines after a join wait for its answer while connected, before they go anyway. */
+const GATE_WAIT_MS = 3000;
 
 function runSession(client: ParleyClient, base: string, token: string, firstRoom: string, json: boolean): Promise<number> {
   const terminal = !json && process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -117,6 +120,8 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
   const out = json ? jsonOutput() : terminalOutput(rl, terminal);
   const names = new Map<number, string>();
   const pending = new Set<Promise<unknown>>();
+  /** Sends not acked (or refused) yet: /history waits for them, so that it shows what was sent before it. */
+  const sending = new Set<Promise<unknown>>();
   const listShown = new Set<string>();
   /** Rooms asked for with /join (or --room) whose list has not come yet: created when missing. */
   const joining = new Set<string>([firstRoom]);
@@ -137,6 +142,11 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     pending.add(p);
     void p.finally(() => pending.delete(p));
   };
+  const trackSend = (p: Promise<unknown>) => {
+    track(p);
+    sending.add(p);
+    void p.finally(() => sending.delete(p));
+  };
   const problem = (code: string, message: string, extra: object = {}) =>
     out.event({ type: 'error', code, message, ...extra }, `! ${message}`);
 
@@ -149,6 +159,35 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       rl.close();
       resolve(code);
     };
+
+    /*
+     * Lines are handled in the order they come. While a room is being joined (the first one, or a
+     * new one asked for with /join) the lines after it are held until its list comes, so that they
+     * go to that room and /who and /dm see who is there: a script's `/join ROOM` then `hello` does
+     * not send before the room exists. An error about the room, a failed create, or no answer within
+     * GATE_WAIT_MS of being connected lets them go too.
+     */
+    const held: string[] = [];
+    let gate: string | undefined = firstRoom;
+    let gateTimer: NodeJS.Timeout | undefined;
+    let stdinEnded = false;
+    const armGateTimer = () => {
+      clearTimeout(gateTimer);
+      const room = gate;
+      if (room !== undefined) gateTimer = setTimeout(() => openGate(room), GATE_WAIT_MS).unref();
+    };
+    const closeGate = (room: string) => {
+      gate = room;
+      if (everOpen) armGateTimer();
+    };
+    function openGate(room: string): void {
+      if (gate !== room) return;
+      gate = undefined;
+      clearTimeout(gateTimer);
+      // A /join among the held lines holds the rest again.
+      while (gate === undefined && held.length > 0 && !ended) onLine(held.shift()!);
+      if (gate === undefined && stdinEnded) finishInput();
+    }
 
     client.on('state', (s) => {
       if (s.state === 'reconnecting') {
@@ -170,6 +209,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       names.set(w.user.id, w.user.name);
       const first = !everOpen;
       everOpen = true;
+      armGateTimer();
       out.event(
         w,
         first
@@ -206,12 +246,14 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           ),
         );
       }
+      openGate(e.room);
     });
     client.on('typing', (e) => out.event({ type: 'typing', ...e }, null));
     client.on('error', (e) => {
       if (e.code === 'not_found' && e.room !== undefined && joining.has(e.room)) return createAndJoin(e.room);
       out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`);
       if (e.room !== undefined && joining.delete(e.room) && e.code === 'forbidden') refusedJoin(e.room);
+      if (e.room !== undefined) openGate(e.room);
     });
     // A /join the server refused: forget the room and go back to where we were.
     const refusedJoin = (room: string) => {
@@ -239,6 +281,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
             current = client.joinedRooms.find((r) => !r.startsWith('dm:'));
             out.setRoom(current);
           }
+          openGate(room);
         },
       );
       track(created);
@@ -274,11 +317,13 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
         case 'say': {
           if (!current) return problem('no_room', 'join a room first: /join ROOM');
           const room = current;
-          track(client.send(room, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
+          trackSend(client.send(room, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
           return;
         }
         case 'join':
           listShown.delete(cmd.room);
+          // A room this client is in already answers nothing: only a new one holds the next lines.
+          if (!client.joinedRooms.includes(cmd.room)) closeGate(cmd.room);
           joining.add(cmd.room);
           client.join(cmd.room);
           previousRoom = current;
@@ -298,7 +343,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
         case 'dm': {
           const id = resolveUser(cmd.target);
           if (id === undefined) return problem('unknown_user', `no user named ${cmd.target} here (try /who, or give the user id)`);
-          track(client.dm(id, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
+          trackSend(client.dm(id, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
           return;
         }
         case 'who': {
@@ -311,7 +356,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           if (!current) return problem('no_room', 'join a room first: /join ROOM');
           const room = current;
           track(
-            client.history(room, { limit: cmd.limit ?? 20 }).then(
+            Promise.allSettled([...sending]).then(() => client.history(room, { limit: cmd.limit ?? 20 })).then(
               ({ data, more }) => {
                 const lines = data.map((m) => formatChat(m, room));
                 const head = data.length === 0 ? `* no messages in ${label(room)} yet` : `* last ${data.length} messages of ${label(room)}${more ? ' (older ones exist)' : ''}:`;
@@ -338,31 +383,13 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       }
     };
 
-    // Lines typed (or piped) before the first welcome wait for it, so that /who and /dm see the room.
-    // Lines typed (or piped) before the first room is joined wait for its list, so that /who and /dm
-    // see who is there; an error about the room (or a slow answer) releases them too.
-    const early: string[] = [];
-    let ready = false;
-    const release = () => {
-      if (ready || ended) return;
-      ready = true;
-      offs.forEach((off) => off());
-      for (const line of early.splice(0)) if (!ended) onLine(line);
-      if (stdinEnded) finishInput();
-    };
-    const offs = [
-      client.on('list', (e) => e.room === firstRoom && release()),
-      client.on('error', (e) => e.room === firstRoom && release()),
-      client.on('welcome', () => setTimeout(release, 2000).unref()),
-    ];
     rl.on('line', (line) => {
       if (ended) return;
-      if (!ready) early.push(line);
+      if (gate !== undefined || held.length > 0) held.push(line);
       else onLine(line);
     });
     rl.on('SIGINT', () => end(0));
-    let stdinEnded = false;
-    const finishInput = () => {
+    function finishInput(): void {
       if (ended) return;
       if (!json) return end(0);
       // Scripts: stdin ended; finish what was asked (acks, history answers), then go.
@@ -372,10 +399,10 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
         void Promise.allSettled([...pending]).then(drain);
       };
       drain();
-    };
+    }
     rl.on('close', () => {
       stdinEnded = true;
-      if (ready) finishInput();
+      if (gate === undefined && held.length === 0) finishInput();
     });
     const onSignal = () => end(0);
     process.once('SIGTERM', onSignal);

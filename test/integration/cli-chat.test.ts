@@ -105,6 +105,33 @@ describe('parley chat --json', () => {
     }
   });
 
+  it("takes a script's lines in order: what follows /join of a new room goes there, /history shows what was sent before it", async () => {
+    const server = await startTestServer();
+    const cli = new JsonChat([server.url, '--name', 'scripter']);
+    try {
+      // All at once, as a pipe delivers them: the room does not exist until the client creates it.
+      for (const line of ['in lobby', '/join fresh', 'one', 'two', '/who', '/history 5', '/join lobby', 'lobby again', '/join last']) cli.send(line);
+      assert.equal(await cli.end(), 0);
+      const seen = cli.events.filter((e) => ['ack', 'error', 'who', 'history', 'list'].includes(e.type));
+      assert.deepEqual(
+        seen.filter((e) => e.type === 'error'),
+        [],
+        'nothing refused',
+      );
+      const acks = seen.filter((e) => e.type === 'ack').map((e) => `${String(e.room)}: ${String(e.data)}`);
+      assert.deepEqual(acks, ['lobby: in lobby', 'fresh: one', 'fresh: two', 'lobby: lobby again']);
+      const who = seen.find((e) => e.type === 'who');
+      assert.deepEqual(who && [who.room, (who.data as Array<{ name: string }>).map((u) => u.name)], ['fresh', ['scripter']]);
+      const history = seen.find((e) => e.type === 'history');
+      assert.deepEqual(history && (history.data as Array<{ data: string }>).map((m) => m.data), ['one', 'two']);
+      // The last /join, at the end of the input, is answered before the command exits.
+      assert.ok(cli.events.some((e) => e.type === 'list' && e.room === 'last'), 'joined the last room');
+    } finally {
+      cli.kill();
+      await server.close();
+    }
+  });
+
   it('survives a server restart (SIGKILL): says it is reconnecting, then goes on without losing a message', async () => {
     const dataDir = tempDataDir();
     const port = String(await freePort());
