@@ -1,16 +1,10 @@
 /** Input checks at the edge: a bad body, query or path parameter is a 400 that says what is wrong. */
 import type { Context } from 'koa';
 import type { z } from 'zod';
+import { describeIssues } from '../issues.js';
 import { HttpError } from './errors.js';
 import { isJsonRequest } from './json-body.js';
 
-/** "name: must not be empty; password: …" — the first few problems, each with the field it is about. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
-}
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { PresenceUser } from '../broker/types.js';
+import { describeIssues } from '../issues.js';
 import { encodeFrame } from './frames.js';
 import { OutboundQueue } from './outbound.js';
 import { CloseCode, clientMessageSchema, refusalIds, type ClientMessage, type ErrorCode, type ServerMessage } from './protocol.js';
@@ -246,9 +247,7 @@ export class ClientConnection implements Receiver {
     }
     const parsed = clientMessageSchema.safeParse(json);
     if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    this.sendError('bad_request', `${where}${issue?.message ?? 'invalid message'}`, refusalIds(json));
+    this.sendError('bad_request', describeIssues(parsed.error, 1) || 'invalid message', refusalIds(json));
     return undefined;
   }
 

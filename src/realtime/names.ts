@@ -20,7 +20,8 @@ const DIRECT_ROOM = /^dm:([1-9][0-9]{0,15}):([1-9][0-9]{0,15})$/;
 export const userNameSchema = z
   .string()
   .transform((s) => s.normalize('NFC').trim())
-  .refine((s) => s.length > 0, 'name must not be empty')
+  // Nothing else to say about an empty name: the checks after it would only add "no visible character".
+  .refine((s) => s.length > 0, { error: 'name must not be empty', abort: true })
   .refine((s) => [...s].length <= MAX_NAME_CHARS, `name must be at most ${MAX_NAME_CHARS} characters`)
   .refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'name must not contain control characters or broken UTF-16')
   .refine((s) => !INVISIBLE.test(s), 'name must not contain invisible formatting characters')

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { describeIssues } from '../../src/issues.js';
 import { directRoomMembers, directRoomName, newRoomNameSchema, roomNameSchema, userNameSchema } from '../../src/realtime/names.js';
 
 const ok = (s: string) => userNameSchema.safeParse(s).success;
@@ -16,6 +18,17 @@ describe('user names', () => {
       assert.ok(!ok(name), JSON.stringify(name));
     }
     assert.ok(ok('字'.repeat(32)), '32 characters of any width');
+  });
+
+  it('says what is wrong with a name once, naming the field once', () => {
+    const body = z.object({ name: userNameSchema, data: z.string().min(1, 'must not be empty') });
+    const problem = (value: object) => {
+      const result = body.safeParse(value);
+      assert.ok(!result.success);
+      return describeIssues(result.error);
+    };
+    assert.equal(problem({ name: '   ', data: 'x' }), 'name must not be empty');
+    assert.equal(problem({ name: 'x'.repeat(33), data: '' }), 'name must be at most 32 characters; data: must not be empty');
   });
 });
 
