@@ -134,6 +134,32 @@ test('a refused message says why right under it, and Edit puts it back in the bo
   }
 });
 
+test("a Chinese page gives the server's refusals in Chinese", async () => {
+  await signIn.register(server.url, '阿强', 'correct horse');
+  const { context, page, errors } = await newPage(browser, { locale: 'zh-CN' });
+  try {
+    await page.goto(server.url);
+    await page.getByRole('tab', { name: '注册' }).click();
+    await page.locator('#signin-name').fill('阿强');
+    await page.locator('#signin-password').fill('another password');
+    await page.locator('#signin-form button[type="submit"]').click();
+    await page.locator('#signin-error', { hasText: '这个名字已被占用' }).waitFor();
+    assert.equal(await page.locator('#signin-error').innerText(), '登录失败：这个名字已被占用。');
+
+    await page.getByRole('tab', { name: '访客' }).click();
+    await page.locator('#signin-name').fill('小红');
+    await page.locator('#signin-form button[type="submit"]').click();
+    await composer(page).fill('长'.repeat(4001));
+    await composer(page).press('Enter');
+    const refused = page.locator('.messages li.pending.failed [role="alert"]');
+    await refused.waitFor();
+    assert.equal(await refused.innerText(), '未发送：太长了：上限是 4000 个字符。');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('markup in a message is shown as text and runs nothing; links are safe', async () => {
   const sender = await newPage(browser);
   const reader = await newPage(browser);

@@ -190,6 +190,29 @@ const browserLanguages =
 export const locale: Locale = pickLocale(browserLanguages);
 const dictionary: Record<Key, string> = locale === 'zh' ? zh : en;
 
+/**
+ * The refusals a user meets, by the server's error code, for Chinese: the server answers in English.
+ * `{limit}` is the first number in the server's text (its limit), when it has one. Codes not here
+ * (a bad_request says exactly what is wrong) keep the server's text.
+ */
+const zhRefusals: Record<string, string> = {
+  name_taken: '这个名字已被占用。',
+  unauthorized: '名字或密码不对。',
+  room_exists: '这个聊天室已经存在。',
+  rate_limited: '操作太频繁，请稍后再试。',
+  too_large: '太长了：上限是 {limit} 个字符。',
+  forbidden: '没有权限这样做。',
+};
+
+/** A refusal from the server in the interface's language. */
+export function refusalText(code: string | undefined, serverText: string): string {
+  const text = locale === 'zh' && code !== undefined ? zhRefusals[code] : undefined;
+  if (text === undefined) return serverText;
+  if (!text.includes('{limit}')) return text;
+  const limit = /\d+/.exec(serverText)?.[0];
+  return limit === undefined ? '太长了。' : text.replace('{limit}', limit);
+}
+
 export function t(key: Key, params: Record<string, string | number> = {}): string {
   return dictionary[key].replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in params ? String(params[name]) : whole,

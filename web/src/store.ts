@@ -17,7 +17,7 @@ import {
   type ChatMessage,
   type RoomInfo,
 } from '../../src/client/index.js';
-import { t } from './i18n.js';
+import { refusalText, t } from './i18n.js';
 
 export interface User {
   id: number;
@@ -470,7 +470,7 @@ export async function signInWith(mode: SignInMode, name: string, password: strin
     startChat(session.user);
     return '';
   } catch (err) {
-    if (err instanceof ParleyHttpError) return err.message;
+    if (err instanceof ParleyHttpError) return errorText(err);
     return t('signin.network');
   }
 }
@@ -660,6 +660,7 @@ export function pageVisible(): void {
 }
 
 function errorText(err: unknown): string {
+  if (err instanceof ParleyError || err instanceof ParleyHttpError) return refusalText(err.code, err.message);
   if (err instanceof Error && err.message) return err.message;
   if (typeof err === 'object' && err && 'message' in err && typeof err.message === 'string') return err.message;
   return String(err);
