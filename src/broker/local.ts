@@ -85,10 +85,9 @@ export class LocalBroker implements Broker {
     }
     if (conns !== connId) return false;
     here.byId.delete(user.id);
-    // The entry's user, as it was placed (the caller's copy may carry a newer name).
-    let at = position(here.ordered, entry.user);
-    if (here.ordered[at] !== entry.user) at = here.ordered.indexOf(entry.user);
-    if (at >= 0) here.ordered.splice(at, 1);
+    // The entry's user, as it was placed (the caller's copy may carry a newer name); ids are
+    // unique, so (name, id) finds exactly it.
+    here.ordered.splice(position(here.ordered, entry.user), 1);
     if (here.byId.size === 0) this.#presence.delete(room);
     return true;
   }
