@@ -80,6 +80,48 @@ describe('WorkerStore', () => {
     }
   });
 
+  it('keeps each field of a mixed batch apart: rooms, senders, emoji and empty texts', async () => {
+    const store = await WorkerStore.open(':memory:');
+    try {
+      await store.createRoom({ name: 'r', private: false, createdBy: null });
+      await store.createRoom({ name: '房间 🏠', private: false, createdBy: null });
+      const ann = { id: 3, name: 'Ann' };
+      const zoe = { id: 40, name: '佐伊 👩‍💻' };
+      const batch: NewMessage[] = [
+        { room: '房间 🏠', user: zoe, data: '😀 two surrogates, then text', ts: 1.5, cid: 'ü-1' },
+        { room: 'r', user: ann, data: 'x'.repeat(5000), ts: 2 },
+        { room: '房间 🏠', user: ann, data: '', ts: 3, cid: '' },
+        { room: 'r', user: zoe, data: 'back\\slash "and" \n', ts: 4, cid: 'c'.repeat(64) },
+      ];
+      const results = await store.appendMessages(batch);
+      assert.deepEqual(
+        results.map((r) => r.message),
+        [
+          { ...batch[0], id: 1 },
+          { ...batch[1], id: 1 },
+          { ...batch[2], id: 2 },
+          { ...batch[3], id: 2 },
+        ],
+      );
+      assert.deepEqual(
+        (await store.history('房间 🏠', { limit: 10 })).map((m) => [m.user.name, m.data, m.cid]),
+        [
+          ['佐伊 👩‍💻', '😀 two surrogates, then text', 'ü-1'],
+          ['Ann', '', ''],
+        ],
+      );
+      assert.deepEqual(
+        (await store.history('r', { limit: 10 })).map((m) => [m.user.id, m.data.length, m.cid]),
+        [
+          [3, 5000, undefined],
+          [40, batch[3]!.data.length, 'c'.repeat(64)],
+        ],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps the event loop free while a large batch commits', async () => {
     const store = await WorkerStore.open(':memory:');
     try {

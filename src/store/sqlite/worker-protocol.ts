@@ -11,38 +11,67 @@ export interface StoreCall {
 }
 
 /**
- * A batch of new messages as one flat array, six slots per message: room, user id, user name, data,
- * ts, and cid or null. The structured clone writes every property name of every object it copies;
- * this array clones in half the time of the objects, on the posting side and on the receiving side.
+ * A batch of new messages, packed so the structured clone has little to walk: the text fields
+ * (room, user name, data, cid) of every message joined into one string, their lengths, and the
+ * numbers (user id, ts). Cloning one long string and two transferred buffers costs a fraction of
+ * cloning thousands of small strings, on the posting side and on the receiving side; this is the
+ * per-message hot path of the store.
  */
-export type PackedBatch = Array<string | number | null>;
-
-export function packBatch(batch: readonly NewMessage[]): PackedBatch {
-  const packed: PackedBatch = new Array(batch.length * 6);
-  let k = 0;
-  for (const m of batch) {
-    packed[k++] = m.room;
-    packed[k++] = m.user.id;
-    packed[k++] = m.user.name;
-    packed[k++] = m.data;
-    packed[k++] = m.ts;
-    packed[k++] = m.cid ?? null;
-  }
-  return packed;
+export interface PackedBatch {
+  text: string;
+  /** four per message: room, user name, data, cid (-1 for none), in UTF-16 code units */
+  lengths: Int32Array;
+  /** two per message: user id, ts */
+  numbers: Float64Array;
 }
 
+const NO_CID = -1;
+
+export function packBatch(batch: readonly NewMessage[]): PackedBatch {
+  const parts: string[] = [];
+  const lengths = new Int32Array(batch.length * 4);
+  const numbers = new Float64Array(batch.length * 2);
+  let l = 0;
+  let n = 0;
+  for (const m of batch) {
+    parts.push(m.room, m.user.name, m.data);
+    lengths[l++] = m.room.length;
+    lengths[l++] = m.user.name.length;
+    lengths[l++] = m.data.length;
+    if (m.cid === undefined) lengths[l++] = NO_CID;
+    else {
+      parts.push(m.cid);
+      lengths[l++] = m.cid.length;
+    }
+    numbers[n++] = m.user.id;
+    numbers[n++] = m.ts;
+  }
+  return { text: parts.join(''), lengths, numbers };
+}
+
+/** The buffers to transfer with a packed batch instead of copying them. */
+export function batchTransfer(packed: PackedBatch): ArrayBuffer[] {
+  return [packed.lengths.buffer as ArrayBuffer, packed.numbers.buffer as ArrayBuffer];
+}
+
+/**
+ * The messages of a packed batch. Their strings are slices of the batch's text (V8 does not copy
+ * them), so whatever keeps one keeps that text; the store keeps none past its staging tables.
+ */
 export function unpackBatch(packed: PackedBatch): NewMessage[] {
-  const batch: NewMessage[] = [];
-  for (let k = 0; k < packed.length; k += 6) {
+  const { text, lengths, numbers } = packed;
+  const batch: NewMessage[] = new Array(numbers.length / 2);
+  let at = 0;
+  const next = (length: number) => text.slice(at, (at += length));
+  for (let i = 0, l = 0; i < batch.length; i++, l += 4) {
     const m: NewMessage = {
-      room: packed[k] as string,
-      user: { id: packed[k + 1] as number, name: packed[k + 2] as string },
-      data: packed[k + 3] as string,
-      ts: packed[k + 4] as number,
+      room: next(lengths[l]!),
+      user: { id: numbers[2 * i]!, name: next(lengths[l + 1]!) },
+      data: next(lengths[l + 2]!),
+      ts: numbers[2 * i + 1]!,
     };
-    const cid = packed[k + 5];
-    if (cid !== null) m.cid = cid as string;
-    batch.push(m);
+    if (lengths[l + 3] !== NO_CID) m.cid = next(lengths[l + 3]!);
+    batch[i] = m;
   }
   return batch;
 }

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { AppendResult, HistoryQuery, NewMessage, Room, Store, StoredMessage, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-import { packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { batchTransfer, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
 /**
  * What the thread allocates lives for one call (rows, results), so a small young generation holds
@@ -93,14 +93,14 @@ export class WorkerStore implements Store {
     if (!expected) this.#onFailure?.(err);
   }
 
-  #call<T>(method: StoreMethod, args: unknown[]): Promise<T> {
+  #call<T>(method: StoreMethod, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closing && method !== 'close') return Promise.reject(new Error('the store is closed'));
     const id = this.#nextId++;
     if (this.#pending.size === 0) this.#worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#worker.postMessage({ id, method, args } satisfies StoreCall);
+      this.#worker.postMessage({ id, method, args } satisfies StoreCall, transfer);
     });
   }
 
@@ -146,7 +146,8 @@ export class WorkerStore implements Store {
 
   async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    const packed = await this.#call<Array<number | StoredMessage>>('appendMessages', [packBatch(batch)]);
+    const batchPacked = packBatch(batch);
+    const packed = await this.#call<Array<number | StoredMessage>>('appendMessages', [batchPacked], batchTransfer(batchPacked));
     return packed.map((p, i): AppendResult => {
       if (typeof p !== 'number') return { message: p, duplicate: true };
       const m = batch[i]!;
