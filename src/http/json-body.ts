@@ -92,7 +92,7 @@ function parseJson(text: string): unknown {
  * be stored as UTF-8 and would come back as U+FFFD, so it is refused like bytes that are not UTF-8.
  */
 function checkKeysAndStrings(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw new SyntaxError('forbidden key');
+  if (key === '__proto__') throw new HttpError(400, 'bad_request', 'the body must not have a "__proto__" key');
   if (!key.isWellFormed() || (typeof value === 'string' && !value.isWellFormed())) {
     throw new HttpError(400, 'bad_request', 'the request body is not valid UTF-8: it has a \\u escape of a lone UTF-16 surrogate');
   }
