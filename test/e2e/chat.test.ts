@@ -260,3 +260,33 @@ test('register, log out, a wrong password is refused next to the form, the right
     await context.close();
   }
 });
+
+test('on a phone a long name gives way to the time of its message, and rooms are listed in number order', async () => {
+  const { context, page, errors } = await newPage(browser, { viewport: PHONE });
+  try {
+    // 32 characters, the longest name there is, with no space to break at.
+    const name = 'Wolfeschlegelsteinhausenbergerdo';
+    const { token } = await signIn.guest(server.url, 'Rooms Maker');
+    for (const room of ['shelf-10', 'shelf-2', 'shelf-1']) await createRoom(server.url, room, { token });
+
+    await signInAsGuest(page, server.url, name);
+    await say(page, 'a phone, a long name');
+    const meta = page.locator('.messages li.msg', { hasText: 'a phone, a long name' }).locator('.meta');
+    const time = await meta.locator('time').evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      return { right: box.right, clipped: el.scrollWidth > el.clientWidth, lines: Math.round(box.height / parseFloat(getComputedStyle(el).lineHeight)) };
+    });
+    assert.ok(time.right <= PHONE.width, `the time ends inside the screen (at ${time.right} of ${PHONE.width} px)`);
+    assert.equal(time.clipped, false, 'the time is not cut off');
+    assert.equal(time.lines, 1, 'the time stays on one line');
+    assert.equal(await meta.locator('.sender').getAttribute('title'), name, 'the whole name is in the title of the cut one');
+    await screenshot(page, 'long-name-phone');
+
+    await page.setViewportSize(DESKTOP);
+    const shelves = (await page.locator('.rooms li', { hasText: 'shelf-' }).allInnerTexts()).map((t) => t.match(/shelf-\d+/)![0]);
+    assert.deepEqual(shelves, ['shelf-1', 'shelf-2', 'shelf-10']);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -18,6 +18,7 @@ import {
   type RoomInfo,
 } from '../../src/client/index.js';
 import { refusalText, t } from './i18n.js';
+import { compareNames } from './order.js';
 
 export interface User {
   id: number;
@@ -646,7 +647,7 @@ export function knownUsers(): User[] {
   const byId = new Map<number, User>();
   for (const view of Object.values(state.rooms)) for (const u of view.online) byId.set(u.id, u);
   byId.delete(state.me?.id ?? 0);
-  return [...byId.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...byId.values()].sort((a, b) => compareNames(a.name, b.name));
 }
 
 export function dismissNotice(): void {
