@@ -8,6 +8,8 @@ import { parseCommandArgs } from './args.js';
 import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
 import { clock, formatChat, formatUsers, roomLabel } from './chat-format.js';
 import { CliError, UsageError, describeError } from './errors.js';
+import { describeIssues } from '../issues.js';
+import { roomNameSchema } from '../realtime/names.js';
 
 export const CHAT_HELP = `Usage: parley chat URL [--name NAME [--password P] | --token TOKEN] [--room ROOM] [--json]
 
@@ -108,6 +110,8 @@ export async function runChat(argv: string[]): Promise<number> {
 const RECENT_ON_JOIN = 10;
 /** How long lines after a join wait for its answer while connected, before they go anyway. */
 const GATE_WAIT_MS = 3000;
+/** How long /quit and the end of typed or piped input wait for the acks of what was just sent. */
+const QUIT_WAIT_MS = 5000;
 
 function runSession(client: ParleyClient, base: string, token: string, firstRoom: string, json: boolean): Promise<number> {
   const terminal = !json && process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -130,6 +134,8 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
   let previousRoom: string | undefined;
   let everOpen = false;
   let ended = false;
+  /** After /quit or the end of input: no more lines are taken, and the chat ends once `pending` settles. */
+  let quitting = false;
 
   const learn = (users: WireUser[]) => users.forEach((u) => names.set(u.id, u.name));
   const label = (room: string) => {
@@ -185,8 +191,8 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       gate = undefined;
       clearTimeout(gateTimer);
       // A /join among the held lines holds the rest again.
-      while (gate === undefined && held.length > 0 && !ended) onLine(held.shift()!);
-      if (gate === undefined && stdinEnded) finishInput();
+      while (gate === undefined && held.length > 0 && !ended && !quitting) onLine(held.shift()!);
+      if (gate === undefined && stdinEnded) quit(!json);
     }
 
     client.on('state', (s) => {
@@ -252,7 +258,9 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     client.on('error', (e) => {
       if (e.code === 'not_found' && e.room !== undefined && joining.has(e.room)) return createAndJoin(e.room);
       out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`);
-      if (e.room !== undefined && joining.delete(e.room) && e.code === 'forbidden') refusedJoin(e.room);
+      // Any refusal of a room being joined (not allowed, a name the server will not take, too many
+      // requests): the client is not in it, and lines must not go there.
+      if (e.room !== undefined && joining.delete(e.room)) refusedJoin(e.room);
       if (e.room !== undefined) openGate(e.room);
     });
     // A /join the server refused: forget the room and go back to where we were.
@@ -290,6 +298,8 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
 
     const sendFailed = (text: string) => (err: unknown) => {
       const code = err instanceof ParleyError ? err.code : 'failed';
+      // Closed before its ack: the server may well have stored it, so do not say it was not sent.
+      if (code === 'closed') return problem(code, `not confirmed: the chat closed before the server acknowledged "${text}"`, { data: text });
       problem(code, `not sent (${code}): ${err instanceof Error ? err.message : String(err)}`, { data: text });
     };
 
@@ -320,7 +330,10 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           trackSend(client.send(room, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
           return;
         }
-        case 'join':
+        case 'join': {
+          // A name the server would refuse is refused here, before anything is sent or held.
+          const name = roomNameSchema.safeParse(cmd.room);
+          if (!name.success) return problem('bad_request', `cannot join ${cmd.room}: ${describeIssues(name.error)}`, { room: cmd.room });
           listShown.delete(cmd.room);
           // A room this client is in already answers nothing: only a new one holds the next lines.
           if (!client.joinedRooms.includes(cmd.room)) closeGate(cmd.room);
@@ -330,6 +343,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           current = cmd.room;
           out.setRoom(current);
           return;
+        }
         case 'leave': {
           const room = cmd.room ?? current;
           if (!room || !client.joinedRooms.includes(room)) return problem('not_joined', `not in ${room ?? 'any room'}`);
@@ -359,7 +373,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
             Promise.allSettled([...sending]).then(() => client.history(room, { limit: cmd.limit ?? 20 })).then(
               ({ data, more }) => {
                 const lines = data.map((m) => formatChat(m, room));
-                const head = data.length === 0 ? `* no messages in ${label(room)} yet` : `* last ${data.length} messages of ${label(room)}${more ? ' (older ones exist)' : ''}:`;
+                const head = data.length === 0 ? `* no messages in ${label(room)} yet` : `* last ${data.length} message${data.length === 1 ? '' : 's'} of ${label(room)}${more ? ' (older ones exist)' : ''}:`;
                 out.event({ type: 'history', room, data, more }, [head, ...lines].join('\n'));
               },
               (err: unknown) => problem(err instanceof ParleyError ? err.code : 'failed', `history: ${describeError(err)}`),
@@ -377,22 +391,28 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           out.event({ type: 'help', commands: CHAT_COMMANDS_HELP }, CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n'));
           return;
         case 'quit':
-          return end(0);
+          return quit(true);
         case 'invalid':
           return problem('bad_command', cmd.message);
       }
     };
 
     rl.on('line', (line) => {
-      if (ended) return;
+      if (ended || quitting) return;
       if (gate !== undefined || held.length > 0) held.push(line);
       else onLine(line);
     });
     rl.on('SIGINT', () => end(0));
-    function finishInput(): void {
-      if (ended) return;
-      if (!json) return end(0);
-      // Scripts: stdin ended; finish what was asked (acks, history answers), then go.
+    /**
+     * /quit, or the end of input: what was asked is finished first (acks, history answers), so that
+     * `echo "build done" | parley chat URL --name ci` reports its message as sent. At the end of a
+     * --json script's input that wait has no limit (it exits once every send has its ack); otherwise
+     * it lasts QUIT_WAIT_MS at most, and Ctrl-C ends at once.
+     */
+    function quit(bounded: boolean): void {
+      if (ended || quitting) return;
+      quitting = true;
+      if (bounded) setTimeout(() => end(0), QUIT_WAIT_MS).unref();
       const drain = (): void => {
         if (ended) return;
         if (pending.size === 0) return end(0);
@@ -402,7 +422,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     }
     rl.on('close', () => {
       stdinEnded = true;
-      if (gate === undefined && held.length === 0) finishInput();
+      if (gate === undefined && held.length === 0) quit(!json);
     });
     const onSignal = () => end(0);
     process.once('SIGTERM', onSignal);

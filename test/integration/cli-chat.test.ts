@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
-import { JsonChat, cliArgs, repoRoot, type JsonEvent } from './cli-helpers.js';
+import { JsonChat, cliArgs, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
@@ -221,6 +221,39 @@ describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not ins
       spawnSync('tmux', [...socket, 'kill-server']);
       rmSync(join(process.env.TMUX_TMPDIR ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, session), { force: true });
       peer?.kill();
+      await server.close();
+    }
+  });
+});
+
+describe('parley chat with lines piped in (no --json)', () => {
+  it('delivers what was piped before /quit or the end of input, refuses a bad room name itself, and sends nothing after /quit', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    try {
+      // `echo … | parley chat`: the end of input comes right after the line.
+      const notify = await runCli(['chat', server.url, '--name', 'ci'], 'build finished\n');
+      assert.equal(notify.code, 0, notify.stderr);
+      assert.match(notify.stdout, /\d\d:\d\d ci: build finished/);
+      assert.doesNotMatch(notify.stdout, /not sent|not confirmed/);
+
+      const r = await runCli(['chat', server.url, '--name', 'piper'], ['one', '/join bad/name', 'two', '/history 5', '/quit', 'three', ''].join('\n'));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /! cannot join bad\/name: room must be a room name/);
+      assert.match(r.stdout, /\d\d:\d\d piper: one/);
+      assert.match(r.stdout, /\d\d:\d\d piper: two/);
+      assert.match(r.stdout, /\* last 3 messages of lobby:/);
+      assert.doesNotMatch(r.stdout, /not sent|not confirmed|three/);
+
+      // What the room kept: each line once, in order, and nothing sent after /quit.
+      const guest = await fetch(`${server.url}/api/guest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"reader"}' });
+      const { token } = (await guest.json()) as { token: string };
+      const history = await fetch(`${server.url}/api/rooms/lobby/messages?limit=10`, { headers: { authorization: `Bearer ${token}` } });
+      const { data } = (await history.json()) as { data: Array<{ data: string }> };
+      assert.deepEqual(
+        data.map((m) => m.data),
+        ['build finished', 'one', 'two'],
+      );
+    } finally {
       await server.close();
     }
   });
