@@ -3,7 +3,7 @@
  * --json it reads lines from stdin and prints one JSON object per event, for scripts and tests.
  */
 import { createInterface, type Interface } from 'node:readline';
-import { ParleyClient, ParleyError, ParleyHttpError, createRoom, httpBaseUrl, signIn, type WireUser } from '../client/index.js';
+import { ParleyClient, ParleyError, ParleyHttpError, createRoom, httpBaseUrl, signIn, type Ack, type WireUser } from '../client/index.js';
 import { parseCommandArgs } from './args.js';
 import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
 import { clock, formatChat, formatUsers, roomLabel } from './chat-format.js';
@@ -136,6 +136,12 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
   let ended = false;
   /** After /quit or the end of input: no more lines are taken, and the chat ends once `pending` settles. */
   let quitting = false;
+  /**
+   * Acked sends whose message has not come back as a chat line yet (`room id`). Without --json the
+   * chat line is how a send shows, and a DM's can come after its ack: quitting waits for it too.
+   */
+  const unechoed = new Set<string>();
+  let echoed: (() => void) | undefined;
 
   const learn = (users: WireUser[]) => users.forEach((u) => names.set(u.id, u.name));
   const label = (room: string) => {
@@ -225,6 +231,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     });
     client.on('chat', (m) => {
       names.set(m.user.id, m.user.name);
+      if (unechoed.delete(`${m.room} ${m.id}`)) echoed?.();
       const text = m.room.startsWith('dm:')
         ? `${clock(m.ts)} [${label(m.room)}] ${m.user.name}: ${m.data}`
         : formatChat(m, current);
@@ -242,15 +249,24 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       const show = !listShown.has(e.room);
       listShown.add(e.room);
       out.event({ type: 'list', ...e }, show ? `* in ${label(e.room)}: ${formatUsers(e.data)}` : null);
-      // A person who joins sees the recent conversation first (scripts ask with /history instead).
+      // A person who joins sees the recent conversation first (scripts ask with /history instead),
+      // and the lines held for the room go on after it, as if read after it.
       if (show && !json && e.lastId !== undefined && e.lastId > 0) {
         const room = e.room;
         track(
-          client.history(room, { before: e.lastId + 1, limit: RECENT_ON_JOIN }).then(
-            ({ data }) => out.event({ type: 'recent', room, data }, data.map((m) => formatChat(m, current)).join('\n') || null),
-            () => {},
-          ),
+          client
+            .history(room, { before: e.lastId + 1, limit: RECENT_ON_JOIN })
+            .then(
+              ({ data }) => {
+                // Senders seen in history count as known names too, for /dm and DM labels.
+                learn(data.map((m) => m.user));
+                out.event({ type: 'recent', room, data }, data.map((m) => formatChat(m, current)).join('\n') || null);
+              },
+              () => {},
+            )
+            .finally(() => openGate(room)),
         );
+        return;
       }
       openGate(e.room);
     });
@@ -303,6 +319,12 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       problem(code, `not sent (${code}): ${err instanceof Error ? err.message : String(err)}`, { data: text });
     };
 
+    const acked = (ack: Ack, text: string) => {
+      // Ids arrive in order per room: a last id at or past the ack's means its chat line is out.
+      if (!json && (client.lastId(ack.room) ?? 0) < ack.id) unechoed.add(`${ack.room} ${ack.id}`);
+      out.event({ type: 'ack', ...ack, data: text }, null);
+    };
+
     const resolveUser = (target: string): number | undefined => {
       if (/^[1-9][0-9]*$/.test(target)) return Number(target);
       const inRoom = current ? client.members(current) : [];
@@ -327,7 +349,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
         case 'say': {
           if (!current) return problem('no_room', 'join a room first: /join ROOM');
           const room = current;
-          trackSend(client.send(room, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
+          trackSend(client.send(room, cmd.text).then((ack) => acked(ack, cmd.text), sendFailed(cmd.text)));
           return;
         }
         case 'join': {
@@ -357,7 +379,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
         case 'dm': {
           const id = resolveUser(cmd.target);
           if (id === undefined) return problem('unknown_user', `no user named ${cmd.target} here (try /who, or give the user id)`);
-          trackSend(client.dm(id, cmd.text).then((ack) => out.event({ type: 'ack', ...ack, data: cmd.text }, null), sendFailed(cmd.text)));
+          trackSend(client.dm(id, cmd.text).then((ack) => acked(ack, cmd.text), sendFailed(cmd.text)));
           return;
         }
         case 'who': {
@@ -372,6 +394,7 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
           track(
             Promise.allSettled([...sending]).then(() => client.history(room, { limit: cmd.limit ?? 20 })).then(
               ({ data, more }) => {
+                learn(data.map((m) => m.user));
                 const lines = data.map((m) => formatChat(m, room));
                 const head = data.length === 0 ? `* no messages in ${label(room)} yet` : `* last ${data.length} message${data.length === 1 ? '' : 's'} of ${label(room)}${more ? ' (older ones exist)' : ''}:`;
                 out.event({ type: 'history', room, data, more }, [head, ...lines].join('\n'));
@@ -404,19 +427,22 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     });
     rl.on('SIGINT', () => end(0));
     /**
-     * /quit, or the end of input: what was asked is finished first (acks, history answers), so that
-     * `echo "build done" | parley chat URL --name ci` reports its message as sent. At the end of a
-     * --json script's input that wait has no limit (it exits once every send has its ack); otherwise
-     * it lasts QUIT_WAIT_MS at most, and Ctrl-C ends at once.
+     * /quit, or the end of input: what was asked is finished first (acks, history answers, and
+     * without --json the chat lines of what was sent), so that `echo "build done" | parley chat URL
+     * --name ci` shows its message delivered. At the end of a --json script's input that wait has no
+     * limit (it exits once every send has its ack); otherwise it lasts QUIT_WAIT_MS at most, and
+     * Ctrl-C ends at once.
      */
     function quit(bounded: boolean): void {
       if (ended || quitting) return;
       quitting = true;
       if (bounded) setTimeout(() => end(0), QUIT_WAIT_MS).unref();
       const drain = (): void => {
+        echoed = undefined;
         if (ended) return;
-        if (pending.size === 0) return end(0);
-        void Promise.allSettled([...pending]).then(drain);
+        if (pending.size > 0) return void Promise.allSettled([...pending]).then(drain);
+        if (unechoed.size > 0) return void (echoed = drain);
+        end(0);
       };
       drain();
     }

@@ -227,7 +227,7 @@ describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not ins
 });
 
 describe('parley chat with lines piped in (no --json)', () => {
-  it('delivers what was piped before /quit or the end of input, refuses a bad room name itself, and sends nothing after /quit', async () => {
+  it('delivers what was piped before /quit or the end of input (DMs too), refuses a bad room name itself, and sends nothing after /quit', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0' });
     try {
       // `echo … | parley chat`: the end of input comes right after the line.
@@ -236,12 +236,15 @@ describe('parley chat with lines piped in (no --json)', () => {
       assert.match(notify.stdout, /\d\d:\d\d ci: build finished/);
       assert.doesNotMatch(notify.stdout, /not sent|not confirmed/);
 
-      const r = await runCli(['chat', server.url, '--name', 'piper'], ['one', '/join bad/name', 'two', '/history 5', '/quit', 'three', ''].join('\n'));
+      // `ci` is known from the room's recent messages, which come before the piped lines are read.
+      const lines = ['one', '/join bad/name', 'two', '/dm ci psst', '/history 5', '/quit', 'three', ''];
+      const r = await runCli(['chat', server.url, '--name', 'piper'], lines.join('\n'));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /! cannot join bad\/name: room must be a room name/);
       assert.match(r.stdout, /\d\d:\d\d piper: one/);
       assert.match(r.stdout, /\d\d:\d\d piper: two/);
       assert.match(r.stdout, /\* last 3 messages of lobby:/);
+      assert.match(r.stdout, /\d\d:\d\d \[dm ci\] piper: psst/);
       assert.doesNotMatch(r.stdout, /not sent|not confirmed|three/);
 
       // What the room kept: each line once, in order, and nothing sent after /quit.
