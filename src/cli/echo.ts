@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { httpBaseUrl, webSocketUrl } from '../client/url.js';
 import { parseCommandArgs } from './args.js';
+import { CloseCode } from '../realtime/protocol.js';
 import { CliError, UsageError, describeError } from './errors.js';
 
 export const ECHO_HELP = `Usage: parley echo URL [TEXT...]
@@ -75,7 +76,9 @@ export async function runEcho(argv: string[]): Promise<number> {
       armTimer();
       maybeDone();
     });
-    ws.on('close', (code) => finish(new CliError(`the server closed the connection (${code}) before every reply came`)));
+    ws.on('close', (code, reason) =>
+      finish(new CliError(`the server closed the connection before every reply came: ${describeClose(code, reason.toString())}`)),
+    );
     ws.on('error', (err) => finish(new CliError(`connection to ${wsUrl} failed: ${describeError(err)}`)));
 
     if (texts.length > 0) {
@@ -108,4 +111,18 @@ function connect(wsUrl: string): Promise<WebSocket> {
     });
     ws.on('error', (err) => reject(new CliError(`cannot connect to ${wsUrl}: ${describeError(err)}`)));
   });
+}
+
+/** What the close codes the server uses mean (ws sends 1009 without a reason of its own). */
+const CLOSE_MEANING: Record<number, string> = {
+  [CloseCode.goingAway]: 'the server is going away',
+  [CloseCode.policyViolation]: 'policy violation',
+  [CloseCode.tooBig]: "a message was larger than the server's MAX_PAYLOAD",
+  [CloseCode.internalError]: 'internal error',
+  [CloseCode.tryAgainLater]: 'try again later',
+};
+
+function describeClose(code: number, reason: string): string {
+  const meaning = reason || CLOSE_MEANING[code];
+  return meaning ? `${meaning} (close code ${code})` : `close code ${code}`;
 }

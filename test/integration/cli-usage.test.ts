@@ -26,6 +26,13 @@ describe('parley echo', () => {
     assert.equal(r.stdout, 'ECHO: Hello!\nECHO: two words\n');
   });
 
+  it('says why when the server closes on a text larger than it takes', async () => {
+    const r = await runCli(['echo', server.url, 'fits', 'y'.repeat(70_000)]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, 'ECHO: fits\n');
+    assertOneLine(r.stderr, /closed the connection before every reply came: a message was larger than the server's MAX_PAYLOAD \(close code 1009\)/);
+  });
+
   it('sends stdin lines when no text is given, also with a ws:// URL', async () => {
     const r = await runCli(['echo', server.wsUrl], 'first\nsecond\n');
     assert.equal(r.code, 0, r.stderr);
