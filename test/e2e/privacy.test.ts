@@ -53,8 +53,11 @@ test('a private room and a DM are visible to their members only', async () => {
     await alice.page.locator('.rooms .room-item', { hasText: 'lobby' }).click();
     const dmEntry = alice.page.locator('.rooms .room-item', { hasText: 'Bob' });
     await dmEntry.locator('.unread-badge', { hasText: '1' }).waitFor();
+    // The tab's title counts it too, to be seen from another tab; reading it clears the count.
+    await alice.page.waitForFunction(() => document.title === '(1) lobby · Parley');
     await dmEntry.click();
     await waitForMessage(alice.page, 'psst, just between us');
+    await alice.page.waitForFunction(() => document.title === 'Bob · Parley');
     await say(alice.page, 'got it 👍');
     await waitForMessage(bob.page, 'got it 👍');
     await screenshot(alice.page, 'dm-desktop');
