@@ -2,7 +2,7 @@
  * The composition root: builds the store, broker, realtime hub, HTTP app and upgrade router from
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -21,6 +21,7 @@ import { DB_FILE } from '../store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../store/sqlite/worker-store.js';
 import { RoomExistsError, type Store } from '../store/types.js';
 import type { Config } from './config.js';
+import { ensureDataDir } from './data-dir.js';
 import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
 import { endWithError } from './raw-response.js';
 import { UpgradeRouter } from './upgrade.js';
@@ -45,7 +46,7 @@ export interface StartOptions {
 
 export async function startParley(config: Config, options: StartOptions = {}): Promise<ParleyServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  await mkdir(config.dataDir, { recursive: true });
+  await ensureDataDir(config.dataDir);
   if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
   if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
 

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
 import { runCli } from './cli-helpers.js';
 
@@ -67,6 +69,21 @@ describe('parley help and mistakes', () => {
     for (const [args, pattern] of cases) {
       const r = await runCli(args);
       assert.equal(r.code, 2, `${args.join(' ')} exits 2`);
+      assertOneLine(r.stderr, pattern);
+    }
+  });
+
+  it('refuses a data folder it cannot make with one line and exit 2, never hanging', async () => {
+    const dir = tempDataDir();
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const cases: Array<[string, RegExp]> = [[file, /cannot use DATA_DIR .*a-file: .* is a file, not a folder/]];
+    // procfs answers ENOENT under an existing parent, on which Node's own recursive mkdir loops forever.
+    if (existsSync('/proc/self')) cases.push(['/proc/parley-test/data', /cannot use DATA_DIR \/proc\/parley-test\/data: ENOENT/]);
+    for (const [dataDir, pattern] of cases) {
+      const r = await runCli(['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0'], '', 15_000);
+      assert.equal(r.code, 2, `${dataDir}: ${r.stderr}`);
       assertOneLine(r.stderr, pattern);
     }
   });
