@@ -44,16 +44,19 @@ export const settings = {
   DATABASE_URL: {
     schema: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://'),
     default: undefined,
+    secret: true,
     help: 'PostgreSQL URL; unset: SQLite in the data dir',
   },
   REDIS_URL: {
     schema: z.string().regex(/^rediss?:\/\//, 'must start with redis://'),
     default: undefined,
+    secret: true,
     help: 'Redis URL; unset: in-process broker',
   },
   SESSION_SECRET: {
     schema: z.string().min(32, 'must be at least 32 characters'),
     default: undefined,
+    secret: true,
     help: 'key that signs session tokens; unset: generated once and kept in the data dir',
   },
   SESSION_TTL_HOURS: { schema: int(1, 24 * 365), default: '168', help: 'how long a session token is valid' },
@@ -141,7 +144,9 @@ export function loadConfig(
     if (parsed.success) values[name] = parsed.data;
     else {
       const source = flags[name as SettingName] !== undefined ? flagName(name) : name;
-      problems.push(`${source}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      // A key, or a URL with a password in it, is not repeated into a terminal or a log.
+      const shown = 'secret' in setting ? `(${[...raw].length} characters, not shown)` : JSON.stringify(raw);
+      problems.push(`${source}=${shown}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     }
   }
   if ((values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {

@@ -49,6 +49,20 @@ describe('config', () => {
     );
   });
 
+  it('never repeats a secret it refuses: the session key and URLs that may hold a password', () => {
+    assert.throws(
+      () => loadConfig({ SESSION_SECRET: 'hunter2-too-short', DATABASE_URL: 'mysql://u:pa55word@db/x', REDIS_URL: 'http://:pa55word@r' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /SESSION_SECRET=\(17 characters, not shown\): must be at least 32 characters/);
+        assert.match(err.message, /DATABASE_URL=\(23 characters, not shown\): must start with postgres:\/\//);
+        assert.match(err.message, /REDIS_URL=\(18 characters, not shown\)/);
+        assert.doesNotMatch(err.message, /hunter2|pa55word/);
+        return true;
+      },
+    );
+  });
+
   it('wants TLS_CERT and TLS_KEY together', () => {
     assert.throws(() => loadConfig({ TLS_CERT: '/x.pem' }), /TLS_CERT and TLS_KEY go together/);
   });
