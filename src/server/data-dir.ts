@@ -7,19 +7,22 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
+/** A new data folder is the server's alone: it holds password hashes, private messages and the signing key. */
+const DATA_DIR_MODE = 0o700;
+
 export async function ensureDataDir(dir: string): Promise<void> {
   const path = resolve(dir);
   try {
-    await makeFolder(path, false);
+    await makeFolder(path, DATA_DIR_MODE, false);
   } catch (err) {
     throw new Error(`cannot use DATA_DIR ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-/** Makes `path`; on ENOENT makes its parent first, once: a second ENOENT is the answer. */
-async function makeFolder(path: string, parentMade: boolean): Promise<void> {
+/** Makes `path`; on ENOENT makes its parent first (with the default mode), once: a second ENOENT is the answer. */
+async function makeFolder(path: string, mode: number | undefined, parentMade: boolean): Promise<void> {
   try {
-    await mkdir(path);
+    await mkdir(path, { mode });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
@@ -28,7 +31,7 @@ async function makeFolder(path: string, parentMade: boolean): Promise<void> {
     }
     const parent = dirname(path);
     if (code !== 'ENOENT' || parentMade || parent === path) throw err;
-    await makeFolder(parent, false);
-    await makeFolder(path, true);
+    await makeFolder(parent, undefined, false);
+    await makeFolder(path, mode, true);
   }
 }
