@@ -49,6 +49,8 @@ test('a private room and a DM are visible to their members only', async () => {
     await bob.page.locator('.rooms .room-item', { hasText: 'lobby' }).click();
     await bob.page.locator('.users button.user-item', { hasText: 'Alice' }).click();
     await bob.page.locator('.room-title', { hasText: 'Alice' }).waitFor();
+    // Alice has not opened the conversation, but she is online (in lobby): the DM shows her so.
+    await bob.page.locator('.users button.user-item', { hasText: 'Alice' }).waitFor();
     await say(bob.page, 'psst, just between us');
     await alice.page.locator('.rooms .room-item', { hasText: 'lobby' }).click();
     const dmEntry = alice.page.locator('.rooms .room-item', { hasText: 'Bob' });
