@@ -46,6 +46,12 @@ export interface ClientEvents {
   error: { code: string; message: string; cid?: string; room?: string };
   /** The server no longer has some messages of the room; delivery continues from the oldest it has. */
   history_gap: { room: string; message: string };
+  /**
+   * The room's history on the server ends at `lastId`, before messages this client already had: it
+   * was restored from an older backup, or reset. Those later messages are gone from the server, and
+   * new messages reuse their ids; delivery goes on from `lastId`.
+   */
+  rewound: { room: string; lastId: number };
   state: StateChange;
   /** The client stopped for good: `code` is 401/403/404 (the refused upgrade) or 1000 (close()). */
   closed: { code: number; reason: string };
@@ -365,7 +371,14 @@ export class ParleyClient extends Emitter<ClientEvents> {
         // Where the subscription starts: a room joined without `after` rejoins from here after a cut,
         // even when no message arrived in between.
         if (cursor && cursor.last === undefined && frame.lastId !== undefined) cursor.last = frame.lastId;
+        // Behind what was delivered here: the room's history went back (see the `rewound` event).
+        let rewound = false;
+        if (cursor?.last !== undefined && frame.lastId !== undefined && frame.lastId < cursor.last) {
+          cursor.last = frame.lastId;
+          rewound = true;
+        }
         this.#members.set(frame.room, new Map(frame.data.map((u) => [u.id, u])));
+        if (rewound) this.emit('rewound', { room: frame.room, lastId: frame.lastId! });
         this.emit('list', frame.lastId === undefined ? { room: frame.room, data: frame.data } : { room: frame.room, data: frame.data, lastId: frame.lastId });
         return;
       }

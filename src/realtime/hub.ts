@@ -357,7 +357,16 @@ export class ChatHub implements ChatService {
     sub.lastSent = after;
     const stale = () => sub.generation !== generation || conn.closing;
     const newest = Math.max(channel.lastSeq, (await this.#store.getRoom(channel.name))?.lastId ?? 0);
-    if (await this.#missingAfter(channel.name, after, newest)) {
+    if (stale()) return;
+    if (after > newest) {
+      // The client has seen ids this room does not have: its history was restored from an older
+      // backup, or reset. New messages reuse those ids, and would be skipped as already seen; so
+      // say so, and go on from where the room is (the list's lastId tells the client).
+      conn.sendError('history_gap', `this room's newest message is ${newest}, not ${after}: its history was restored or reset; messages after ${newest} follow`, {
+        room: channel.name,
+      });
+      sub.lastSent = newest;
+    } else if (await this.#missingAfter(channel.name, after, newest)) {
       const oldest = await this.#store.oldestKeptId(channel.name);
       conn.sendError('history_gap', `messages after ${after} are no longer kept; replay starts at ${oldest ?? newest + 1}`, {
         room: channel.name,

@@ -1,8 +1,10 @@
 /**
  * The server restarts while a page is open: the page shows that it is reconnecting, keeps the
  * text in the message box, delivers a message sent while offline once, and afterwards shows every
- * message that another client sent meanwhile exactly once, without a reload.
+ * message that another client sent meanwhile exactly once, without a reload. And when the server
+ * comes back from an older backup, the page drops the messages the server no longer has.
  */
+import { cpSync, rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
@@ -86,5 +88,50 @@ test('after a server restart the open page catches up on missed messages exactly
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
+  }
+});
+
+test('after the server comes back from an older backup, the page drops what is gone, says so, and shows the new messages', async () => {
+  const dataDir = tempDataDir();
+  const backup = tempDataDir();
+  const settings = { DATA_DIR: dataDir, PORT: String(await freePort()) };
+  server = await spawnServer(settings);
+  const url = server.url;
+  const { token } = await signIn.guest(url, 'Newsbot');
+  const { context, page, errors } = await newPage(browser);
+  try {
+    await signInAsGuest(page, url, 'Rita');
+    for (const text of ['one', 'two', 'three']) await publish(url, token, text);
+    await waitForMessage(page, 'three');
+
+    // A backup, with the server stopped; then two more messages, which the page shows.
+    await server.stop();
+    server = undefined;
+    cpSync(dataDir, backup, { recursive: true });
+    server = await spawnServer(settings);
+    for (const text of ['four', 'five']) await publish(url, token, text);
+    await waitForMessage(page, 'five');
+
+    // The operator restores the backup: lobby ends at message 3 again.
+    await server.stop();
+    server = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+    cpSync(backup, dataDir, { recursive: true });
+    server = await spawnServer(settings);
+    await page.getByText('was restored to an earlier point: the messages after #3 are gone').waitFor({ timeout: 45_000 });
+    await publish(url, token, 'four, after the restore');
+    await waitForMessage(page, 'four, after the restore');
+    await screenshot(page, 'restored-backup-desktop');
+
+    assert.equal(await messageText(page, 'four').count(), 0, 'a message the server no longer has is not shown');
+    assert.equal(await messageText(page, 'five').count(), 0, 'a message the server no longer has is not shown');
+    const shown = await page.locator('.messages li.msg:not(.pending)').evaluateAll((els) =>
+      els.map((el) => `${(el as HTMLElement).dataset.id} ${el.querySelector('.text')?.textContent}`),
+    );
+    assert.deepEqual(shown, ['1 one', '2 two', '3 three', '4 four, after the restore']);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    rmSync(backup, { recursive: true, force: true });
   }
 });

@@ -72,6 +72,8 @@ export interface RoomView {
   loadingOlder: boolean;
   /** The server said some of the room's older messages are gone. */
   gap: boolean;
+  /** The server's history of the room went back to this id (restored or reset): later ones shown before are gone. */
+  rewoundTo: number | undefined;
   /** The text in the message box; kept across room switches and disconnects. */
   draft: string;
 }
@@ -189,6 +191,7 @@ function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
       more: true,
       loadingOlder: false,
       gap: false,
+      rewoundTo: undefined,
       draft: '',
     };
     state.rooms[name] = view;
@@ -328,7 +331,25 @@ function startChat(user: Self): void {
     }),
     c.on('history_gap', ({ room }) => {
       const view = state.rooms[room];
-      if (view) view.gap = true;
+      // A rewind comes with a history_gap error too; its own event says more.
+      if (view && !view.rewoundTo) view.gap = true;
+    }),
+    c.on('rewound', ({ room, lastId }) => {
+      const view = state.rooms[room];
+      if (!view) return;
+      // The messages after lastId are gone from the server, and new ones reuse their ids: drop them
+      // here too, or a new message would be taken for one already shown.
+      view.messages = view.messages.filter((m) => m.id <= lastId);
+      const ids = seen.get(room);
+      if (ids) for (const id of [...ids]) if (id > lastId) ids.delete(id);
+      view.latestId = lastId;
+      if (view.lastRead > lastId) {
+        view.lastRead = lastId;
+        prefs.read[room] = lastId;
+        savePrefs();
+      }
+      view.gap = false;
+      view.rewoundTo = lastId;
     }),
     c.on('error', (err) => {
       // Errors of a send reject its promise and show on the message; gaps have their own line.
