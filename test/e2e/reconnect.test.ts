@@ -92,6 +92,9 @@ test('after a server restart the open page catches up on missed messages exactly
 });
 
 test('after the server comes back from an older backup, the page drops what is gone, says so, and shows the new messages', async () => {
+  // The test before leaves its server running for the after() hook, which stops only the last one.
+  await server?.stop();
+  server = undefined;
   const dataDir = tempDataDir();
   const backup = tempDataDir();
   const settings = { DATA_DIR: dataDir, PORT: String(await freePort()) };
