@@ -34,20 +34,29 @@ async function publish(url: string, token: string, text: string): Promise<void> 
   assert.equal(res.status, 201, `publish "${text}": ${res.status} ${await res.text()}`);
 }
 
-test('after a server restart the open page catches up on missed messages exactly once', async () => {
-  const settings = { DATA_DIR: tempDataDir(), PORT: String(await freePort()) };
+async function stopServer(): Promise<void> {
+  await server?.stop();
+  server = undefined;
+}
+
+/** A server of its own on `dataDir`, the token of a bot that publishes, and a page for Rita. */
+async function serverAndPage(dataDir: string) {
+  const settings = { DATA_DIR: dataDir, PORT: String(await freePort()) };
   server = await spawnServer(settings);
   const url = server.url;
   const { token } = await signIn.guest(url, 'Newsbot');
-  const { context, page, errors } = await newPage(browser);
+  return { settings, url, token, ...(await newPage(browser)) };
+}
+
+test('after a server restart the open page catches up on missed messages exactly once', async () => {
+  const { settings, url, token, context, page, errors } = await serverAndPage(tempDataDir());
   try {
     await signInAsGuest(page, url, 'Rita');
     await say(page, 'before the restart');
     await publish(url, token, 'bot: first');
     await waitForMessage(page, 'bot: first');
 
-    await server.stop();
-    server = undefined;
+    await stopServer();
     const banner = page.locator('.banner', { hasText: 'Reconnecting' });
     await banner.waitFor();
     await screenshot(page, 'reconnecting-desktop');
@@ -93,31 +102,24 @@ test('after a server restart the open page catches up on missed messages exactly
 
 test('after the server comes back from an older backup, the page drops what is gone, says so, and shows the new messages', async () => {
   // The test before leaves its server running for the after() hook, which stops only the last one.
-  await server?.stop();
-  server = undefined;
+  await stopServer();
   const dataDir = tempDataDir();
   const backup = tempDataDir();
-  const settings = { DATA_DIR: dataDir, PORT: String(await freePort()) };
-  server = await spawnServer(settings);
-  const url = server.url;
-  const { token } = await signIn.guest(url, 'Newsbot');
-  const { context, page, errors } = await newPage(browser);
+  const { settings, url, token, context, page, errors } = await serverAndPage(dataDir);
   try {
     await signInAsGuest(page, url, 'Rita');
     for (const text of ['one', 'two', 'three']) await publish(url, token, text);
     await waitForMessage(page, 'three');
 
     // A backup, with the server stopped; then two more messages, which the page shows.
-    await server.stop();
-    server = undefined;
+    await stopServer();
     cpSync(dataDir, backup, { recursive: true });
     server = await spawnServer(settings);
     for (const text of ['four', 'five']) await publish(url, token, text);
     await waitForMessage(page, 'five');
 
     // The operator restores the backup: lobby ends at message 3 again.
-    await server.stop();
-    server = undefined;
+    await stopServer();
     rmSync(dataDir, { recursive: true, force: true });
     cpSync(backup, dataDir, { recursive: true });
     server = await spawnServer(settings);
