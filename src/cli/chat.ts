@@ -311,6 +311,8 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
       track(created);
     };
     client.on('history_gap', (e) => out.event({ type: 'history_gap', ...e }, `! ${label(e.room)}: ${e.message}`));
+    // The history_gap line before it already says so to a person; scripts get the new position.
+    client.on('rewound', (e) => out.event({ type: 'rewound', ...e }, null));
 
     const sendFailed = (text: string) => (err: unknown) => {
       const code = err instanceof ParleyError ? err.code : 'failed';
