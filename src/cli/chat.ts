@@ -150,14 +150,15 @@ function runSession(client: ParleyClient, base: string, token: string, firstRoom
     const other = ids.find((id) => id !== client.user?.id) ?? ids[0]!;
     return `dm ${names.get(other) ?? `#${other}`}`;
   };
-  const track = (p: Promise<unknown>) => {
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
+  /** Keeps `p` in `set` until it settles. */
+  const keep = (set: Set<Promise<unknown>>, p: Promise<unknown>) => {
+    set.add(p);
+    void p.finally(() => set.delete(p));
   };
+  const track = (p: Promise<unknown>) => keep(pending, p);
   const trackSend = (p: Promise<unknown>) => {
-    track(p);
-    sending.add(p);
-    void p.finally(() => sending.delete(p));
+    keep(pending, p);
+    keep(sending, p);
   };
   const problem = (code: string, message: string, extra: object = {}) =>
     out.event({ type: 'error', code, message, ...extra }, `! ${message}`);

@@ -5,7 +5,6 @@ import { describeIssues } from '../issues.js';
 import { HttpError } from './errors.js';
 import { isJsonRequest } from './json-body.js';
 
-
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw new HttpError(400, 'bad_request', describeIssues(result.error));

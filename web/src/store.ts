@@ -332,7 +332,7 @@ function startChat(user: Self): void {
     c.on('history_gap', ({ room }) => {
       const view = state.rooms[room];
       // A rewind comes with a history_gap error too; its own event says more.
-      if (view && !view.rewoundTo) view.gap = true;
+      if (view && view.rewoundTo === undefined) view.gap = true;
     }),
     c.on('rewound', ({ room, lastId }) => {
       const view = state.rooms[room];
