@@ -58,6 +58,8 @@ export class ChatHub implements ChatService {
   /** Room metadata; rooms are never deleted and their privacy never changes. */
   readonly #rooms = new Map<string, Room>();
   readonly #appendedSincePrune = new Map<string, number>();
+  /** Subscriptions whose channel is being made, and the promise of their start. */
+  readonly #starting = new Map<Subscription, Promise<void>>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #context: ConnectionContext;
   #closed = false;
@@ -334,20 +336,55 @@ export class ChatHub implements ChatService {
     if (conn.subscription(name) === sub) conn.send({ type: 'list', room: name, data, lastId: sub.lastSent });
   }
 
-  /** Subscribes the connection to the room, replaying stored messages with id > after first. */
+  /**
+   * Subscribes the connection to the room, replaying stored messages with id > after first. The
+   * subscription is registered on the connection before anything is awaited, so that a DM arriving
+   * meanwhile finds it (see #deliverDirect) instead of starting a second, competing one.
+   */
   async #subscribe(conn: ClientConnection, name: string, after: number | undefined): Promise<Subscription> {
-    let channel = await this.#channel(name);
-    // The channel may have been dropped while this waited (its last subscriber left): take the new one.
-    while (this.#readyChannels.get(name) !== channel) channel = await this.#channel(name);
     let sub = conn.subscription(name);
     if (!sub) {
       sub = new Subscription(conn, name);
-      sub.lastSent = channel.lastSeq;
+      sub.state = 'pending';
+      sub.lastSent = after ?? -1;
       conn.addSubscription(sub);
-      channel.subscribers.add(sub);
+      const starting = this.#start(conn, sub);
+      this.#starting.set(sub, starting);
+      try {
+        await starting;
+      } finally {
+        this.#starting.delete(sub);
+      }
+      return sub;
     }
-    if (after !== undefined) await this.#replay(conn, channel, sub, after);
+    const starting = this.#starting.get(sub);
+    if (starting) {
+      // Not started yet: the replay will begin where this join asks.
+      if (after !== undefined && sub.state === 'pending') sub.lastSent = after;
+      await starting;
+      return sub;
+    }
+    if (after !== undefined) {
+      const channel = this.#readyChannels.get(name);
+      if (channel) await this.#replay(conn, channel, sub, after);
+    }
     return sub;
+  }
+
+  /** Puts a pending subscription into its room's channel and replays or goes live, as it asks. */
+  async #start(conn: ClientConnection, sub: Subscription): Promise<void> {
+    let channel = await this.#channel(sub.room);
+    // The channel may have been dropped while this waited (its last subscriber left): take the new one.
+    while (this.#readyChannels.get(sub.room) !== channel) channel = await this.#channel(sub.room);
+    // Left, or closed, while the channel was being made.
+    if (conn.subscription(sub.room) !== sub || conn.closing) return;
+    channel.subscribers.add(sub);
+    const after = sub.lastSent;
+    if (after >= 0) await this.#replay(conn, channel, sub, after);
+    else {
+      sub.lastSent = channel.lastSeq;
+      sub.state = 'live';
+    }
   }
 
   async #replay(conn: ClientConnection, channel: RoomChannel, sub: Subscription, after: number): Promise<void> {
@@ -429,15 +466,26 @@ export class ChatHub implements ChatService {
     pending.then((channel) => channel.receive(event), () => {});
   }
 
-  /** A DM reached a user: connections of theirs that are not in that conversation yet join it quietly. */
+  /**
+   * A DM reached a user: connections of theirs that are not in that conversation yet join it quietly,
+   * from this message on. A burst of DMs finds the subscription that the first one started; one that
+   * overtook an earlier message on the way (another node's) moves its start back to that message.
+   */
   async #deliverDirect(userId: number, message: StoredMessage): Promise<void> {
     const conns = this.#byUser.get(userId);
     if (!conns) return;
+    const starts: Promise<Subscription>[] = [];
     for (const conn of conns instanceof Set ? [...conns] : [conns]) {
-      if (conn.subscription(message.room) || conn.closing) continue;
+      if (conn.closing) continue;
+      const sub = conn.subscription(message.room);
+      if (sub) {
+        if (sub.state === 'pending' && (sub.lastSent < 0 || message.id - 1 < sub.lastSent)) sub.lastSent = message.id - 1;
+        continue;
+      }
       conn.allow(message.room);
-      await this.#subscribe(conn, message.room, message.id - 1);
+      starts.push(this.#subscribe(conn, message.room, message.id - 1));
     }
+    await Promise.all(starts);
   }
 
   // ---------------------------------------------------------------- messages

@@ -17,9 +17,15 @@ export interface Receiver {
 
 /** One connection's subscription to one room. */
 export class Subscription {
-  /** While replaying, live messages wait in the backlog. */
-  state: 'replaying' | 'live' = 'live';
-  /** The highest message id sent to this connection in this room. */
+  /**
+   * 'pending' until the room's channel is ready (the subscription is not in it yet); while
+   * 'replaying', live messages wait in the backlog.
+   */
+  state: 'pending' | 'replaying' | 'live' = 'live';
+  /**
+   * The highest message id sent to this connection in this room. While pending: where its replay
+   * will start, or -1 to start live from the channel's position.
+   */
   lastSent = 0;
   /** Allocated only while replaying. */
   backlog: Array<{ id: number; frame: Buffer }> | undefined;

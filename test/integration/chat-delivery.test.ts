@@ -153,3 +153,32 @@ describe('durability', () => {
     assert.equal(code, 0);
   });
 });
+
+describe('direct messages in a burst', () => {
+  it('delivers every DM of a burst, once and in order, to a user who never opened the conversation', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0', SIGNIN_RATE: '0' });
+    try {
+      // 20 pairs, half of them with the DM room made beforehand (a conversation that already exists).
+      for (let pair = 0; pair < 20; pair++) {
+        const a = await signInGuest(server.url, `sender${pair}`);
+        const b = await signInGuest(server.url, `recipient${pair}`);
+        const sender = await ChatClient.connect(server.wsUrl, a.token);
+        if (pair % 2 === 1) {
+          sender.send({ type: 'dm', to: b.user.id, data: 'earlier', cid: 'e' });
+          await sender.next('ack');
+        }
+        const recipient = await ChatClient.connect(server.wsUrl, b.token);
+        const acks: number[] = [];
+        for (let i = 1; i <= 5; i++) sender.send({ type: 'dm', to: b.user.id, data: `burst ${i}`, cid: `b${i}` });
+        for (let i = 1; i <= 5; i++) acks.push((await sender.next('ack', (f) => f.cid === `b${i}`)).id as number);
+        await recipient.next('chat', (f) => f.id === acks[4]);
+        await new Promise((r) => setTimeout(r, 20)); // anything repeated would come now
+        assert.deepEqual(recipient.all('chat').map((f) => f.id), acks, `pair ${pair}: every acked DM once, in order`);
+        await sender.close();
+        await recipient.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -233,6 +233,34 @@ describe('ParleyClient against the real server', () => {
     }
   });
 
+  it('delivers a burst of DMs to a user who never opened the conversation, each once and in order', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0', SIGNIN_RATE: '0' });
+    try {
+      for (let pair = 0; pair < 10; pair++) {
+        const ann = await signIn.guest(server.url, `ann${pair}`);
+        const bob = await signIn.guest(server.url, `bob${pair}`);
+        const a = new ParleyClient({ url: server.url, token: ann.token });
+        const b = new ParleyClient({ url: server.url, token: bob.token });
+        const seenByBob: number[] = [];
+        b.on('chat', (m) => seenByBob.push(m.id));
+        try {
+          a.connect();
+          b.connect();
+          await waitFor(() => a.state === 'open' && b.state === 'open', 'both open');
+          const acks = await Promise.all([1, 2, 3, 4, 5].map((i) => a.dm(bob.user.id, `burst ${i}`)));
+          await waitFor(() => seenByBob.length >= 5 || seenByBob.at(-1) === acks[4]!.id, 'the last DM at bob', 5000);
+          await sleep(20);
+          assert.deepEqual(seenByBob, acks.map((ack) => ack.id), `pair ${pair}`);
+        } finally {
+          a.close();
+          b.close();
+        }
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   it('misses nothing in a room joined without after, when the cut comes before its first message', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0' });
     const proxy = new CuttableProxy(server.port);
