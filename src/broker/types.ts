@@ -1,48 +1,86 @@
 /**
- * The Broker carries room events between nodes and keeps presence. The in-process implementation
- * serves one node; a Redis implementation will serve several. Nothing here knows about WebSocket.
+ * The Broker carries events between nodes; Presence keeps who is in which room. The in-process
+ * implementations serve one node, the Redis ones several. Nothing here knows about WebSocket.
  */
 import type { StoredMessage, User } from '../store/types.js';
 
 export type PresenceUser = Pick<User, 'id' | 'name'>;
 
-/** An event of a room, as every node's subscribers of that room receive it. */
+/** An event of a channel, as every node subscribed to that channel receives it. */
 export type RoomEvent =
   | { kind: 'chat'; message: StoredMessage }
   | { kind: 'join'; room: string; user: PresenceUser }
   | { kind: 'left'; room: string; user: PresenceUser }
   | { kind: 'typing'; room: string; user: PresenceUser };
 
-export type RoomEventHandler = (room: string, event: RoomEvent) => void;
+/**
+ * Channels are room names (a room's events) and user channels (what goes to every connection of
+ * one user on every node, e.g. a DM to someone not subscribed to its room yet). Room names never
+ * contain "user:", so the two cannot clash.
+ */
+export const userChannel = (userId: number): string => `user:${userId}`;
+
+/** The user id of a user channel, or undefined for a room. */
+export function userOfChannel(channel: string): number | undefined {
+  return channel.startsWith('user:') ? Number(channel.slice(5)) : undefined;
+}
+
+/** What a node does with what its broker receives. */
+export interface BrokerHandlers {
+  /** An event of a channel this node subscribes to. */
+  event(channel: string, event: RoomEvent): void;
+  /**
+   * The broker had lost its connection and has every subscription back: events published meanwhile
+   * were missed, so whatever the node follows must be read again from the store.
+   */
+  resync(): void;
+}
 
 export interface Broker {
   /**
-   * Delivers the event to the handler of every node subscribed to the room, this node included.
-   * Events published for one room by one node arrive at each node in the order they were published.
+   * Delivers the event to the handler of every node subscribed to the channel, this node included.
+   * Events published on one channel by one node arrive at each node in the order they were published.
    * Returns nothing when the event was delivered before it returned (the in-process broker), or a
    * promise that settles once it is out (a networked one): a promise and its callback per message
    * cost the in-process case about 4% of its throughput with many rooms.
    */
-  publish(room: string, event: RoomEvent): Promise<void> | void;
-  /** Starts delivering the room's events to this node's handler. Idempotent. */
-  subscribe(room: string): Promise<void>;
-  /** Stops delivering the room's events to this node. Idempotent. */
-  unsubscribe(room: string): Promise<void>;
-  /** The one handler of this node; set once by the realtime hub before any subscribe. */
-  onEvent(handler: RoomEventHandler): void;
+  publish(channel: string, event: RoomEvent): Promise<void> | void;
+  /** Starts delivering the channel's events to this node's handler. Idempotent. */
+  subscribe(channel: string): Promise<void>;
+  /** Stops delivering the channel's events to this node. Idempotent. */
+  unsubscribe(channel: string): Promise<void>;
+  /** The handlers of this node; set once by the realtime hub before any subscribe. */
+  listen(handlers: BrokerHandlers): void;
+  /** Whether the broker answers (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
 
+/**
+ * Who is in each room, across every node. Each entry is a connection of a user on a node; a user is
+ * in the room while any of their connections is, on any node. A networked implementation keeps a
+ * node's entries only while the node refreshes them, so that a node that dies takes its users with it.
+ */
+export interface Presence {
+  /** The node whose connections this instance adds and removes (NODE_ID). */
+  readonly nodeId: string;
   /**
    * Records that connection `connId` of `user` is in `room`.
    * Resolves true when this is the user's first connection in the room on any node (the user entered).
    */
-  addPresence(room: string, user: PresenceUser, connId: string): Promise<boolean>;
+  add(room: string, user: PresenceUser, connId: string): Promise<boolean>;
   /**
    * Forgets connection `connId` of `user` in `room`.
    * Resolves true when it was the user's last connection in the room on any node (the user left).
    */
-  removePresence(room: string, user: PresenceUser, connId: string): Promise<boolean>;
-  /** Who is in the room now, each user once, ordered by name. */
-  listPresence(room: string): Promise<PresenceUser[]>;
-
+  remove(room: string, user: PresenceUser, connId: string): Promise<boolean>;
+  /** Who is in the room now, each user once, ordered by name (the default collation), then id. */
+  list(room: string): Promise<PresenceUser[]>;
+  /**
+   * The handler of users who left because the node that held their last connection stopped
+   * refreshing its entries (it died): the hub tells the room they left. Each such departure is
+   * reported to one node only. Set once, by the hub.
+   */
+  onExpired(handler: (room: string, user: PresenceUser) => void): void;
   close(): Promise<void>;
 }

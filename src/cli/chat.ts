@@ -9,7 +9,7 @@ import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
 import { clock, formatChat, formatUsers, roomLabel } from './chat-format.js';
 import { CliError, UsageError, describeError } from './errors.js';
 import { describeIssues } from '../issues.js';
-import { roomNameSchema } from '../realtime/names.js';
+import { roomNameSchema } from '../protocol/names.js';
 
 export const CHAT_HELP = `Usage: parley chat URL [--name NAME [--password P] | --token TOKEN] [--room ROOM] [--json]
 

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { httpBaseUrl, webSocketUrl } from '../client/url.js';
 import { parseCommandArgs } from './args.js';
-import { CloseCode } from '../realtime/protocol.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import { CliError, UsageError, describeError } from './errors.js';
 
 export const ECHO_HELP = `Usage: parley echo URL [TEXT...]

@@ -24,16 +24,7 @@ export const chatMessageSchema = z.object({
 /** A stored room message: `id` is the room's sequence number 1, 2, 3… */
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
-export const errorCodes = [
-  'bad_request',
-  'forbidden',
-  'not_found',
-  'rate_limited',
-  'too_large',
-  'history_gap',
-  'internal',
-] as const;
-export type ErrorCode = (typeof errorCodes)[number];
+export { errorCodes, type ErrorCode } from '../protocol/error-codes.js';
 
 const chatFrame = chatMessageSchema.extend({ type: z.literal('chat') });
 

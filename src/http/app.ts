@@ -28,10 +28,10 @@ function requestCounter(registry: Registry): Counter<'method' | 'status'> {
 }
 
 export function createHttpApp(deps: HttpDeps): Koa {
-  const { config } = deps;
+  const { settings } = deps;
   const logger = deps.logger.child({ component: 'http' });
   const requests = requestCounter(deps.metrics.registry);
-  const signInLimiter = new RateLimiter(deps.signInLimit ?? { burst: config.signInRate, perMinute: config.signInRate });
+  const signInLimiter = new RateLimiter({ burst: settings.signInRate, perMinute: settings.signInRate });
 
   const app = new Koa();
   app.on('error', appErrorListener(logger));
@@ -39,7 +39,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   // Who asked, and one debug line per request. The path only: the query may carry ?token=.
   const observe: Middleware = async (ctx, next) => {
     const started = performance.now();
-    ctx.state.ip = clientIp(ctx.req.socket.remoteAddress, ctx.headers, config.trustProxy);
+    ctx.state.ip = clientIp(ctx.req.socket.remoteAddress, ctx.headers, settings.trustProxy);
     try {
       await next();
     } finally {

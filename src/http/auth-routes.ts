@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { hashPassword, passwordSchema, verifyPassword } from '../auth/passwords.js';
 import { signSession } from '../auth/tokens.js';
-import { userNameSchema } from '../realtime/names.js';
+import { userNameSchema } from '../protocol/names.js';
 import type { User } from '../store/types.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
@@ -22,7 +22,7 @@ const guestBody = z.object({ name: userNameSchema });
 const WRONG_LOGIN = 'wrong name or password';
 
 export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
-  const { config, store, secret } = deps;
+  const { settings, store, secret } = deps;
   const router = new Router({ prefix: '/api' });
 
   // Compared against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -38,8 +38,8 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   }
 
   function signIn(ctx: Context, user: User, status: number): void {
-    const token = signSession(secret, user, config.sessionTtlMs);
-    setSessionCookie(ctx, token, isSecureRequest(ctx, config), config.sessionTtlMs);
+    const token = signSession(secret, user, settings.sessionTtlMs);
+    setSessionCookie(ctx, token, isSecureRequest(ctx, settings), settings.sessionTtlMs);
     ctx.status = status;
     ctx.body = { user: userView(user), token };
   }
@@ -67,7 +67,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   });
 
   router.post('/guest', async (ctx) => {
-    if (!config.guests) throw new HttpError(403, 'forbidden', 'guest sign-in is turned off on this server; register or log in');
+    if (!settings.guests) throw new HttpError(403, 'forbidden', 'guest sign-in is turned off on this server; register or log in');
     limitSignIn(ctx);
     const { name } = parseBody(ctx, guestBody);
     const user = await store.createUser({ name, passwordHash: null, guest: true });
@@ -76,7 +76,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
 
   router.post('/logout', (ctx) => {
     // Tokens are stateless: logging out makes the browser forget its cookie; a copied token lives until it expires.
-    clearSessionCookie(ctx, isSecureRequest(ctx, config));
+    clearSessionCookie(ctx, isSecureRequest(ctx, settings));
     ctx.status = 204;
   });
 

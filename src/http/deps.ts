@@ -1,12 +1,25 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { ChatService } from '../realtime/service.js';
-import type { Config } from '../server/config.js';
+import type { BlockList } from 'node:net';
 import type { Store } from '../store/types.js';
+
+/** The settings the HTTP API follows (from the server's config). */
+export interface HttpSettings {
+  /** Addresses whose forwarding headers (X-Forwarded-For, -Proto) are believed. */
+  trustProxy: BlockList;
+  /** Whether this node itself serves TLS. */
+  tls: boolean;
+  sessionTtlMs: number;
+  /** Whether name-only guest sign-in is allowed. */
+  guests: boolean;
+  /** Sign-ins per minute per client address, bursts of the same; 0 turns the limit off. */
+  signInRate: number;
+}
 
 /** Everything the HTTP API needs, handed in by the composition root. */
 export interface HttpDeps {
-  config: Config;
+  settings: HttpSettings;
   store: Store;
   chat: ChatService;
   /** Signs and verifies session tokens (loadOrCreateSecret). */
@@ -17,6 +30,4 @@ export interface HttpDeps {
   ready: () => Promise<boolean>;
   /** Folder of the built web app (web/dist); index.html answers unknown page paths. */
   webRoot: string;
-  /** Sign-in attempts (register, login, guest) allowed per client IP; defaults: a burst of 30, then 30 a minute. */
-  signInLimit?: { burst: number; perMinute: number };
 }

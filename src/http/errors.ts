@@ -5,7 +5,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { ChatError } from '../realtime/errors.js';
-import type { ErrorCode } from '../realtime/protocol.js';
+import type { ErrorCode } from '../protocol/error-codes.js';
 import { NameTakenError, NoSuchRoomError, RoomExistsError } from '../store/types.js';
 
 /** The protocol's codes plus the ones only HTTP has. */

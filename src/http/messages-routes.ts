@@ -4,7 +4,8 @@
  */
 import Router from '@koa/router';
 import { z } from 'zod';
-import { roomNameSchema } from '../realtime/names.js';
+import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from '../protocol/limits.js';
+import { roomNameSchema } from '../protocol/names.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { parse, parseBody } from './validate.js';
@@ -21,9 +22,9 @@ const historyQuery = z.object({
   after: messageId.optional(),
   limit: z
     .string()
-    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 100')
+    .regex(/^\d{1,4}$/, `must be a whole number from 1 to ${HISTORY_PAGE_MAX}`)
     .transform(Number)
-    .pipe(z.number().int().min(1, 'must be from 1 to 100').max(100, 'must be from 1 to 100'))
+    .pipe(z.number().int().min(1, `must be from 1 to ${HISTORY_PAGE_MAX}`).max(HISTORY_PAGE_MAX, `must be from 1 to ${HISTORY_PAGE_MAX}`))
     .optional(),
 });
 
@@ -43,7 +44,7 @@ export function messagesRoutes(deps: HttpDeps): Router {
     const { data, more, gap } = await chat.history({ id: user.id, name: user.name }, room, {
       before: query.before,
       after: query.after,
-      limit: query.limit ?? 50,
+      limit: query.limit ?? HISTORY_PAGE_DEFAULT,
     });
     // A catch-up (`after`) over messages no longer kept says so, rather than leave a silent hole.
     ctx.body = gap ? { room, data: data.map(chatView), more, gap } : { room, data: data.map(chatView), more };

@@ -1,7 +1,7 @@
 /** Rooms: list the ones you can see, create one, add a member to a private one. */
 import Router from '@koa/router';
 import { z } from 'zod';
-import { newRoomNameSchema, roomNameSchema } from '../realtime/names.js';
+import { newRoomNameSchema, roomNameSchema } from '../protocol/names.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';

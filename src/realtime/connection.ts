@@ -8,9 +8,12 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { PresenceUser } from '../broker/types.js';
 import { describeIssues } from '../issues.js';
+import { addKeyed, findKeyed, keyedItems, removeKeyed, type OneOrMap } from '../one-or-set.js';
 import { encodeFrame } from './frames.js';
 import { OutboundQueue } from './outbound.js';
-import { CloseCode, clientMessageSchema, refusalIds, type ClientMessage, type ErrorCode, type ServerMessage } from './protocol.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { ErrorCode } from '../protocol/error-codes.js';
+import { clientMessageSchema, refusalIds, type ClientMessage, type ServerMessage } from './protocol.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
@@ -34,6 +37,7 @@ export interface ConnectionContext {
 const kConnection = Symbol('parley.connection');
 type TaggedSocket = WebSocket & { [kConnection]: ClientConnection };
 const connectionOf = (ws: WebSocket) => (ws as TaggedSocket)[kConnection];
+const roomOf = (sub: Subscription) => sub.room;
 
 // Shared listeners: `this` is the WebSocket, which points back to its connection.
 function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
@@ -73,7 +77,7 @@ export class ClientConnection implements Receiver {
   alive = true;
   readonly #connectedAt = nowSeconds();
   /** The one subscription, or a map by room once the connection follows several rooms. */
-  #subscriptions: Subscription | Map<string, Subscription> | undefined;
+  #subscriptions: OneOrMap<Subscription>;
   /** Private rooms this connection was found allowed to use (access does not change while connected). */
   #allowed: Set<string> | undefined;
   readonly #outbound: OutboundQueue;
@@ -111,35 +115,22 @@ export class ClientConnection implements Receiver {
   // ---------------------------------------------------------------- subscriptions and access
 
   subscription(room: string): Subscription | undefined {
-    const subs = this.#subscriptions;
-    if (subs === undefined) return undefined;
-    if (subs instanceof Map) return subs.get(room);
-    return subs.room === room ? subs : undefined;
+    return findKeyed(this.#subscriptions, room, roomOf);
   }
 
   /** Adds a subscription to a room the connection does not follow yet. */
   addSubscription(sub: Subscription): void {
-    const subs = this.#subscriptions;
-    if (subs === undefined) this.#subscriptions = sub;
-    else if (subs instanceof Map) subs.set(sub.room, sub);
-    else this.#subscriptions = new Map([[subs.room, subs], [sub.room, sub]]);
+    this.#subscriptions = addKeyed(this.#subscriptions, sub, roomOf);
   }
 
   /** Removes the subscription if it is still the connection's one for its room. */
   removeSubscription(sub: Subscription): void {
-    const subs = this.#subscriptions;
-    if (subs === sub) this.#subscriptions = undefined;
-    else if (subs instanceof Map && subs.get(sub.room) === sub) {
-      subs.delete(sub.room);
-      if (subs.size === 1) this.#subscriptions = subs.values().next().value;
-    }
+    this.#subscriptions = removeKeyed(this.#subscriptions, sub, roomOf);
   }
 
   /** Every subscription, as a snapshot (safe to unsubscribe while iterating). */
   subscriptions(): Subscription[] {
-    const subs = this.#subscriptions;
-    if (subs === undefined) return [];
-    return subs instanceof Map ? [...subs.values()] : [subs];
+    return keyedItems(this.#subscriptions);
   }
 
   /** Whether this connection was found allowed to use the private room. */

@@ -5,7 +5,9 @@
 import { z } from 'zod';
 import type { PresenceUser } from '../broker/types.js';
 import type { StoredMessage, User } from '../store/types.js';
-import { roomNameSchema } from './names.js';
+import type { ErrorCode } from '../protocol/error-codes.js';
+import { HISTORY_PAGE_MAX } from '../protocol/limits.js';
+import { roomNameSchema } from '../protocol/names.js';
 
 /**
  * A lone half of a UTF-16 surrogate pair, which JSON can carry as a \u escape inside a valid UTF-8
@@ -29,22 +31,12 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('history'),
     room: roomNameSchema,
     before: messageId.optional(),
-    limit: z.number().int().min(1).max(100).optional(),
+    limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
   }),
   z.object({ type: z.literal('typing'), room: roomNameSchema }),
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
-
-/** Stable error codes, shared by the WebSocket protocol and the tests. */
-export type ErrorCode =
-  | 'bad_request'
-  | 'forbidden'
-  | 'not_found'
-  | 'rate_limited'
-  | 'too_large'
-  | 'history_gap'
-  | 'internal';
 
 export type ChatFrame = { type: 'chat' } & StoredMessage;
 
@@ -58,15 +50,6 @@ export type ServerMessage =
   | { type: 'ack'; cid: string; room: string; id: number; ts: number }
   | { type: 'typing'; room: string; user: PresenceUser }
   | { type: 'error'; code: ErrorCode; message: string; cid?: string; room?: string };
-
-/** WebSocket close codes the server uses. */
-export const CloseCode = {
-  goingAway: 1001,
-  policyViolation: 1008,
-  tooBig: 1009,
-  internalError: 1011,
-  tryAgainLater: 1013,
-} as const;
 
 /**
  * The cid and room a refused frame carried (bounded, and only when they are strings), for its error

@@ -66,6 +66,8 @@ export class RoomChannel {
   #lastSeq: number | undefined;
   readonly #early: StoredMessage[] = [];
   readonly #pending = new Map<number, StoredMessage>();
+  /** The newest id the store was found to have (catchUp): the channel fills up to it even if nothing follows. */
+  #known = 0;
   #filling = false;
   readonly #chatPrefix: string;
 
@@ -86,6 +88,7 @@ export class RoomChannel {
     this.#lastSeq = lastId;
     for (const m of this.#early) this.#accept(m);
     this.#early.length = 0;
+    if (this.#known > lastId && !this.#filling) void this.#fill();
   }
 
   receive(event: RoomEvent): void {
@@ -106,6 +109,16 @@ export class RoomChannel {
     }
   }
 
+  /**
+   * The store has messages up to `lastId`: deliver those not seen here from the store, whether or
+   * not their events ever come (their node died before publishing, or the broker lost them).
+   */
+  catchUp(lastId: number): void {
+    if (lastId <= this.#known) return;
+    this.#known = lastId;
+    if (this.#lastSeq !== undefined && lastId > this.#lastSeq && !this.#filling) void this.#fill();
+  }
+
   #accept(message: StoredMessage): void {
     const last = this.#lastSeq!;
     if (message.id <= last) return;
@@ -115,7 +128,7 @@ export class RoomChannel {
       return;
     }
     this.#pending.set(message.id, message);
-    if (!this.#filling) void this.#fillGap();
+    if (!this.#filling) void this.#fill();
   }
 
   #drain(): void {
@@ -125,25 +138,28 @@ export class RoomChannel {
     }
   }
 
-  /** Reads the messages missing between what was delivered and what is waiting, from the store. */
-  async #fillGap(): Promise<void> {
+  /**
+   * Reads from the store what is missing before the first waiting message (a hole: another node's
+   * message overtaken on the wire), or up to the newest id known to be stored.
+   */
+  async #fill(): Promise<void> {
     this.#filling = true;
     try {
       for (;;) {
+        const last = this.#lastSeq!;
         // Anything at or below the position came meanwhile by another way (the fill itself, a retry).
-        for (const id of this.#pending.keys()) if (id <= this.#lastSeq!) this.#pending.delete(id);
-        if (this.#pending.size === 0) break;
-        const upTo = Math.min(...this.#pending.keys());
-        if (upTo === this.#lastSeq! + 1) {
+        for (const id of this.#pending.keys()) if (id <= last) this.#pending.delete(id);
+        if (this.#pending.has(last + 1)) {
           this.#drain();
           continue;
         }
-        const missing = await this.store.history(this.name, { after: this.#lastSeq!, limit: Math.min(upTo - this.#lastSeq! - 1, 1000) });
-        if (missing.length === 0) {
-          // The store does not have them (pruned): skip ahead rather than stall the room.
-          this.#lastSeq = upTo - 1;
-        }
-        for (const m of missing) if (m.id === this.#lastSeq! + 1) this.#dispatch(m);
+        const want = this.#pending.size > 0 ? Math.min(...this.#pending.keys()) - 1 : this.#known;
+        if (want <= last) break;
+        const missing = await this.store.history(this.name, { after: last, limit: Math.min(want - last, 1000) });
+        // None left (pruned): skip ahead rather than stall the room. Some: in id order, past any
+        // pruned start of the hole (the ids that are gone will not come back).
+        if (missing.length === 0) this.#lastSeq = want;
+        for (const m of missing) if (m.id > this.#lastSeq!) this.#dispatch(m);
         this.#drain();
       }
     } catch (err) {

@@ -3,7 +3,6 @@
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,15 +10,12 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { loadOrCreateSecret } from '../auth/secret.js';
-import { LocalBroker } from '../broker/local.js';
-import type { Broker } from '../broker/types.js';
 import { createHttpApp } from '../http/app.js';
 import { createMetrics } from '../metrics.js';
 import { ChatHub } from '../realtime/hub.js';
-import { DEFAULT_ROOM } from '../realtime/names.js';
-import { DB_FILE } from '../store/sqlite/sqlite-store.js';
-import { WorkerStore } from '../store/sqlite/worker-store.js';
+import { DEFAULT_ROOM } from '../protocol/names.js';
 import { RoomExistsError, type Store } from '../store/types.js';
+import { backendNames, createBroker, createStore } from './backends.js';
 import type { Config } from './config.js';
 import { ensureDataDir } from './data-dir.js';
 import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
@@ -47,27 +43,22 @@ export interface StartOptions {
 export async function startParley(config: Config, options: StartOptions = {}): Promise<ParleyServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   await ensureDataDir(config.dataDir);
-  if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
-  if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
-
   const secret = await loadOrCreateSecret(config.dataDir, config.sessionSecret);
-  const store: Store = await WorkerStore.open(join(config.dataDir, DB_FILE), {
-    onFailure: (err) => {
-      logger.fatal({ err }, 'the store thread died: messages can no longer be stored');
-      options.onFatal?.(err);
-    },
-  });
+  const store = await createStore(config, { logger, onFatal: options.onFatal });
+  let backends: Awaited<ReturnType<typeof createBroker>>;
   try {
     await ensureDefaultRoom(store);
+    backends = await createBroker(config);
   } catch (err) {
     await store.close();
     throw err;
   }
-  const broker: Broker = new LocalBroker();
+  const { broker, presence } = backends;
   const metrics = createMetrics();
   const hub = new ChatHub({
     store,
     broker,
+    presence,
     logger,
     metrics,
     options: {
@@ -80,14 +71,20 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   });
   let shuttingDown = false;
   const app = createHttpApp({
-    config,
+    settings: {
+      trustProxy: config.trustProxy,
+      tls: config.tls !== undefined,
+      sessionTtlMs: config.sessionTtlMs,
+      guests: config.guests,
+      signInRate: config.signInRate,
+    },
     store,
     chat: hub,
     secret,
     logger,
     metrics,
     webRoot: WEB_ROOT,
-    ready: async () => !shuttingDown && (await store.ping()),
+    ready: async () => !shuttingDown && (await store.ping()) && (await broker.ping()),
   });
   const http = app.callback();
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
@@ -108,6 +105,8 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     });
   } catch (err) {
     await hub.close();
+    await presence.close();
+    await broker.close();
     await store.close();
     throw err;
   }
@@ -115,7 +114,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const scheme = config.tls ? 'https' : 'http';
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `${scheme}://${shownHost}:${port}`;
-  logger.info({ url, dataDir: config.dataDir, store: 'sqlite', broker: 'local' }, 'parley listening');
+  logger.info({ url, dataDir: config.dataDir, node: config.nodeId, ...backendNames(config) }, 'parley listening');
   const idleCollector = startIdleCollector({
     ...IDLE_COLLECTOR_DEFAULTS,
     onCollect: ({ ms, heapBefore, heapAfter }) =>
@@ -133,6 +132,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       upgrades.close();
       server.closeAllConnections();
       await stopped;
+      await presence.close();
       await broker.close();
       await store.close();
       logger.info('parley stopped');

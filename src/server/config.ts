@@ -3,6 +3,7 @@
  * `parley serve` flags (flags win), validated with a clear message for each bad value.
  */
 import { BlockList, isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => {
@@ -85,6 +86,11 @@ export const settings = {
   SLOW_READER_BYTES: { schema: int(1024, 1 << 30), default: '4194304', help: 'bytes buffered for one reader before it is closed with 1013' },
   HEARTBEAT_MS: { schema: int(1000, 3_600_000), default: '30000', help: 'ping interval; a peer that misses its pong is cut off' },
   HISTORY_KEEP: { schema: int(0, 100_000_000), default: '100000', help: 'messages kept per room; older ones are pruned; 0 keeps all' },
+  NODE_ID: {
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"'),
+    default: undefined,
+    help: 'name of this node in logs, metrics, /readyz and presence; unset: host name and process id',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     default: 'info',
@@ -117,6 +123,7 @@ export interface Config {
   slowReaderBytes: number;
   heartbeatMs: number;
   historyKeep: number;
+  nodeId: string;
   logLevel: string;
 }
 
@@ -183,6 +190,13 @@ export function loadConfig(
     slowReaderBytes: values.SLOW_READER_BYTES as number,
     heartbeatMs: values.HEARTBEAT_MS as number,
     historyKeep: values.HISTORY_KEEP as number,
+    nodeId: (values.NODE_ID as string | undefined) ?? defaultNodeId(),
     logLevel: values.LOG_LEVEL as string,
   };
+}
+
+/** The host name and the process id: unique among the nodes of a cluster, and readable in a log. */
+function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 50) || 'node';
+  return `${host}-${process.pid}`;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { describeIssues } from '../../src/issues.js';
-import { directRoomMembers, directRoomName, newRoomNameSchema, roomNameSchema, userNameSchema } from '../../src/realtime/names.js';
+import { directRoomMembers, directRoomName, newRoomNameSchema, roomNameSchema, userNameSchema } from '../../src/protocol/names.js';
 
 const ok = (s: string) => userNameSchema.safeParse(s).success;
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { LocalPresence } from '../../src/broker/local-presence.js';
 import { LocalBroker } from '../../src/broker/local.js';
 import type { RoomEvent } from '../../src/broker/types.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -24,6 +25,7 @@ test('a message the broker cannot deliver fails alone: the others of its batch a
   const hub = new ChatHub({
     store,
     broker: new BrokenForRoom('b'),
+    presence: new LocalPresence('test'),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),
     options: { maxText: 4000, rateLimit: 0, slowReaderBytes: 1 << 20, heartbeatMs: 30_000, historyKeep: 0 },

@@ -68,6 +68,37 @@ describe('RoomChannel', () => {
     assert.deepEqual(reader.ids(), [3]);
   });
 
+  it('goes on past a hole whose start was pruned, delivering what the store still has, in order', async () => {
+    const { store, messages } = await roomWith(8);
+    const channel = new RoomChannel('r', store, (e) => assert.fail(String(e)));
+    channel.start(1);
+    const reader = new Collector();
+    channel.subscribers.add(new Subscription(reader, 'r'));
+    // This node saw 1; meanwhile 2-4 were pruned (HISTORY_KEEP) and 5-7 never reached it: 8 arrives.
+    await store.prune('r', 4);
+    channel.receive({ kind: 'chat', message: messages[7]! });
+    await settle();
+    assert.deepEqual(reader.ids(), [5, 6, 7, 8]);
+    channel.receive({ kind: 'chat', message: messages[7]! });
+    assert.deepEqual(reader.ids(), [5, 6, 7, 8], 'and nothing twice');
+  });
+
+  it('catches up from the store when told the room is further on, with nothing published after', async () => {
+    const { store, messages } = await roomWith(4);
+    const channel = new RoomChannel('r', store, (e) => assert.fail(String(e)));
+    channel.start(1);
+    const reader = new Collector();
+    channel.subscribers.add(new Subscription(reader, 'r'));
+    // 2-4 were stored by a node that died before publishing them: a periodic check finds lastId 4.
+    channel.catchUp(4);
+    await settle();
+    assert.deepEqual(reader.ids(), [2, 3, 4]);
+    channel.receive({ kind: 'chat', message: messages[3]! });
+    channel.catchUp(4);
+    await settle();
+    assert.deepEqual(reader.ids(), [2, 3, 4], 'nothing twice');
+  });
+
   it('keeps live messages of a replaying subscription until the replay is done, without duplicates', async () => {
     const { store, messages } = await roomWith(4);
     const channel = new RoomChannel('r', store, (e) => assert.fail(String(e)));

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { directRoomName } from '../../realtime/names.js';
+import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
+import { directRoomName, nameKey } from '../../protocol/names.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -17,12 +18,9 @@ import {
 } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
-import { nameKey } from './name-key.js';
 
 /** The file name of the database inside the data dir. */
 export const DB_FILE = 'parley.db';
-/** The most messages one history call returns, whatever the caller asks for. */
-export const MAX_HISTORY_LIMIT = 1000;
 /** How long a write waits for another connection's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 /**
@@ -562,7 +560,7 @@ export class SqliteStore implements Store {
    * of older history. Always oldest first.
    */
   async history(room: string, query: HistoryQuery): Promise<StoredMessage[]> {
-    const limit = Math.min(MAX_HISTORY_LIMIT, Math.floor(query.limit));
+    const limit = Math.min(STORE_HISTORY_MAX, Math.floor(query.limit));
     if (!(limit > 0)) return [];
     const after = query.after ?? 0;
     const before = query.before ?? Number.MAX_SAFE_INTEGER;

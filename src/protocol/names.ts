@@ -1,3 +1,8 @@
+/**
+ * The naming rules both sides of the protocol and every Store share: user and room names, the
+ * direct-message room of two users, and the key under which two account names count as one.
+ * Imported by the server (store, http, realtime) and by the clients (SDK, CLI, web).
+ */
 import { z } from 'zod';
 
 /** Longest user name, in characters (code points). */
@@ -48,4 +53,20 @@ export function directRoomMembers(room: string): [number, number] | undefined {
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
 
+/** Whether the room is a direct-message room; such a room is always private to its two members. */
+export function isDirectRoom(room: string): boolean {
+  return DIRECT_ROOM.test(room);
+}
+
+/** The public room every server has from its first start. */
 export const DEFAULT_ROOM = 'lobby';
+
+/**
+ * The form in which two account names are compared: NFC, then lower case. "Alice", "ALICE" and
+ * "alice" are one name; so are a precomposed "é" and "e" + combining accent.
+ * Every Store implementation must use the same key, or the same name could be taken twice.
+ */
+export function nameKey(name: string): string {
+  // Lower-casing can unpack a character (İ -> i + dot), so normalise again after it.
+  return name.normalize('NFC').toLowerCase().normalize('NFC');
+}

@@ -1,0 +1,8 @@
+/** WebSocket close codes the server uses, and clients interpret. */
+export const CloseCode = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  tooBig: 1009,
+  internalError: 1011,
+  tryAgainLater: 1013,
+} as const;

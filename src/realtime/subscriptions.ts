@@ -1,0 +1,216 @@
+/**
+ * Which connections of this node follow which rooms, and how a connection starts following one:
+ * live from now, or replaying the stored messages after an id first, with no gap and no duplicate
+ * between the two. A room followed by anyone here has a RoomChannel, subscribed to the broker.
+ */
+import type { Broker, RoomEvent } from '../broker/types.js';
+import type { Metrics } from '../metrics.js';
+import type { StoredMessage, Store } from '../store/types.js';
+import type { ClientConnection } from './connection.js';
+import { missingAfter, toFrame } from './history.js';
+import { RoomChannel, Subscription } from './room-channel.js';
+
+/** Messages read from the store per page of a replay. */
+const REPLAY_PAGE = 500;
+
+export interface SubscriptionsDeps {
+  store: Store;
+  broker: Broker;
+  metrics: Metrics;
+  onError(err: unknown): void;
+}
+
+export class Subscriptions {
+  readonly #store: Store;
+  readonly #broker: Broker;
+  readonly #metrics: Metrics;
+  readonly #onError: (err: unknown) => void;
+  readonly #channels = new Map<string, Promise<RoomChannel>>();
+  /** The channels of #channels that are ready, for the synchronous path of every broadcast. */
+  readonly #ready = new Map<string, RoomChannel>();
+  /** Subscriptions whose channel is being made, and the promise of their start. */
+  readonly #starting = new Map<Subscription, Promise<void>>();
+
+  constructor(deps: SubscriptionsDeps) {
+    this.#store = deps.store;
+    this.#broker = deps.broker;
+    this.#metrics = deps.metrics;
+    this.#onError = deps.onError;
+  }
+
+  /** The rooms followed on this node now. */
+  rooms(): string[] {
+    return [...this.#ready.keys()];
+  }
+
+  /**
+   * Subscribes the connection to the room, replaying stored messages with id > after first. The
+   * subscription is registered on the connection before anything is awaited, so that a DM arriving
+   * meanwhile finds it (see deliverDirect) instead of starting a second, competing one.
+   */
+  async subscribe(conn: ClientConnection, name: string, after: number | undefined): Promise<Subscription> {
+    let sub = conn.subscription(name);
+    if (!sub) {
+      sub = new Subscription(conn, name);
+      sub.state = 'pending';
+      sub.lastSent = after ?? -1;
+      conn.addSubscription(sub);
+      const starting = this.#start(conn, sub);
+      this.#starting.set(sub, starting);
+      try {
+        await starting;
+      } finally {
+        this.#starting.delete(sub);
+      }
+      return sub;
+    }
+    const starting = this.#starting.get(sub);
+    if (starting) {
+      // Not started yet: the replay will begin where this join asks.
+      if (after !== undefined && sub.state === 'pending') sub.lastSent = after;
+      await starting;
+      return sub;
+    }
+    if (after !== undefined) {
+      const channel = this.#ready.get(name);
+      if (channel) await this.#replay(conn, channel, sub, after);
+    }
+    return sub;
+  }
+
+  /** Stops the subscription (the connection left the room, or closed). */
+  async unsubscribe(conn: ClientConnection, sub: Subscription): Promise<void> {
+    conn.removeSubscription(sub);
+    sub.generation++;
+    const channel = await this.#channels.get(sub.room);
+    channel?.subscribers.delete(sub);
+    if (channel && channel.subscribers.size === 0) this.#drop(channel);
+  }
+
+  /**
+   * A DM reached a user: connections of theirs that are not in that conversation yet join it quietly,
+   * from this message on. A burst of DMs finds the subscription that the first one started; one that
+   * overtook an earlier message on the way (another node's) moves its start back to that message.
+   */
+  async deliverDirect(conns: ClientConnection[], message: StoredMessage): Promise<void> {
+    const starts: Promise<Subscription>[] = [];
+    for (const conn of conns) {
+      if (conn.closing) continue;
+      const sub = conn.subscription(message.room);
+      if (sub) {
+        if (sub.state === 'pending' && (sub.lastSent < 0 || message.id - 1 < sub.lastSent)) sub.lastSent = message.id - 1;
+        continue;
+      }
+      conn.allow(message.room);
+      starts.push(this.subscribe(conn, message.room, message.id - 1));
+    }
+    await Promise.all(starts);
+  }
+
+  /** An event of a room from the broker, for the room's channel here (if any), in the order received. */
+  route(room: string, event: RoomEvent): void {
+    const ready = this.#ready.get(room);
+    if (ready) {
+      ready.receive(event);
+      return;
+    }
+    const pending = this.#channels.get(room);
+    if (!pending) return;
+    // Keep the event order: a settled channel gets it now, one being created gets it when ready.
+    pending.then((channel) => channel.receive(event), () => {});
+  }
+
+  /**
+   * Reads again from the store where every followed room is, and delivers what this node missed
+   * (the broker lost events, or a node died between storing and publishing).
+   */
+  async catchUp(): Promise<void> {
+    for (const channel of [...this.#ready.values()]) {
+      const room = await this.#store.getRoom(channel.name);
+      if (room) channel.catchUp(room.lastId);
+    }
+  }
+
+  async #channel(name: string): Promise<RoomChannel> {
+    let pending = this.#channels.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const channel = new RoomChannel(name, this.#store, this.#onError);
+        // Subscribe first, then read where the room is: nothing published in between is missed.
+        await this.#broker.subscribe(name);
+        const room = await this.#store.getRoom(name);
+        channel.start(room?.lastId ?? 0);
+        this.#ready.set(name, channel);
+        this.#metrics.roomsActive.set(this.#ready.size);
+        return channel;
+      })();
+      this.#channels.set(name, pending);
+      pending.catch(() => this.#channels.delete(name));
+    }
+    return pending;
+  }
+
+  /** Puts a pending subscription into its room's channel and replays or goes live, as it asks. */
+  async #start(conn: ClientConnection, sub: Subscription): Promise<void> {
+    let channel = await this.#channel(sub.room);
+    // The channel may have been dropped while this waited (its last subscriber left): take the new one.
+    while (this.#ready.get(sub.room) !== channel) channel = await this.#channel(sub.room);
+    // Left, or closed, while the channel was being made.
+    if (conn.subscription(sub.room) !== sub || conn.closing) return;
+    channel.subscribers.add(sub);
+    const after = sub.lastSent;
+    if (after >= 0) await this.#replay(conn, channel, sub, after);
+    else {
+      sub.lastSent = channel.lastSeq;
+      sub.state = 'live';
+    }
+  }
+
+  async #replay(conn: ClientConnection, channel: RoomChannel, sub: Subscription, after: number): Promise<void> {
+    const generation = ++sub.generation;
+    sub.state = 'replaying';
+    sub.backlog = undefined;
+    sub.lastSent = after;
+    const stale = () => sub.generation !== generation || conn.closing;
+    const newest = Math.max(channel.lastSeq, (await this.#store.getRoom(channel.name))?.lastId ?? 0);
+    if (stale()) return;
+    if (after > newest) {
+      // The client has seen ids this room does not have: its history was restored from an older
+      // backup, or reset. New messages reuse those ids, and would be skipped as already seen; so
+      // say so, and go on from where the room is (the list's lastId tells the client).
+      conn.sendError('history_gap', `this room's newest message is ${newest}, not ${after}: its history was restored or reset; messages after ${newest} follow`, {
+        room: channel.name,
+      });
+      sub.lastSent = newest;
+    } else if (await missingAfter(this.#store, channel.name, after, newest)) {
+      const oldest = await this.#store.oldestKeptId(channel.name);
+      conn.sendError('history_gap', `messages after ${after} are no longer kept; replay starts at ${oldest ?? newest + 1}`, {
+        room: channel.name,
+      });
+    }
+    for (;;) {
+      if (stale()) return;
+      const page = await this.#store.history(channel.name, { after: sub.lastSent, limit: REPLAY_PAGE });
+      if (stale()) return;
+      for (const m of page) {
+        if (m.id <= sub.lastSent) continue;
+        sub.lastSent = m.id;
+        conn.send(toFrame(m));
+      }
+      if (page.length < REPLAY_PAGE) break;
+    }
+    sub.goLive();
+  }
+
+  /**
+   * A room nobody on this node follows any more stops costing anything here. The broker
+   * unsubscribe is issued at once, so a later subscribe for the same room comes after it.
+   */
+  #drop(channel: RoomChannel): void {
+    if (this.#ready.get(channel.name) !== channel) return;
+    this.#ready.delete(channel.name);
+    this.#channels.delete(channel.name);
+    this.#metrics.roomsActive.set(this.#ready.size);
+    void this.#broker.unsubscribe(channel.name).catch(this.#onError);
+  }
+}

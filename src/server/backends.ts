@@ -1,0 +1,41 @@
+/**
+ * Picks the Store, Broker and Presence implementations from the config. This is the only place
+ * that knows which are in use: the rest of the server sees the interfaces.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { LocalPresence } from '../broker/local-presence.js';
+import { LocalBroker } from '../broker/local.js';
+import type { Broker, Presence } from '../broker/types.js';
+import { DB_FILE } from '../store/sqlite/sqlite-store.js';
+import { WorkerStore } from '../store/sqlite/worker-store.js';
+import type { Store } from '../store/types.js';
+import type { Config } from './config.js';
+
+export interface StoreOptions {
+  logger: Logger;
+  /** Called if the store can no longer work at all (its thread died). */
+  onFatal?: (err: Error) => void;
+}
+
+/** The store the config asks for: SQLite in the data dir (the default). */
+export async function createStore(config: Config, options: StoreOptions): Promise<Store> {
+  if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
+  return WorkerStore.open(join(config.dataDir, DB_FILE), {
+    onFailure: (err) => {
+      options.logger.fatal({ err }, 'the store thread died: messages can no longer be stored');
+      options.onFatal?.(err);
+    },
+  });
+}
+
+/** The broker and presence the config asks for: in-process (the default). */
+export async function createBroker(config: Config): Promise<{ broker: Broker; presence: Presence }> {
+  if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
+  return { broker: new LocalBroker(), presence: new LocalPresence(config.nodeId) };
+}
+
+/** Which implementations a config picks, for the start-up log and /readyz. */
+export function backendNames(config: Config): { store: string; broker: string } {
+  return { store: config.databaseUrl ? 'postgres' : 'sqlite', broker: config.redisUrl ? 'redis' : 'local' };
+}
