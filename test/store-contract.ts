@@ -16,8 +16,13 @@ import {
 } from '../src/store/types.js';
 
 export type OpenStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+/**
+ * Two handles on one fresh, empty database (two connections, as two nodes would have), and a
+ * cleanup that closes both and removes what was made.
+ */
+export type OpenStorePair = () => Promise<{ stores: [Store, Store]; cleanup: () => Promise<void> }>;
 
-export function runStoreContract(name: string, open: OpenStore): void {
+export function runStoreContract(name: string, open: OpenStore, openPair?: OpenStorePair): void {
   /** Runs `fn` against a fresh store and always cleans up. */
   const withStore = (fn: (store: Store) => Promise<void>) => async () => {
     const { store, cleanup } = await open();
@@ -538,6 +543,102 @@ export function runStoreContract(name: string, open: OpenStore): void {
         assert.equal(await store.oldestKeptId('p'), 6);
       }));
     });
+
+    describe('where rooms are', () => {
+      it('gives the newest id of each room asked for, and leaves out rooms that do not exist', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        for (const room of ['a', 'b', 'empty']) await store.createRoom({ name: room, private: false, createdBy: null });
+        await fill(store, 'a', u, 3);
+        await fill(store, 'b', u, 7);
+        await store.prune('b', 2);
+        const last = await store.lastIds(['a', 'b', 'empty', 'nowhere']);
+        assert.deepEqual([...last].sort(), [['a', 3], ['b', 7], ['empty', 0]]);
+        assert.equal((await store.lastIds([])).size, 0);
+      }));
+
+      it('finds the newest kept message stored before a time', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 't', private: false, createdBy: null });
+        const at = (data: string, when: number): NewMessage => ({ room: 't', user: { id: u.id, name: u.name }, data, ts: when });
+        await store.appendMessages([at('one', 1000), at('two', 2000), at('three', 3000)]);
+        assert.equal(await store.lastIdBefore('t', 2500), 2);
+        assert.equal(await store.lastIdBefore('t', 2000), 1, 'strictly before');
+        assert.equal(await store.lastIdBefore('t', 999), 0);
+        assert.equal(await store.lastIdBefore('t', 10_000), 3);
+        assert.equal(await store.lastIdBefore('nowhere', 10_000), 0);
+      }));
+    });
+
+    if (openPair) {
+      /** Runs `fn` against two handles on one fresh database and always cleans up. */
+      const withPair = (fn: (a: Store, b: Store) => Promise<void>) => async () => {
+        const { stores, cleanup } = await openPair();
+        try {
+          await fn(...stores);
+        } finally {
+          await cleanup();
+        }
+      };
+
+      describe('two handles on one database (two nodes)', () => {
+        it('keeps a room gapless and unique when both append to it at the same time', withPair(async (a, b) => {
+          const u = await registered(a, 'writer');
+          await a.createRoom({ name: 'busy', private: false, createdBy: null });
+          const batches = (store: Store, tag: string) =>
+            Array.from({ length: 20 }, (_, n) =>
+              store.appendMessages(Array.from({ length: 25 }, (_, i) => msg('busy', u, `${tag} ${n}.${i}`, `${tag}-${n}-${i}`))),
+            );
+          const results = (await Promise.all([...batches(a, 'a'), ...batches(b, 'b')])).flat();
+          assert.equal(results.length, 1000);
+          assert.ok(results.every((r) => !r.duplicate));
+          assert.deepEqual(results.map((r) => r.message.id).sort((x, y) => x - y), range(1, 1000), 'ids 1..1000, each once');
+          // Each batch got consecutive ids in its own order.
+          for (let i = 0; i < results.length; i += 25) {
+            const batchIds = results.slice(i, i + 25).map((r) => r.message.id);
+            assert.deepEqual(batchIds, range(batchIds[0]!, batchIds[0]! + 24));
+          }
+          for (const store of [a, b]) {
+            assert.equal((await store.getRoom('busy'))?.lastId, 1000);
+            const stored = await store.history('busy', { after: 0, limit: 1000 });
+            assert.deepEqual(ids(stored), range(1, 1000));
+            const byId = new Map(results.map((r) => [r.message.id, r.message.data]));
+            assert.ok(stored.every((m) => byId.get(m.id) === m.data), 'each id holds the message it was acked for');
+          }
+        }));
+
+        it('stores a cid retried through the other handle once, with the same id', withPair(async (a, b) => {
+          const u = await registered(a, 'writer');
+          await a.createRoom({ name: 'r', private: false, createdBy: null });
+          const [first] = await a.appendMessages([msg('r', u, 'hello', 'c-1')]);
+          await b.appendMessages([msg('r', u, 'other', 'c-2')]);
+          const [retry] = await b.appendMessages([msg('r', u, 'hello', 'c-1')]);
+          assert.equal(first!.duplicate, false);
+          assert.equal(retry!.duplicate, true);
+          assert.equal(retry!.message.id, first!.message.id);
+          assert.equal(retry!.message.data, 'hello');
+          // Both at once, through both handles: one of them stores it.
+          const both = await Promise.all([a.appendMessages([msg('r', u, 'race', 'c-3')]), b.appendMessages([msg('r', u, 'race', 'c-3')])]);
+          const outcomes = both.map(([r]) => r!);
+          assert.equal(outcomes.filter((r) => !r.duplicate).length, 1, 'stored once');
+          assert.equal(outcomes[0]!.message.id, outcomes[1]!.message.id);
+          assert.deepEqual(ids(await a.history('r', { after: 0, limit: 10 })), [1, 2, 3]);
+        }));
+
+        it('sees the other handle\'s users, rooms and members, and agrees on one DM room', withPair(async (a, b) => {
+          const ann = await registered(a, 'ann');
+          const bob = await guest(b, 'bob');
+          assert.deepEqual(await b.getUser(ann.id), ann);
+          await assert.rejects(registered(b, 'ANN'), NameTakenError);
+          const rooms = await Promise.all([a.ensureDirectRoom(ann.id, bob.id), b.ensureDirectRoom(bob.id, ann.id)]);
+          assert.equal(rooms[0].name, rooms[1].name);
+          assert.ok(await a.isMember(rooms[0].name, bob.id));
+          await a.createRoom({ name: 'shared', private: true, createdBy: ann.id });
+          await assert.rejects(b.createRoom({ name: 'shared', private: false, createdBy: bob.id }), RoomExistsError);
+          await b.addMember('shared', bob.id);
+          assert.ok(await a.isMember('shared', bob.id));
+        }));
+      });
+    }
 
     describe('lifecycle', () => {
       it('answers ping while open and not after close; close twice is fine', withStore(async (store) => {

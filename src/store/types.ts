@@ -88,6 +88,17 @@ export class NoSuchRoomError extends Error {
   }
 }
 
+/**
+ * Thrown by any method when the store cannot be reached now (the database is restarting or the
+ * network is down): nothing was changed, and the same call may succeed later.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(message = 'the message store is unavailable; try again shortly', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 export interface Store {
   // --- accounts ---
   /**
@@ -130,6 +141,16 @@ export interface Store {
   history(room: string, query: HistoryQuery): Promise<StoredMessage[]>;
   /** The smallest id still kept in the room, or undefined when no message is kept. */
   oldestKeptId(room: string): Promise<number | undefined>;
+  /**
+   * The newest id of each of the rooms (lastId; rooms that do not exist are left out), in one call:
+   * a node compares it with what it delivered, to find messages whose broadcast it never got.
+   */
+  lastIds(rooms: string[]): Promise<Map<string, number>>;
+  /**
+   * The newest id among the room's kept messages stored with a ts before `ts`, or 0 when there is
+   * none: where a client's history and a store that went back in time (a restored backup) agree.
+   */
+  lastIdBefore(room: string, ts: number): Promise<number>;
   /** Deletes the room's oldest messages so that at most `keep` remain. Returns how many were deleted. */
   prune(room: string, keep: number): Promise<number>;
 

@@ -15,17 +15,35 @@ import { runStoreContract } from '../store-contract.js';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'parley-store-'));
 
-runStoreContract('SqliteStore', async () => {
-  const dir = await tempDir();
-  const store = await openSqliteStore(dir);
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+runStoreContract(
+  'SqliteStore',
+  async () => {
+    const dir = await tempDir();
+    const store = await openSqliteStore(dir);
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  async () => {
+    const dir = await tempDir();
+    // Two connections to one file, as two processes would have (moving messages_recent often).
+    const stores = [await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 100 }), await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 100 })] as [
+      SqliteStore,
+      SqliteStore,
+    ];
+    return {
+      stores,
+      cleanup: async () => {
+        for (const store of stores) await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+);
 
 runStoreContract('SqliteStore in memory', async () => {
   const store = await SqliteStore.open(':memory:');

@@ -9,17 +9,32 @@ import { runStoreContract } from '../store-contract.js';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'parley-worker-store-'));
 
-runStoreContract('WorkerStore', async () => {
-  const dir = await tempDir();
-  const store = await WorkerStore.open(join(dir, 'parley.db'));
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+runStoreContract(
+  'WorkerStore',
+  async () => {
+    const dir = await tempDir();
+    const store = await WorkerStore.open(join(dir, 'parley.db'));
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  async () => {
+    const dir = await tempDir();
+    // Two store threads on one file: their transactions really run at the same time.
+    const stores = [await WorkerStore.open(join(dir, 'parley.db')), await WorkerStore.open(join(dir, 'parley.db'))] as [WorkerStore, WorkerStore];
+    return {
+      stores,
+      cleanup: async () => {
+        for (const store of stores) await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+);
 
 describe('WorkerStore', () => {
   it("gives back the store's own errors as their classes", async () => {

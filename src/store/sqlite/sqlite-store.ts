@@ -576,6 +576,15 @@ export class SqliteStore implements Store {
     return id ?? undefined;
   }
 
+  async lastIds(rooms: string[]): Promise<Map<string, number>> {
+    const rows = this.#stmt.lastIds.all(JSON.stringify(rooms)) as Array<{ name: string; last_id: number }>;
+    return new Map(rows.map((r) => [r.name, r.last_id]));
+  }
+
+  async lastIdBefore(room: string, ts: number): Promise<number> {
+    return (this.#stmt.lastIdBefore.get({ room, ts }) as number | null) ?? 0;
+  }
+
   async prune(room: string, keep: number): Promise<number> {
     if (!Number.isFinite(keep)) throw new RangeError(`keep must be a number, not ${keep}`);
     const { deleted, upTo, generation } = this.#write(() => {
@@ -735,6 +744,16 @@ function prepareStatements(db: Database.Database) {
         `SELECT min(id) FROM (SELECT min(id) AS id FROM messages WHERE room = @room
          UNION ALL SELECT min(id) FROM ${STAGING[0]} WHERE room = @room
          UNION ALL SELECT min(id) FROM ${STAGING[1]} WHERE room = @room)`,
+      )
+      .pluck(),
+    lastIds: db.prepare('SELECT name, last_id FROM rooms WHERE name IN (SELECT value FROM json_each(?))'),
+    // A scan of the room's rows (there is no index on ts): asked only when a client's history and
+    // the store's disagree, which is rare.
+    lastIdBefore: db
+      .prepare(
+        `SELECT max(id) FROM (SELECT max(id) AS id FROM messages WHERE room = @room AND ts < @ts
+         UNION ALL SELECT max(id) FROM ${STAGING[0]} WHERE room = @room AND ts < @ts
+         UNION ALL SELECT max(id) FROM ${STAGING[1]} WHERE room = @room AND ts < @ts)`,
       )
       .pluck(),
     prune: db.prepare('DELETE FROM messages WHERE room = @room AND id <= @upTo'),

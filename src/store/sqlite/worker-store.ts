@@ -166,6 +166,14 @@ export class WorkerStore implements Store {
     return this.#call('oldestKeptId', [room]);
   }
 
+  lastIds(rooms: string[]): Promise<Map<string, number>> {
+    return this.#call('lastIds', [rooms]);
+  }
+
+  lastIdBefore(room: string, ts: number): Promise<number> {
+    return this.#call('lastIdBefore', [room, ts]);
+  }
+
   prune(room: string, keep: number): Promise<number> {
     return this.#call('prune', [room, keep]);
   }
