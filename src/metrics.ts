@@ -1,5 +1,5 @@
 /** Prometheus metrics of one node, served at /metrics. */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -11,10 +11,28 @@ export interface Metrics {
   /** Frames written since start; read into framesSent at scrape time (cheaper than an inc per socket write). */
   framesWritten: { count: number };
   slowReadersClosed: Counter;
+  /** Seconds per Store call, by method. */
+  storeSeconds: Histogram<'method'>;
+  /** Seconds until the broker took a published event (a sample of them). */
+  brokerPublishSeconds: Histogram;
+  /** Events the broker could not take (the message was stored: delivered by catch-up instead). */
+  brokerPublishFailures: Counter;
+  /** Times the broker had lost its subscriptions and every followed room was read again from the store. */
+  brokerResyncs: Counter;
+  /** Messages delivered from the store because their broadcast never reached this node. */
+  messagesCaughtUp: Counter;
 }
 
-export function createMetrics(): Metrics {
+/** Latency buckets from 0.5 ms to 5 s. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** @param nodeId shown as the `node` label of parley_node_info, so that a dashboard can tell the nodes apart. */
+export function createMetrics(nodeId = 'parley'): Metrics {
   const registry = new Registry();
+  new Gauge({ name: 'parley_node_info', help: 'This node (value 1), by NODE_ID', labelNames: ['node'] as const, registers: [registry] }).set(
+    { node: nodeId },
+    1,
+  );
   const framesWritten = { count: 0 };
   let framesReported = 0;
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
@@ -42,6 +60,34 @@ export function createMetrics(): Metrics {
     slowReadersClosed: new Counter({
       name: 'parley_slow_readers_closed_total',
       help: 'Connections closed with 1013 because they did not read',
+      registers: [registry],
+    }),
+    storeSeconds: new Histogram({
+      name: 'parley_store_seconds',
+      help: 'Store call latency, by method',
+      labelNames: ['method'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    brokerPublishSeconds: new Histogram({
+      name: 'parley_broker_publish_seconds',
+      help: 'Time until the broker took a published event (one in 64 is timed)',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    brokerPublishFailures: new Counter({
+      name: 'parley_broker_publish_failures_total',
+      help: 'Events the broker could not take; their messages were stored and reach other nodes by catch-up',
+      registers: [registry],
+    }),
+    brokerResyncs: new Counter({
+      name: 'parley_broker_resyncs_total',
+      help: 'Times the broker got its subscriptions back after losing them, and the rooms were read again from the store',
+      registers: [registry],
+    }),
+    messagesCaughtUp: new Counter({
+      name: 'parley_messages_caught_up_total',
+      help: 'Messages delivered from the store because their broadcast never reached this node',
       registers: [registry],
     }),
   };

@@ -6,7 +6,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { ChatError } from '../realtime/errors.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
-import { NameTakenError, NoSuchRoomError, RoomExistsError } from '../store/types.js';
+import { NameTakenError, NoSuchRoomError, RoomExistsError, StoreUnavailableError } from '../store/types.js';
 
 /** The protocol's codes plus the ones only HTTP has. */
 export type HttpErrorCode =
@@ -37,6 +37,7 @@ const chatStatus: Record<ErrorCode, number> = {
   too_large: 413,
   rate_limited: 429,
   history_gap: 409,
+  unavailable: 503,
   internal: 500,
 };
 
@@ -68,6 +69,7 @@ export function toHttpError(err: unknown): HttpError | undefined {
   if (err instanceof NameTakenError || storeCode === 'name_taken') return new HttpError(409, 'name_taken', (err as Error).message);
   if (err instanceof RoomExistsError || storeCode === 'room_exists') return new HttpError(409, 'room_exists', (err as Error).message);
   if (err instanceof NoSuchRoomError || storeCode === 'no_such_room') return new HttpError(404, 'not_found', (err as Error).message);
+  if (err instanceof StoreUnavailableError) return new HttpError(503, 'unavailable', err.message, { 'Retry-After': '2' });
   if (typeof err === 'object' && err !== null) {
     const e = err as StatusError;
     const status = Number(e.status ?? e.statusCode);

@@ -4,7 +4,7 @@
  * grows with the load and the store sees few, large commits. Callbacks rather than promises: this
  * is the per-message hot path, and each promise is an allocation and a microtask.
  */
-import type { AppendResult, NewMessage, Store } from '../store/types.js';
+import { StoreUnavailableError, type AppendResult, type NewMessage, type Store } from '../store/types.js';
 
 export type AppendCallback = (err: unknown, result: AppendResult | undefined) => void;
 
@@ -74,7 +74,11 @@ export class AppendBatcher {
       // One bad message (its room gone meanwhile) must not fail the others: retry them one by one,
       // before the next batch, so that a room's messages still get their ids in arrival order.
       try {
-        if (messages.length === 1) return callbacks[0]!(err, undefined);
+        // A store that cannot be reached fails every message alike: no point in asking it again now.
+        if (messages.length === 1 || err instanceof StoreUnavailableError) {
+          for (const callback of callbacks) callback(err, undefined);
+          return;
+        }
         for (let i = 0; i < messages.length; i++) {
           let result: AppendResult | undefined;
           try {

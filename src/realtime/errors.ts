@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../protocol/error-codes.js';
+import { StoreUnavailableError } from '../store/types.js';
 
 /** A refusal with a stable code: the WebSocket layer sends it as `error`, the HTTP layer maps it to a status. */
 export class ChatError extends Error {
@@ -8,4 +9,14 @@ export class ChatError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * What the client is told of an error: a refusal, or a store that cannot be reached now
+ * (`unavailable`: the client may send again); undefined for a failure of the server itself.
+ */
+export function asRefusal(err: unknown): ChatError | undefined {
+  if (err instanceof ChatError) return err;
+  if (err instanceof StoreUnavailableError) return new ChatError('unavailable', err.message);
+  return undefined;
 }

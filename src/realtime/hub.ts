@@ -16,12 +16,13 @@ import { HISTORY_PAGE_DEFAULT } from '../protocol/limits.js';
 import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../store/types.js';
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
-import { ChatError } from './errors.js';
+import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame } from './frames.js';
 import { historyPage, missingAfter, toFrame } from './history.js';
 import { refusalIds, type ClientMessage } from './protocol.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import type { Subscription } from './room-channel.js';
 import type { ChatService } from './service.js';
 import { Subscriptions } from './subscriptions.js';
@@ -33,6 +34,12 @@ export interface HubOptions {
   heartbeatMs: number;
   /** Messages kept per room; 0 keeps all. */
   historyKeep: number;
+  /**
+   * How often (ms) the rooms followed here are compared with the store, to deliver messages whose
+   * broadcast never came (their node died between storing and publishing, or the broker was
+   * down); 0 never (one node, in-process broker: nothing can be lost between the two).
+   */
+  catchUpMs: number;
 }
 
 export interface HubDeps {
@@ -58,7 +65,12 @@ export class ChatHub implements ChatService {
   /** A user's connections on this node. */
   readonly #byUser = new Map<number, OneOrSet<ClientConnection>>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #catchUp: NodeJS.Timeout | undefined;
   readonly #context: ConnectionContext;
+  /** While the broker is down every publish fails: one warning every 10 s, with the count. */
+  readonly #publishFailures = new ThrottledWarning(10_000, (err, count) =>
+    this.#log.warn({ err, count }, 'the broker could not take events: their messages are stored and reach the other nodes by catch-up'),
+  );
   #closed = false;
 
   constructor(deps: HubDeps) {
@@ -71,11 +83,26 @@ export class ChatHub implements ChatService {
     const onError = (err: unknown) => this.#fail(err);
     this.#access = new RoomAccess(deps.store);
     this.#subscriptions = new Subscriptions({ store: deps.store, broker: deps.broker, metrics: deps.metrics, onError });
-    this.#publisher = new Publisher({ store: deps.store, broker: deps.broker, metrics: deps.metrics, historyKeep: deps.options.historyKeep, onError });
+    this.#publisher = new Publisher({
+      store: deps.store,
+      broker: deps.broker,
+      metrics: deps.metrics,
+      historyKeep: deps.options.historyKeep,
+      onError,
+      onPublishFailure: (err) => this.#publishFailures.report(err),
+    });
     this.#broker.listen({
       event: (channel, event) => this.#onBrokerEvent(channel, event),
-      resync: () => void this.#subscriptions.catchUp().catch(onError),
+      resync: () => {
+        this.#metrics.brokerResyncs.inc();
+        this.#log.info('broker subscriptions restored: reading the followed rooms again from the store');
+        void this.#subscriptions.catchUp().catch(onError);
+      },
     });
+    if (deps.options.catchUpMs > 0) {
+      this.#catchUp = setInterval(() => void this.#subscriptions.catchUp().catch(onError), deps.options.catchUpMs);
+      this.#catchUp.unref();
+    }
     this.#presence.onExpired((room, user) => {
       void Promise.resolve(this.#broker.publish(room, { kind: 'left', room, user })).catch(onError);
     });
@@ -210,7 +237,8 @@ export class ChatHub implements ChatService {
         }
       }
     } catch (err) {
-      if (err instanceof ChatError) conn.sendError(err.code, err.message, refusalIds(message));
+      const refusal = asRefusal(err);
+      if (refusal) conn.sendError(refusal.code, refusal.message, refusalIds(message));
       else throw err;
     }
   }
@@ -222,7 +250,10 @@ export class ChatHub implements ChatService {
         if (!cid) return;
         const m = result.message;
         conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
-      } else if (err instanceof ChatError) conn.sendError(err.code, err.message, cid ? { cid, room } : { room });
+        return;
+      }
+      const refusal = asRefusal(err);
+      if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
       else this.#fail(err, conn);
     });
   }
@@ -317,6 +348,7 @@ export class ChatHub implements ChatService {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#catchUp);
     await this.#publisher.close();
     for (const conn of this.#connections) conn.close(CloseCode.goingAway, 'server shutting down');
     const deadline = Date.now() + 3000;

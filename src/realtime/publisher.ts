@@ -20,6 +20,8 @@ export interface PublisherDeps {
   /** Messages kept per room; 0 keeps all. */
   historyKeep: number;
   onError(err: unknown): void;
+  /** The broker could not take an event of a stored message (logged; the message is still acked). */
+  onPublishFailure(err: unknown): void;
 }
 
 export class Publisher {
@@ -30,6 +32,9 @@ export class Publisher {
   readonly #onError: (err: unknown) => void;
   readonly #batcher: AppendBatcher;
   readonly #appendedSincePrune = new Map<string, number>();
+  readonly #onPublishFailure: (err: unknown) => void;
+  /** Publishes so far, to time one in 64 of them. */
+  #published = 0;
   #closed = false;
 
   constructor(deps: PublisherDeps) {
@@ -38,6 +43,7 @@ export class Publisher {
     this.#metrics = deps.metrics;
     this.#historyKeep = deps.historyKeep;
     this.#onError = deps.onError;
+    this.#onPublishFailure = deps.onPublishFailure;
     this.#batcher = new AppendBatcher(deps.store);
   }
 
@@ -50,7 +56,10 @@ export class Publisher {
     if (this.#closed) return done(new ChatError('internal', 'server is shutting down'), undefined);
     this.#batcher.append({ room, user, data, cid, ts: Date.now() }, (err, result) => {
       if (!result) return done(err, undefined);
-      if (!result.duplicate) this.#metrics.messagesStored.inc();
+      if (!result.duplicate) {
+        this.#metrics.messagesStored.inc();
+        this.#maybePrune(room);
+      }
       // A duplicate is published again too: if the first attempt died before its broadcast, this one fills in.
       const event: RoomEvent = { kind: 'chat', message: result.message };
       let all: Promise<unknown> | void;
@@ -61,15 +70,23 @@ export class Publisher {
           ? Promise.all([published, ...[...new Set(members)].map((id) => this.#broker.publish(userChannel(id), event))])
           : published;
       } catch (e) {
-        // The batch's other messages still go out and are acked.
-        return done(e, undefined);
+        all = Promise.reject(e);
       }
-      if (!result.duplicate) this.#maybePrune(room);
       // The in-process broker has delivered by now; a networked one acks once the event is out.
       if (all === undefined) return done(undefined, result);
+      const timed = (this.#published++ & 63) === 0 ? this.#metrics.brokerPublishSeconds.startTimer() : undefined;
       all.then(
-        () => done(undefined, result),
-        (e: unknown) => done(e, undefined),
+        () => {
+          timed?.();
+          done(undefined, result);
+        },
+        (e: unknown) => {
+          // Stored is stored: the ack says so. The nodes that follow the room find the message in
+          // the store (catch-up), and a retry with the same cid would only publish it again.
+          this.#metrics.brokerPublishFailures.inc();
+          this.#onPublishFailure(e);
+          done(undefined, result);
+        },
       );
     });
   }

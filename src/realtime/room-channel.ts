@@ -75,6 +75,8 @@ export class RoomChannel {
     readonly name: string,
     private readonly store: Store,
     private readonly onError: (err: unknown) => void,
+    /** Told how many messages came from the store instead of the broker. */
+    private readonly onFilled: (count: number) => void = () => {},
   ) {
     this.#chatPrefix = chatFramePrefix(name);
   }
@@ -159,7 +161,13 @@ export class RoomChannel {
         // None left (pruned): skip ahead rather than stall the room. Some: in id order, past any
         // pruned start of the hole (the ids that are gone will not come back).
         if (missing.length === 0) this.#lastSeq = want;
-        for (const m of missing) if (m.id > this.#lastSeq!) this.#dispatch(m);
+        let filled = 0;
+        for (const m of missing) {
+          if (m.id <= this.#lastSeq!) continue;
+          this.#dispatch(m);
+          filled++;
+        }
+        if (filled > 0) this.onFilled(filled);
         this.#drain();
       }
     } catch (err) {

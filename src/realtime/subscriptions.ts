@@ -30,6 +30,7 @@ export class Subscriptions {
   readonly #ready = new Map<string, RoomChannel>();
   /** Subscriptions whose channel is being made, and the promise of their start. */
   readonly #starting = new Map<Subscription, Promise<void>>();
+  readonly #onFilled = (count: number) => this.#metrics.messagesCaughtUp.inc(count);
 
   constructor(deps: SubscriptionsDeps) {
     this.#store = deps.store;
@@ -125,17 +126,16 @@ export class Subscriptions {
    * (the broker lost events, or a node died between storing and publishing).
    */
   async catchUp(): Promise<void> {
-    for (const channel of [...this.#ready.values()]) {
-      const room = await this.#store.getRoom(channel.name);
-      if (room) channel.catchUp(room.lastId);
-    }
+    if (this.#ready.size === 0) return;
+    const lastIds = await this.#store.lastIds([...this.#ready.keys()]);
+    for (const [room, lastId] of lastIds) this.#ready.get(room)?.catchUp(lastId);
   }
 
   async #channel(name: string): Promise<RoomChannel> {
     let pending = this.#channels.get(name);
     if (!pending) {
       pending = (async () => {
-        const channel = new RoomChannel(name, this.#store, this.#onError);
+        const channel = new RoomChannel(name, this.#store, this.#onError, this.#onFilled);
         // Subscribe first, then read where the room is: nothing published in between is missed.
         await this.#broker.subscribe(name);
         const room = await this.#store.getRoom(name);

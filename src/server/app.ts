@@ -18,6 +18,7 @@ import { RoomExistsError, type Store } from '../store/types.js';
 import { backendNames, createBroker, createStore } from './backends.js';
 import type { Config } from './config.js';
 import { ensureDataDir } from './data-dir.js';
+import { timedStore } from './timed-store.js';
 import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
 import { endWithError } from './raw-response.js';
 import { UpgradeRouter } from './upgrade.js';
@@ -44,7 +45,8 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? pino({ level: config.logLevel });
   await ensureDataDir(config.dataDir);
   const secret = await loadOrCreateSecret(config.dataDir, config.sessionSecret);
-  const store = await createStore(config, { logger, onFatal: options.onFatal });
+  const metrics = createMetrics(config.nodeId);
+  const store = timedStore(await createStore(config, { logger, onFatal: options.onFatal }), metrics.storeSeconds);
   let backends: Awaited<ReturnType<typeof createBroker>>;
   try {
     await ensureDefaultRoom(store);
@@ -54,7 +56,6 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     throw err;
   }
   const { broker, presence } = backends;
-  const metrics = createMetrics();
   const hub = new ChatHub({
     store,
     broker,
@@ -67,6 +68,9 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       slowReaderBytes: config.slowReaderBytes,
       heartbeatMs: config.heartbeatMs,
       historyKeep: config.historyKeep,
+      // With several nodes, a node can die between storing a message and publishing it: each
+      // second the others compare the rooms they follow with the store (DESIGN: within 3 s).
+      catchUpMs: backendNames(config).broker === 'local' ? 0 : 1000,
     },
   });
   let shuttingDown = false;

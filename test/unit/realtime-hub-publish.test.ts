@@ -28,7 +28,7 @@ test('a message the broker cannot deliver fails alone: the others of its batch a
     presence: new LocalPresence('test'),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),
-    options: { maxText: 4000, rateLimit: 0, slowReaderBytes: 1 << 20, heartbeatMs: 30_000, historyKeep: 0 },
+    options: { maxText: 4000, rateLimit: 0, slowReaderBytes: 1 << 20, heartbeatMs: 30_000, historyKeep: 0, catchUpMs: 0 },
   });
   try {
     const user = await store.createUser({ name: 'Ann', passwordHash: null, guest: true });
