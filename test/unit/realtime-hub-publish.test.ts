@@ -20,14 +20,15 @@ class BrokenForRoom extends LocalBroker {
   }
 }
 
-test('a message the broker cannot deliver fails alone: the others of its batch are still acked', async () => {
+test('a stored message the broker cannot deliver is still acked, counted, and does not hold up the others of its batch', async () => {
   const store = await SqliteStore.open(':memory:');
+  const metrics = createMetrics();
   const hub = new ChatHub({
     store,
     broker: new BrokenForRoom('b'),
     presence: new LocalPresence('test'),
     logger: pino({ level: 'silent' }),
-    metrics: createMetrics(),
+    metrics,
     options: { maxText: 4000, rateLimit: 0, slowReaderBytes: 1 << 20, heartbeatMs: 30_000, historyKeep: 0, catchUpMs: 0 },
   });
   try {
@@ -41,8 +42,9 @@ test('a message the broker cannot deliver fails alone: the others of its batch a
     ]);
     assert.deepEqual(
       outcomes.map((o) => (o.status === 'fulfilled' ? `${o.value.message.room} ${o.value.message.id}` : String(o.reason))),
-      ['a 1', 'Error: cannot deliver to b', 'a 2'],
+      ['a 1', 'b 1', 'a 2'],
     );
+    assert.match(await metrics.registry.metrics(), /parley_broker_publish_failures_total 1/);
   } finally {
     await hub.close();
     await store.close();
