@@ -114,13 +114,14 @@ export async function joinRoom(name: string): Promise<void> {
   await openRoom(name);
 }
 
+/** Leaves a room (not lobby, and not a DM: a conversation of two is not left, and its next message would bring it back). */
 export function leaveRoom(name: string): void {
   const view = state.rooms[name];
-  if (!view || name === DEFAULT_ROOM) return;
+  if (!view || name === DEFAULT_ROOM || view.direct) return;
   view.member = false;
   view.online = [];
   unsubscribe(name);
-  markLeft(name, view.private || view.direct);
+  markLeft(name, view.private);
   if (state.current === name) void openRoom(DEFAULT_ROOM);
 }
 

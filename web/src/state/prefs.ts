@@ -7,7 +7,7 @@
 interface Prefs {
   /** Public rooms the user joined (private rooms and DMs are joined by membership). */
   joined: string[];
-  /** Private rooms and DMs the user left (hidden until a new message arrives). */
+  /** Private rooms the user left, hidden until a new message arrives (and DMs left with an earlier page). */
   hidden: string[];
   read: Record<string, number>;
 }
@@ -48,7 +48,7 @@ export function markJoined(room: string): void {
   save();
 }
 
-/** Forgets a public room joined and, for a private room or DM (`hide`), keeps it out of the list. */
+/** Forgets a public room joined and, for a private room (`hide`), keeps it out of the list. */
 export function markLeft(room: string, hide: boolean): void {
   prefs.joined = prefs.joined.filter((r) => r !== room);
   if (hide) prefs.hidden = [...new Set([...prefs.hidden, room])];
