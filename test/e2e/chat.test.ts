@@ -228,6 +228,42 @@ test('scrolling to the top of a room loads its older history, each message once 
   }
 });
 
+test('on a phone, a message in another room and a new DM show as a count on the ☰ button', async () => {
+  const { token } = await signIn.guest(server.url, 'Gardener');
+  await createRoom(server.url, 'garden', { token });
+  const ana = await newPage(browser, { viewport: PHONE });
+  const ben = await newPage(browser);
+  try {
+    await signInAsGuest(ana.page, server.url, 'Ana');
+    await signInAsGuest(ben.page, server.url, 'Ben');
+    // Ana joins garden and reads there; lobby and any DM are behind the ☰ button.
+    await ana.page.getByRole('button', { name: 'Rooms' }).click();
+    await ana.page.getByRole('button', { name: 'Join garden' }).click();
+    await ana.page.locator('.room-title', { hasText: 'garden' }).waitFor();
+    const menu = ana.page.locator('#toggle-rooms');
+    assert.equal(await menu.locator('.unread-badge').count(), 0, 'nothing unread yet');
+
+    await say(ben.page, 'anyone in the lobby?');
+    await menu.locator('.unread-badge', { hasText: /^1$/ }).waitFor();
+    await ben.page.locator('.users button.user-item', { hasText: 'Ana' }).click();
+    await ben.page.locator('.room-title', { hasText: 'Ana' }).waitFor();
+    await say(ben.page, 'a word in private');
+    await menu.locator('.unread-badge', { hasText: /^2$/ }).waitFor();
+    assert.equal(await ana.page.getByRole('button', { name: 'Rooms 2 unread' }).count(), 1, 'the count is in the button\'s name');
+    await screenshot(ana.page, 'unread-phone-menu-badge');
+
+    // Reading the DM leaves the lobby's message counted.
+    await menu.click();
+    await ana.page.locator('.rooms .room-item', { hasText: 'Ben' }).click();
+    await waitForMessage(ana.page, 'a word in private');
+    await menu.locator('.unread-badge', { hasText: /^1$/ }).waitFor();
+    assert.deepEqual([...ana.errors, ...ben.errors], []);
+  } finally {
+    await ana.context.close();
+    await ben.context.close();
+  }
+});
+
 test('register, log out, a wrong password is refused next to the form, the right one signs in', async () => {
   const { context, page, errors } = await newPage(browser);
   try {
