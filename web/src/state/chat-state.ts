@@ -45,6 +45,11 @@ export interface RoomView {
   lines: PresenceLine[];
   pending: PendingMessage[];
   online: User[];
+  /**
+   * `online` is the last list known: the connection was lost since, and the room's `list` has not
+   * come again. Who is here meanwhile is not known, but nobody is known to have left either.
+   */
+  onlineStale: boolean;
   typing: Record<number, { name: string; until: number }>;
   /** Highest message id known to exist in the room. */
   latestId: number;

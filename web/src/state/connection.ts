@@ -75,6 +75,7 @@ export function connect(onSessionEnded: () => void): void {
       const view = state.rooms[room];
       if (!view) return;
       view.online = data.map((u) => ({ id: u.id, name: u.name }));
+      view.onlineStale = false;
       for (const u of data) state.names[u.id] = u.name;
     }),
     c.on('typing', ({ room, user }) => {
@@ -99,8 +100,9 @@ export function connect(onSessionEnded: () => void): void {
     c.on('state', (s) => {
       state.connection = s.state;
       state.reconnectDelayMs = s.delayMs ?? 0;
-      // Who is here is unknown while away; each room's `list` after the rejoin says it again.
-      if (s.state === 'reconnecting') for (const view of Object.values(state.rooms)) view.online = [];
+      // Who is here is unknown while away: the last list stays, marked stale, until each room's
+      // `list` after the rejoin says it again. An empty list would say that everyone left.
+      if (s.state === 'reconnecting' || s.state === 'closed') for (const view of Object.values(state.rooms)) view.onlineStale = true;
     }),
     c.on('closed', (info) => {
       state.connection = 'closed';

@@ -64,6 +64,7 @@ export function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
       lines: [],
       pending: [],
       online: [],
+      onlineStale: false,
       typing: {},
       latestId,
       // A room never seen before has nothing unread (its past is history, not news), except a
