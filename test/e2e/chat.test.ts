@@ -34,6 +34,28 @@ after(async () => {
   await server?.close();
 });
 
+test('a first visit logs no error in the console and no failed request', async () => {
+  const { context, page, errors } = await newPage(browser);
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on('requestfailed', (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+  });
+  try {
+    await page.goto(server.url);
+    await page.locator('#signin-form').waitFor();
+    // Whatever the page asks at start has been answered.
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('two guests chat both ways, see each other, and find the history after a reload', async () => {
   const alice = await newPage(browser, { locale: 'en-US' });
   const ming = await newPage(browser, { locale: 'zh-CN' });

@@ -1,5 +1,6 @@
 /** Signing in and out: the first screen, and the start and end of a chat session. */
-import { ParleyHttpError, logout as apiLogout, me as fetchMe, signIn } from '../../../src/client/index.js';
+import { z } from 'zod';
+import { ParleyHttpError, logout as apiLogout, signIn } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { DEFAULT_ROOM, origin, state, type Self } from './chat-state.js';
 import { connect, disconnect } from './connection.js';
@@ -7,10 +8,24 @@ import { errorText } from './notice.js';
 import { loadPrefs } from './prefs.js';
 import { resetRooms } from './rooms.js';
 
+const sessionAnswer = z.object({
+  user: z.object({ id: z.number().int(), name: z.string(), guest: z.boolean() }).nullable(),
+});
+
+/**
+ * Asks GET /api/session, not /api/me: it answers 200 whether signed in or not, where /api/me
+ * answers 401, which the browser logs as a failed load on every first visit.
+ */
+async function fetchSession(): Promise<z.infer<typeof sessionAnswer>> {
+  const res = await fetch(`${origin}/api/session`, { headers: { accept: 'application/json' }, credentials: 'include' });
+  if (!res.ok) throw new Error(`GET /api/session answered ${res.status}`);
+  return sessionAnswer.parse(await res.json());
+}
+
 /** Opens the chat when the browser has a session, else the sign-in form. */
 export async function boot(): Promise<void> {
   try {
-    const user = await fetchMe(origin);
+    const { user } = await fetchSession();
     if (user) startChat(user);
     else state.phase = 'signin';
   } catch {
