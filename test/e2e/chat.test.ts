@@ -156,6 +156,36 @@ test('a refused message says why right under it, and Edit puts it back in the bo
   }
 });
 
+test("near the server's MAX_TEXT the composer says how many characters are left, counting an emoji as one", async () => {
+  const small = await startTestServer({ MAX_TEXT: '100' });
+  const { context, page, errors } = await newPage(browser);
+  try {
+    await signInAsGuest(page, small.url, 'Brief');
+    const count = page.locator('#composer-count');
+    await composer(page).fill('a'.repeat(80));
+    assert.equal(await count.count(), 0, 'far from the limit, no count');
+    await composer(page).fill('😀'.repeat(95));
+    await count.getByText('Characters left: 5').waitFor();
+    await composer(page).fill('a'.repeat(104));
+    await count.getByText('Characters over the limit: 4').waitFor();
+    assert.equal(await composer(page).getAttribute('aria-describedby'), 'composer-hint composer-count');
+    await screenshot(page, 'composer-over-limit');
+    // A phone has no room for the hint under the box, but the count stays.
+    await page.setViewportSize(PHONE);
+    await count.getByText('Characters over the limit: 4').waitFor();
+    await screenshot(page, 'composer-over-limit-phone');
+    await page.setViewportSize(DESKTOP);
+    // The server agrees: the same text is refused for its length.
+    await composer(page).press('Enter');
+    await page.locator('.messages li.pending.failed', { hasText: 'longer than 100 characters' }).waitFor();
+    assert.equal(await count.count(), 0, 'the box is empty again');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await small.close();
+  }
+});
+
 test("a Chinese page gives the server's refusals in Chinese", async () => {
   await signIn.register(server.url, '阿强', 'correct horse');
   const { context, page, errors } = await newPage(browser, { locale: 'zh-CN' });

@@ -71,6 +71,8 @@ export interface RoomView {
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export const DEFAULT_ROOM = 'lobby';
+/** The server's documented default MAX_TEXT: used only until GET /api/session tells the real one. */
+const DEFAULT_MAX_TEXT = 4000;
 
 export const state = reactive({
   phase: 'loading' as 'loading' | 'signin' | 'chat',
@@ -85,6 +87,8 @@ export const state = reactive({
   /** Which side panel is open on a narrow screen. */
   panel: 'none' as 'none' | 'rooms' | 'users',
   signInMessage: '' as string,
+  /** The most characters (code points) a message may have: the server's MAX_TEXT. */
+  maxText: DEFAULT_MAX_TEXT,
 });
 
 /** The page's origin: the server the page came from serves the API and the WebSocket too. */

@@ -10,6 +10,7 @@ import { resetRooms } from './rooms.js';
 
 const sessionAnswer = z.object({
   user: z.object({ id: z.number().int(), name: z.string(), guest: z.boolean() }).nullable(),
+  limits: z.object({ maxText: z.number().int().positive() }),
 });
 
 /**
@@ -25,7 +26,8 @@ async function fetchSession(): Promise<z.infer<typeof sessionAnswer>> {
 /** Opens the chat when the browser has a session, else the sign-in form. */
 export async function boot(): Promise<void> {
   try {
-    const { user } = await fetchSession();
+    const { user, limits } = await fetchSession();
+    state.maxText = limits.maxText;
     if (user) startChat(user);
     else state.phase = 'signin';
   } catch {
