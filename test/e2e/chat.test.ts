@@ -85,6 +85,8 @@ test('two guests chat both ways, see each other, and find the history after a re
     await composer(ming.page).fill('你好 👋，我是小明');
     await composer(ming.page).press('Enter');
     await waitForMessage(alice.page, '你好 👋，我是小明');
+    // The typing line goes with the message that ends it, in the same update, not 5 s later.
+    assert.equal(await alice.page.locator('.composer .typing').innerText(), '', 'no typing line once the message is there');
     await waitForMessage(ming.page, '你好 👋，我是小明');
     assert.equal(await composer(ming.page).inputValue(), '', 'the box is empty after sending');
 
