@@ -1,4 +1,4 @@
-/** Sign-in: register, login, guest, logout, me. */
+/** Sign-in: register, login, guest, logout, me, session. */
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -6,7 +6,7 @@ import { hashPassword, passwordSchema, verifyPassword } from '../auth/passwords.
 import { signSession } from '../auth/tokens.js';
 import { userNameSchema } from '../protocol/names.js';
 import type { User } from '../store/types.js';
-import { requireUser } from './current-user.js';
+import { currentUser, requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
 import { rateLimitKey, type RateLimiter } from './rate-limit.js';
@@ -83,6 +83,13 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   router.get('/me', async (ctx) => {
     const user = await requireUser(ctx, store, secret);
     ctx.body = { user: userView(user) };
+  });
+
+  // A page's first question: 200 whether signed in or not, because a visitor without a session is
+  // not an error (a browser logs every 401 as a failed load). The limits tell a client what will fit.
+  router.get('/session', async (ctx) => {
+    const user = await currentUser(ctx, store, secret);
+    ctx.body = { user: user ? userView(user) : null, limits: { maxText: config.maxText } };
   });
 
   return router;

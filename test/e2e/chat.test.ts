@@ -34,6 +34,28 @@ after(async () => {
   await server?.close();
 });
 
+test('a first visit logs no error in the console and no failed request', async () => {
+  const { context, page, errors } = await newPage(browser);
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on('requestfailed', (request) => problems.push(`failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+  });
+  try {
+    await page.goto(server.url);
+    await page.locator('#signin-form').waitFor();
+    // Whatever the page asks at start has been answered.
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('two guests chat both ways, see each other, and find the history after a reload', async () => {
   const alice = await newPage(browser, { locale: 'en-US' });
   const ming = await newPage(browser, { locale: 'zh-CN' });
@@ -63,6 +85,8 @@ test('two guests chat both ways, see each other, and find the history after a re
     await composer(ming.page).fill('你好 👋，我是小明');
     await composer(ming.page).press('Enter');
     await waitForMessage(alice.page, '你好 👋，我是小明');
+    // The typing line goes with the message that ends it, in the same update, not 5 s later.
+    assert.equal(await alice.page.locator('.composer .typing').innerText(), '', 'no typing line once the message is there');
     await waitForMessage(ming.page, '你好 👋，我是小明');
     assert.equal(await composer(ming.page).inputValue(), '', 'the box is empty after sending');
 
@@ -131,6 +155,36 @@ test('a refused message says why right under it, and Edit puts it back in the bo
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
+  }
+});
+
+test("near the server's MAX_TEXT the composer says how many characters are left, counting an emoji as one", async () => {
+  const small = await startTestServer({ MAX_TEXT: '100' });
+  const { context, page, errors } = await newPage(browser);
+  try {
+    await signInAsGuest(page, small.url, 'Brief');
+    const count = page.locator('#composer-count');
+    await composer(page).fill('a'.repeat(80));
+    assert.equal(await count.count(), 0, 'far from the limit, no count');
+    await composer(page).fill('😀'.repeat(95));
+    await count.getByText('Characters left: 5').waitFor();
+    await composer(page).fill('a'.repeat(104));
+    await count.getByText('Characters over the limit: 4').waitFor();
+    assert.equal(await composer(page).getAttribute('aria-describedby'), 'composer-hint composer-count');
+    await screenshot(page, 'composer-over-limit');
+    // A phone has no room for the hint under the box, but the count stays.
+    await page.setViewportSize(PHONE);
+    await count.getByText('Characters over the limit: 4').waitFor();
+    await screenshot(page, 'composer-over-limit-phone');
+    await page.setViewportSize(DESKTOP);
+    // The server agrees: the same text is refused for its length.
+    await composer(page).press('Enter');
+    await page.locator('.messages li.pending.failed', { hasText: 'longer than 100 characters' }).waitFor();
+    assert.equal(await count.count(), 0, 'the box is empty again');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await small.close();
   }
 });
 
@@ -225,6 +279,42 @@ test('scrolling to the top of a room loads its older history, each message once 
     assert.deepEqual(reader.errors, []);
   } finally {
     await reader.context.close();
+  }
+});
+
+test('on a phone, a message in another room and a new DM show as a count on the ☰ button', async () => {
+  const { token } = await signIn.guest(server.url, 'Gardener');
+  await createRoom(server.url, 'garden', { token });
+  const ana = await newPage(browser, { viewport: PHONE });
+  const ben = await newPage(browser);
+  try {
+    await signInAsGuest(ana.page, server.url, 'Ana');
+    await signInAsGuest(ben.page, server.url, 'Ben');
+    // Ana joins garden and reads there; lobby and any DM are behind the ☰ button.
+    await ana.page.getByRole('button', { name: 'Rooms' }).click();
+    await ana.page.getByRole('button', { name: 'Join garden' }).click();
+    await ana.page.locator('.room-title', { hasText: 'garden' }).waitFor();
+    const menu = ana.page.locator('#toggle-rooms');
+    assert.equal(await menu.locator('.unread-badge').count(), 0, 'nothing unread yet');
+
+    await say(ben.page, 'anyone in the lobby?');
+    await menu.locator('.unread-badge', { hasText: /^1$/ }).waitFor();
+    await ben.page.locator('.users button.user-item', { hasText: 'Ana' }).click();
+    await ben.page.locator('.room-title', { hasText: 'Ana' }).waitFor();
+    await say(ben.page, 'a word in private');
+    await menu.locator('.unread-badge', { hasText: /^2$/ }).waitFor();
+    assert.equal(await ana.page.getByRole('button', { name: 'Rooms 2 unread' }).count(), 1, 'the count is in the button\'s name');
+    await screenshot(ana.page, 'unread-phone-menu-badge');
+
+    // Reading the DM leaves the lobby's message counted.
+    await menu.click();
+    await ana.page.locator('.rooms .room-item', { hasText: 'Ben' }).click();
+    await waitForMessage(ana.page, 'a word in private');
+    await menu.locator('.unread-badge', { hasText: /^1$/ }).waitFor();
+    assert.deepEqual([...ana.errors, ...ben.errors], []);
+  } finally {
+    await ana.context.close();
+    await ben.context.close();
   }
 });
 

@@ -62,6 +62,8 @@ test('a private room and a DM are visible to their members only', async () => {
     await alice.page.waitForFunction(() => document.title === 'Bob · Parley');
     await say(alice.page, 'got it 👍');
     await waitForMessage(bob.page, 'got it 👍');
+    // A conversation of two is not a room one leaves: nothing offers it.
+    assert.equal(await alice.page.getByRole('button', { name: 'Leave room' }).count(), 0, 'no Leave room in a DM');
     await screenshot(alice.page, 'dm-desktop');
 
     // Carol sees neither the private room nor the DM.

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { freePort, spawnServer, tempDataDir, type SpawnedServer } from '../helpers/server.js';
-import { signIn, type ChatMessage } from '../../src/client/index.js';
+import { ParleyClient, signIn, type ChatMessage } from '../../src/client/index.js';
 import { composer, launchBrowser, messageText, newPage, say, screenshot, signInAsGuest, waitForMessage } from './browser.js';
 
 let browser: Browser;
@@ -50,8 +50,14 @@ async function serverAndPage(dataDir: string) {
 
 test('after a server restart the open page catches up on missed messages exactly once', async () => {
   const { settings, url, token, context, page, errors } = await serverAndPage(tempDataDir());
+  // The bot is in lobby over the SDK too, so that Rita's people list has someone in it.
+  const bot = new ParleyClient({ url, token });
   try {
+    bot.connect();
+    bot.join('lobby');
     await signInAsGuest(page, url, 'Rita');
+    const people = page.locator('.users');
+    await people.locator('.user-name', { hasText: 'Newsbot' }).waitFor();
     await say(page, 'before the restart');
     await publish(url, token, 'bot: first');
     await waitForMessage(page, 'bot: first');
@@ -59,6 +65,10 @@ test('after a server restart the open page catches up on missed messages exactly
     await stopServer();
     const banner = page.locator('.banner', { hasText: 'Reconnecting' });
     await banner.waitFor();
+    // Who is here is not known while away: the last list stays, marked as such, instead of nobody.
+    await people.getByText('Reconnecting…').waitFor();
+    assert.equal(await people.locator('.side-title').first().innerText(), 'LAST SEEN (2)');
+    assert.deepEqual(await people.locator('.user-name').allInnerTexts(), ['Rita', 'Newsbot']);
     await screenshot(page, 'reconnecting-desktop');
 
     // Sent while offline: shown as pending; then a draft that must survive the outage.
@@ -74,6 +84,8 @@ test('after a server restart the open page catches up on missed messages exactly
 
     // The SDK's backoff may have grown to its 10 s cap while the server was away.
     await banner.waitFor({ state: 'hidden', timeout: 45_000 });
+    await people.getByText('Reconnecting…').waitFor({ state: 'detached' });
+    assert.match(await people.locator('.side-title').first().innerText(), /^ONLINE \(\d\)$/);
     for (const text of missed) await waitForMessage(page, text);
     await waitForMessage(page, 'sent while offline');
     await page.locator('.messages li.pending').waitFor({ state: 'detached' });
@@ -96,6 +108,7 @@ test('after a server restart the open page catches up on missed messages exactly
     assert.deepEqual(shown, history.data.map((m) => m.id), 'the page shows the stored messages, in id order');
     assert.deepEqual(errors, []);
   } finally {
+    bot.close();
     await context.close();
   }
 });

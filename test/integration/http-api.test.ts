@@ -186,6 +186,24 @@ describe('sign-in and sessions', () => {
     }
   });
 
+  it('GET /api/session answers 200 with the user or null, never 401, and the limit of a message', async () => {
+    const r = await guest(base, 'gus');
+    const none = await call(base, '/api/session');
+    assert.equal(none.status, 200);
+    assert.deepEqual(none.body, { user: null, limits: { maxText: 4000 } });
+    assert.equal(none.headers.get('cache-control'), 'no-store');
+    const bearer = await call(base, '/api/session', { token: r.token });
+    assert.deepEqual(bearer.body, { user: r.user, limits: { maxText: 4000 } });
+    const cookie = await call(base, '/api/session', { cookie: `parley_session=${r.token}` });
+    assert.deepEqual(cookie.body.user, r.user);
+    // A token that is not valid (here tampered) is no session: null, as with none.
+    const [payload, signature] = r.token.split('.') as [string, string];
+    const tampered = await call(base, '/api/session', { token: `${payload}.${signature.slice(0, -2)}xx` });
+    assert.equal(tampered.status, 200);
+    assert.equal(tampered.body.user, null);
+    assertError(await call(base, '/api/session', { method: 'POST' }), 405, 'method_not_allowed');
+  });
+
   it('logs out: 204 and the cookie is cleared', async () => {
     const r = await guest(base, 'frank');
     const a = await call(base, '/api/logout', { method: 'POST', token: r.token });
@@ -249,6 +267,18 @@ describe('sign-in input checks', () => {
     const huge = await call(base, '/api/guest', { json: { name: 'x', pad: 'y'.repeat(200 * 1024) } });
     assertError(huge, 413, 'too_large');
     assert.equal((await call(base, '/healthz')).status, 200);
+  });
+});
+
+describe('GET /api/session with MAX_TEXT set', () => {
+  it('gives the server\'s MAX_TEXT as limits.maxText', async () => {
+    const server = await startTestServer({ MAX_TEXT: '280' });
+    try {
+      const answer = await call(server.url, '/api/session');
+      assert.deepEqual(answer.body, { user: null, limits: { maxText: 280 } });
+    } finally {
+      await server.close();
+    }
   });
 });
 

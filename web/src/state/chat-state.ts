@@ -1,0 +1,95 @@
+/**
+ * The page's state: one `reactive` object that the components read, and its types. The modules
+ * beside this one change it (rooms.ts, connection.ts, session.ts, actions.ts); components call them.
+ */
+import { reactive } from 'vue';
+import type { ChatMessage } from '../../../src/client/index.js';
+
+export interface User {
+  id: number;
+  name: string;
+}
+export interface Self extends User {
+  guest: boolean;
+}
+
+/** A join or leave line in the message list, placed after the message `afterId`. */
+export interface PresenceLine {
+  key: number;
+  kind: 'join' | 'left';
+  user: User;
+  ts: number;
+  afterId: number;
+}
+
+/** A message typed here and not acknowledged yet (or refused). */
+export interface PendingMessage {
+  key: number;
+  text: string;
+  ts: number;
+  status: 'pending' | 'failed';
+  error?: string;
+  /** The server's error code when it refused the message (`too_large`, `forbidden`…). */
+  code?: string;
+}
+
+export interface RoomView {
+  name: string;
+  private: boolean;
+  direct: boolean;
+  /** Shown in the sidebar and subscribed. */
+  member: boolean;
+  /** Known to exist on the server (a DM room exists only after its first message). */
+  exists: boolean;
+  messages: ChatMessage[];
+  lines: PresenceLine[];
+  pending: PendingMessage[];
+  online: User[];
+  /**
+   * `online` is the last list known: the connection was lost since, and the room's `list` has not
+   * come again. Who is here meanwhile is not known, but nobody is known to have left either.
+   */
+  onlineStale: boolean;
+  typing: Record<number, { name: string; until: number }>;
+  /** Highest message id known to exist in the room. */
+  latestId: number;
+  /** Highest message id the user has seen here; unread = latestId - lastRead. */
+  lastRead: number;
+  /** The latest page of history has been fetched. */
+  loaded: boolean;
+  /** Older messages exist on the server. */
+  more: boolean;
+  loadingOlder: boolean;
+  /** The server said some of the room's older messages are gone. */
+  gap: boolean;
+  /** The server's history of the room went back to this id (restored or reset): later ones shown before are gone. */
+  rewoundTo: number | undefined;
+  /** The text in the message box; kept across room switches and disconnects. */
+  draft: string;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export const DEFAULT_ROOM = 'lobby';
+/** The server's documented default MAX_TEXT: used only until GET /api/session tells the real one. */
+const DEFAULT_MAX_TEXT = 4000;
+
+export const state = reactive({
+  phase: 'loading' as 'loading' | 'signin' | 'chat',
+  me: null as Self | null,
+  connection: 'connecting' as ConnectionState,
+  reconnectDelayMs: 0,
+  rooms: {} as Record<string, RoomView>,
+  current: DEFAULT_ROOM,
+  /** Names of users seen anywhere, by id (for DM titles). */
+  names: {} as Record<number, string>,
+  notice: '' as string,
+  /** Which side panel is open on a narrow screen. */
+  panel: 'none' as 'none' | 'rooms' | 'users',
+  signInMessage: '' as string,
+  /** The most characters (code points) a message may have: the server's MAX_TEXT. */
+  maxText: DEFAULT_MAX_TEXT,
+});
+
+/** The page's origin: the server the page came from serves the API and the WebSocket too. */
+export const origin = typeof location === 'undefined' ? 'http://localhost' : location.origin;
