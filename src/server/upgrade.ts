@@ -30,10 +30,15 @@ export interface UpgradeDeps {
   metrics: Metrics;
 }
 
+/** Answers an upgrade with an HTTP error, counted and logged. */
+type Refuse = (status: number, code: string, message: string) => void;
+
 export class UpgradeRouter {
   readonly #wss: WebSocketServer;
   /** Echo connections, to close at shutdown (the hub keeps the chat connections). */
   readonly #echo = new Set<WebSocket>();
+  /** Upgrades past the limit check that are not connections yet (their session is being looked up). */
+  #pending = 0;
   #accepting = true;
 
   constructor(private readonly deps: UpgradeDeps) {
@@ -48,8 +53,9 @@ export class UpgradeRouter {
     });
   }
 
+  /** Open WebSocket connections, and upgrades on their way to becoming one. */
   get connections(): number {
-    return this.deps.hub.connectionCount + this.#echo.size;
+    return this.deps.hub.connectionCount + this.#echo.size + this.#pending;
   }
 
   /** New handshakes are refused with 503 from now on (shutdown). */
@@ -70,7 +76,7 @@ export class UpgradeRouter {
     const { config, logger, metrics } = this.deps;
     const ip = clientIp(req.socket.remoteAddress, req.headers, config.trustProxy);
     const path = new URL(req.url ?? '/', 'http://parley').pathname;
-    const refuseWith = (status: number, code: string, message: string) => {
+    const refuseWith: Refuse = (status, code, message) => {
       metrics.upgradesRefused.inc({ status: String(status) });
       logger.info({ ip, path, status }, `upgrade refused: ${message}`);
       endWithError(socket, status, code, message);
@@ -79,7 +85,19 @@ export class UpgradeRouter {
     if (req.method !== 'GET') return refuseWith(405, 'method_not_allowed', 'a WebSocket handshake is a GET request');
     if (!this.#accepting) return refuseWith(503, 'unavailable', 'the server is shutting down');
     if (this.connections >= config.maxConnections) return refuseWith(503, 'unavailable', 'the server is at its connection limit');
+    // The place is held from the check on: the session lookup is async, and a burst of upgrades
+    // would all pass the check meanwhile. handleUpgrade calls back synchronously, so once #accept
+    // is done the upgrade is either a connection that counts itself or nothing.
+    this.#pending++;
+    try {
+      await this.#accept(req, socket, head, path, ip, refuseWith);
+    } finally {
+      this.#pending--;
+    }
+  }
 
+  async #accept(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, ip: string, refuseWith: Refuse): Promise<void> {
+    const { config, logger } = this.deps;
     if (path === '/ws/echo') {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', destroySocket);
