@@ -12,6 +12,7 @@ import { healthRoutes } from './health-routes.js';
 import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
 import { RateLimiter } from './rate-limit.js';
+import { requestTarget } from './request-target.js';
 import { roomsRoutes } from './rooms-routes.js';
 import { staticFiles } from './static-files.js';
 
@@ -75,6 +76,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     await next();
   };
 
+  app.use(requestTarget);
   app.use(observe);
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));

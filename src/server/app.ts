@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -97,6 +97,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     : createHttpServer(http);
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
+  server.on('connect', refuseConnect);
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -148,6 +149,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   endWithError(socket, status, 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`);
+}
+
+/** A CONNECT (a request for a tunnel): Parley is no proxy. Node would otherwise drop it unanswered. */
+function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  endWithError(socket, 400, 'bad_request', 'CONNECT is not supported: this server is not a proxy');
 }
 
 async function ensureDefaultRoom(store: Store): Promise<void> {

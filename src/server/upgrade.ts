@@ -11,6 +11,7 @@ import { resolveSession, tokenFromRequest } from '../auth/session.js';
 import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
 import { requestScheme } from '../net/request-scheme.js';
+import { BAD_TARGET, originForm } from '../net/request-target.js';
 import { serveEcho } from '../realtime/echo.js';
 import type { ChatHub } from '../realtime/hub.js';
 import type { Store } from '../store/types.js';
@@ -65,6 +66,9 @@ export class UpgradeRouter {
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroySocket);
+    const target = originForm(req.url);
+    if (target === undefined) return endWithError(socket, 400, 'bad_request', BAD_TARGET);
+    req.url = target;
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsPlainHttp(req, socket, head, this.deps.http);
     this.#route(req, socket, head).catch((err: unknown) => {
       this.deps.logger.error({ err }, 'upgrade failed');

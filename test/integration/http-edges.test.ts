@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { loadConfig } from '../../src/server/config.js';
+import { startParley } from '../../src/server/app.js';
 import { ChatClient, signInGuest, upgradeStatus } from '../helpers/chat-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { captureLogs } from '../helpers/log-capture.js';
+import { startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
 
 /** Sends raw bytes and returns the whole response the server writes before it closes. */
 function raw(port: number, request: string): Promise<string> {
@@ -13,6 +16,21 @@ function raw(port: number, request: string): Promise<string> {
     let text = '';
     socket.on('data', (d) => (text += d.toString()));
     socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+/** Sends raw bytes and returns the status of the response, without waiting for the connection to close. */
+function statusOf(port: number, request: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (d) => {
+      text += d.toString();
+      if (!text.includes('\r\n')) return;
+      resolve(Number(text.split(' ')[1]));
+      socket.destroy();
+    });
     socket.on('error', reject);
   });
 }
@@ -131,6 +149,40 @@ describe('HTTP edges', () => {
     assert.equal(limited.room, 'lobby');
     assert.match(String(limited.cid), /^r\d$/);
     await c.close();
+  });
+});
+
+/** Status and JSON body of a raw HTTP response. */
+function parseResponse(text: string): Answer {
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  return { status: Number(text.slice(0, text.indexOf('\r\n')).split(' ')[1]), body: body ? JSON.parse(body) : undefined };
+}
+
+describe('request targets no URL parser agrees on', () => {
+  const websocket = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+  const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+
+  it('get a JSON 400 bad_request, with or without Upgrade, and nothing at error level in the log', async () => {
+    const { logger, records } = captureLogs('debug');
+    const server = await startParley(loadConfig({}, { PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), LOG_LEVEL: 'debug' }), { logger });
+    try {
+      for (const target of ['//[', 'http://[::1', '//%5B', '/\\evil', '*', 'ftp://x/ws/chat', 'http://[::1]:99999/ws/chat']) {
+        for (const [what, upgrade] of [['plain', ''], ['websocket', websocket], ['h2c', h2c]]) {
+          const answer = parseResponse(await raw(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`));
+          assertError(answer, 400, 'bad_request', /request target/, `${what} GET ${target}`);
+        }
+      }
+      const connect = parseResponse(await raw(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'));
+      assertError(connect, 400, 'bad_request', /CONNECT/);
+      // The absolute form that HTTP/1.1 servers must accept still works, for the API and the upgrade.
+      assert.match(await raw(server.port, `GET http://127.0.0.1:${server.port}/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+      assert.equal(await statusOf(server.port, `GET http://127.0.0.1:${server.port}/ws/echo HTTP/1.1\r\nHost: x\r\n${websocket}\r\n`), 101);
+    } finally {
+      await server.close();
+    }
+    const errors = records().filter((r) => r.level >= 50);
+    assert.deepEqual(errors, [], 'nothing logged at error level');
+    assert.ok(!records().some((r) => JSON.stringify(r).includes('"stack"')), 'no stack trace in the log');
   });
 });
 
