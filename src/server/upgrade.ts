@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { resolveSession, tokenFromRequest } from '../auth/session.js';
 import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
+import { requestHost } from '../net/request-host.js';
 import { requestScheme } from '../net/request-scheme.js';
 import { BAD_TARGET, originForm } from '../net/request-target.js';
 import { serveEcho } from '../realtime/echo.js';
@@ -112,7 +113,8 @@ export class UpgradeRouter {
       return;
     }
 
-    if (!originAllowed(req.headers, config.allowedOrigins, requestScheme(req, config.tls !== undefined, config.trustProxy))) {
+    const scheme = requestScheme(req, config.tls !== undefined, config.trustProxy);
+    if (!originAllowed(req.headers.origin, config.allowedOrigins, scheme, requestHost(req, config.trustProxy))) {
       return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
     }
     const user = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);

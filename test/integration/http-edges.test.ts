@@ -139,6 +139,21 @@ describe('HTTP edges', () => {
     assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers, origin: server.url }), 101);
   });
 
+  it('believes X-Forwarded-Host for the Origin check only from a trusted proxy', async () => {
+    const forged = { origin: 'http://evil.example', headers: { 'x-forwarded-host': 'evil.example' } };
+    const alice = await signInGuest(server.url, 'alice-xfh');
+    const withToken = { ...forged, headers: { ...forged.headers, authorization: `Bearer ${alice.token}` } };
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, withToken), 403, 'TRUST_PROXY unset');
+    const proxied = await startTestServer({ TRUST_PROXY: '127.0.0.1' });
+    try {
+      const bob = await signInGuest(proxied.url, 'bob-xfh');
+      const headers = { ...forged.headers, authorization: `Bearer ${bob.token}` };
+      assert.equal(await upgradeStatus(`${proxied.wsUrl}/ws/chat`, { ...forged, headers }), 101, 'the peer is a trusted proxy');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('names the cid and room of a frame refused for its rate or its shape', async () => {
     const bob = await signInGuest(server.url, 'bob');
     const c = await ChatClient.connect(server.wsUrl, bob.token);
