@@ -14,6 +14,7 @@ import { messagesRoutes } from './messages-routes.js';
 import { RateLimiter } from './rate-limit.js';
 import { requestTarget } from './request-target.js';
 import { roomsRoutes } from './rooms-routes.js';
+import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
 
 export type { HttpDeps } from './deps.js';
@@ -53,10 +54,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   };
 
   const apiHeaders: Middleware = async (ctx, next) => {
-    if (ctx.path.startsWith('/api/') || ctx.path === '/api') {
-      ctx.set('Cache-Control', 'no-store');
-      ctx.set('X-Content-Type-Options', 'nosniff');
-    }
+    if (ctx.path.startsWith('/api/') || ctx.path === '/api') ctx.set('Cache-Control', 'no-store');
     await next();
   };
 
@@ -76,6 +74,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     await next();
   };
 
+  app.use(securityHeaders(config));
   app.use(requestTarget);
   app.use(observe);
   app.use(apiHeaders);
