@@ -5,9 +5,24 @@
  * HTTP/1.1 servers must accept (`http://host/path?query`) is reduced to its path and query, so
  * everything after sees the origin form only.
  */
+import type { IncomingMessage } from 'node:http';
 
 /** What a client is told when its target is refused. */
 export const BAD_TARGET = 'the request target is not a path this server can route';
+
+/**
+ * Checks the request line and Host of a request before anything routes it, for plain requests and
+ * upgrades alike: the reason to refuse it with 400, or undefined, and then `req.url` is in origin
+ * form. An HTTP/1.1 request must name its Host (RFC 9112); the server is created without Node's own
+ * check, which answers with an empty 400 rather than the API's JSON.
+ */
+export function refuseRequestLine(req: IncomingMessage): string | undefined {
+  const target = originForm(req.url);
+  if (target === undefined) return BAD_TARGET;
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) return 'an HTTP/1.1 request must have a Host header';
+  req.url = target;
+  return undefined;
+}
 
 /**
  * `/path?query` for a target the server can route, or undefined for one it cannot: an origin form

@@ -92,9 +92,10 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const http = app.callback();
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
 
+  // Without Node's Host check: the app and the upgrade router refuse a missing Host in JSON (refuseRequestLine).
   const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, http)
-    : createHttpServer(http);
+    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key), requireHostHeader: false }, http)
+    : createHttpServer({ requireHostHeader: false }, http);
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
   server.on('connect', refuseConnect);

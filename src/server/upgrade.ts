@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
 import { requestHost } from '../net/request-host.js';
 import { requestScheme } from '../net/request-scheme.js';
-import { BAD_TARGET, originForm } from '../net/request-target.js';
+import { refuseRequestLine } from '../net/request-target.js';
 import { serveEcho } from '../realtime/echo.js';
 import type { ChatHub } from '../realtime/hub.js';
 import type { Store } from '../store/types.js';
@@ -67,9 +67,8 @@ export class UpgradeRouter {
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroySocket);
-    const target = originForm(req.url);
-    if (target === undefined) return endWithError(socket, 400, 'bad_request', BAD_TARGET);
-    req.url = target;
+    const refusal = refuseRequestLine(req);
+    if (refusal !== undefined) return endWithError(socket, 400, 'bad_request', refusal);
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsPlainHttp(req, socket, head, this.deps.http);
     this.#route(req, socket, head).catch((err: unknown) => {
       this.deps.logger.error({ err }, 'upgrade failed');

@@ -174,11 +174,11 @@ function parseResponse(text: string): Answer {
   return { status: Number(text.slice(0, text.indexOf('\r\n')).split(' ')[1]), body: body ? JSON.parse(body) : undefined };
 }
 
-describe('request targets no URL parser agrees on', () => {
+describe('request lines that cannot be routed', () => {
   const websocket = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
   const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
 
-  it('get a JSON 400 bad_request, with or without Upgrade, and nothing at error level in the log', async () => {
+  it('get a JSON 400 bad_request, with or without Upgrade: targets no URL parser agrees on, CONNECT, HTTP/1.1 without Host; nothing at error level in the log', async () => {
     const { logger, records } = captureLogs('debug');
     const server = await startParley(loadConfig({}, { PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), LOG_LEVEL: 'debug' }), { logger });
     try {
@@ -187,6 +187,10 @@ describe('request targets no URL parser agrees on', () => {
           const answer = parseResponse(await raw(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`));
           assertError(answer, 400, 'bad_request', /request target/, `${what} GET ${target}`);
         }
+      }
+      for (const [what, upgrade] of [['plain', ''], ['websocket', websocket]]) {
+        const answer = parseResponse(await raw(server.port, `GET /ws/echo HTTP/1.1\r\n${upgrade}\r\n`));
+        assertError(answer, 400, 'bad_request', /must have a Host header/, `${what} without Host`);
       }
       const connect = parseResponse(await raw(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'));
       assertError(connect, 400, 'bad_request', /CONNECT/);
