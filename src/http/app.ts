@@ -12,7 +12,9 @@ import { healthRoutes } from './health-routes.js';
 import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
 import { RateLimiter } from './rate-limit.js';
+import { requestTarget } from './request-target.js';
 import { roomsRoutes } from './rooms-routes.js';
+import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
 
 export type { HttpDeps } from './deps.js';
@@ -52,10 +54,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   };
 
   const apiHeaders: Middleware = async (ctx, next) => {
-    if (ctx.path.startsWith('/api/') || ctx.path === '/api') {
-      ctx.set('Cache-Control', 'no-store');
-      ctx.set('X-Content-Type-Options', 'nosniff');
-    }
+    if (ctx.path.startsWith('/api/') || ctx.path === '/api') ctx.set('Cache-Control', 'no-store');
     await next();
   };
 
@@ -75,6 +74,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
     await next();
   };
 
+  app.use(securityHeaders(settings));
+  app.use(requestTarget);
   app.use(observe);
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));

@@ -89,7 +89,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   // not an error (a browser logs every 401 as a failed load). The limits tell a client what will fit.
   router.get('/session', async (ctx) => {
     const user = await currentUser(ctx, store, secret);
-    ctx.body = { user: user ? userView(user) : null, limits: { maxText: config.maxText } };
+    ctx.body = { user: user ? userView(user) : null, limits: { maxText: settings.maxText } };
   });
 
   return router;

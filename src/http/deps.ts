@@ -15,6 +15,8 @@ export interface HttpSettings {
   guests: boolean;
   /** Sign-ins per minute per client address, bursts of the same; 0 turns the limit off. */
   signInRate: number;
+  /** The longest message text in characters (MAX_TEXT), told to clients by /api/session. */
+  maxText: number;
 }
 
 /** Everything the HTTP API needs, handed in by the composition root. */

@@ -3,7 +3,7 @@
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -81,6 +81,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       sessionTtlMs: config.sessionTtlMs,
       guests: config.guests,
       signInRate: config.signInRate,
+      maxText: config.maxText,
     },
     store,
     chat: hub,
@@ -93,11 +94,13 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const http = app.callback();
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
 
+  // Without Node's Host check: the app and the upgrade router refuse a missing Host in JSON (refuseRequestLine).
   const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, http)
-    : createHttpServer(http);
+    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key), requireHostHeader: false }, http)
+    : createHttpServer({ requireHostHeader: false }, http);
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
+  server.on('connect', refuseConnect);
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -152,6 +155,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   endWithError(socket, status, 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`);
+}
+
+/** A CONNECT (a request for a tunnel): Parley is no proxy. Node would otherwise drop it unanswered. */
+function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  endWithError(socket, 400, 'bad_request', 'CONNECT is not supported: this server is not a proxy');
 }
 
 async function ensureDefaultRoom(store: Store): Promise<void> {

@@ -64,7 +64,7 @@ export const settings = {
   TRUST_PROXY: {
     schema: list.pipe(z.array(cidr)),
     default: '',
-    help: 'comma-separated addresses or CIDRs whose X-Forwarded-For / X-Real-IP are believed',
+    help: 'comma-separated addresses or CIDRs whose X-Forwarded-For / X-Real-IP / X-Forwarded-Proto / X-Forwarded-Host are believed',
   },
   ALLOWED_ORIGINS: {
     schema: list.pipe(z.array(origin)),

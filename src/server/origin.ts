@@ -1,13 +1,11 @@
-import type { IncomingHttpHeaders } from 'node:http';
-
 /**
  * Whether a browser page from the request's Origin may open a chat connection. Clients that send
  * no Origin (CLI, bots, other servers) are not browsers and are not subject to it; the session
  * token is what protects them. With no allow-list only the server's own origin is accepted: the
- * same scheme (as the client used it), host and port.
+ * same scheme and host (with port) as the client used, which behind a trusted proxy are the ones
+ * it forwards (see requestScheme and requestHost).
  */
-export function originAllowed(headers: IncomingHttpHeaders, allowed: string[] | undefined, scheme: 'http' | 'https'): boolean {
-  const origin = headers.origin;
+export function originAllowed(origin: string | undefined, allowed: string[] | undefined, scheme: 'http' | 'https', host: string | undefined): boolean {
   if (origin === undefined) return true;
   if (allowed) return allowed.includes(origin.replace(/\/$/, ''));
   let url: URL;
@@ -16,11 +14,5 @@ export function originAllowed(headers: IncomingHttpHeaders, allowed: string[] | 
   } catch {
     return false;
   }
-  // Behind a proxy the Host header is the public one (nginx passes `Host $host`).
-  const requestHost = headers['x-forwarded-host'] ?? headers.host;
-  return (
-    url.protocol === `${scheme}:` &&
-    typeof requestHost === 'string' &&
-    url.host.toLowerCase() === requestHost.toLowerCase()
-  );
+  return url.protocol === `${scheme}:` && host !== undefined && url.host.toLowerCase() === host.toLowerCase();
 }

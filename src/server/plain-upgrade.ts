@@ -7,7 +7,7 @@
 import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { endWithError } from './raw-response.js';
+import { endAndRelease, endWithError } from './raw-response.js';
 
 /** Larger bodies are not read here (the API's own limit is 64 KiB). */
 const MAX_BODY = 1 << 20;
@@ -43,7 +43,7 @@ export function answerAsPlainHttp(req: IncomingMessage, socket: Duplex, head: Bu
     res.assignSocket(socket as Socket);
     res.on('finish', () => {
       res.detachSocket(socket as Socket);
-      socket.end();
+      endAndRelease(socket);
     });
     app(request, res);
   };

@@ -10,7 +10,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { resolveSession, tokenFromRequest } from '../auth/session.js';
 import type { Metrics } from '../metrics.js';
 import { clientIp } from '../net/client-ip.js';
+import { requestHost } from '../net/request-host.js';
 import { requestScheme } from '../net/request-scheme.js';
+import { refuseRequestLine } from '../net/request-target.js';
 import { serveEcho } from '../realtime/echo.js';
 import type { ChatHub } from '../realtime/hub.js';
 import type { Store } from '../store/types.js';
@@ -30,10 +32,15 @@ export interface UpgradeDeps {
   metrics: Metrics;
 }
 
+/** Answers an upgrade with an HTTP error, counted and logged. */
+type Refuse = (status: number, code: string, message: string) => void;
+
 export class UpgradeRouter {
   readonly #wss: WebSocketServer;
   /** Echo connections, to close at shutdown (the hub keeps the chat connections). */
   readonly #echo = new Set<WebSocket>();
+  /** Upgrades past the limit check that are not connections yet (their session is being looked up). */
+  #pending = 0;
   #accepting = true;
 
   constructor(private readonly deps: UpgradeDeps) {
@@ -48,8 +55,9 @@ export class UpgradeRouter {
     });
   }
 
+  /** Open WebSocket connections, and upgrades on their way to becoming one. */
   get connections(): number {
-    return this.deps.hub.connectionCount + this.#echo.size;
+    return this.deps.hub.connectionCount + this.#echo.size + this.#pending;
   }
 
   /** New handshakes are refused with 503 from now on (shutdown). */
@@ -59,6 +67,8 @@ export class UpgradeRouter {
 
   handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroySocket);
+    const refusal = refuseRequestLine(req);
+    if (refusal !== undefined) return endWithError(socket, 400, 'bad_request', refusal);
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return answerAsPlainHttp(req, socket, head, this.deps.http);
     this.#route(req, socket, head).catch((err: unknown) => {
       this.deps.logger.error({ err }, 'upgrade failed');
@@ -70,7 +80,7 @@ export class UpgradeRouter {
     const { config, logger, metrics } = this.deps;
     const ip = clientIp(req.socket.remoteAddress, req.headers, config.trustProxy);
     const path = new URL(req.url ?? '/', 'http://parley').pathname;
-    const refuseWith = (status: number, code: string, message: string) => {
+    const refuseWith: Refuse = (status, code, message) => {
       metrics.upgradesRefused.inc({ status: String(status) });
       logger.info({ ip, path, status }, `upgrade refused: ${message}`);
       endWithError(socket, status, code, message);
@@ -79,7 +89,19 @@ export class UpgradeRouter {
     if (req.method !== 'GET') return refuseWith(405, 'method_not_allowed', 'a WebSocket handshake is a GET request');
     if (!this.#accepting) return refuseWith(503, 'unavailable', 'the server is shutting down');
     if (this.connections >= config.maxConnections) return refuseWith(503, 'unavailable', 'the server is at its connection limit');
+    // The place is held from the check on: the session lookup is async, and a burst of upgrades
+    // would all pass the check meanwhile. handleUpgrade calls back synchronously, so once #accept
+    // is done the upgrade is either a connection that counts itself or nothing.
+    this.#pending++;
+    try {
+      await this.#accept(req, socket, head, path, ip, refuseWith);
+    } finally {
+      this.#pending--;
+    }
+  }
 
+  async #accept(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, ip: string, refuseWith: Refuse): Promise<void> {
+    const { config, logger } = this.deps;
     if (path === '/ws/echo') {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', destroySocket);
@@ -90,7 +112,8 @@ export class UpgradeRouter {
       return;
     }
 
-    if (!originAllowed(req.headers, config.allowedOrigins, requestScheme(req, config.tls !== undefined, config.trustProxy))) {
+    const scheme = requestScheme(req, config.tls !== undefined, config.trustProxy);
+    if (!originAllowed(req.headers.origin, config.allowedOrigins, scheme, requestHost(req, config.trustProxy))) {
       return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
     }
     const user = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);

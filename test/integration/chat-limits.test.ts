@@ -1,8 +1,43 @@
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { ChatClient, signInGuest } from '../helpers/chat-client.js';
-import { startTestServer } from '../helpers/server.js';
+import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
+
+/**
+ * Opens `count` TCP connections, then sends a chat upgrade on each at once, so they reach the server
+ * together as in a reconnect storm. Resolves the sockets that were switched (101) and the statuses of
+ * the others.
+ */
+async function upgradeBurst(port: number, token: string, count: number): Promise<{ opened: Socket[]; refused: number[] }> {
+  const sockets = await Promise.all(
+    Array.from({ length: count }, () => new Promise<Socket>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(socket));
+      socket.once('error', reject);
+    })),
+  );
+  const request =
+    `GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+    `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${token}\r\n\r\n`;
+  const statuses = sockets.map(
+    (socket) =>
+      new Promise<number>((resolve, reject) => {
+        let head = '';
+        socket.on('data', (d: Buffer) => {
+          head += d.toString('latin1');
+          if (head.includes('\r\n')) resolve(Number(head.split(' ')[1]));
+        });
+        socket.once('close', () => reject(new Error(`closed without a status line: ${JSON.stringify(head)}`)));
+      }),
+  );
+  for (const socket of sockets) socket.write(request);
+  const answered = await Promise.all(statuses);
+  return {
+    opened: sockets.filter((_, i) => answered[i] === 101),
+    refused: answered.filter((status) => status !== 101),
+  };
+}
 
 describe('limits and liveness', () => {
   it('answers rate_limited past the rate, and closes with 1008 a client that keeps going', async () => {
@@ -52,6 +87,30 @@ describe('limits and liveness', () => {
       await fast.close();
     } finally {
       await server.close();
+    }
+  });
+
+  it('opens no more than MAX_CONNECTIONS of a burst of simultaneous upgrades, and frees the places they held', async () => {
+    // A server of its own process: its upgrades arrive together, as a reconnect storm's do.
+    const server = await spawnServer({ DATA_DIR: tempDataDir(), PORT: String(await freePort()), MAX_CONNECTIONS: '20' });
+    try {
+      const u = await signInGuest(server.url, 'storm');
+      const first = await upgradeBurst(server.port, u.token, 100);
+      assert.equal(first.opened.length, 20);
+      assert.deepEqual(new Set(first.refused), new Set([503]));
+      for (const socket of first.opened) socket.destroy();
+      // The server sees the closes a moment after the clients do.
+      for (let i = 0; !/^parley_connections 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()); i++) {
+        assert.ok(i < 200, 'the server counts the closed connections as gone');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // Neither the refused upgrades nor the closed connections still hold a place.
+      const second = await upgradeBurst(server.port, u.token, 21);
+      assert.equal(second.opened.length, 20);
+      assert.deepEqual(second.refused, [503]);
+      for (const socket of second.opened) socket.destroy();
+    } finally {
+      await server.stop();
     }
   });
 

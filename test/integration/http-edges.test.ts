@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { loadConfig } from '../../src/server/config.js';
+import { startParley } from '../../src/server/app.js';
 import { ChatClient, signInGuest, upgradeStatus } from '../helpers/chat-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { captureLogs } from '../helpers/log-capture.js';
+import { startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
 
 /** Sends raw bytes and returns the whole response the server writes before it closes. */
 function raw(port: number, request: string): Promise<string> {
@@ -14,6 +17,22 @@ function raw(port: number, request: string): Promise<string> {
     socket.on('data', (d) => (text += d.toString()));
     socket.on('close', () => resolve(text));
     socket.on('error', reject);
+  });
+}
+
+/** Sends raw bytes and returns the status of the response, without waiting for the connection to close. */
+function statusOf(port: number, request: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (d) => {
+      text += d.toString();
+      if (!text.includes('\r\n')) return;
+      resolve(Number(text.split(' ')[1]));
+      socket.destroy();
+    });
+    // The server may close while the rest of the request is still being written.
+    socket.on('error', (err) => (text.includes('\r\n') ? undefined : reject(err)));
   });
 }
 
@@ -121,6 +140,21 @@ describe('HTTP edges', () => {
     assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, { headers, origin: server.url }), 101);
   });
 
+  it('believes X-Forwarded-Host for the Origin check only from a trusted proxy', async () => {
+    const forged = { origin: 'http://evil.example', headers: { 'x-forwarded-host': 'evil.example' } };
+    const alice = await signInGuest(server.url, 'alice-xfh');
+    const withToken = { ...forged, headers: { ...forged.headers, authorization: `Bearer ${alice.token}` } };
+    assert.equal(await upgradeStatus(`${server.wsUrl}/ws/chat`, withToken), 403, 'TRUST_PROXY unset');
+    const proxied = await startTestServer({ TRUST_PROXY: '127.0.0.1' });
+    try {
+      const bob = await signInGuest(proxied.url, 'bob-xfh');
+      const headers = { ...forged.headers, authorization: `Bearer ${bob.token}` };
+      assert.equal(await upgradeStatus(`${proxied.wsUrl}/ws/chat`, { ...forged, headers }), 101, 'the peer is a trusted proxy');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('names the cid and room of a frame refused for its rate or its shape', async () => {
     const bob = await signInGuest(server.url, 'bob');
     const c = await ChatClient.connect(server.wsUrl, bob.token);
@@ -131,6 +165,65 @@ describe('HTTP edges', () => {
     assert.equal(limited.room, 'lobby');
     assert.match(String(limited.cid), /^r\d$/);
     await c.close();
+  });
+});
+
+/** Status and JSON body of a raw HTTP response. */
+function parseResponse(text: string): Answer {
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  return { status: Number(text.slice(0, text.indexOf('\r\n')).split(' ')[1]), body: body ? JSON.parse(body) : undefined };
+}
+
+describe('request lines that cannot be routed', () => {
+  const websocket = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+  const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+
+  it('get a JSON 400 bad_request, with or without Upgrade: targets no URL parser agrees on, CONNECT, HTTP/1.1 without Host; nothing at error level in the log', async () => {
+    const { logger, records } = captureLogs('debug');
+    const server = await startParley(loadConfig({}, { PORT: '0', HOST: '127.0.0.1', DATA_DIR: tempDataDir(), LOG_LEVEL: 'debug' }), { logger });
+    try {
+      for (const target of ['//[', 'http://[::1', '//%5B', '/\\evil', '*', 'ftp://x/ws/chat', 'http://[::1]:99999/ws/chat']) {
+        for (const [what, upgrade] of [['plain', ''], ['websocket', websocket], ['h2c', h2c]]) {
+          const answer = parseResponse(await raw(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n`));
+          assertError(answer, 400, 'bad_request', /request target/, `${what} GET ${target}`);
+        }
+      }
+      for (const [what, upgrade] of [['plain', ''], ['websocket', websocket]]) {
+        const answer = parseResponse(await raw(server.port, `GET /ws/echo HTTP/1.1\r\n${upgrade}\r\n`));
+        assertError(answer, 400, 'bad_request', /must have a Host header/, `${what} without Host`);
+      }
+      const connect = parseResponse(await raw(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'));
+      assertError(connect, 400, 'bad_request', /CONNECT/);
+      // The absolute form that HTTP/1.1 servers must accept still works, for the API and the upgrade.
+      assert.match(await raw(server.port, `GET http://127.0.0.1:${server.port}/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+      assert.equal(await statusOf(server.port, `GET http://127.0.0.1:${server.port}/ws/echo HTTP/1.1\r\nHost: x\r\n${websocket}\r\n`), 101);
+    } finally {
+      await server.close();
+    }
+    const errors = records().filter((r) => r.level >= 50);
+    assert.deepEqual(errors, [], 'nothing logged at error level');
+    assert.ok(!records().some((r) => JSON.stringify(r).includes('"stack"')), 'no stack trace in the log');
+  });
+});
+
+describe('connections answered on the raw socket', () => {
+  it('are let go even when the client sends on after its request, so the server can stop', async () => {
+    const server = await startTestServer();
+    const websocket = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    // More than a socket buffers unread: the server stops reading before it could see the client's end.
+    const more = 'x'.repeat(200_000);
+    const requests = [
+      [`GET /nope HTTP/1.1\r\nHost: x\r\n${websocket}\r\n${more}`, 404],
+      [`GET /ws/chat HTTP/1.1\r\nHost: x\r\n${websocket}\r\n${more}`, 401],
+      [`GET //[ HTTP/1.1\r\nHost: x\r\n${websocket}\r\n${more}`, 400],
+      [`CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n${more}`, 400],
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n${more}`, 200],
+    ] as const;
+    for (const [request, status] of requests) {
+      assert.equal(await statusOf(server.port, request), status, request.slice(0, 40));
+    }
+    // A graceful stop waits for every connection: one still held open would keep it from ending.
+    await server.close();
   });
 });
 

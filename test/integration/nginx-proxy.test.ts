@@ -65,6 +65,12 @@ describe('behind nginx with deploy/nginx.conf', () => {
     assert.equal((await b.next('chat')).data, 'through nginx');
     assert.equal((await a.next('ack')).cid, 'n1');
     assert.equal(await upgradeStatus(`ws://127.0.0.1:${port}/ws/chat`), 401, 'refusals pass through the proxy');
+    // A browser on the proxy's origin may open the chat; one on another origin may not, even when
+    // it names that origin's host in X-Forwarded-Host itself (nginx sets the header).
+    const headers = { authorization: `Bearer ${alice.token}` };
+    assert.equal(await upgradeStatus(`ws://127.0.0.1:${port}/ws/chat`, { headers, origin: url }), 101, 'same origin through the proxy');
+    const forged = { headers: { ...headers, 'x-forwarded-host': 'evil.example' }, origin: 'http://evil.example' };
+    assert.equal(await upgradeStatus(`ws://127.0.0.1:${port}/ws/chat`, forged), 403, 'a forged X-Forwarded-Host');
     await a.close();
     await b.close();
   });

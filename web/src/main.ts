@@ -1,3 +1,4 @@
+import './zod-without-eval.js';
 import { createApp } from 'vue';
 import App from './components/App.vue';
 import { locale } from './i18n.js';
