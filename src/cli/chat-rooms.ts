@@ -10,16 +10,20 @@ export class ChatRooms {
   #current: string | undefined;
   /** The current room before the last /join, to go back to if the server refuses it. */
   #previous: string | undefined;
-  /** Rooms asked for with /join (or --room) whose list has not come yet: created when missing. */
-  readonly #joining = new Set<string>();
-  readonly #listShown = new Set<string>();
+  /**
+   * Rooms this client asked for with /join (or --room) while it was not in them, whose first list
+   * has not come yet: that list is the one shown (the lists after each reconnect are not), and a
+   * room not found is created once (`create`). A DM room entered by an incoming message, or a /join
+   * of a room already joined, is never here: no answer of theirs is to be shown.
+   */
+  readonly #asked = new Map<string, 'join' | 'create'>();
 
   /** `onSwitch` is told each time the current room changes. */
   constructor(client: ParleyClient, firstRoom: string, onSwitch: (room: string | undefined) => void) {
     this.#client = client;
     this.#onSwitch = onSwitch;
     this.#current = firstRoom;
-    this.#joining.add(firstRoom);
+    this.#asked.set(firstRoom, 'join');
     client.join(firstRoom);
   }
 
@@ -29,34 +33,36 @@ export class ChatRooms {
 
   /** /join ROOM: it becomes the current room. True when this client was not in it (an answer is due). */
   join(room: string): boolean {
-    this.#listShown.delete(room);
     const isNew = !this.#client.joinedRooms.includes(room);
-    this.#joining.add(room);
-    this.#client.join(room);
+    if (isNew) {
+      this.#asked.set(room, 'join');
+      this.#client.join(room);
+    }
     this.#previous = this.#current;
     this.#switchTo(room);
     return isNew;
   }
 
-  /** `room`'s list came. True when it is to be shown: once per /join, not after each reconnect. */
+  /** `room`'s list came. True when it answers a join this client asked for: who is there, and the recent messages, are shown. */
   listed(room: string): boolean {
-    this.#joining.delete(room);
-    const show = !this.#listShown.has(room);
-    this.#listShown.add(room);
-    return show;
+    return this.#asked.delete(room);
   }
 
-  isJoining(room: string): boolean {
-    return this.#joining.has(room);
+  /** True while `room` was asked for and has not answered. */
+  isAsked(room: string): boolean {
+    return this.#asked.has(room);
   }
 
-  /** `room` did not exist and is being created: a second "not found" for it is a refusal. */
-  creating(room: string): void {
-    this.#joining.delete(room);
+  /** The server has no `room`: true when it is to be created (once, for a room asked for). */
+  createMissing(room: string): boolean {
+    if (this.#asked.get(room) !== 'join') return false;
+    this.#asked.set(room, 'create');
+    return true;
   }
 
   /** Creating `room` failed: if it was the current room, another joined room is. */
   createFailed(room: string): void {
+    this.#asked.delete(room);
     if (this.#current === room) this.#switchTo(this.#anyJoined());
   }
 
@@ -65,9 +71,8 @@ export class ChatRooms {
    * the current room: the one before it (or another joined room) is current again.
    */
   refused(room: string): boolean {
-    this.#joining.delete(room);
+    this.#asked.delete(room);
     this.#client.leave(room);
-    this.#listShown.delete(room);
     if (this.#current !== room) return false;
     const previous = this.#previous;
     this.#switchTo(previous !== room && previous !== undefined && this.#client.joinedRooms.includes(previous) ? previous : this.#anyJoined());
@@ -78,7 +83,7 @@ export class ChatRooms {
   leave(room = this.#current): string | undefined {
     if (room === undefined || !this.#client.joinedRooms.includes(room)) return undefined;
     this.#client.leave(room);
-    this.#listShown.delete(room);
+    this.#asked.delete(room);
     if (room === this.#current) this.#switchTo(this.#anyJoined());
     return room;
   }

@@ -9,7 +9,7 @@ import { ParleyError, ParleyHttpError, createRoom, type Ack, type ChatMessage, t
 import { describeIssues } from '../issues.js';
 import { roomNameSchema } from '../realtime/names.js';
 import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
-import { clock, formatChat, formatUsers } from './chat-format.js';
+import { formatChat, formatUsers } from './chat-format.js';
 import { LineGate } from './chat-line-gate.js';
 import { jsonOutput, textOutput, type Output } from './chat-output.js';
 import { QuitDrain } from './chat-quit-drain.js';
@@ -130,6 +130,11 @@ export class ChatSession {
     return this.#users.label(room, this.#client.user?.id);
   }
 
+  /** A message as a line, with its room (a DM's with the other user's name) unless it is `current`. */
+  #chatLine(m: ChatMessage, current: string | undefined): string {
+    return formatChat(m, current, (room) => this.#label(room));
+  }
+
   #problem(code: string, message: string, extra: object = {}): void {
     this.#out.event({ type: 'error', code, message, ...extra }, `! ${message}`);
   }
@@ -164,23 +169,24 @@ export class ChatSession {
   #onChat(m: ChatMessage): void {
     this.#users.learn([m.user]);
     this.#drain.echoed(m.room, m.id);
-    const text = m.room.startsWith('dm:') ? `${clock(m.ts)} [${this.#label(m.room)}] ${m.user.name}: ${m.data}` : formatChat(m, this.#rooms.current);
-    this.#out.event({ type: 'chat', ...m }, text);
+    this.#out.event({ type: 'chat', ...m }, this.#chatLine(m, this.#rooms.current));
   }
 
   #onList(e: ClientEvents['list']): void {
     this.#users.learn(e.data);
     const show = this.#rooms.listed(e.room);
     this.#out.event({ type: 'list', ...e }, show ? `* in ${this.#label(e.room)}: ${formatUsers(e.data)}` : null);
-    // A person who joins sees the recent conversation first (scripts ask with /history instead),
-    // and the lines held for the room go on after it, as if read after it.
+    // Only the list that answers a join this client asked for is shown: the lists after a reconnect
+    // (a DM entered by an incoming message has no other) would show the same lines again. A person
+    // who joins sees the recent conversation first (scripts ask with /history instead), and the
+    // lines held for the room go on after it, as if read after it.
     if (show && !this.#json && e.lastId !== undefined && e.lastId > 0) {
       const room = e.room;
       const recent = this.#client.history(room, { before: e.lastId + 1, limit: RECENT_ON_JOIN }).then(
         ({ data }) => {
           // Senders seen in history count as known names too, for /dm and DM labels.
           this.#users.learn(data.map((m) => m.user));
-          this.#out.event({ type: 'recent', room, data }, data.map((m) => formatChat(m, this.#rooms.current)).join('\n') || null);
+          this.#out.event({ type: 'recent', room, data }, data.map((m) => this.#chatLine(m, this.#rooms.current)).join('\n') || null);
         },
         () => {},
       );
@@ -192,12 +198,12 @@ export class ChatSession {
 
   #onError(e: ClientEvents['error']): void {
     const room = e.room;
-    if (e.code === 'not_found' && room !== undefined && this.#rooms.isJoining(room)) return this.#createAndJoin(room);
+    if (e.code === 'not_found' && room !== undefined && this.#rooms.createMissing(room)) return this.#createAndJoin(room);
     this.#out.event({ type: 'error', ...e }, `! ${e.code}: ${e.message}`);
     if (room === undefined) return;
     // Any refusal of a room being joined (not allowed, a name the server will not take, too many
     // requests): the client is not in it, and lines must not go there.
-    if (this.#rooms.isJoining(room) && this.#rooms.refused(room)) {
+    if (this.#rooms.isAsked(room) && this.#rooms.refused(room)) {
       const current = this.#rooms.current;
       this.#out.event({ type: 'current', room: current ?? null }, current ? `* still in ${this.#label(current)}` : '* /join ROOM to go on');
     }
@@ -206,7 +212,6 @@ export class ChatSession {
 
   /** `/join ROOM` of a room that does not exist yet creates it (a public room), like IRC. */
   #createAndJoin(room: string): void {
-    this.#rooms.creating(room);
     const created = createRoom(this.#base, room, { token: this.#token }).then(
       () => {
         this.#out.event({ type: 'created', room }, `* created room ${room}`);
@@ -318,7 +323,7 @@ export class ChatSession {
       .then(
         ({ data, more }) => {
           this.#users.learn(data.map((m) => m.user));
-          const lines = data.map((m) => formatChat(m, room));
+          const lines = data.map((m) => this.#chatLine(m, room));
           const head =
             data.length === 0
               ? `* no messages in ${this.#label(room)} yet`

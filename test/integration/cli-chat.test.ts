@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
-import { JsonChat, cliArgs, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
+import { JsonChat, PipedChat, cliArgs, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
@@ -258,6 +258,53 @@ describe('parley chat with lines piped in (no --json)', () => {
       );
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('parley chat after a server restart (lines piped in and out)', () => {
+  it('shows no line again: not a DM entered by an incoming message, not a room joined a second time', async () => {
+    const dataDir = tempDataDir();
+    const port = String(await freePort());
+    let server = await spawnServer({ DATA_DIR: dataDir, PORT: port, RATE_LIMIT: '0' });
+    const carol = new PipedChat([server.url, '--name', 'carol']);
+    const dave = new PipedChat([server.url, '--name', 'dave']);
+    try {
+      await carol.waitFor(/^\* in lobby: /, 'carol in lobby');
+      await dave.waitFor(/^\* in lobby: /, 'dave in lobby');
+      carol.send('hello lobby');
+      await dave.waitFor(/^\d\d:\d\d carol: hello lobby$/, 'the lobby line at dave');
+      dave.send('/dm carol just for you');
+      await carol.waitFor(/^\d\d:\d\d \[dm dave\] dave: just for you$/, 'the DM at carol');
+      await dave.waitFor(/^\d\d:\d\d \[dm carol\] dave: just for you$/, 'the DM at dave');
+      // Back to a room carol is in already: no list comes for it, and nothing is due to be shown.
+      carol.send('/join 聊天室');
+      await carol.waitFor(/^\* in 聊天室: carol$/, 'carol in 聊天室');
+      const beforeWho = carol.lines.length;
+      carol.send('/join lobby');
+      carol.send('/who');
+      await carol.waitFor(/^\* in lobby: /, '/who in lobby', beforeWho);
+
+      const carolMark = carol.lines.length;
+      const daveMark = dave.lines.length;
+      await server.stop('SIGKILL');
+      await carol.waitFor(/^\* connection lost/, 'carol sees the cut', carolMark);
+      server = await spawnServer({ DATA_DIR: dataDir, PORT: port, RATE_LIMIT: '0' });
+      await carol.waitFor(/^\* reconnected$/, 'carol reconnected', carolMark);
+      await dave.waitFor(/^\* reconnected$/, 'dave reconnected', daveMark);
+      carol.send('back');
+      await dave.waitFor(/^\d\d:\d\d carol: back$/, 'a new line at dave', daveMark);
+      await carol.waitFor(/^\d\d:\d\d carol: back$/, 'a new line at carol', carolMark);
+      assert.equal(await carol.end(), 0, carol.stderr);
+      assert.equal(await dave.end(), 0, dave.stderr);
+
+      const repeated = (lines: string[]) => lines.filter((l) => /just for you|hello lobby|^\* in /.test(l));
+      assert.deepEqual(repeated(carol.lines.slice(carolMark)), [], `carol:\n${carol.lines.join('\n')}`);
+      assert.deepEqual(repeated(dave.lines.slice(daveMark)), [], `dave:\n${dave.lines.join('\n')}`);
+    } finally {
+      carol.kill();
+      dave.kill();
+      await server.stop('SIGTERM');
     }
   });
 });

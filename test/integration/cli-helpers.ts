@@ -87,3 +87,62 @@ export class JsonChat {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
+
+/** `parley chat URL` with lines piped in and out (no --json): what a person reads, line by line. */
+export class PipedChat {
+  readonly lines: string[] = [];
+  readonly child: ChildProcessWithoutNullStreams;
+  stderr = '';
+  #waiters = new Set<() => void>();
+  readonly exited: Promise<number | null>;
+  /** Resolves once the last line of stdout has been read. */
+  readonly #read: Promise<void>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [...cliArgs, 'chat', ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (d) => (this.stderr += d));
+    const stdout = createInterface({ input: this.child.stdout });
+    stdout.on('line', (line) => {
+      this.lines.push(line);
+      this.#waiters.forEach((w) => w());
+    });
+    this.#read = new Promise((resolve) => stdout.once('close', resolve));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  /** Resolves the index of the first line (from `from` on) that matches; rejects after a while with what was seen. */
+  waitFor(pattern: RegExp, what: string, from = 0, timeoutMs = 20_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.lines.findIndex((l, i) => i >= from && pattern.test(l));
+        if (found >= 0) {
+          clearTimeout(timer);
+          this.#waiters.delete(check);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`timed out waiting for ${what}; lines:\n${this.lines.join('\n')}\nstderr: ${this.stderr}`));
+      }, timeoutMs);
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Closes stdin (the end of input) and resolves the exit code, once every line is read. */
+  async end(): Promise<number | null> {
+    this.child.stdin.end();
+    const code = await this.exited;
+    await this.#read;
+    return code;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
