@@ -1,7 +1,8 @@
 /** `parley serve`: runs the server until SIGINT/SIGTERM, then stops gracefully within 10 s. */
 import { parseArgs } from 'node:util';
-import { ConfigError, flagName, loadConfig, settings, type SettingName } from '../server/config.js';
+import { ConfigError, flagName, loadConfig, settings, type Config, type SettingName } from '../server/config.js';
 import { startParley, type ParleyServer } from '../server/app.js';
+import { SettingError } from '../server/tls-files.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
@@ -48,10 +49,7 @@ export async function runServe(argv: string[]): Promise<void> {
   try {
     server = await startParley(config, { onFatal });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is in use: pick another with --port or PORT`);
-    if (e.code === 'EACCES') fail(`not allowed to listen on ${config.host}:${config.port}`);
-    fail(e.message);
+    fail(startFailure(err, config, (setting) => (flags[setting] === undefined ? setting : flagName(setting))));
   }
   const running = server;
   let stopping = false;
@@ -74,6 +72,27 @@ export async function runServe(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Why the server could not start, naming the setting to change as it was given (`HOST` or `--host`). */
+function startFailure(err: unknown, config: Config, given: (setting: SettingName) => string): string {
+  if (err instanceof SettingError) return `${given(err.setting)}=${err.value}: ${err.problem}`;
+  const e = err as NodeJS.ErrnoException;
+  const host = `${given('HOST')}=${config.host}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `port ${config.port} on ${config.host} is in use: pick another with --port or PORT`;
+    case 'EACCES':
+      return `${given('PORT')}=${config.port}: not allowed to listen on it at ${config.host} (ports below 1024 need privileges)`;
+    case 'ENOTFOUND':
+      return `${host}: no such address on this machine, nor a host name it knows (e.g. 127.0.0.1 for this machine only, 0.0.0.0 for every network)`;
+    case 'EAI_AGAIN':
+      return `${host}: cannot look this host name up now (the name server did not answer)`;
+    case 'EADDRNOTAVAIL':
+      return `${host}: no such address on this machine`;
+    default:
+      return e.message;
+  }
 }
 
 function fail(message: string): never {

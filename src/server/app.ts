@@ -2,7 +2,6 @@
  * The composition root: builds the store, broker, realtime hub, HTTP app and upgrade router from
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -24,6 +23,7 @@ import type { Config } from './config.js';
 import { ensureDataDir } from './data-dir.js';
 import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
 import { endWithError } from './raw-response.js';
+import { readTlsFiles } from './tls-files.js';
 import { UpgradeRouter } from './upgrade.js';
 
 export interface ParleyServer {
@@ -46,6 +46,8 @@ export interface StartOptions {
 
 export async function startParley(config: Config, options: StartOptions = {}): Promise<ParleyServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
+  // Before anything opens: a bad file is reported naming its setting, with nothing to close.
+  const tls = config.tls && (await readTlsFiles(config.tls));
   await ensureDataDir(config.dataDir);
   if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
   if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
@@ -92,9 +94,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const http = app.callback();
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
 
-  const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, http)
-    : createHttpServer(http);
+  const server: Server = tls ? createHttpsServer(tls, http) : createHttpServer(http);
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
 

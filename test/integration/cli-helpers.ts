@@ -12,10 +12,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `parley ARGS`, feeding `input` on stdin (then closing it); resolves when it exits. */
-export function runCli(args: string[], input = '', timeoutMs = 30_000): Promise<CliResult> {
+/** Runs `parley ARGS` (with `env` added to the environment), feeding `input` on stdin (then closing it); resolves when it exits. */
+export function runCli(args: string[], input = '', timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
