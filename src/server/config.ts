@@ -4,13 +4,14 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { checkInput } from '../issues.js';
 
 const int = (min: number, max: number) => {
   const range = `must be a whole number from ${min} to ${max}`;
   return z.coerce.number({ error: range }).int({ error: range }).min(min, { error: range }).max(max, { error: range });
 };
 const bool = z
-  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'], { error: 'must be on or off (true/false, yes/no and 1/0 work too)' })
   .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 const list = z
   .string()
@@ -140,7 +141,7 @@ export function loadConfig(
   for (const [name, setting] of Object.entries(settings)) {
     const raw = flags[name as SettingName] ?? (env[name] === '' ? undefined : env[name]) ?? setting.default;
     if (raw === undefined) continue;
-    const parsed = (setting.schema as z.ZodType).safeParse(raw);
+    const parsed = checkInput(setting.schema as z.ZodType, raw);
     if (parsed.success) values[name] = parsed.data;
     else {
       const source = flags[name as SettingName] !== undefined ? flagName(name) : name;
