@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, flagName, loadConfig, settings, type Config, type SettingName } from '../server/config.js';
 import { startParley, type ParleyServer } from '../server/app.js';
+import { chooseLogFormat, createLogger } from '../server/logger.js';
 import { SettingError } from '../server/tls-files.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -46,12 +47,16 @@ export async function runServe(argv: string[]): Promise<void> {
     setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS).unref();
     void server?.close().finally(() => process.exit(1));
   };
+  const terminal = process.stdout.isTTY === true;
+  const logger = createLogger(config.logLevel, chooseLogFormat(config.logFormat, terminal));
   try {
-    server = await startParley(config, { onFatal });
+    server = await startParley(config, { onFatal, logger });
   } catch (err) {
     fail(startFailure(err, config, (setting) => (flags[setting] === undefined ? setting : flagName(setting))));
   }
   const running = server;
+  // After the log lines of the start, which the pretty log writes from its own thread.
+  if (terminal) running.logger.flush(() => process.stdout.write(`${readyLine(running, config)}\n`));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -72,6 +77,17 @@ export async function runServe(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** The line a person at a terminal reads once the server is up: where to open it, where its data is, whether guests get in. */
+function readyLine(server: Pick<ParleyServer, 'url' | 'port'>, config: Config): string {
+  const everywhere = config.host === '0.0.0.0' || config.host === '::';
+  const guests = !config.guests
+    ? 'guest sign-in off'
+    : everywhere
+      ? `guest sign-in on: anyone who can reach port ${server.port} of this machine can chat`
+      : 'guest sign-in on';
+  return `Parley is ready: open ${server.url} (data in ${config.dataDir}; ${guests})`;
 }
 
 /** Why the server could not start, naming the setting to change as it was given (`HOST` or `--host`). */

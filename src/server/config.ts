@@ -91,6 +91,11 @@ export const settings = {
     default: 'info',
     help: 'pino log level',
   },
+  LOG_FORMAT: {
+    schema: z.enum(['json', 'pretty']),
+    default: undefined,
+    help: 'json (one object a line) or pretty (for people); unset: pretty when stdout is a terminal, json otherwise',
+  },
 } as const;
 
 export type SettingName = keyof typeof settings;
@@ -119,6 +124,8 @@ export interface Config {
   heartbeatMs: number;
   historyKeep: number;
   logLevel: string;
+  /** undefined: pretty on a terminal, json otherwise. */
+  logFormat: 'json' | 'pretty' | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -185,5 +192,6 @@ export function loadConfig(
     heartbeatMs: values.HEARTBEAT_MS as number,
     historyKeep: values.HISTORY_KEEP as number,
     logLevel: values.LOG_LEVEL as string,
+    logFormat: values.LOG_FORMAT as 'json' | 'pretty' | undefined,
   };
 }

@@ -3,15 +3,10 @@
  * surviving a server restart, and the interactive mode driven in a real terminal (tmux).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
-import { JsonChat, PipedChat, cliArgs, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
+import { JsonChat, PipedChat, Terminal, cliArgs, hasTmux, runCli, type JsonEvent } from './cli-helpers.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
 
 describe('parley chat --json', () => {
@@ -160,66 +155,46 @@ describe('parley chat --json', () => {
   });
 });
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-
 describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not installed (scripts/test.sh installs it)' }, () => {
   it('shows messages with time and sender, presence, /who, sends what is typed, /dm, reconnects, /quit', async () => {
     const dataDir = tempDataDir();
     const port = String(await freePort());
     let server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
-    const session = `parley-cli-test-${process.pid}`;
-    // A tmux server of its own (-L), so that the test never touches the user's sessions.
-    const socket = ['-L', session];
-    const tmux = (...args: string[]) => execFileSync('tmux', [...socket, ...args], { encoding: 'utf8' });
-    const screen = () => tmux('capture-pane', '-p', '-t', session);
-    const waitScreen = async (pattern: RegExp, what: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!pattern.test(screen())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-        await sleep(100);
-      }
-    };
-    const command = [process.execPath, ...cliArgs, 'chat', server.url, '--name', 'tess'].map((a) => `'${a}'`).join(' ');
-    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', '-c', repoRoot, command);
+    const term = new Terminal([process.execPath, ...cliArgs, 'chat', server.url, '--name', 'tess']);
     let peer: JsonChat | undefined;
     try {
-      await waitScreen(/connected to .* as tess/, 'the connected line');
-      await waitScreen(/\* in lobby: tess/, 'the list of the room');
+      await term.waitFor(/connected to .* as tess/, 'the connected line');
+      await term.waitFor(/\* in lobby: tess/, 'the list of the room');
       peer = new JsonChat([server.url, '--name', 'uma']);
       await peer.waitFor((e) => e.type === 'list', 'uma in lobby');
-      await waitScreen(/\* uma joined lobby/, 'presence of uma');
+      await term.waitFor(/\* uma joined lobby/, 'presence of uma');
 
       peer.send('hi tess');
-      await waitScreen(/\d\d:\d\d uma: hi tess/, 'the message with time and sender');
+      await term.waitFor(/\d\d:\d\d uma: hi tess/, 'the message with time and sender');
 
-      tmux('send-keys', '-t', session, 'hello uma', 'Enter');
+      term.keys('hello uma', 'Enter');
       const fromTess = await peer.waitFor(isChat('hello uma'), 'what tess typed');
       assert.equal((fromTess.user as { name: string }).name, 'tess');
-      await waitScreen(/\d\d:\d\d tess: hello uma/, 'own message shown once delivered');
+      await term.waitFor(/\d\d:\d\d tess: hello uma/, 'own message shown once delivered');
 
-      tmux('send-keys', '-t', session, '/who', 'Enter');
-      await waitScreen(/\* in lobby: (tess, uma|uma, tess)/, '/who');
+      term.keys('/who', 'Enter');
+      await term.waitFor(/\* in lobby: (tess, uma|uma, tess)/, '/who');
 
-      tmux('send-keys', '-t', session, '/dm uma a secret', 'Enter');
+      term.keys('/dm uma a secret', 'Enter');
       const dm = await peer.waitFor(isChat('a secret'), 'the DM');
       assert.match(String(dm.room), /^dm:/);
 
       await server.close();
-      await waitScreen(/connection lost .* reconnecting in/, 'the reconnecting line');
+      await term.waitFor(/connection lost .* reconnecting in/, 'the reconnecting line');
       server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
-      await waitScreen(/\* reconnected/, 'the reconnected line');
-      tmux('send-keys', '-t', session, 'back again', 'Enter');
-      await waitScreen(/\d\d:\d\d tess: back again/, 'a message after the restart');
+      await term.waitFor(/\* reconnected/, 'the reconnected line');
+      term.keys('back again', 'Enter');
+      await term.waitFor(/\d\d:\d\d tess: back again/, 'a message after the restart');
 
-      tmux('send-keys', '-t', session, '/quit', 'Enter');
-      const deadline = Date.now() + 10_000;
-      while (spawnSync('tmux', [...socket, 'has-session', '-t', session]).status === 0) {
-        if (Date.now() > deadline) throw new Error(`/quit did not end the chat; screen:\n${screen()}`);
-        await sleep(100);
-      }
+      term.keys('/quit', 'Enter');
+      await term.waitExit('/quit');
     } finally {
-      spawnSync('tmux', [...socket, 'kill-server']);
-      rmSync(join(process.env.TMUX_TMPDIR ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, session), { force: true });
+      term.close();
       peer?.kill();
       await server.close();
     }

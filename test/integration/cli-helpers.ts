@@ -1,5 +1,8 @@
 /** Runs the `parley` CLI from the sources as a child process, as a user or a script would. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -144,5 +147,59 @@ export class PipedChat {
 
   kill(): void {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+let terminals = 0;
+
+/** A command in a terminal of its own: a tmux session on a tmux server of its own (-L), never the user's. */
+export class Terminal {
+  readonly #socket: string[];
+  readonly #name: string;
+
+  /** Runs `command` (the words of a command line) in the repository, in a terminal of `width` columns. */
+  constructor(command: string[], { width = 120, height = 30 } = {}) {
+    this.#name = `parley-test-${process.pid}-${++terminals}`;
+    this.#socket = ['-L', this.#name];
+    const line = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    this.#tmux('new-session', '-d', '-s', this.#name, '-x', String(width), '-y', String(height), '-c', repoRoot, line);
+  }
+
+  #tmux(...args: string[]): string {
+    return execFileSync('tmux', [...this.#socket, ...args], { encoding: 'utf8' });
+  }
+
+  /** What the terminal shows now. */
+  screen(): string {
+    return this.#tmux('capture-pane', '-p', '-t', this.#name);
+  }
+
+  async waitFor(pattern: RegExp, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.screen())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${this.screen()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Types: each argument is text or a key name such as `Enter` or `C-c`. */
+  keys(...keys: string[]): void {
+    this.#tmux('send-keys', '-t', this.#name, ...keys);
+  }
+
+  /** Resolves once the command has ended (its session is gone); rejects after `timeoutMs`. */
+  async waitExit(what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (spawnSync('tmux', [...this.#socket, 'has-session', '-t', this.#name]).status === 0) {
+      if (Date.now() > deadline) throw new Error(`${what} did not end; screen:\n${this.screen()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Ends the command (SIGHUP) and the tmux server. */
+  close(): void {
+    spawnSync('tmux', [...this.#socket, 'kill-server']);
+    rmSync(join(process.env.TMUX_TMPDIR ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, this.#name), { force: true });
   }
 }
