@@ -11,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || packages+=(fonts-noto-color-emoji)
 command -v tmux >/dev/null 2>&1 || packages+=(tmux)
 [ -x /usr/sbin/nginx ] || packages+=(nginx)
+# The CLI tests make TLS certificates.
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 if ((${#packages[@]} > 0)); then
   echo "installing Debian packages: ${packages[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

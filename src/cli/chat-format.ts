@@ -1,7 +1,7 @@
 /** How `parley chat` shows events in a terminal: one line each, time and sender first. */
 import type { ChatMessage, WireUser } from '../client/index.js';
 
-export function clock(ts: number): string {
+function clock(ts: number): string {
   const d = new Date(ts);
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }
@@ -11,9 +11,12 @@ export function roomLabel(room: string): string {
   return room.startsWith('dm:') ? 'dm' : room;
 }
 
-/** `12:34 alice: hello` in the current room, `12:34 [general] alice: hello` elsewhere. */
-export function formatChat(m: ChatMessage, currentRoom: string | undefined): string {
-  const where = m.room === currentRoom ? '' : `[${roomLabel(m.room)}] `;
+/**
+ * `12:34 alice: hello` in the current room, `12:34 [general] alice: hello` elsewhere; `label` names
+ * the room (a session names a DM's other user: `[dm bob]`).
+ */
+export function formatChat(m: ChatMessage, currentRoom: string | undefined, label: (room: string) => string = roomLabel): string {
+  const where = m.room === currentRoom ? '' : `[${label(m.room)}] `;
   return `${clock(m.ts)} ${where}${m.user.name}: ${m.data}`;
 }
 

@@ -1,7 +1,9 @@
 /** `parley serve`: runs the server until SIGINT/SIGTERM, then stops gracefully within 10 s. */
 import { parseArgs } from 'node:util';
-import { ConfigError, flagName, loadConfig, settings, type SettingName } from '../server/config.js';
+import { ConfigError, flagName, loadConfig, settings, type Config, type SettingName } from '../server/config.js';
 import { startParley, type ParleyServer } from '../server/app.js';
+import { chooseLogFormat, createLogger } from '../server/logger.js';
+import { SettingError } from '../server/tls-files.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 
@@ -45,15 +47,16 @@ export async function runServe(argv: string[]): Promise<void> {
     setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS).unref();
     void server?.close().finally(() => process.exit(1));
   };
+  const terminal = process.stdout.isTTY === true;
+  const logger = createLogger(config.logLevel, chooseLogFormat(config.logFormat, terminal));
   try {
-    server = await startParley(config, { onFatal });
+    server = await startParley(config, { onFatal, logger });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is in use: pick another with --port or PORT`);
-    if (e.code === 'EACCES') fail(`not allowed to listen on ${config.host}:${config.port}`);
-    fail(e.message);
+    fail(startFailure(err, config, (setting) => (flags[setting] === undefined ? setting : flagName(setting))));
   }
   const running = server;
+  // After the log lines of the start, which the pretty log writes from its own thread.
+  if (terminal) running.logger.flush(() => process.stdout.write(`${readyLine(running, config)}\n`));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -74,6 +77,38 @@ export async function runServe(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** The line a person at a terminal reads once the server is up: where to open it, where its data is, whether guests get in. */
+function readyLine(server: Pick<ParleyServer, 'url' | 'port'>, config: Config): string {
+  const everywhere = config.host === '0.0.0.0' || config.host === '::';
+  const guests = !config.guests
+    ? 'guest sign-in off'
+    : everywhere
+      ? `guest sign-in on: anyone who can reach port ${server.port} of this machine can chat`
+      : 'guest sign-in on';
+  return `Parley is ready: open ${server.url} (data in ${config.dataDir}; ${guests})`;
+}
+
+/** Why the server could not start, naming the setting to change as it was given (`HOST` or `--host`). */
+function startFailure(err: unknown, config: Config, given: (setting: SettingName) => string): string {
+  if (err instanceof SettingError) return `${given(err.setting)}=${err.value}: ${err.problem}`;
+  const e = err as NodeJS.ErrnoException;
+  const host = `${given('HOST')}=${config.host}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `port ${config.port} on ${config.host} is in use: pick another with --port or PORT`;
+    case 'EACCES':
+      return `${given('PORT')}=${config.port}: not allowed to listen on it at ${config.host} (ports below 1024 need privileges)`;
+    case 'ENOTFOUND':
+      return `${host}: no such address on this machine, nor a host name it knows (e.g. 127.0.0.1 for this machine only, 0.0.0.0 for every network)`;
+    case 'EAI_AGAIN':
+      return `${host}: cannot look this host name up now (the name server did not answer)`;
+    case 'EADDRNOTAVAIL':
+      return `${host}: no such address on this machine`;
+    default:
+      return e.message;
+  }
 }
 
 function fail(message: string): never {

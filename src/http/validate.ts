@@ -1,12 +1,12 @@
 /** Input checks at the edge: a bad body, query or path parameter is a 400 that says what is wrong. */
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import { describeIssues } from '../issues.js';
+import { checkInput, describeIssues } from '../issues.js';
 import { HttpError } from './errors.js';
 import { isJsonRequest } from './json-body.js';
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
+  const result = checkInput(schema, value);
   if (!result.success) throw new HttpError(400, 'bad_request', describeIssues(result.error));
   return result.data;
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { PresenceUser } from '../broker/types.js';
-import { describeIssues } from '../issues.js';
+import { checkInput, describeIssues } from '../issues.js';
 import { addKeyed, findKeyed, keyedItems, removeKeyed, type OneOrMap } from '../one-or-set.js';
 import { encodeFrame } from './frames.js';
 import { OutboundQueue } from './outbound.js';
@@ -236,9 +236,9 @@ export class ClientConnection implements Receiver {
       this.sendError('bad_request', 'frame is not valid JSON');
       return undefined;
     }
-    const parsed = clientMessageSchema.safeParse(json);
+    const parsed = checkInput(clientMessageSchema, json);
     if (parsed.success) return parsed.data;
-    this.sendError('bad_request', describeIssues(parsed.error, 1) || 'invalid message', refusalIds(json));
+    this.sendError('bad_request', describeIssues(parsed.error, 1, 'frame') || 'invalid message', refusalIds(json));
     return undefined;
   }
 

@@ -2,7 +2,6 @@
  * The composition root: builds the store, broker, realtime hub, HTTP app and upgrade router from
  * the config, and serves them on one port. This is the only place that picks implementations.
  */
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +20,7 @@ import { ensureDataDir } from './data-dir.js';
 import { timedStore } from './timed-store.js';
 import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
 import { endWithError } from './raw-response.js';
+import { readTlsFiles } from './tls-files.js';
 import { UpgradeRouter } from './upgrade.js';
 
 export interface ParleyServer {
@@ -43,6 +43,8 @@ export interface StartOptions {
 
 export async function startParley(config: Config, options: StartOptions = {}): Promise<ParleyServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
+  // Before anything opens: a bad file is reported naming its setting, with nothing to close.
+  const tls = config.tls && (await readTlsFiles(config.tls));
   await ensureDataDir(config.dataDir);
   const secret = await loadOrCreateSecret(config.dataDir, config.sessionSecret);
   const metrics = createMetrics(config.nodeId);
@@ -95,9 +97,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
 
   // Without Node's Host check: the app and the upgrade router refuse a missing Host in JSON (refuseRequestLine).
-  const server: Server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key), requireHostHeader: false }, http)
-    : createHttpServer({ requireHostHeader: false }, http);
+  const server: Server = tls ? createHttpsServer({ ...tls, requireHostHeader: false }, http) : createHttpServer({ requireHostHeader: false }, http);
   server.on('upgrade', upgrades.handle);
   server.on('clientError', answerClientError);
   server.on('connect', refuseConnect);

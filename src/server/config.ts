@@ -5,13 +5,14 @@
 import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { checkInput } from '../issues.js';
 
 const int = (min: number, max: number) => {
   const range = `must be a whole number from ${min} to ${max}`;
   return z.coerce.number({ error: range }).int({ error: range }).min(min, { error: range }).max(max, { error: range });
 };
 const bool = z
-  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'], { error: 'must be on or off (true/false, yes/no and 1/0 work too)' })
   .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 const list = z
   .string()
@@ -96,6 +97,11 @@ export const settings = {
     default: 'info',
     help: 'pino log level',
   },
+  LOG_FORMAT: {
+    schema: z.enum(['json', 'pretty']),
+    default: undefined,
+    help: 'json (one object a line) or pretty (for people); unset: pretty when stdout is a terminal, json otherwise',
+  },
 } as const;
 
 export type SettingName = keyof typeof settings;
@@ -125,6 +131,8 @@ export interface Config {
   historyKeep: number;
   nodeId: string;
   logLevel: string;
+  /** undefined: pretty on a terminal, json otherwise. */
+  logFormat: 'json' | 'pretty' | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -147,7 +155,7 @@ export function loadConfig(
   for (const [name, setting] of Object.entries(settings)) {
     const raw = flags[name as SettingName] ?? (env[name] === '' ? undefined : env[name]) ?? setting.default;
     if (raw === undefined) continue;
-    const parsed = (setting.schema as z.ZodType).safeParse(raw);
+    const parsed = checkInput(setting.schema as z.ZodType, raw);
     if (parsed.success) values[name] = parsed.data;
     else {
       const source = flags[name as SettingName] !== undefined ? flagName(name) : name;
@@ -192,6 +200,7 @@ export function loadConfig(
     historyKeep: values.HISTORY_KEEP as number,
     nodeId: (values.NODE_ID as string | undefined) ?? defaultNodeId(),
     logLevel: values.LOG_LEVEL as string,
+    logFormat: values.LOG_FORMAT as 'json' | 'pretty' | undefined,
   };
 }
 

@@ -3,15 +3,10 @@
  * surviving a server restart, and the interactive mode driven in a real terminal (tmux).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
-import { JsonChat, cliArgs, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
+import { JsonChat, PipedChat, Terminal, cliArgs, hasTmux, runCli, type JsonEvent } from './cli-helpers.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
 
 describe('parley chat --json', () => {
@@ -160,66 +155,46 @@ describe('parley chat --json', () => {
   });
 });
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-
 describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not installed (scripts/test.sh installs it)' }, () => {
   it('shows messages with time and sender, presence, /who, sends what is typed, /dm, reconnects, /quit', async () => {
     const dataDir = tempDataDir();
     const port = String(await freePort());
     let server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
-    const session = `parley-cli-test-${process.pid}`;
-    // A tmux server of its own (-L), so that the test never touches the user's sessions.
-    const socket = ['-L', session];
-    const tmux = (...args: string[]) => execFileSync('tmux', [...socket, ...args], { encoding: 'utf8' });
-    const screen = () => tmux('capture-pane', '-p', '-t', session);
-    const waitScreen = async (pattern: RegExp, what: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!pattern.test(screen())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-        await sleep(100);
-      }
-    };
-    const command = [process.execPath, ...cliArgs, 'chat', server.url, '--name', 'tess'].map((a) => `'${a}'`).join(' ');
-    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', '-c', repoRoot, command);
+    const term = new Terminal([process.execPath, ...cliArgs, 'chat', server.url, '--name', 'tess']);
     let peer: JsonChat | undefined;
     try {
-      await waitScreen(/connected to .* as tess/, 'the connected line');
-      await waitScreen(/\* in lobby: tess/, 'the list of the room');
+      await term.waitFor(/connected to .* as tess/, 'the connected line');
+      await term.waitFor(/\* in lobby: tess/, 'the list of the room');
       peer = new JsonChat([server.url, '--name', 'uma']);
       await peer.waitFor((e) => e.type === 'list', 'uma in lobby');
-      await waitScreen(/\* uma joined lobby/, 'presence of uma');
+      await term.waitFor(/\* uma joined lobby/, 'presence of uma');
 
       peer.send('hi tess');
-      await waitScreen(/\d\d:\d\d uma: hi tess/, 'the message with time and sender');
+      await term.waitFor(/\d\d:\d\d uma: hi tess/, 'the message with time and sender');
 
-      tmux('send-keys', '-t', session, 'hello uma', 'Enter');
+      term.keys('hello uma', 'Enter');
       const fromTess = await peer.waitFor(isChat('hello uma'), 'what tess typed');
       assert.equal((fromTess.user as { name: string }).name, 'tess');
-      await waitScreen(/\d\d:\d\d tess: hello uma/, 'own message shown once delivered');
+      await term.waitFor(/\d\d:\d\d tess: hello uma/, 'own message shown once delivered');
 
-      tmux('send-keys', '-t', session, '/who', 'Enter');
-      await waitScreen(/\* in lobby: (tess, uma|uma, tess)/, '/who');
+      term.keys('/who', 'Enter');
+      await term.waitFor(/\* in lobby: (tess, uma|uma, tess)/, '/who');
 
-      tmux('send-keys', '-t', session, '/dm uma a secret', 'Enter');
+      term.keys('/dm uma a secret', 'Enter');
       const dm = await peer.waitFor(isChat('a secret'), 'the DM');
       assert.match(String(dm.room), /^dm:/);
 
       await server.close();
-      await waitScreen(/connection lost .* reconnecting in/, 'the reconnecting line');
+      await term.waitFor(/connection lost .* reconnecting in/, 'the reconnecting line');
       server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
-      await waitScreen(/\* reconnected/, 'the reconnected line');
-      tmux('send-keys', '-t', session, 'back again', 'Enter');
-      await waitScreen(/\d\d:\d\d tess: back again/, 'a message after the restart');
+      await term.waitFor(/\* reconnected/, 'the reconnected line');
+      term.keys('back again', 'Enter');
+      await term.waitFor(/\d\d:\d\d tess: back again/, 'a message after the restart');
 
-      tmux('send-keys', '-t', session, '/quit', 'Enter');
-      const deadline = Date.now() + 10_000;
-      while (spawnSync('tmux', [...socket, 'has-session', '-t', session]).status === 0) {
-        if (Date.now() > deadline) throw new Error(`/quit did not end the chat; screen:\n${screen()}`);
-        await sleep(100);
-      }
+      term.keys('/quit', 'Enter');
+      await term.waitExit('/quit');
     } finally {
-      spawnSync('tmux', [...socket, 'kill-server']);
-      rmSync(join(process.env.TMUX_TMPDIR ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, session), { force: true });
+      term.close();
       peer?.kill();
       await server.close();
     }
@@ -258,6 +233,53 @@ describe('parley chat with lines piped in (no --json)', () => {
       );
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('parley chat after a server restart (lines piped in and out)', () => {
+  it('shows no line again: not a DM entered by an incoming message, not a room joined a second time', async () => {
+    const dataDir = tempDataDir();
+    const port = String(await freePort());
+    let server = await spawnServer({ DATA_DIR: dataDir, PORT: port, RATE_LIMIT: '0' });
+    const carol = new PipedChat([server.url, '--name', 'carol']);
+    const dave = new PipedChat([server.url, '--name', 'dave']);
+    try {
+      await carol.waitFor(/^\* in lobby: /, 'carol in lobby');
+      await dave.waitFor(/^\* in lobby: /, 'dave in lobby');
+      carol.send('hello lobby');
+      await dave.waitFor(/^\d\d:\d\d carol: hello lobby$/, 'the lobby line at dave');
+      dave.send('/dm carol just for you');
+      await carol.waitFor(/^\d\d:\d\d \[dm dave\] dave: just for you$/, 'the DM at carol');
+      await dave.waitFor(/^\d\d:\d\d \[dm carol\] dave: just for you$/, 'the DM at dave');
+      // Back to a room carol is in already: no list comes for it, and nothing is due to be shown.
+      carol.send('/join 聊天室');
+      await carol.waitFor(/^\* in 聊天室: carol$/, 'carol in 聊天室');
+      const beforeWho = carol.lines.length;
+      carol.send('/join lobby');
+      carol.send('/who');
+      await carol.waitFor(/^\* in lobby: /, '/who in lobby', beforeWho);
+
+      const carolMark = carol.lines.length;
+      const daveMark = dave.lines.length;
+      await server.stop('SIGKILL');
+      await carol.waitFor(/^\* connection lost/, 'carol sees the cut', carolMark);
+      server = await spawnServer({ DATA_DIR: dataDir, PORT: port, RATE_LIMIT: '0' });
+      await carol.waitFor(/^\* reconnected$/, 'carol reconnected', carolMark);
+      await dave.waitFor(/^\* reconnected$/, 'dave reconnected', daveMark);
+      carol.send('back');
+      await dave.waitFor(/^\d\d:\d\d carol: back$/, 'a new line at dave', daveMark);
+      await carol.waitFor(/^\d\d:\d\d carol: back$/, 'a new line at carol', carolMark);
+      assert.equal(await carol.end(), 0, carol.stderr);
+      assert.equal(await dave.end(), 0, dave.stderr);
+
+      const repeated = (lines: string[]) => lines.filter((l) => /just for you|hello lobby|^\* in /.test(l));
+      assert.deepEqual(repeated(carol.lines.slice(carolMark)), [], `carol:\n${carol.lines.join('\n')}`);
+      assert.deepEqual(repeated(dave.lines.slice(daveMark)), [], `dave:\n${dave.lines.join('\n')}`);
+    } finally {
+      carol.kill();
+      dave.kill();
+      await server.stop('SIGTERM');
     }
   });
 });

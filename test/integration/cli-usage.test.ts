@@ -1,7 +1,7 @@
 /** `parley` as a user meets it: help, echo, and one clear line for every mistake. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startTestServer, tempDataDir, type TestServer } from '../helpers/server.js';
@@ -85,6 +85,36 @@ describe('parley help and mistakes', () => {
       const r = await runCli(['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0'], '', 15_000);
       assert.equal(r.code, 2, `${dataDir}: ${r.stderr}`);
       assertOneLine(r.stderr, pattern);
+    }
+  });
+
+  it('refuses a HOST or a TLS file it cannot use with one line naming the setting, exit 2', async () => {
+    const dir = tempDataDir();
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const pem = (name: string, args: string[]) => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', ...args], { stdio: 'ignore' });
+      return join(dir, name);
+    };
+    const cert = pem('a.crt', ['-keyout', join(dir, 'a.key'), '-out', join(dir, 'a.crt')]);
+    pem('b.crt', ['-keyout', join(dir, 'b.key'), '-out', join(dir, 'b.crt')]);
+    const otherKey = join(dir, 'b.key');
+    const garbage = join(dir, 'garbage.pem');
+    writeFileSync(garbage, 'not a certificate');
+    const serve = ['serve', '--data-dir', join(dir, 'data'), '--port', '0'];
+    const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+      [serve, { HOST: 'not-a-host' }, /^parley serve: HOST=not-a-host: no such address on this machine/],
+      [[...serve, '--host', '192.0.2.1'], {}, /^parley serve: --host=192\.0\.2\.1: no such address on this machine$/],
+      [[...serve, '--host', '127.0.0.1'], { TLS_CERT: '/nonexistent', TLS_KEY: otherKey }, /^parley serve: TLS_CERT=\/nonexistent: no such file$/],
+      [[...serve, '--host', '127.0.0.1', '--tls-cert', dir, '--tls-key', otherKey], {}, /^parley serve: --tls-cert=.*: a folder, not a file$/],
+      [[...serve, '--host', '127.0.0.1'], { TLS_CERT: garbage, TLS_KEY: otherKey }, /^parley serve: TLS_CERT=.*garbage\.pem: not a PEM certificate$/],
+      [[...serve, '--host', '127.0.0.1'], { TLS_CERT: cert, TLS_KEY: garbage }, /^parley serve: TLS_KEY=.*garbage\.pem: not a PEM private key/],
+      [[...serve, '--host', '127.0.0.1'], { TLS_CERT: cert, TLS_KEY: otherKey }, /^parley serve: TLS_KEY=.*b\.key: not the private key of the certificate in TLS_CERT/],
+    ];
+    for (const [args, env, pattern] of cases) {
+      const r = await runCli(args, '', 15_000, { LOG_LEVEL: 'silent', ...env });
+      assert.equal(r.code, 2, `${JSON.stringify(env)} ${args.join(' ')}: ${r.stderr}`);
+      assertOneLine(r.stderr, pattern);
+      assert.doesNotMatch(r.stderr, /ENOENT|ENOTFOUND|EADDRNOTAVAIL|getaddrinfo|routines/);
     }
   });
 

@@ -159,7 +159,7 @@ describe('HTTP edges', () => {
     const bob = await signInGuest(server.url, 'bob');
     const c = await ChatClient.connect(server.wsUrl, bob.token);
     c.send({ type: 'chat', room: 'lobby', data: 5, cid: 'shape' });
-    assert.deepEqual(await c.next('error'), { type: 'error', code: 'bad_request', message: 'data: Invalid input: expected string, received number', cid: 'shape', room: 'lobby' });
+    assert.deepEqual(await c.next('error'), { type: 'error', code: 'bad_request', message: 'data must be a string', cid: 'shape', room: 'lobby' });
     for (let i = 0; i < 6; i++) c.send({ type: 'chat', room: 'lobby', data: 'x', cid: `r${i}` });
     const limited = await c.next('error', (f) => f.code === 'rate_limited');
     assert.equal(limited.room, 'lobby');
@@ -224,6 +224,37 @@ describe('connections answered on the raw socket', () => {
     }
     // A graceful stop waits for every connection: one still held open would keep it from ending.
     await server.close();
+  });
+});
+
+describe('what is wrong with a request, in words', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it("names the field and says what it must be, over HTTP and WebSocket, never in zod's words", async () => {
+    const post = (path: string, json: unknown, token?: string) => postBytes(`${server.url}${path}`, [JSON.stringify(json)], token ? { token } : {});
+    const said = (a: Answer) => [a.status, a.body.error?.message];
+    assert.deepEqual(said(await post('/api/guest', { name: 42 })), [400, 'name must be a string']);
+    assert.deepEqual(said(await post('/api/guest', {})), [400, 'name is missing']);
+    const dora = await signInGuest(server.url, 'dora');
+    assert.deepEqual(said(await post('/api/rooms', { name: 'plain', private: 'yes' }, dora.token)), [400, 'private must be true or false']);
+    assert.deepEqual(said(await post('/api/rooms/lobby/messages', { data: 'hi', cid: 7 }, dora.token)), [400, 'cid must be a string']);
+
+    const c = await ChatClient.connect(server.wsUrl, dora.token);
+    const refusal = async (frame: unknown) => {
+      c.ws.send(JSON.stringify(frame));
+      return (await c.next('error')).message;
+    };
+    assert.equal(await refusal({ type: 'chat', room: 'lobby', data: 5 }), 'data must be a string');
+    assert.equal(await refusal({ type: 'chat', room: 'lobby' }), 'data is missing');
+    assert.equal(await refusal({ type: 'shout', room: 'lobby' }), 'type must be one of join, leave, chat, dm, history, typing');
+    assert.equal(await refusal({ type: 'history', room: 'lobby', limit: 500 }), 'limit must be at most 100');
+    assert.equal(await refusal({ type: 'join', room: 'lobby', after: 1.5 }), 'after must be a whole number');
+    assert.equal(await refusal(5), 'frame must be an object');
+    await c.close();
   });
 });
 

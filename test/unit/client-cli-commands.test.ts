@@ -32,4 +32,6 @@ test('a message shows time and sender, and its room when it is not the current o
   const m = { room: 'lobby', id: 1, user: { id: 1, name: 'ann' }, data: 'hi', ts };
   assert.equal(formatChat(m, 'lobby'), '09:05 ann: hi');
   assert.equal(formatChat(m, 'side'), '09:05 [lobby] ann: hi');
+  const dm = { ...m, room: 'dm:1:2' };
+  assert.equal(formatChat(dm, 'lobby', () => 'dm bob'), '09:05 [dm bob] ann: hi');
 });

@@ -63,6 +63,19 @@ describe('config', () => {
     );
   });
 
+  it('says in words which values a setting takes, not in zod\'s', () => {
+    assert.throws(
+      () => loadConfig({ GUESTS: 'maybe', LOG_LEVEL: 'loud' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /GUESTS="maybe": must be on or off/);
+        assert.match(err.message, /LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent/);
+        assert.doesNotMatch(err.message, /Invalid option/);
+        return true;
+      },
+    );
+  });
+
   it('wants TLS_CERT and TLS_KEY together', () => {
     assert.throws(() => loadConfig({ TLS_CERT: '/x.pem' }), /TLS_CERT and TLS_KEY go together/);
   });

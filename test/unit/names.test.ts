@@ -28,7 +28,7 @@ describe('user names', () => {
       return describeIssues(result.error);
     };
     assert.equal(problem({ name: '   ', data: 'x' }), 'name must not be empty');
-    assert.equal(problem({ name: 'x'.repeat(33), data: '' }), 'name must be at most 32 characters; data: must not be empty');
+    assert.equal(problem({ name: 'x'.repeat(33), data: '' }), 'name must be at most 32 characters; data must not be empty');
   });
 });
 
