@@ -10,7 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,12 @@ export interface PostgresServer {
   /** Stops the server (fast shutdown: open connections are cut); start() brings it back. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Freezes the server and every process of it (SIGSTOP): connections stay open and nothing
+   * answers, as when the network to it is cut. resume() thaws it.
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** Stops the server and removes its dir. */
   close(): Promise<void>;
 }
@@ -171,6 +177,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     async start() {
       await startServer(pgCtl, { log, socketDir: dir, host, port, fsync: options.fsync ?? false });
     },
+    pause: () => signalServer(data, 'SIGSTOP'),
+    resume: () => signalServer(data, 'SIGCONT'),
     async close() {
       if (closed) return;
       closed = true;
@@ -188,6 +196,28 @@ function startServer(
 ): Promise<unknown> {
   const settings = `-c listen_addresses=${at.host} -p ${at.port} -k ${at.socketDir} -c fsync=${at.fsync ? 'on' : 'off'}`;
   return pgCtl('start', '-w', '-t', '30', '-l', at.log, '-o', settings);
+}
+
+/** Sends `signal` to the server (its pid is the first line of postmaster.pid) and its children. */
+async function signalServer(data: string, signal: NodeJS.Signals): Promise<void> {
+  const postmaster = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its last ')'.
+    const stat = await readFile(join('/proc', entry, 'stat'), 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === postmaster) children.push(Number(entry));
+  }
+  // The postmaster first when freezing (no new children), last when thawing.
+  const pids = signal === 'SIGSTOP' ? [postmaster, ...children] : [...children, postmaster];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // a backend that ended meanwhile
+    }
+  }
 }
 
 /**

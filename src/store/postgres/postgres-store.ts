@@ -102,7 +102,7 @@ const TYPES = {
 /** Advisory lock space of createUser: one name key at a time, so a guest cannot slip past a registration. */
 const NAME_LOCK_SPACE = 0x70617231;
 
-/** appendMessages found a cid stored earlier that it had not looked up: it starts over, looking them up. */
+/** appendMessages met a cid stored earlier that it had not looked up: it starts over, looking them up. */
 class EarlierCid extends Error {}
 
 /**
@@ -388,9 +388,11 @@ export class PostgresStore implements Store {
    * inserts every new message and advances every counter in one statement.
    *
    * Without `lookUp` it assumes no cid was stored before (the usual case: a retry is rare) and lets
-   * messages_cid check it while inserting: if it was, EarlierCid rolls the try back (its ids would
-   * leave a gap) and appendMessages tries again with `lookUp`. Under the room locks no other
-   * transaction can store a cid in these rooms meanwhile, so the second try finds them all.
+   * the unique index messages_cid check that while inserting: if one was, the insert fails, the try
+   * is rolled back and appendMessages tries again with `lookUp`. (A plain insert: ON CONFLICT DO
+   * NOTHING would not fail, but cost every row a speculative insertion, and its ids would leave a
+   * gap to mend.) Under the room locks no other transaction can store a cid in these rooms
+   * meanwhile, so the second try finds them all.
    */
   async #append(client: pg.PoolClient, plan: AppendPlan, lookUp: boolean): Promise<AppendResult[]> {
     const locked = await client.query<{ name: string; last_id: number }>({
@@ -437,24 +439,22 @@ export class PostgresStore implements Store {
       rows.cid.push(m.cid ?? null);
     }
     if (rows.id.length === 0) return results;
-    const { rows: [done] } = await client.query<{ stored: number }>({
-      name: 'insert-messages',
-      text: `WITH stored AS (
-               INSERT INTO messages (${MESSAGE_COLUMNS})
-               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::text[])
-               ON CONFLICT (room, user_id, cid) WHERE cid IS NOT NULL DO NOTHING
-               RETURNING 1
-             ), counters AS (
+    try {
+      await client.query({
+        name: 'insert-messages',
+        text: `WITH stored AS (
+                 INSERT INTO messages (${MESSAGE_COLUMNS})
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::text[])
+               )
                UPDATE rooms SET last_id = c.last_id FROM unnest($9::text[], $10::bigint[]) AS c (name, last_id)
-               WHERE rooms.name = c.name
-             )
-             SELECT count(*)::int AS stored FROM stored`,
-      // unnest pads a NULL array with NULLs: data_bytes is sent only when a message needs it.
-      values: [rows.room, rows.id, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...advanced.keys()], [...advanced.values()]],
-    });
-    if (done!.stored !== rows.id.length) {
-      if (lookUp) throw new Error('appendMessages: a cid was stored by another transaction under the room lock');
-      throw new EarlierCid();
+               WHERE rooms.name = c.name`,
+        // unnest pads a NULL array with NULLs: data_bytes is sent only when a message needs it.
+        values: [rows.room, rows.id, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...advanced.keys()], [...advanced.values()]],
+      });
+    } catch (err) {
+      const { code, constraint } = err as { code?: string; constraint?: string };
+      if (!lookUp && code === '23505' && constraint === 'messages_cid') throw new EarlierCid();
+      throw err;
     }
     return results;
   }
