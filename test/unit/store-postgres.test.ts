@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { MIGRATIONS, SchemaTooNewError, WrongEncodingError } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { NewMessage, Store, User } from '../../src/store/types.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
@@ -49,6 +49,17 @@ const message = (room: string, user: User, data: string, cid?: string): NewMessa
   ...(cid === undefined ? {} : { cid }),
 });
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** One statement on a connection of its own. */
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query<R>(text, values);
+  } finally {
+    await client.end();
+  }
+}
 
 /** Runs `fn` with `count` stores on one fresh database, and closes them and drops it afterwards. */
 const withStores = (count: number, fn: (stores: PostgresStore[], db: { url: string }) => Promise<void>) => async () => {
@@ -116,14 +127,26 @@ describe('PostgresStore with several nodes', () => {
     assert.equal((await a!.getRoom('r'))?.lastId, 51);
   }));
 
+  it('refuses a database migrated by a newer Parley, and one that is not UTF-8', async () => {
+    const db = await server.createDatabase();
+    try {
+      await (await PostgresStore.open(db.url)).close();
+      await sql(db.url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)");
+      await assert.rejects(PostgresStore.open(db.url), SchemaTooNewError);
+    } finally {
+      await db.drop();
+    }
+    const latin = server.url('parley_latin1');
+    await sql(server.url('postgres'), "CREATE DATABASE parley_latin1 ENCODING 'LATIN1' TEMPLATE template0");
+    await assert.rejects(PostgresStore.open(latin), WrongEncodingError);
+    await sql(latin, 'SELECT 1 FROM pg_tables WHERE tablename = $1', ['rooms']).then((r) => assert.equal(r.rowCount, 0, 'no table made'));
+  });
+
   it('migrates a new database once when three nodes start at the same moment', async () => {
     const db = await server.createDatabase();
     const stores = await Promise.all([PostgresStore.open(db.url), PostgresStore.open(db.url), PostgresStore.open(db.url)]);
     try {
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      await client.end();
+      const { rows } = await sql<{ version: number }>(db.url, 'SELECT version FROM schema_migrations ORDER BY version');
       assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
       const u = await registered(stores[0], 'ann');
       for (const store of stores) assert.deepEqual(await store.getUser(u.id), u);
