@@ -102,7 +102,7 @@ const TYPES = {
 /** Advisory lock space of createUser: one name key at a time, so a guest cannot slip past a registration. */
 const NAME_LOCK_SPACE = 0x70617231;
 
-/** appendMessages met a cid stored earlier that it had not looked up: it starts over, looking them up. */
+/** A batch met a cid stored before that it had not looked up: nothing was stored; it starts over, looking them up. */
 class EarlierCid extends Error {}
 
 /**
@@ -185,10 +185,7 @@ export class PostgresStore implements Store {
     try {
       await client.query('BEGIN');
       const result = await work(client);
-      // If the connection is lost during COMMIT, whether the transaction was committed is unknown:
-      // the caller gets StoreUnavailableError. For appendMessages that is safe: the hub does not ack
-      // the batch, the SDK sends it again with the same cids, and messages_cid dedupes what was
-      // committed (the retry answers with the stored message, duplicate = true).
+      // A connection lost during COMMIT leaves the outcome unknown (see appendMessages).
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -367,96 +364,34 @@ export class PostgresStore implements Store {
 
   // --- messages ---
 
+  /**
+   * Usually one statement, so one round trip and one implicit transaction (#store). Only when a
+   * message's cid was stored before (a retry: rare) does that statement fail on the unique index
+   * messages_cid, storing nothing; then the batch is stored in a transaction that locks its rooms
+   * first, looks the cids up, and runs the same statement for the messages that are new.
+   *
+   * A connection lost while the batch commits leaves unknown whether it was stored; the call
+   * rejects with StoreUnavailableError all the same. That is safe: the hub acks none of it, the
+   * SDK sends the messages again with the same cids, and if the first commit did happen, the
+   * unique index messages_cid makes the retry answer with the stored messages (duplicate = true)
+   * instead of storing them twice. (A message without a cid could be stored twice then.)
+   */
   appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return Promise.resolve([]);
     const plan = planAppend(batch);
     return this.#call(async () => {
       try {
-        return await this.#transaction((client) => this.#append(client, plan, false));
+        return await store(this.#pool, plan, undefined);
       } catch (err) {
         if (!(err instanceof EarlierCid)) throw err;
-        // Rare: a retry of a message stored before. Rolled back and done again, looking cids up first.
-        return await this.#transaction((client) => this.#append(client, plan, true));
       }
-    });
-  }
-
-  /**
-   * One try at storing the batch, in its transaction. Locks the batch's rooms in name order (so two
-   * batches that share rooms wait for each other instead of deadlocking) and reads their counters;
-   * with `lookUp`, finds the cids stored before; then assigns each room's next ids in batch order and
-   * inserts every new message and advances every counter in one statement.
-   *
-   * Without `lookUp` it assumes no cid was stored before (the usual case: a retry is rare) and lets
-   * the unique index messages_cid check that while inserting: if one was, the insert fails, the try
-   * is rolled back and appendMessages tries again with `lookUp`. (A plain insert: ON CONFLICT DO
-   * NOTHING would not fail, but cost every row a speculative insertion, and its ids would leave a
-   * gap to mend.) Under the room locks no other transaction can store a cid in these rooms
-   * meanwhile, so the second try finds them all.
-   */
-  async #append(client: pg.PoolClient, plan: AppendPlan, lookUp: boolean): Promise<AppendResult[]> {
-    const locked = await client.query<{ name: string; last_id: number }>({
-      name: 'lock-rooms',
-      text: 'SELECT name, last_id FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE',
-      values: [plan.rooms],
-    });
-    const lastIds = new Map(locked.rows.map((r) => [r.name, r.last_id]));
-    for (const room of plan.rooms) if (!lastIds.has(room)) throw new NoSuchRoomError(room);
-    /** The new last_id of each room that gets a message. */
-    const advanced = new Map<string, number>();
-    const earlier = lookUp ? await findEarlier(client, plan) : undefined;
-
-    const { batch, firstCopy } = plan;
-    const results = new Array<AppendResult>(batch.length);
-    const rows = { room: [] as string[], id: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null> };
-    let withNul = false;
-    for (let i = 0; i < batch.length; i++) {
-      const copyOf = firstCopy[i];
-      if (copyOf !== undefined) {
-        results[i] = { message: results[copyOf]!.message, duplicate: true };
-        continue;
-      }
-      const m = batch[i]!;
-      const stored = earlier?.get(i);
-      if (stored !== undefined) {
-        results[i] = { message: stored, duplicate: true };
-        continue;
-      }
-      const id = (advanced.get(m.room) ?? lastIds.get(m.room)!) + 1;
-      advanced.set(m.room, id);
-      const message: StoredMessage = { room: m.room, id, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
-      if (m.cid !== undefined) message.cid = m.cid;
-      results[i] = { message, duplicate: false };
-      const nul = m.data.includes('\u0000');
-      withNul ||= nul;
-      rows.room.push(m.room);
-      rows.id.push(id);
-      rows.userId.push(m.user.id);
-      rows.userName.push(m.user.name);
-      rows.data.push(nul ? null : m.data);
-      rows.bytes.push(nul ? Buffer.from(m.data, 'utf8') : null);
-      rows.ts.push(m.ts);
-      rows.cid.push(m.cid ?? null);
-    }
-    if (rows.id.length === 0) return results;
-    try {
-      await client.query({
-        name: 'insert-messages',
-        text: `WITH stored AS (
-                 INSERT INTO messages (${MESSAGE_COLUMNS})
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::text[])
-               )
-               UPDATE rooms SET last_id = c.last_id FROM unnest($9::text[], $10::bigint[]) AS c (name, last_id)
-               WHERE rooms.name = c.name`,
-        // unnest pads a NULL array with NULLs: data_bytes is sent only when a message needs it.
-        values: [rows.room, rows.id, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...advanced.keys()], [...advanced.values()]],
+      return this.#transaction(async (client) => {
+        // Under these locks no other transaction can store a message in these rooms, so the
+        // look-up finds every cid stored before.
+        await client.query({ name: 'lock-rooms', text: LOCK_ROOMS, values: [plan.rooms] });
+        return store(client, plan, await findEarlier(client, plan));
       });
-    } catch (err) {
-      const { code, constraint } = err as { code?: string; constraint?: string };
-      if (!lookUp && code === '23505' && constraint === 'messages_cid') throw new EarlierCid();
-      throw err;
-    }
-    return results;
+    });
   }
 
   /**
@@ -583,6 +518,102 @@ function planAppend(batch: NewMessage[]): AppendPlan {
     }
   }
   return { batch, rooms: [...rooms], firstCopy, withCid };
+}
+
+/**
+ * Locks the rooms in name order, so that two batches that share rooms wait for each other instead
+ * of deadlocking. In READ COMMITTED, a row that another transaction changed while this one waited
+ * for its lock is returned as that transaction left it: the counter is always the latest.
+ */
+const LOCK_ROOMS = 'SELECT name, last_id FROM rooms WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE';
+
+/**
+ * The batch in one statement: locks its rooms ($1, LOCK_ROOMS), inserts the new messages with ids
+ * counted on from each room's last_id (each message's `n` is its place among the room's new ones),
+ * advances each counter by the number of new messages, and returns the counters as they were. If a
+ * room of the batch does not exist it stores nothing; if a message's cid was stored before, it
+ * fails on messages_cid and stores nothing (a plain insert: ON CONFLICT DO NOTHING would cost every
+ * row a speculative insertion, and leave gaps in the ids to mend).
+ * unnest pads a NULL array with NULLs: data_bytes ($7) is sent only when a message needs it.
+ */
+const STORE_BATCH = `
+  WITH locked AS MATERIALIZED (${LOCK_ROOMS}),
+  complete AS (SELECT count(*) = cardinality($1::text[]) AS ok FROM locked),
+  stored AS (
+    INSERT INTO messages (${MESSAGE_COLUMNS})
+    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[])
+      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid)
+    JOIN locked l ON l.name = m.room
+    WHERE (SELECT ok FROM complete)
+  ),
+  counters AS (
+    UPDATE rooms SET last_id = rooms.last_id + c.added FROM unnest($10::text[], $11::int[]) AS c (name, added)
+    WHERE rooms.name = c.name AND (SELECT ok FROM complete)
+  )
+  SELECT name, last_id FROM locked`;
+
+/**
+ * Stores the batch's messages that are neither a repeat of one earlier in the batch nor in
+ * `earlier` (the messages stored before, by batch index, once looked up), with STORE_BATCH, on the
+ * pool (a transaction of its own) or on a client in a transaction. Without `earlier`, throws
+ * EarlierCid if a cid was stored before.
+ */
+async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map<number, StoredMessage> | undefined): Promise<AppendResult[]> {
+  const { batch, firstCopy } = plan;
+  const place = new Array<number>(batch.length);
+  const added = new Map<string, number>();
+  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null> };
+  let withNul = false;
+  for (let i = 0; i < batch.length; i++) {
+    if (firstCopy[i] !== undefined || earlier?.has(i)) continue;
+    const m = batch[i]!;
+    const n = (added.get(m.room) ?? 0) + 1;
+    added.set(m.room, n);
+    place[i] = n;
+    const nul = m.data.includes('\u0000');
+    withNul ||= nul;
+    rows.room.push(m.room);
+    rows.n.push(n);
+    rows.userId.push(m.user.id);
+    rows.userName.push(m.user.name);
+    rows.data.push(nul ? null : m.data);
+    rows.bytes.push(nul ? Buffer.from(m.data, 'utf8') : null);
+    rows.ts.push(m.ts);
+    rows.cid.push(m.cid ?? null);
+  }
+  let locked: pg.QueryResult<{ name: string; last_id: number }>;
+  try {
+    locked = await db.query<{ name: string; last_id: number }>({
+      name: 'store-batch',
+      text: STORE_BATCH,
+      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()]],
+    });
+  } catch (err) {
+    const { code, constraint } = err as { code?: string; constraint?: string };
+    if (code === '23505' && constraint === 'messages_cid' && earlier === undefined) throw new EarlierCid();
+    throw err;
+  }
+  const lastIds = new Map(locked.rows.map((r) => [r.name, r.last_id]));
+  for (const room of plan.rooms) if (!lastIds.has(room)) throw new NoSuchRoomError(room);
+  const results = new Array<AppendResult>(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const copyOf = firstCopy[i];
+    if (copyOf !== undefined) {
+      results[i] = { message: results[copyOf]!.message, duplicate: true };
+      continue;
+    }
+    const stored = earlier?.get(i);
+    if (stored !== undefined) {
+      results[i] = { message: stored, duplicate: true };
+      continue;
+    }
+    const m = batch[i]!;
+    const message: StoredMessage = { room: m.room, id: lastIds.get(m.room)! + place[i]!, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+    if (m.cid !== undefined) message.cid = m.cid;
+    results[i] = { message, duplicate: false };
+  }
+  return results;
 }
 
 /** The messages stored before that have the (room, user, cid) of one of the batch's, by batch index. */
