@@ -156,3 +156,16 @@ describe('PostgresStore with several nodes', () => {
     }
   });
 });
+
+describe('PostgresStore close', () => {
+  it('waits for the calls in flight, then refuses new ones', withStores(2, async ([a, b]) => {
+    const u = await registered(a!, 'writer');
+    await a!.createRoom({ name: 'r', private: false, createdBy: null });
+    const appending = a!.appendMessages(Array.from({ length: 500 }, (_, i) => message('r', u, `m${i}`, `c${i}`)));
+    await a!.close();
+    assert.equal((await appending).length, 500);
+    assert.equal((await b!.getRoom('r'))?.lastId, 500);
+    await assert.rejects(a!.getRoom('r'), /closed/);
+    assert.equal(await a!.ping(), false);
+  }));
+});
