@@ -13,6 +13,8 @@ command -v tmux >/dev/null 2>&1 || packages+=(tmux)
 [ -x /usr/sbin/nginx ] || packages+=(nginx)
 # The CLI tests make TLS certificates.
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+# The PostgreSQL store's tests start throw-away servers of their own (test/helpers/postgres.ts).
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || packages+=(postgresql)
 if ((${#packages[@]} > 0)); then
   echo "installing Debian packages: ${packages[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -20,6 +22,8 @@ if ((${#packages[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   # The nginx package starts a default site on port 80; the tests run their own nginx on a free port.
   if [[ " ${packages[*]} " == *" nginx "* ]]; then $SUDO service nginx stop >/dev/null 2>&1 || true; fi
+  # Likewise the postgresql package starts a cluster on port 5432, which the tests never use.
+  if [[ " ${packages[*]} " == *" postgresql "* ]]; then $SUDO service postgresql stop >/dev/null 2>&1 || true; fi
 fi
 
 npm ci --no-audit --no-fund

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { LocalPresence } from '../broker/local-presence.js';
 import { LocalBroker } from '../broker/local.js';
 import type { Broker, Presence } from '../broker/types.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { DB_FILE } from '../store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../store/sqlite/worker-store.js';
 import type { Store } from '../store/types.js';
@@ -18,9 +19,15 @@ export interface StoreOptions {
   onFatal?: (err: Error) => void;
 }
 
-/** The store the config asks for: SQLite in the data dir (the default). */
+/** The store the config asks for: PostgreSQL with DATABASE_URL, else SQLite in the data dir (the default). */
 export async function createStore(config: Config, options: StoreOptions): Promise<Store> {
-  if (config.databaseUrl) throw new Error('DATABASE_URL (PostgreSQL) is not supported yet: unset it to use SQLite');
+  if (config.databaseUrl) {
+    // While PostgreSQL is away the store rejects calls with StoreUnavailableError and reconnects
+    // by itself: nothing fatal. A connection it drops is worth a line in the log.
+    return PostgresStore.open(config.databaseUrl, {
+      onConnectionError: (err) => options.logger.warn({ err }, 'lost a PostgreSQL connection; the pool opens a new one when needed'),
+    });
+  }
   return WorkerStore.open(join(config.dataDir, DB_FILE), {
     onFailure: (err) => {
       options.logger.fatal({ err }, 'the store thread died: messages can no longer be stored');

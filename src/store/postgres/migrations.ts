@@ -1,0 +1,132 @@
+import type pg from 'pg';
+
+/**
+ * One step of the schema, as in the SQLite store: applied in `version` order, each at most once,
+ * never edited after release. The SQL lives here so that the compiled `dist/` needs no assets.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, rooms, members, messages',
+    sql: `
+      -- An identity never hands out an id twice, even after the newest account is deleted.
+      CREATE TABLE users (
+        id            bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name          text    NOT NULL,
+        -- NFC + lower case (nameKey, computed by the node): what "the same name" means.
+        name_key      text    NOT NULL,
+        password_hash text,
+        guest         boolean NOT NULL,
+        created_at    bigint  NOT NULL
+      );
+      -- Registered names are unique; guests may share a name with each other.
+      CREATE UNIQUE INDEX users_registered_name ON users (name_key) WHERE NOT guest;
+
+      -- Room names compare and sort by code point ("C"), as SQLite's do, whatever the database's locale.
+      CREATE TABLE rooms (
+        name       text    COLLATE "C" PRIMARY KEY,
+        private    boolean NOT NULL,
+        direct     boolean NOT NULL,
+        created_by bigint  REFERENCES users (id),
+        created_at bigint  NOT NULL,
+        -- The room's sequence counter: the id of the newest message ever stored (pruning keeps it).
+        -- appendMessages locks the row (FOR UPDATE) to take the next ids.
+        last_id    bigint  NOT NULL DEFAULT 0
+      );
+
+      CREATE TABLE members (
+        room    text   COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        PRIMARY KEY (room, user_id)
+      );
+      -- listRooms looks rooms up by member.
+      CREATE INDEX members_by_user ON members (user_id, room);
+
+      -- History pages and replays are range scans of the primary key (room, id).
+      -- user_name is the sender's name when sent, as the message was shown.
+      -- No foreign key on room: appendMessages locks the room's row in the same transaction, and a
+      -- per-row check would cost every insert a trigger.
+      -- PostgreSQL's text cannot hold U+0000: a message that contains it is kept as UTF-8 bytes in
+      -- data_bytes, and data is NULL (every other message has data and no data_bytes).
+      CREATE TABLE messages (
+        room       text   COLLATE "C" NOT NULL,
+        id         bigint NOT NULL,
+        user_id    bigint NOT NULL,
+        user_name  text   NOT NULL,
+        data       text,
+        data_bytes bytea,
+        ts         bigint NOT NULL,
+        cid        text,
+        PRIMARY KEY (room, id),
+        CHECK ((data IS NULL) <> (data_bytes IS NULL))
+      );
+      -- A retried message (same room, sender and client id) is stored once, whichever node it reached.
+      CREATE UNIQUE INDEX messages_cid ON messages (room, user_id, cid) WHERE cid IS NOT NULL;
+    `,
+  },
+];
+
+/** Thrown when the database was migrated by a newer Parley than this one. */
+export class SchemaTooNewError extends Error {
+  readonly code = 'schema_too_new';
+  constructor(found: number, known: number) {
+    super(`the database has schema version ${found}, but this Parley knows only up to ${known}; upgrade Parley`);
+  }
+}
+
+/** Thrown when the database does not store text as UTF-8 (names and messages in any script). */
+export class WrongEncodingError extends Error {
+  readonly code = 'wrong_encoding';
+  constructor(found: string) {
+    super(`the database's encoding is ${found}; Parley needs UTF8 (CREATE DATABASE … ENCODING 'UTF8')`);
+  }
+}
+
+/**
+ * Every node that starts runs migrate(); they may start at the same moment. The first takes this
+ * transaction-scoped advisory lock and migrates; the others wait for it, then find nothing to do.
+ * ('parley' in ASCII: a key no other user of the database is likely to pick.)
+ */
+const MIGRATION_LOCK = 0x7061726c6579;
+
+/**
+ * Brings the schema up to date in one transaction: creates `schema_migrations` if missing and
+ * applies every step not recorded there. Returns the versions applied now.
+ */
+export async function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  const encoding = (await client.query<{ server_encoding: string }>('SHOW server_encoding')).rows[0]!.server_encoding;
+  if (encoding !== 'UTF8') throw new WrongEncodingError(encoding);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    integer PRIMARY KEY,
+        name       text    NOT NULL,
+        applied_at bigint  NOT NULL
+      )
+    `);
+    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    const known = Math.max(0, ...migrations.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) throw new SchemaTooNewError(newest, known);
+    const done: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      done.push(m.version);
+    }
+    await client.query('COMMIT');
+    return done;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
