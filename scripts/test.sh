@@ -11,6 +11,7 @@ command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || packages+=(fonts-noto-color-emoji)
 command -v tmux >/dev/null 2>&1 || packages+=(tmux)
 [ -x /usr/sbin/nginx ] || packages+=(nginx)
+command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 if ((${#packages[@]} > 0)); then
   echo "installing Debian packages: ${packages[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -18,6 +19,8 @@ if ((${#packages[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   # The nginx package starts a default site on port 80; the tests run their own nginx on a free port.
   if [[ " ${packages[*]} " == *" nginx "* ]]; then $SUDO service nginx stop >/dev/null 2>&1 || true; fi
+  # So does redis-server, on 6379; the tests start their own (test/helpers/redis.ts) on free ports.
+  if [[ " ${packages[*]} " == *" redis-server "* ]]; then $SUDO service redis-server stop >/dev/null 2>&1 || true; fi
 fi
 
 npm ci --no-audit --no-fund

@@ -25,6 +25,17 @@ export function userOfChannel(channel: string): number | undefined {
   return channel.startsWith('user:') ? Number(channel.slice(5)) : undefined;
 }
 
+/**
+ * Thrown (rejected) by a networked Broker when it cannot reach its server now: the event was not
+ * sent, or the channel not subscribed; the same call may succeed later.
+ */
+export class BrokerUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(message = 'the message broker is unavailable; try again shortly', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** What a node does with what its broker receives. */
 export interface BrokerHandlers {
   /** An event of a channel this node subscribes to. */
@@ -82,5 +93,8 @@ export interface Presence {
    * reported to one node only. Set once, by the hub.
    */
   onExpired(handler: (room: string, user: PresenceUser) => void): void;
+  /** Whether presence answers (for /readyz). */
+  ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+

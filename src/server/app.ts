@@ -84,7 +84,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     logger,
     metrics,
     webRoot: WEB_ROOT,
-    ready: async () => !shuttingDown && (await store.ping()) && (await broker.ping()),
+    ready: async () => !shuttingDown && (await store.ping()) && (await broker.ping()) && (await presence.ping()),
   });
   const http = app.callback();
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
