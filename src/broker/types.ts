@@ -1,6 +1,7 @@
 /**
- * The Broker carries events between nodes; Presence keeps who is in which room. The in-process
- * implementations serve one node, the Redis ones several. Nothing here knows about WebSocket.
+ * The Broker carries events between nodes; Presence keeps who is in which room; the SignInLimiter
+ * counts sign-in attempts. The in-process implementations serve one node, the Redis ones several.
+ * Nothing here knows about WebSocket.
  */
 import type { StoredMessage, User } from '../store/types.js';
 
@@ -98,3 +99,12 @@ export interface Presence {
   close(): Promise<void>;
 }
 
+/**
+ * The sign-in rate limit (register, login, guest) per client address, which holds across every
+ * node: a burst of attempts, then a steady trickle.
+ */
+export interface SignInLimiter {
+  /** Spends one attempt of `key`. Resolves 0 when allowed, else the milliseconds until one is. */
+  take(key: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -10,12 +10,13 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { loadOrCreateSecret } from '../auth/secret.js';
+import type { SignInLimiter } from '../broker/types.js';
 import { createHttpApp } from '../http/app.js';
 import { createMetrics } from '../metrics.js';
 import { ChatHub } from '../realtime/hub.js';
 import { DEFAULT_ROOM } from '../protocol/names.js';
 import { RoomExistsError, type Store } from '../store/types.js';
-import { backendNames, createBroker, createStore } from './backends.js';
+import { backendNames, createBroker, createSignInLimiter, createStore } from './backends.js';
 import type { Config } from './config.js';
 import { ensureDataDir } from './data-dir.js';
 import { IDLE_COLLECTOR_DEFAULTS, startIdleCollector } from './idle-gc.js';
@@ -46,9 +47,15 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const secret = await loadOrCreateSecret(config.dataDir, config.sessionSecret);
   const store = await createStore(config, { logger, onFatal: options.onFatal });
   let backends: Awaited<ReturnType<typeof createBroker>>;
+  let signInLimiter: SignInLimiter;
   try {
     await ensureDefaultRoom(store);
-    backends = await createBroker(config);
+    backends = await createBroker(config, logger);
+    signInLimiter = await createSignInLimiter(config, logger).catch(async (err: unknown) => {
+      await backends.presence.close();
+      await backends.broker.close();
+      throw err;
+    });
   } catch (err) {
     await store.close();
     throw err;
@@ -76,8 +83,8 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       tls: config.tls !== undefined,
       sessionTtlMs: config.sessionTtlMs,
       guests: config.guests,
-      signInRate: config.signInRate,
     },
+    signInLimiter,
     store,
     chat: hub,
     secret,
@@ -105,6 +112,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     });
   } catch (err) {
     await hub.close();
+    await signInLimiter.close();
     await presence.close();
     await broker.close();
     await store.close();
@@ -132,6 +140,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       upgrades.close();
       server.closeAllConnections();
       await stopped;
+      await signInLimiter.close();
       await presence.close();
       await broker.close();
       await store.close();

@@ -1,5 +1,5 @@
 /**
- * The Redis broker and presence against a real Redis (a throw-away redis-server on
+ * The Redis broker, presence and sign-in limit against a real Redis (a throw-away redis-server on
  * a free port): the contracts every implementation passes, with several nodes (several handles on
  * one Redis), and what only a networked one has to survive: a node that dies, and Redis restarting.
  */
@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createClient } from '@redis/client';
 import { pino } from 'pino';
 import { RedisPresence } from '../../src/broker/redis-presence.js';
+import { RedisSignInLimiter } from '../../src/broker/redis-sign-in-limiter.js';
 import { RedisBroker } from '../../src/broker/redis.js';
 import { BrokerUnavailableError, type PresenceUser } from '../../src/broker/types.js';
 import { chat, Received, runBrokerContract } from '../broker-contract.js';
@@ -219,6 +220,58 @@ describe('Redis broker when Redis goes away', () => {
     } finally {
       await redis.start();
       await broker.close();
+    }
+  });
+});
+
+describe('Redis sign-in limit', () => {
+  it('is shared by every node: attempts on one count on the other', async () => {
+    await flush();
+    const options = { burst: 3, perMinute: 3, logger: silent };
+    const a = await RedisSignInLimiter.connect(redis.url, options);
+    const b = await RedisSignInLimiter.connect(redis.url, options);
+    try {
+      assert.equal(await a.take('198.51.100.7'), 0);
+      assert.equal(await b.take('198.51.100.7'), 0);
+      assert.equal(await a.take('198.51.100.7'), 0);
+      const wait = await b.take('198.51.100.7');
+      assert.ok(wait > 0 && wait <= 20_000, `the fourth attempt, on the other node, waits for one to be regained (${wait} ms)`);
+      assert.ok((await a.take('198.51.100.7')) > 0, 'and so does the next, on the first');
+      assert.equal(await a.take('2001:db8::/64'), 0, 'other addresses are not held back');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('regains attempts at the rate, the same as the in-process limit', async () => {
+    await flush();
+    const limiter = await RedisSignInLimiter.connect(redis.url, { burst: 1, perMinute: 600, logger: silent });
+    try {
+      assert.equal(await limiter.take('k'), 0);
+      const wait = await limiter.take('k');
+      assert.ok(wait > 0 && wait <= 100, `one attempt per 100 ms (${wait} ms)`);
+      await new Promise((r) => setTimeout(r, wait + 5));
+      assert.equal(await limiter.take('k'), 0, 'allowed again once the wait is over');
+    } finally {
+      await limiter.close();
+    }
+  });
+
+  it('lets sign-ins through while Redis is down, with a warning, and limits again when it is back', async () => {
+    await flush();
+    const logs = captureLogs('warn');
+    const limiter = await RedisSignInLimiter.connect(redis.url, { burst: 1, perMinute: 1, logger: logs.logger });
+    try {
+      assert.equal(await limiter.take('k'), 0);
+      assert.ok((await limiter.take('k')) > 0);
+      await redis.stop();
+      for (let i = 0; i < 5; i++) assert.equal(await limiter.take('k'), 0, 'fails open');
+      assert.equal(logs.records().filter((r) => /not rate limited/.test(r.msg)).length, 1, 'one warning, not one per attempt');
+      await redis.start();
+      await until(async () => (await limiter.take('k2')) === 0 && (await limiter.take('k2')) > 0, 'limits again');
+    } finally {
+      if (!redis.running) await redis.start();
+      await limiter.close();
     }
   });
 });
