@@ -2,8 +2,8 @@
  * A throw-away Redis for a test file, the bench or a local cluster: `redis-server` from the system
  * (scripts/test.sh installs Debian's), on 127.0.0.1 on a free port, keeping nothing on disk. It can
  * be stopped and started again on the same port, which loses everything, as a real restart of a
- * Redis without persistence does. A watchdog process kills it if the process that started it dies
- * without cleaning up. Nothing here depends on node:test.
+ * Redis without persistence does. A watchdog process kills it (and removes its folder) if the
+ * process that started it dies without cleaning up. Nothing here depends on node:test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -86,7 +86,7 @@ class RedisProcess implements TestRedis {
         gone();
       });
     });
-    this.#watchdog = watch(child);
+    this.#watchdog = watch(child, this.dir);
     child.unref();
     for (const stream of [child.stdout, child.stderr]) (stream as Socket).unref();
 
@@ -121,12 +121,13 @@ class RedisProcess implements TestRedis {
 }
 
 /**
- * A process that kills `child` when this process dies: its stdin is a pipe from here, which the
- * kernel closes when this process ends however it ends, and `read` then returns.
+ * A process that kills `child` and removes its folder when this process dies: its stdin is a pipe
+ * from here, which the kernel closes when this process ends however it ends, and `read` then returns.
  */
-function watch(child: ChildProcess): ChildProcess | undefined {
+function watch(child: ChildProcess, dir: string): ChildProcess | undefined {
   if (child.pid === undefined) return undefined;
-  const watchdog = spawn('sh', ['-c', `read _; kill -9 ${child.pid} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  const script = 'read _; kill -9 "$1" 2>/dev/null; rm -rf "$2"';
+  const watchdog = spawn('sh', ['-c', script, 'watchdog', String(child.pid), dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   watchdog.on('error', () => {});
   watchdog.unref();
   (watchdog.stdin as Socket).unref();
