@@ -15,6 +15,7 @@ command -v tmux >/dev/null 2>&1 || packages+=(tmux)
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 # The PostgreSQL store's tests start throw-away servers of their own (test/helpers/postgres.ts).
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || packages+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 if ((${#packages[@]} > 0)); then
   echo "installing Debian packages: ${packages[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -24,6 +25,8 @@ if ((${#packages[@]} > 0)); then
   if [[ " ${packages[*]} " == *" nginx "* ]]; then $SUDO service nginx stop >/dev/null 2>&1 || true; fi
   # Likewise the postgresql package starts a cluster on port 5432, which the tests never use.
   if [[ " ${packages[*]} " == *" postgresql "* ]]; then $SUDO service postgresql stop >/dev/null 2>&1 || true; fi
+  # So does redis-server, on 6379; the tests start their own (test/helpers/redis.ts) on free ports.
+  if [[ " ${packages[*]} " == *" redis-server "* ]]; then $SUDO service redis-server stop >/dev/null 2>&1 || true; fi
 fi
 
 npm ci --no-audit --no-fund

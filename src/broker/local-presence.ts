@@ -72,6 +72,10 @@ export class LocalPresence implements Presence {
     // A single node's entries go with its process: nothing is left behind to expire.
   }
 
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
   async close(): Promise<void> {
     this.#rooms.clear();
   }

@@ -1,6 +1,7 @@
 /**
- * The Broker carries events between nodes; Presence keeps who is in which room. The in-process
- * implementations serve one node, the Redis ones several. Nothing here knows about WebSocket.
+ * The Broker carries events between nodes; Presence keeps who is in which room; the SignInLimiter
+ * counts sign-in attempts. The in-process implementations serve one node, the Redis ones several.
+ * Nothing here knows about WebSocket.
  */
 import type { StoredMessage, User } from '../store/types.js';
 
@@ -23,6 +24,17 @@ export const userChannel = (userId: number): string => `user:${userId}`;
 /** The user id of a user channel, or undefined for a room. */
 export function userOfChannel(channel: string): number | undefined {
   return channel.startsWith('user:') ? Number(channel.slice(5)) : undefined;
+}
+
+/**
+ * Thrown (rejected) by a networked Broker when it cannot reach its server now: the event was not
+ * sent, or the channel not subscribed; the same call may succeed later.
+ */
+export class BrokerUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(message = 'the message broker is unavailable; try again shortly', options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** What a node does with what its broker receives. */
@@ -82,5 +94,17 @@ export interface Presence {
    * reported to one node only. Set once, by the hub.
    */
   onExpired(handler: (room: string, user: PresenceUser) => void): void;
+  /** Whether presence answers (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * The sign-in rate limit (register, login, guest) per client address, which holds across every
+ * node: a burst of attempts, then a steady trickle.
+ */
+export interface SignInLimiter {
+  /** Spends one attempt of `key`. Resolves 0 when allowed, else the milliseconds until one is. */
+  take(key: string): Promise<number>;
   close(): Promise<void>;
 }

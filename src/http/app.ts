@@ -11,7 +11,6 @@ import { appErrorListener, errorMiddleware, HttpError } from './errors.js';
 import { healthRoutes } from './health-routes.js';
 import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
-import { RateLimiter } from './rate-limit.js';
 import { requestTarget } from './request-target.js';
 import { roomsRoutes } from './rooms-routes.js';
 import { securityHeaders } from './security-headers.js';
@@ -33,7 +32,6 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const { settings } = deps;
   const logger = deps.logger.child({ component: 'http' });
   const requests = requestCounter(deps.metrics.registry);
-  const signInLimiter = new RateLimiter({ burst: settings.signInRate, perMinute: settings.signInRate });
 
   const app = new Koa();
   app.on('error', appErrorListener(logger));
@@ -80,7 +78,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));
   app.use(jsonBody(JSON_BODY_LIMIT));
-  for (const router of [authRoutes(deps, signInLimiter), roomsRoutes(deps), messagesRoutes(deps), healthRoutes(deps)]) {
+  for (const router of [authRoutes(deps), roomsRoutes(deps), messagesRoutes(deps), healthRoutes(deps)]) {
     app.use(router.routes());
   }
   app.use(noSuchEndpoint);

@@ -9,7 +9,7 @@ import type { User } from '../store/types.js';
 import { currentUser, requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
-import { rateLimitKey, type RateLimiter } from './rate-limit.js';
+import { rateLimitKey } from './rate-limit.js';
 import { clearSessionCookie, isSecureRequest, setSessionCookie } from './session-cookie.js';
 import { parseBody } from './validate.js';
 import { userView } from './views.js';
@@ -21,16 +21,16 @@ const guestBody = z.object({ name: userNameSchema });
 
 const WRONG_LOGIN = 'wrong name or password';
 
-export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
-  const { settings, store, secret } = deps;
+export function authRoutes(deps: HttpDeps): Router {
+  const { settings, store, secret, signInLimiter } = deps;
   const router = new Router({ prefix: '/api' });
 
   // Compared against when the name is unknown, so a wrong name costs as long as a wrong password.
   let decoyHash: Promise<string> | undefined;
   const decoy = () => (decoyHash ??= hashPassword('decoy password that matches nothing'));
 
-  function limitSignIn(ctx: Context): void {
-    const waitMs = limiter.take(rateLimitKey(ctx.state.ip as string));
+  async function limitSignIn(ctx: Context): Promise<void> {
+    const waitMs = await signInLimiter.take(rateLimitKey(ctx.state.ip as string));
     if (waitMs > 0) {
       const retryAfter = String(Math.max(1, Math.ceil(waitMs / 1000)));
       throw new HttpError(429, 'rate_limited', 'too many sign-in attempts; try again later', { 'Retry-After': retryAfter });
@@ -45,7 +45,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   }
 
   router.post('/register', async (ctx) => {
-    limitSignIn(ctx);
+    await limitSignIn(ctx);
     const { name, password } = parseBody(ctx, registerBody);
     const passwordHash = await hashPassword(password);
     const user = await store.createUser({ name, passwordHash, guest: false });
@@ -54,7 +54,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
   });
 
   router.post('/login', async (ctx) => {
-    limitSignIn(ctx);
+    await limitSignIn(ctx);
     const body = parseBody(ctx, loginBody);
     const name = userNameSchema.safeParse(body.name);
     const passwordOk = passwordSchema.safeParse(body.password).success;
@@ -68,7 +68,7 @@ export function authRoutes(deps: HttpDeps, limiter: RateLimiter): Router {
 
   router.post('/guest', async (ctx) => {
     if (!settings.guests) throw new HttpError(403, 'forbidden', 'guest sign-in is turned off on this server; register or log in');
-    limitSignIn(ctx);
+    await limitSignIn(ctx);
     const { name } = parseBody(ctx, guestBody);
     const user = await store.createUser({ name, passwordHash: null, guest: true });
     signIn(ctx, user, 200);

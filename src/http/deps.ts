@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SignInLimiter } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import type { ChatService } from '../realtime/service.js';
 import type { BlockList } from 'node:net';
@@ -13,8 +14,6 @@ export interface HttpSettings {
   sessionTtlMs: number;
   /** Whether name-only guest sign-in is allowed. */
   guests: boolean;
-  /** Sign-ins per minute per client address, bursts of the same; 0 turns the limit off. */
-  signInRate: number;
   /** The longest message text in characters (MAX_TEXT), told to clients by /api/session. */
   maxText: number;
 }
@@ -24,6 +23,8 @@ export interface HttpDeps {
   settings: HttpSettings;
   store: Store;
   chat: ChatService;
+  /** Sign-in attempts per client address (SIGNIN_RATE), on this node or shared by every node. */
+  signInLimiter: SignInLimiter;
   /** Signs and verifies session tokens (loadOrCreateSecret). */
   secret: string;
   logger: Logger;

@@ -1,8 +1,10 @@
 /**
  * A token bucket per client IP, for sign-in attempts: a burst is allowed, then a steady trickle.
- * In memory and per node; bounded in size so a flood of addresses cannot grow it without end.
+ * In memory and per node (several nodes share one in Redis: broker/redis-sign-in-limiter.ts);
+ * bounded in size so a flood of addresses cannot grow it without end.
  */
 import { isIP } from 'node:net';
+import type { SignInLimiter } from '../broker/types.js';
 
 /**
  * The key a client is limited by: an IPv4 address, or the /64 network of an IPv6 address (one
@@ -81,4 +83,19 @@ export class RateLimiter {
   get size(): number {
     return this.#buckets.size;
   }
+}
+
+/** The sign-in limit of a single node: a RateLimiter in this process. */
+export class LocalSignInLimiter implements SignInLimiter {
+  readonly #limiter: RateLimiter;
+
+  constructor(options: RateLimitOptions) {
+    this.#limiter = new RateLimiter(options);
+  }
+
+  async take(key: string): Promise<number> {
+    return this.#limiter.take(key);
+  }
+
+  async close(): Promise<void> {}
 }

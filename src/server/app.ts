@@ -9,12 +9,13 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { loadOrCreateSecret } from '../auth/secret.js';
+import type { SignInLimiter } from '../broker/types.js';
 import { createHttpApp } from '../http/app.js';
 import { createMetrics } from '../metrics.js';
 import { ChatHub } from '../realtime/hub.js';
 import { DEFAULT_ROOM } from '../protocol/names.js';
 import { RoomExistsError, type Store } from '../store/types.js';
-import { backendNames, createBroker, createStore } from './backends.js';
+import { backendNames, createBroker, createSignInLimiter, createStore } from './backends.js';
 import type { Config } from './config.js';
 import { ensureDataDir } from './data-dir.js';
 import { timedStore } from './timed-store.js';
@@ -50,9 +51,15 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const metrics = createMetrics(config.nodeId);
   const store = timedStore(await createStore(config, { logger, onFatal: options.onFatal }), metrics.storeSeconds);
   let backends: Awaited<ReturnType<typeof createBroker>>;
+  let signInLimiter: SignInLimiter;
   try {
     await ensureDefaultRoom(store);
-    backends = await createBroker(config);
+    backends = await createBroker(config, logger);
+    signInLimiter = await createSignInLimiter(config, logger).catch(async (err: unknown) => {
+      await backends.presence.close();
+      await backends.broker.close();
+      throw err;
+    });
   } catch (err) {
     await store.close();
     throw err;
@@ -82,16 +89,16 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       tls: config.tls !== undefined,
       sessionTtlMs: config.sessionTtlMs,
       guests: config.guests,
-      signInRate: config.signInRate,
       maxText: config.maxText,
     },
+    signInLimiter,
     store,
     chat: hub,
     secret,
     logger,
     metrics,
     webRoot: WEB_ROOT,
-    ready: async () => !shuttingDown && (await store.ping()) && (await broker.ping()),
+    ready: async () => !shuttingDown && (await store.ping()) && (await broker.ping()) && (await presence.ping()),
   });
   const http = app.callback();
   const upgrades = new UpgradeRouter({ http, config, store, hub, secret, logger, metrics });
@@ -112,6 +119,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     });
   } catch (err) {
     await hub.close();
+    await signInLimiter.close();
     await presence.close();
     await broker.close();
     await store.close();
@@ -139,6 +147,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       upgrades.close();
       server.closeAllConnections();
       await stopped;
+      await signInLimiter.close();
       await presence.close();
       await broker.close();
       await store.close();

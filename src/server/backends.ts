@@ -1,12 +1,16 @@
 /**
- * Picks the Store, Broker and Presence implementations from the config. This is the only place
- * that knows which are in use: the rest of the server sees the interfaces.
+ * Picks the Store, Broker, Presence and sign-in limit implementations from the config. This is
+ * the only place that knows which are in use: the rest of the server sees the interfaces.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LocalPresence } from '../broker/local-presence.js';
 import { LocalBroker } from '../broker/local.js';
-import type { Broker, Presence } from '../broker/types.js';
+import { RedisPresence } from '../broker/redis-presence.js';
+import { RedisSignInLimiter } from '../broker/redis-sign-in-limiter.js';
+import { RedisBroker } from '../broker/redis.js';
+import type { Broker, Presence, SignInLimiter } from '../broker/types.js';
+import { LocalSignInLimiter } from '../http/rate-limit.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { DB_FILE } from '../store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../store/sqlite/worker-store.js';
@@ -36,10 +40,28 @@ export async function createStore(config: Config, options: StoreOptions): Promis
   });
 }
 
-/** The broker and presence the config asks for: in-process (the default). */
-export async function createBroker(config: Config): Promise<{ broker: Broker; presence: Presence }> {
-  if (config.redisUrl) throw new Error('REDIS_URL (Redis broker) is not supported yet: unset it to use the in-process broker');
-  return { broker: new LocalBroker(), presence: new LocalPresence(config.nodeId) };
+/** The broker and presence the config asks for: Redis with REDIS_URL, else in-process. */
+export async function createBroker(config: Config, logger: Logger): Promise<{ broker: Broker; presence: Presence }> {
+  if (!config.redisUrl) return { broker: new LocalBroker(), presence: new LocalPresence(config.nodeId) };
+  const broker = await RedisBroker.connect(config.redisUrl, logger);
+  try {
+    const presence = await RedisPresence.connect(config.redisUrl, config.nodeId, {
+      ttlMs: config.presenceTtlMs,
+      refreshMs: config.presenceRefreshMs,
+      logger,
+    });
+    return { broker, presence };
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+}
+
+/** The sign-in limit: shared in Redis with REDIS_URL (unless SIGNIN_RATE=0), else in this process. */
+export async function createSignInLimiter(config: Config, logger: Logger): Promise<SignInLimiter> {
+  const rate = config.signInRate;
+  if (!config.redisUrl || rate === 0) return new LocalSignInLimiter({ burst: rate, perMinute: rate });
+  return RedisSignInLimiter.connect(config.redisUrl, { burst: rate, perMinute: rate, logger });
 }
 
 /** Which implementations a config picks, for the start-up log and /readyz. */

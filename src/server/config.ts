@@ -53,7 +53,7 @@ export const settings = {
     schema: z.string().regex(/^rediss?:\/\//, 'must start with redis://'),
     default: undefined,
     secret: true,
-    help: 'Redis URL; unset: in-process broker',
+    help: 'Redis URL shared by the nodes (broker, presence, sign-in limit); needs DATABASE_URL; unset: in-process',
   },
   SESSION_SECRET: {
     schema: z.string().min(32, 'must be at least 32 characters'),
@@ -87,6 +87,16 @@ export const settings = {
   SLOW_READER_BYTES: { schema: int(1024, 1 << 30), default: '4194304', help: 'bytes buffered for one reader before it is closed with 1013' },
   HEARTBEAT_MS: { schema: int(1000, 3_600_000), default: '30000', help: 'ping interval; a peer that misses its pong is cut off' },
   HISTORY_KEEP: { schema: int(0, 100_000_000), default: '100000', help: 'messages kept per room; older ones are pruned; 0 keeps all' },
+  PRESENCE_TTL_MS: {
+    schema: int(500, 3_600_000),
+    default: '15000',
+    help: 'with REDIS_URL: how long after its last refresh a node\'s presence entries expire (a dead node\'s users leave)',
+  },
+  PRESENCE_REFRESH_MS: {
+    schema: int(100, 1_800_000),
+    default: '5000',
+    help: 'with REDIS_URL: how often a node refreshes its presence entries; at most half PRESENCE_TTL_MS',
+  },
   NODE_ID: {
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     default: undefined,
@@ -129,6 +139,8 @@ export interface Config {
   slowReaderBytes: number;
   heartbeatMs: number;
   historyKeep: number;
+  presenceTtlMs: number;
+  presenceRefreshMs: number;
   nodeId: string;
   logLevel: string;
   /** undefined: pretty on a terminal, json otherwise. */
@@ -167,6 +179,14 @@ export function loadConfig(
   if ((values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
     problems.push('TLS_CERT and TLS_KEY go together: set both or neither');
   }
+  if (values.REDIS_URL !== undefined && values.DATABASE_URL === undefined) {
+    problems.push('REDIS_URL needs DATABASE_URL: the nodes that share a Redis must share one PostgreSQL database too (each would otherwise keep its own SQLite file)');
+  }
+  const ttl = values.PRESENCE_TTL_MS as number | undefined;
+  const refresh = values.PRESENCE_REFRESH_MS as number | undefined;
+  if (ttl !== undefined && refresh !== undefined && refresh * 2 > ttl) {
+    problems.push(`PRESENCE_REFRESH_MS (${refresh}) must be at most half of PRESENCE_TTL_MS (${ttl}), so that one late refresh does not drop a live node's users`);
+  }
   if (problems.length > 0) throw new ConfigError(`bad configuration:\n  ${problems.join('\n  ')}`);
 
   const trustProxyList = values.TRUST_PROXY as string[];
@@ -198,6 +218,8 @@ export function loadConfig(
     slowReaderBytes: values.SLOW_READER_BYTES as number,
     heartbeatMs: values.HEARTBEAT_MS as number,
     historyKeep: values.HISTORY_KEEP as number,
+    presenceTtlMs: values.PRESENCE_TTL_MS as number,
+    presenceRefreshMs: values.PRESENCE_REFRESH_MS as number,
     nodeId: (values.NODE_ID as string | undefined) ?? defaultNodeId(),
     logLevel: values.LOG_LEVEL as string,
     logFormat: values.LOG_FORMAT as 'json' | 'pretty' | undefined,

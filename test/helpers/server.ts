@@ -7,10 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type SettingName } from '../../src/server/config.js';
 import { startParley } from '../../src/server/app.js';
+import { freePort } from './free-port.js';
+
+export { freePort };
 
 export type Settings = Partial<Record<SettingName, string>>;
 
@@ -39,19 +41,6 @@ export async function startTestServer(settings: Settings = {}): Promise<TestServ
     dataDir,
     close: () => server.close(),
   };
-}
-
-/** A free TCP port on 127.0.0.1 (for a child process that must reuse the same port after a restart). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface SpawnedServer {

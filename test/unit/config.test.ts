@@ -80,6 +80,30 @@ describe('config', () => {
     assert.throws(() => loadConfig({ TLS_CERT: '/x.pem' }), /TLS_CERT and TLS_KEY go together/);
   });
 
+  it('refuses REDIS_URL without DATABASE_URL: each node would keep its own SQLite file', () => {
+    assert.throws(
+      () => loadConfig({ REDIS_URL: 'redis://:pa55word@127.0.0.1:6379' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /REDIS_URL needs DATABASE_URL/);
+        assert.doesNotMatch(err.message, /pa55word/);
+        return true;
+      },
+    );
+    const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://db/parley' });
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(c.presenceTtlMs, 15000);
+    assert.equal(c.presenceRefreshMs, 5000);
+  });
+
+  it('wants presence refreshed at least twice per TTL', () => {
+    assert.throws(() => loadConfig({ PRESENCE_TTL_MS: '4000', PRESENCE_REFRESH_MS: '2500' }), /PRESENCE_REFRESH_MS \(2500\) must be at most half of PRESENCE_TTL_MS \(4000\)/);
+    assert.throws(() => loadConfig({ PRESENCE_REFRESH_MS: '8000' }), /at most half of PRESENCE_TTL_MS \(15000\)/);
+    const c = loadConfig({ PRESENCE_TTL_MS: '1000', PRESENCE_REFRESH_MS: '500' });
+    assert.equal(c.presenceTtlMs, 1000);
+    assert.equal(c.presenceRefreshMs, 500);
+  });
+
   it('is documented: docs/operations.md lists every setting with its flag', () => {
     const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
     for (const name of Object.keys(settings)) {

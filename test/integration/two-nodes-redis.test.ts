@@ -1,0 +1,159 @@
+/**
+ * Two Parley nodes in this process that share one Redis (broker, presence, sign-in limit) and one
+ * database. Until the PostgreSQL store lands, the shared database is one SQLite file opened by
+ * both nodes (each with its own store thread): loadConfig refuses REDIS_URL without DATABASE_URL,
+ * since nodes on different machines would each have their own file, so the config is completed by
+ * hand here. Clients on different nodes chat, see one presence list, get DMs, share the sign-in
+ * limit, and lose nothing when Redis restarts.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startParley, type ParleyServer } from '../../src/server/app.js';
+import { loadConfig } from '../../src/server/config.js';
+import { ChatClient, signInGuest, type Frame } from '../helpers/chat-client.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { tempDataDir } from '../helpers/server.js';
+
+let redis: TestRedis;
+const nodes: ParleyServer[] = [];
+let A: { url: string; ws: string };
+let B: { url: string; ws: string };
+
+async function startNode(dataDir: string, nodeId: string): Promise<{ url: string; ws: string }> {
+  const config = loadConfig(
+    {},
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: dataDir, NODE_ID: nodeId, SIGNIN_RATE: '10', TRUST_PROXY: '127.0.0.1', PRESENCE_TTL_MS: '2000', PRESENCE_REFRESH_MS: '400' },
+  );
+  const server = await startParley({ ...config, redisUrl: redis.url });
+  nodes.push(server);
+  return { url: `http://127.0.0.1:${server.port}`, ws: `ws://127.0.0.1:${server.port}` };
+}
+
+before(async () => {
+  redis = await startRedis();
+  const dataDir = tempDataDir();
+  // One after the other: the first creates the database and the session secret.
+  A = await startNode(dataDir, 'node-a');
+  B = await startNode(dataDir, 'node-b');
+});
+
+after(async () => {
+  for (const node of nodes) await node.close();
+  await redis.close();
+});
+
+const names = (list: Frame) => (list.data as { name: string }[]).map((u) => u.name);
+
+async function until(ready: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await ready())) {
+    assert.ok(Date.now() < deadline, `waited 15 s for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const readyz = async (url: string) => (await fetch(`${url}/readyz`)).status;
+
+describe('two nodes on one Redis', () => {
+  it('carries chat, presence, DMs and leaving from one node to the other', async () => {
+    const alice = await signInGuest(A.url, 'alice');
+    const bob = await signInGuest(B.url, 'bob');
+    const a = await ChatClient.connect(A.ws, alice.token);
+    const b = await ChatClient.connect(B.ws, bob.token);
+    try {
+      a.send({ type: 'join', room: 'lobby' });
+      assert.deepEqual(names(await a.next('list')), ['alice']);
+      b.send({ type: 'join', room: 'lobby' });
+      assert.deepEqual(names(await b.next('list')), ['alice', 'bob'], 'a user on the other node is listed');
+      assert.equal(((await a.next('join')).user as { name: string }).name, 'bob', 'and hears of a join there');
+
+      a.send({ type: 'chat', room: 'lobby', data: 'from node a', cid: 'a1' });
+      const ack = await a.next('ack');
+      const got = await b.next('chat');
+      assert.equal(got.data, 'from node a');
+      assert.equal(got.id, ack.id);
+      b.send({ type: 'chat', room: 'lobby', data: 'from node b', cid: 'b1' });
+      assert.equal((await a.next('chat', (f) => f.data === 'from node b')).id, (ack.id as number) + 1);
+
+      a.send({ type: 'dm', to: bob.user.id, data: 'psst', cid: 'dm1' });
+      const dm = await b.next('chat', (f) => f.data === 'psst');
+      assert.match(dm.room as string, /^dm:/, "a DM reaches the user's connection on the other node");
+
+      // A second tab of alice's, on the other node: she is counted once, and stays when it closes.
+      const a2 = await ChatClient.connect(B.ws, alice.token);
+      a2.send({ type: 'join', room: 'lobby' });
+      assert.deepEqual(names(await a2.next('list')), ['alice', 'bob']);
+      await a2.close();
+
+      await b.close();
+      assert.equal(((await a.next('left')).user as { name: string }).name, 'bob', 'leaving on one node is heard on the other');
+      const c = await ChatClient.connect(B.ws, (await signInGuest(B.url, 'cy')).token);
+      c.send({ type: 'join', room: 'lobby' });
+      assert.deepEqual(names(await c.next('list')), ['alice', 'cy'], "alice is still in (her first tab), bob is not");
+      assert.deepEqual(a.all('left').map((f) => (f.user as { name: string }).name), ['bob'], "no left for alice's closed second tab");
+      await c.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('shares the sign-in limit between the nodes', async () => {
+    // From an address of its own (the nodes believe X-Forwarded-For from 127.0.0.1), so that the
+    // sign-ins of the other tests do not count. SIGNIN_RATE=10: a burst of 10 in all, not 10 per node.
+    const status = (url: string, name: string) =>
+      fetch(`${url}/api/guest`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+        body: JSON.stringify({ name }),
+      }).then((r) => r.status);
+    const spent: number[] = [];
+    for (let i = 0; i < 10; i++) spent.push(await status(i % 2 === 0 ? A.url : B.url, `limited-${i}`));
+    assert.deepEqual(spent, Array(10).fill(200), 'the burst, spread over both nodes');
+    assert.equal(await status(A.url, 'one-more-a'), 429);
+    assert.equal(await status(B.url, 'one-more-b'), 429);
+  });
+
+  it('survives a Redis restart: not ready meanwhile, then resyncs every room and puts presence back', async () => {
+    const ann = await signInGuest(A.url, 'alice2');
+    const bo = await signInGuest(B.url, 'bob2');
+    const a = await ChatClient.connect(A.ws, ann.token);
+    const b = await ChatClient.connect(B.ws, bo.token);
+    try {
+      for (const c of [a, b]) {
+        c.send({ type: 'join', room: 'lobby' });
+        await c.next('list');
+      }
+      a.send({ type: 'chat', room: 'lobby', data: 'before', cid: 'r1' });
+      await b.next('chat', (f) => f.data === 'before');
+
+      await redis.stop();
+      await until(async () => (await readyz(A.url)) === 503 && (await readyz(B.url)) === 503, '/readyz to say not ready');
+      // Stored, but not published: the sender is told, and will send it again with its cid.
+      a.send({ type: 'chat', room: 'lobby', data: 'while down', cid: 'r2' });
+      const refused = await a.next('error');
+      assert.notEqual(refused.code, undefined);
+
+      await redis.start();
+      await until(async () => (await readyz(A.url)) === 200 && (await readyz(B.url)) === 200, '/readyz ready again');
+      // Node b resynced from the store: the message stored while Redis was down reaches it.
+      const missed = await b.next('chat', (f) => f.data === 'while down', 10_000);
+      a.send({ type: 'chat', room: 'lobby', data: 'while down', cid: 'r2' });
+      const retried = await a.next('ack', (f) => f.cid === 'r2');
+      assert.equal(retried.id, missed.id, 'the retry is the same message');
+      a.send({ type: 'chat', room: 'lobby', data: 'after', cid: 'r3' });
+      await b.next('chat', (f) => f.data === 'after');
+      assert.deepEqual(b.all('chat').map((f) => f.data), ['before', 'while down', 'after'], 'each once, in order');
+
+      const c = await ChatClient.connect(B.ws, (await signInGuest(B.url, 'cy2')).token);
+      c.send({ type: 'join', room: 'lobby' });
+      assert.deepEqual(names(await c.next('list')), ['alice2', 'bob2', 'cy2'], 'presence is back after Redis lost it');
+      await c.close();
+    } finally {
+      if (!redis.running) await redis.start();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
