@@ -94,6 +94,12 @@ export interface Presence {
    * reported to one node only. Set once, by the hub.
    */
   onExpired(handler: (room: string, user: PresenceUser) => void): void;
+  /**
+   * The handler of users who are in a room again because this node put back entries that its
+   * presence store had lost (a restart) or removed as a dead node's (it could not reach it for
+   * longer than the expiry): the hub tells the room they joined. Set once, by the hub.
+   */
+  onReturned(handler: (room: string, user: PresenceUser) => void): void;
   /** Whether presence answers (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

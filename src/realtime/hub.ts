@@ -19,7 +19,8 @@ import { ClientConnection, type ConnectionContext } from './connection.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame } from './frames.js';
 import { historyPage, missingAfter, toFrame } from './history.js';
-import { refusalIds, type ClientMessage } from './protocol.js';
+import type { ClientFrame } from '../protocol/frames.js';
+import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
 import { ThrottledWarning } from './throttled-warning.js';
@@ -96,6 +97,8 @@ export class ChatHub implements ChatService {
       resync: () => {
         this.#metrics.brokerResyncs.inc();
         this.#log.info('broker subscriptions restored: reading the followed rooms again from the store');
+        // A user who connected while the broker was down has no user channel yet (its subscribe failed).
+        for (const id of this.#byUser.keys()) void this.#broker.subscribe(userChannel(id)).catch(onError);
         void this.#subscriptions.catchUp().catch(onError);
       },
     });
@@ -105,6 +108,9 @@ export class ChatHub implements ChatService {
     }
     this.#presence.onExpired((room, user) => {
       void Promise.resolve(this.#broker.publish(room, { kind: 'left', room, user })).catch(onError);
+    });
+    this.#presence.onReturned((room, user) => {
+      void Promise.resolve(this.#broker.publish(room, { kind: 'join', room, user })).catch(onError);
     });
     this.#heartbeat = setInterval(() => this.#beat(), deps.options.heartbeatMs);
     this.#heartbeat.unref();
@@ -190,7 +196,7 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- client messages
 
   /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
-  #handleMessage = (conn: ClientConnection, message: ClientMessage): Promise<void> | undefined => {
+  #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
     if (conn.closing) return undefined;
     if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
@@ -200,11 +206,11 @@ export class ChatHub implements ChatService {
     return this.#handle(conn, message);
   };
 
-  async #handle(conn: ClientConnection, message: ClientMessage): Promise<void> {
+  async #handle(conn: ClientConnection, message: ClientFrame): Promise<void> {
     try {
       switch (message.type) {
         case 'join':
-          await this.#join(conn, message.room, message.after);
+          await this.#join(conn, message.room, message.after, message.at);
           break;
         case 'leave': {
           const sub = conn.subscription(message.room);
@@ -274,9 +280,9 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- rooms and presence
 
-  async #join(conn: ClientConnection, name: string, after: number | undefined): Promise<void> {
+  async #join(conn: ClientConnection, name: string, after: number | undefined, at: number | undefined): Promise<void> {
     await this.#access.allow(conn, name);
-    const sub = await this.#subscriptions.subscribe(conn, name, after);
+    const sub = await this.#subscriptions.subscribe(conn, name, after, at);
     if (!sub.present) {
       sub.present = true;
       const user = conn.user;
@@ -287,7 +293,10 @@ export class ChatHub implements ChatService {
     const data = await this.#presence.list(name);
     // Every chat frame up to lastSent is queued before this list, every later one after it: a client
     // that reconnects rejoins with after = lastId even if no message came in between.
-    if (conn.subscription(name) === sub) conn.send({ type: 'list', room: name, data, lastId: sub.lastSent });
+    // With the ts of that message, when known, which the client sends back as `at` when it rejoins.
+    if (conn.subscription(name) !== sub) return;
+    const lastTs = this.#subscriptions.lastTs(name, sub.lastSent);
+    conn.send(lastTs === undefined ? { type: 'list', room: name, data, lastId: sub.lastSent } : { type: 'list', room: name, data, lastId: sub.lastSent, lastTs });
   }
 
   async #leave(conn: ClientConnection, sub: Subscription): Promise<void> {

@@ -57,10 +57,18 @@ describe('chat protocol on /ws/chat', () => {
     assert.deepEqual(chats.map((f) => [f.id, f.data]), [[1, 'm1'], [2, 'm2'], [3, 'm3']]);
     assert.deepEqual(chats[0]!.user, { id: alice.user.id, name: 'alice' });
     assert.equal(typeof chats[0]!.ts, 'number');
-    // A later joiner's list says where its subscription starts.
+    // A later joiner's list says where its subscription starts, and when that message was stored.
     const b = await connect(bob);
     b.send({ type: 'join', room });
-    assert.equal((await b.next('list')).lastId, 3);
+    const list = await b.next('list');
+    assert.deepEqual([list.lastId, list.lastTs], [3, chats[2]!.ts]);
+    // A room followed by nobody yet (its channel is new) knows it too, from the store.
+    await a.close();
+    await b.close();
+    const c = await connect(bob);
+    c.send({ type: 'join', room });
+    const fresh = await c.next('list');
+    assert.deepEqual([fresh.lastId, fresh.lastTs], [3, chats[2]!.ts]);
   });
 
   it('stores a retried cid once and acks it with the same id', async () => {
