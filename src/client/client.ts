@@ -108,7 +108,8 @@ interface PendingSend {
 
 interface PendingHistory {
   seq: number;
-  frame: Extract<ClientFrame, { type: 'history' }>;
+  /** Its `rid` matches the answer, and an error about it, to this request. */
+  frame: Extract<ClientFrame, { type: 'history' }> & { rid: string };
   resolve(result: { data: ChatMessage[]; more: boolean }): void;
   reject(err: Error): void;
 }
@@ -137,7 +138,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #joined = new Map<string, RoomCursor>();
   #members = new Map<string, Map<number, WireUser>>();
   #outbox = new Map<string, PendingSend>();
-  #histories = new Map<string, PendingHistory[]>();
+  /** History requests not answered yet, by rid. */
+  #histories = new Map<string, PendingHistory>();
   #seq = 0;
 
   constructor(options: ParleyClientOptions) {
@@ -214,13 +216,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
   /** Stored messages of a room, oldest first: the `limit` (1-100, default 50) before id `before`. */
   history(room: string, options: { before?: number; limit?: number } = {}): Promise<{ data: ChatMessage[]; more: boolean }> {
     if (this.#stopped) return Promise.reject(this.#closedError());
-    const frame: PendingHistory['frame'] = { type: 'history', room };
+    const frame: PendingHistory['frame'] = { type: 'history', room, rid: newCid() };
     if (options.before !== undefined) frame.before = options.before;
     if (options.limit !== undefined) frame.limit = options.limit;
     return new Promise((resolve, reject) => {
-      const queue = this.#histories.get(room) ?? [];
-      queue.push({ seq: ++this.#seq, frame, resolve, reject });
-      this.#histories.set(room, queue);
+      this.#histories.set(frame.rid, { seq: ++this.#seq, frame, resolve, reject });
       if (this.#open) this.#write(frame);
     });
   }
@@ -316,7 +316,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
       pending.reject(err);
     }
     this.#outbox.clear();
-    for (const queue of this.#histories.values()) for (const pending of queue) pending.reject(err);
+    for (const pending of this.#histories.values()) pending.reject(err);
     this.#histories.clear();
     this.#setState({ state: 'closed', reason });
     this.emit('closed', { code, reason });
@@ -366,8 +366,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'error':
         return this.#onError(frame);
       case 'history': {
-        const pending = this.#histories.get(frame.room)?.shift();
-        pending?.resolve({ data: frame.data.map(toChatMessage), more: frame.more });
+        // A server older than rids answers without one: the oldest request of the room it is for.
+        const pending = frame.rid !== undefined ? this.#histories.get(frame.rid) : this.#oldestHistory(frame.room);
+        if (!pending) return;
+        this.#histories.delete(pending.frame.rid);
+        pending.resolve({ data: frame.data.map(toChatMessage), more: frame.more });
         return;
       }
       case 'list': {
@@ -409,7 +412,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     // Rejoin first so that nothing sent below is missed, then what waited for the connection.
     for (const [room, cursor] of this.#joined) this.#sendJoin(room, cursor);
     const waiting: Array<PendingSend | PendingHistory> = [...this.#outbox.values()].filter((p) => p.retryTimer === undefined);
-    for (const queue of this.#histories.values()) waiting.push(...queue);
+    waiting.push(...this.#histories.values());
     waiting.sort((a, b) => a.seq - b.seq);
     for (const pending of waiting) this.#write(pending.frame);
     this.#setState({ state: 'open' });
@@ -431,6 +434,14 @@ export class ParleyClient extends Emitter<ClientEvents> {
     } else if (verdict === 'resync') this.#sendJoin(frame.room, cursor);
   }
 
+  #oldestHistory(room: string): PendingHistory | undefined {
+    let oldest: PendingHistory | undefined;
+    for (const pending of this.#histories.values()) {
+      if (pending.frame.room === room && (oldest === undefined || pending.seq < oldest.seq)) oldest = pending;
+    }
+    return oldest;
+  }
+
   #onAck(frame: Extract<ServerFrame, { type: 'ack' }>): void {
     const pending = this.#outbox.get(frame.cid);
     if (!pending) return;
@@ -439,7 +450,14 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   #onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
-    const { code, message, cid, room } = frame;
+    const { code, message, cid, rid, room } = frame;
+    const request = rid === undefined ? undefined : this.#histories.get(rid);
+    if (request) {
+      // An error about one request (its rid) rejects that request and nothing else.
+      this.#histories.delete(rid!);
+      request.reject(new ParleyError(code, message, room === undefined ? {} : { room }));
+      return;
+    }
     if (code === 'history_gap' && room !== undefined) {
       const cursor = this.#joined.get(room);
       cursor?.historyGap();
@@ -467,8 +485,6 @@ export class ParleyClient extends Emitter<ClientEvents> {
       return;
     }
     if (room !== undefined && cid === undefined) {
-      const history = this.#histories.get(room)?.shift();
-      history?.reject(new ParleyError(code, message, { room }));
       // A room we may not read is not rejoined after every reconnect.
       if (code === 'forbidden' || code === 'not_found') {
         this.#joined.delete(room);

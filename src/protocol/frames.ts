@@ -18,6 +18,8 @@ const wellFormed = (s: string) => s.isWellFormed();
 const NOT_TEXT = 'must be valid Unicode text (it has a \\u escape of a lone UTF-16 surrogate)';
 
 const cid = z.string().min(1).max(64).refine(wellFormed, `cid ${NOT_TEXT}`);
+/** The client's id for a request that is answered (history, search): echoed in the answer, and in an error about it. */
+const rid = z.string().min(1).max(64).refine(wellFormed, `rid ${NOT_TEXT}`);
 const messageId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const timestamp = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** The text of a message; its length limit (MAX_TEXT) is checked by the server, to answer too_large. */
@@ -41,6 +43,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     room: roomNameSchema,
     before: messageId.optional(),
     limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
+    rid: rid.optional(),
   }),
   z.object({ type: z.literal('typing'), room: roomNameSchema }),
 ]);
@@ -89,7 +92,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     lastId: z.number().int().nonnegative(),
     lastTs: z.number().optional(),
   }),
-  z.object({ type: z.literal('history'), room: z.string(), data: z.array(chatFrameSchema), more: z.boolean() }),
+  z.object({ type: z.literal('history'), room: z.string(), data: z.array(chatFrameSchema), more: z.boolean(), rid: z.string().optional() }),
   z.object({ type: z.literal('ack'), cid: z.string(), room: z.string(), id: z.number().int(), ts: z.number() }),
   z.object({ type: z.literal('typing'), room: z.string(), user: wireUserSchema }),
   z.object({
@@ -98,6 +101,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     code: z.string(),
     message: z.string(),
     cid: z.string().optional(),
+    // The rid of the refused request (history, search), when it had one.
+    rid: z.string().optional(),
     room: z.string().optional(),
     // For history_gap: the id the room's history now goes on after.
     lastId: z.number().int().nonnegative().optional(),

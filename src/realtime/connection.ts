@@ -14,7 +14,7 @@ import { OutboundQueue } from './outbound.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
 import { clientFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
-import { refusalIds } from './refusal-ids.js';
+import { refusalIds, type RefusalIds } from './refusal-ids.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
@@ -52,7 +52,7 @@ function onClose(this: WebSocket, code: number): void {
   conn.context.onClose(conn, code);
 }
 
-function refusedIds(data: RawData): { cid?: string; room?: string } {
+function refusedIds(data: RawData): RefusalIds {
   try {
     return refusalIds(JSON.parse(data.toString()));
   } catch {
@@ -165,7 +165,7 @@ export class ClientConnection implements Receiver {
     this.#outbound.push(encodeFrame(message));
   }
 
-  sendError(code: ErrorCode, message: string, extra: { cid?: string; room?: string; lastId?: number } = {}): void {
+  sendError(code: ErrorCode, message: string, extra: RefusalIds & { lastId?: number } = {}): void {
     this.send({ type: 'error', code, message, ...extra });
   }
 

@@ -233,7 +233,8 @@ export class ChatHub implements ChatService {
         case 'history': {
           await this.#access.allow(conn, message.room);
           const page = await historyPage(this.#store, message.room, { before: message.before, limit: message.limit ?? HISTORY_PAGE_DEFAULT });
-          conn.send({ type: 'history', room: message.room, data: page.data.map(toFrame), more: page.more });
+          const data = page.data.map(toFrame);
+          conn.send(message.rid === undefined ? { type: 'history', room: message.room, data, more: page.more } : { type: 'history', room: message.room, data, more: page.more, rid: message.rid });
           break;
         }
         case 'typing': {

@@ -263,6 +263,24 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(oldest.more, false);
   });
 
+  it('echoes a history request\'s rid in its answer and in an error about it, and no other error', async () => {
+    const a = await connect(alice);
+    a.send({ type: 'history', room: 'lobby', limit: 1, rid: 'r-1' });
+    const page = await a.next('history');
+    assert.equal(page.rid, 'r-1');
+    a.send({ type: 'history', room: 'nowhere', rid: 'r-2' });
+    const refused = await a.next('error');
+    assert.equal(refused.code, 'not_found');
+    assert.equal(refused.rid, 'r-2');
+    a.send({ type: 'history', room: 'lobby', limit: 0, rid: 'r-3' });
+    const bad = await a.next('error');
+    assert.equal(bad.code, 'bad_request');
+    assert.equal(bad.rid, 'r-3');
+    a.send({ type: 'join', room: 'nowhere' });
+    const other = await a.next('error');
+    assert.equal(other.rid, undefined);
+  });
+
   it('relays typing to the others in the room', async () => {
     const room = 'typing';
     await createRoom(server.url, alice.token, room);
