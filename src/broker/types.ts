@@ -3,13 +3,14 @@
  * counts sign-in attempts. The in-process implementations serve one node, the Redis ones several.
  * Nothing here knows about WebSocket.
  */
-import type { StoredMessage, User } from '../store/types.js';
+import type { TimelineEntry, User } from '../store/types.js';
 
 export type PresenceUser = Pick<User, 'id' | 'name'>;
 
 /** An event of a channel, as every node subscribed to that channel receives it. */
 export type RoomEvent =
-  | { kind: 'chat'; message: StoredMessage }
+  /** A stored entry of a room's timeline: a message, or an edit, delete or react event (each has the room's next id). */
+  | { kind: 'chat'; message: TimelineEntry }
   | { kind: 'join'; room: string; user: PresenceUser }
   | { kind: 'left'; room: string; user: PresenceUser }
   | { kind: 'typing'; room: string; user: PresenceUser };

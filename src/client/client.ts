@@ -15,6 +15,9 @@ import {
   type Ack,
   type ChatMessage,
   type ClientFrame,
+  type DeleteFrame,
+  type EditFrame,
+  type ReactFrame,
   type SelfUser,
   type ServerFrame,
   type WelcomeFrame,
@@ -35,8 +38,14 @@ export interface StateChange {
 
 export interface ClientEvents {
   welcome: WelcomeFrame;
-  /** A room message; each room's messages arrive once and in id order. */
+  /** A room message; each room's messages and events arrive once and in id order. */
   chat: ChatMessage;
+  /** Message `target` of the room now reads `data` (see Timeline to fold events into messages). */
+  edit: EditFrame;
+  /** Message `target` of the room was deleted. */
+  delete: DeleteFrame;
+  /** `user` added (`on`) or took back `emoji` on message `target`. */
+  react: ReactFrame;
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
@@ -82,6 +91,15 @@ export interface ParleyClientOptions {
   keepAliveMs?: number;
 }
 
+/** A page of history: messages oldest first; `lastId`, the room's newest id when it was read. */
+export interface HistoryResult {
+  data: ChatMessage[];
+  /** Older messages exist. */
+  more: boolean;
+  /** Every event up to this id is folded into `data` (a Timeline folds the later ones in again). */
+  lastId?: number;
+}
+
 /** An error the server answered to a request, with its stable code; `closed` when the client stopped. */
 export class ParleyError extends Error {
   readonly code: string;
@@ -100,7 +118,7 @@ export class ParleyError extends Error {
 interface PendingSend {
   /** Order of the call, so that what waited for a connection goes out in the order it was asked. */
   seq: number;
-  frame: Extract<ClientFrame, { type: 'chat' | 'dm' }> & { cid: string };
+  frame: Extract<ClientFrame, { type: 'chat' | 'dm' | 'edit' | 'delete' | 'react' }> & { cid: string };
   resolve(ack: Ack): void;
   reject(err: Error): void;
   retryTimer?: ReturnType<typeof setTimeout>;
@@ -110,7 +128,7 @@ interface PendingHistory {
   seq: number;
   /** Its `rid` matches the answer, and an error about it, to this request. */
   frame: Extract<ClientFrame, { type: 'history' }> & { rid: string };
-  resolve(result: { data: ChatMessage[]; more: boolean }): void;
+  resolve(result: HistoryResult): void;
   reject(err: Error): void;
 }
 
@@ -203,9 +221,29 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (this.#open) this.#write({ type: 'leave', room });
   }
 
-  /** Sends a message to a room; resolves with the ack. Queued while offline, retried with the same cid. */
-  send(room: string, text: string): Promise<Ack> {
-    return this.#enqueue({ type: 'chat', room, data: text, cid: newCid() });
+  /**
+   * Sends a message to a room; resolves with the ack. Queued while offline, retried with the same
+   * cid. `reply`: the id of the message of the room that this one answers.
+   */
+  send(room: string, text: string, options: { reply?: number } = {}): Promise<Ack> {
+    const frame: PendingSend['frame'] = { type: 'chat', room, data: text, cid: newCid() };
+    if (options.reply !== undefined) frame.reply = options.reply;
+    return this.#enqueue(frame);
+  }
+
+  /** Changes the text of your message `id` of the room; acked like a send (the ack's id is the edit's). */
+  edit(room: string, id: number, text: string): Promise<Ack> {
+    return this.#enqueue({ type: 'edit', room, target: id, data: text, cid: newCid() });
+  }
+
+  /** Deletes your message `id` of the room: its text is erased on the server. */
+  delete(room: string, id: number): Promise<Ack> {
+    return this.#enqueue({ type: 'delete', room, target: id, cid: newCid() });
+  }
+
+  /** Adds (`on`, the default) or takes back your `emoji` reaction to message `id` of the room. */
+  react(room: string, id: number, emoji: string, on = true): Promise<Ack> {
+    return this.#enqueue({ type: 'react', room, target: id, emoji, on, cid: newCid() });
   }
 
   /** Sends a direct message to a user id; the ack names the DM room `dm:<a>:<b>`. */
@@ -213,8 +251,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.#enqueue({ type: 'dm', to: userId, data: text, cid: newCid() });
   }
 
-  /** Stored messages of a room, oldest first: the `limit` (1-100, default 50) before id `before`. */
-  history(room: string, options: { before?: number; limit?: number } = {}): Promise<{ data: ChatMessage[]; more: boolean }> {
+  /**
+   * Stored messages of a room in their current state (edits, deletions and reactions folded in),
+   * oldest first: the `limit` (1-100, default 50) before id `before`. Give the result to a Timeline.
+   */
+  history(room: string, options: { before?: number; limit?: number } = {}): Promise<HistoryResult> {
     if (this.#stopped) return Promise.reject(this.#closedError());
     const frame: PendingHistory['frame'] = { type: 'history', room, rid: newCid() };
     if (options.before !== undefined) frame.before = options.before;
@@ -360,7 +401,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'welcome':
         return this.#onWelcome(frame);
       case 'chat':
-        return this.#onChat(frame);
+      case 'edit':
+      case 'delete':
+      case 'react':
+        return this.#onEntry(frame);
       case 'ack':
         return this.#onAck(frame);
       case 'error':
@@ -370,7 +414,9 @@ export class ParleyClient extends Emitter<ClientEvents> {
         const pending = frame.rid !== undefined ? this.#histories.get(frame.rid) : this.#oldestHistory(frame.room);
         if (!pending) return;
         this.#histories.delete(pending.frame.rid);
-        pending.resolve({ data: frame.data.map(toChatMessage), more: frame.more });
+        const result: HistoryResult = { data: frame.data.map(toChatMessage), more: frame.more };
+        if (frame.lastId !== undefined) result.lastId = frame.lastId;
+        pending.resolve(result);
         return;
       }
       case 'list': {
@@ -419,7 +465,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.emit('welcome', frame);
   }
 
-  #onChat(frame: Extract<ServerFrame, { type: 'chat' }>): void {
+  /** A message or an event: each takes an id of the room's sequence, and arrives once and in order. */
+  #onEntry(frame: Extract<ServerFrame, { type: 'chat' | 'edit' | 'delete' | 'react' }>): void {
     let cursor = this.#joined.get(frame.room);
     if (!cursor) {
       // The server subscribes both users to a DM room when a DM arrives; remember it like a join.
@@ -430,7 +477,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
     const verdict = cursor.offer(frame.id);
     if (verdict === 'deliver') {
       cursor.lastTs = frame.ts;
-      this.emit('chat', toChatMessage(frame));
+      if (frame.type === 'chat') this.emit('chat', toChatMessage(frame));
+      else if (frame.type === 'edit') this.emit('edit', frame);
+      else if (frame.type === 'delete') this.emit('delete', frame);
+      else this.emit('react', frame);
     } else if (verdict === 'resync') this.#sendJoin(frame.room, cursor);
   }
 

@@ -52,6 +52,14 @@ export class RoomAccess {
     if (room.private) conn.allow(name);
   }
 
+  /**
+   * Whether the user may delete others' messages in the room, and not only their own. Nobody may
+   * yet: moderation (room moderators and owners, server admins) will decide it here.
+   */
+  async mayDeleteAnyMessage(_user: PresenceUser, _room: Room): Promise<boolean> {
+    return false;
+  }
+
   /** The DM room of two users, made on first use. */
   async directRoom(from: PresenceUser, to: number): Promise<Room> {
     if (to === from.id) throw new ChatError('bad_request', 'a direct message needs another user');

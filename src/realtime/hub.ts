@@ -13,12 +13,13 @@ import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { HISTORY_PAGE_DEFAULT } from '../protocol/limits.js';
-import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../store/types.js';
+import type { AppendResult, HistoryQuery, NewEntry, Room, Store, TimelineEntry } from '../store/types.js';
+import type { AppendCallback } from './append-batcher.js';
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame } from './frames.js';
-import { historyPage, missingAfter, toFrame } from './history.js';
+import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
 import type { ClientFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
@@ -200,7 +201,7 @@ export class ChatHub implements ChatService {
     if (conn.closing) return undefined;
     if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
-      else this.#sendAndAck(conn, message.room, message.data, message.cid);
+      else this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply);
       return undefined;
     }
     return this.#handle(conn, message);
@@ -220,26 +221,46 @@ export class ChatHub implements ChatService {
         case 'chat': {
           this.#checkText(message.data);
           await this.#access.allow(conn, message.room);
-          this.#sendAndAck(conn, message.room, message.data, message.cid);
+          this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply);
           break;
         }
         case 'dm': {
           this.#checkText(message.data);
           const room = await this.#access.directRoom(conn.user, message.to);
           conn.allow(room.name);
-          this.#sendAndAck(conn, room.name, message.data, message.cid);
+          this.#sendAndAck(conn, room.name, message.data, message.cid, undefined);
           break;
         }
         case 'history': {
           await this.#access.allow(conn, message.room);
-          const page = await historyPage(this.#store, message.room, { before: message.before, limit: message.limit ?? HISTORY_PAGE_DEFAULT });
-          const data = page.data.map(toFrame);
-          conn.send(message.rid === undefined ? { type: 'history', room: message.room, data, more: page.more } : { type: 'history', room: message.room, data, more: page.more, rid: message.rid });
+          const page = await messagesPage(this.#store, message.room, { before: message.before, limit: message.limit ?? HISTORY_PAGE_DEFAULT });
+          const answer = { type: 'history' as const, room: message.room, data: page.data.map(chatFrame), more: page.more, lastId: page.lastId };
+          conn.send(message.rid === undefined ? answer : { ...answer, rid: message.rid });
           break;
         }
         case 'typing': {
           await this.#access.allow(conn, message.room);
           await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: conn.user });
+          break;
+        }
+        case 'edit': {
+          this.#checkText(message.data);
+          await this.#access.allow(conn, message.room);
+          const { room, target, data, cid } = message;
+          this.#storeAndAck(conn, { kind: 'edit', room, user: conn.user, target, data, cid, ts: Date.now() });
+          break;
+        }
+        case 'delete': {
+          await this.#access.allow(conn, message.room);
+          const { room, target, cid } = message;
+          const anyAuthor = await this.#access.mayDeleteAnyMessage(conn.user, await this.#access.room(room));
+          this.#storeAndAck(conn, { kind: 'delete', room, user: conn.user, target, cid, anyAuthor, ts: Date.now() });
+          break;
+        }
+        case 'react': {
+          await this.#access.allow(conn, message.room);
+          const { room, target, emoji, cid } = message;
+          this.#storeAndAck(conn, { kind: 'react', room, user: conn.user, target, emoji, on: message.on ?? true, cid, ts: Date.now() });
           break;
         }
       }
@@ -251,18 +272,27 @@ export class ChatHub implements ChatService {
   }
 
   /** Queues the message for the store; the ack follows when it is stored and published. */
-  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
-    this.#publisher.append(conn.user, room, data, cid, (err, result) => {
-      if (result) {
-        if (!cid) return;
-        const m = result.message;
-        conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
-        return;
-      }
-      const refusal = asRefusal(err);
-      if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
-      else this.#fail(err, conn);
-    });
+  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined, reply: number | undefined): void {
+    const done: AppendCallback = (err, result) => this.#answer(conn, room, cid, err, result);
+    if (reply === undefined) this.#publisher.append(conn.user, room, data, cid, done);
+    else this.#publisher.appendEntry({ room, user: conn.user, data, cid, reply, ts: Date.now() }, done);
+  }
+
+  /** Queues an entry (an event) for the store; acked like a message, or refused on its own. */
+  #storeAndAck(conn: ClientConnection, entry: NewEntry): void {
+    this.#publisher.appendEntry(entry, (err, result) => this.#answer(conn, entry.room, entry.cid, err, result));
+  }
+
+  /** Tells the sender how its entry went: an ack when it has a cid, or the error. */
+  #answer(conn: ClientConnection, room: string, cid: string | undefined, err: unknown, result: AppendResult | undefined): void {
+    if (result) {
+      if (result.refused) conn.sendError(result.refused.code, result.refused.message, cid ? { cid, room } : { room });
+      else if (cid) conn.push(encodeAckFrame(cid, result.message.room, result.message.id, result.message.ts));
+      return;
+    }
+    const refusal = asRefusal(err);
+    if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
+    else this.#fail(err, conn);
   }
 
   #tooLong(data: string): boolean {
@@ -320,12 +350,16 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- ChatService (for HTTP)
 
-  async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult> {
+  async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }> {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
     await this.#access.check(user, room);
     return new Promise((resolve, reject) =>
-      this.#publisher.append(pick(user), room, data, cid, (err, result) => (result ? resolve(result) : reject(err))),
+      this.#publisher.append(pick(user), room, data, cid, (err, result) => {
+        if (!result) reject(err);
+        else if (result.refused) reject(new ChatError(result.refused.code, result.refused.message));
+        else resolve({ message: result.message, duplicate: result.duplicate });
+      }),
     );
   }
 
@@ -333,7 +367,7 @@ export class ChatHub implements ChatService {
     return this.#access.check(user, room);
   }
 
-  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }> {
+  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: TimelineEntry[]; more: boolean; gap?: boolean; lastId?: number }> {
     await this.#access.check(user, room);
     const page = await historyPage(this.#store, room, query);
     if (query.after === undefined) return page;

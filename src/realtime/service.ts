@@ -1,5 +1,5 @@
 import type { PresenceUser } from '../broker/types.js';
-import type { AppendResult, HistoryQuery, Room, StoredMessage } from '../store/types.js';
+import type { HistoryQuery, Room, TimelineEntry } from '../store/types.js';
 
 /**
  * What the HTTP layer may ask of the realtime core. The hub implements it, so a message published
@@ -8,15 +8,17 @@ import type { AppendResult, HistoryQuery, Room, StoredMessage } from '../store/t
  */
 export interface ChatService {
   /** Stores `data` in `room` as `user` and fans it out to the room's subscribers on every node. */
-  publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult>;
+  publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }>;
   /** The room, when `user` may read and write it. */
   accessibleRoom(user: PresenceUser, room: string): Promise<Room>;
   /**
-   * Messages of the room the user may read, oldest first; `more` is true when older ones exist (for
-   * `before`) or newer ones (for `after`). `gap` is true when `after` is given and some messages
-   * after it are no longer kept (HISTORY_KEEP).
+   * Messages of the room the user may read, oldest first, in their current state; with `after`, the
+   * room's timeline itself (messages and edit, delete and react events). `more` is true when older
+   * ones exist (for `before`) or newer ones (for `after`). `gap` is true when `after` is given and
+   * some entries after it are no longer kept (HISTORY_KEEP). `lastId` (a page without `after`): the
+   * room's newest id when the page was read; every event up to it is folded into its messages.
    */
-  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }>;
+  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: TimelineEntry[]; more: boolean; gap?: boolean; lastId?: number }>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
 }

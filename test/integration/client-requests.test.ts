@@ -22,7 +22,7 @@ describe('ParleyClient requests', () => {
       client.typing('lobby');
       client.typing('lobby');
       const result = await page;
-      assert.deepEqual(result, { data: [], more: false });
+      assert.deepEqual(result, { data: [], more: false, lastId: 0 });
       assert.deepEqual(errors, ['rate_limited lobby'], 'the refusal is an error event, not the history answer');
     } finally {
       client.close();
@@ -39,7 +39,7 @@ describe('ParleyClient requests', () => {
       const missing = client.history('nowhere');
       const lobby = client.history('lobby');
       await assert.rejects(missing, (e: unknown) => e instanceof ParleyError && e.code === 'not_found' && e.room === 'nowhere');
-      assert.deepEqual(await lobby, { data: [], more: false });
+      assert.deepEqual(await lobby, { data: [], more: false, lastId: 0 });
     } finally {
       client.close();
       await server.close();

@@ -6,6 +6,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { NewMessage, Store, User } from '../../src/store/types.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { runStoreContract } from '../store-contract.js';
+import { chats, messagesOf } from '../helpers/appended.js';
 
 let server: PostgresServer;
 before(async () => {
@@ -89,12 +90,12 @@ describe('PostgresStore with several nodes', () => {
         ),
       ),
     );
-    const results = (await Promise.all(runs)).flat();
+    const results = chats((await Promise.all(runs)).flat());
     assert.ok(results.every((r) => !r.duplicate));
     for (const room of rooms) {
       const acked = results.filter((r) => r.message.room === room).map((r) => r.message.id).sort((x, y) => x - y);
       assert.deepEqual(acked, range(1, 450), `room ${room}: ids 1..450, each once`);
-      const stored = await stores[2]!.history(room, { after: 0, limit: 1000 });
+      const stored = messagesOf(await stores[2]!.history(room, { after: 0, limit: 1000 }));
       assert.deepEqual(stored.map((m) => m.id), range(1, 450));
       const byId = new Map(results.filter((r) => r.message.room === room).map((r) => [r.message.id, r.message.data]));
       assert.ok(stored.every((m) => byId.get(m.id) === m.data), 'each id holds the message it was acked for');
@@ -105,7 +106,7 @@ describe('PostgresStore with several nodes', () => {
   it('stores a cid retried through two nodes at the same moment once, inside batches of new messages', withStores(2, async ([a, b]) => {
     const u = await registered(a!, 'writer');
     await a!.createRoom({ name: 'r', private: false, createdBy: null });
-    const [original] = await a!.appendMessages([message('r', u, 'hello', 'retried')]);
+    const [original] = chats(await a!.appendMessages([message('r', u, 'hello', 'retried')]));
     for (let round = 0; round < 10; round++) {
       // Both nodes get the retry in the middle of a batch of their own new messages, and a new
       // cid that both of them get at once.
@@ -115,12 +116,12 @@ describe('PostgresStore with several nodes', () => {
         message('r', u, `race ${round}`, `race-${round}`),
         message('r', u, `${node} ${round} after`, `${node}-${round}`),
       ];
-      const [fromA, fromB] = await Promise.all([a!.appendMessages(batch('a')), b!.appendMessages(batch('b'))]);
+      const [fromA, fromB] = (await Promise.all([a!.appendMessages(batch('a')), b!.appendMessages(batch('b'))])).map(chats);
       for (const results of [fromA!, fromB!]) assert.deepEqual(results[1], { message: original!.message, duplicate: true });
       assert.equal([fromA![2]!, fromB![2]!].filter((r) => !r.duplicate).length, 1, 'the racing cid is stored once');
       assert.equal(fromA![2]!.message.id, fromB![2]!.message.id);
     }
-    const stored = await b!.history('r', { after: 0, limit: 1000 });
+    const stored = messagesOf(await b!.history('r', { after: 0, limit: 1000 }));
     // 1 + 10 rounds × (2 + 1 + 2) new messages.
     assert.deepEqual(stored.map((m) => m.id), range(1, 51));
     assert.equal(stored.filter((m) => m.cid === 'retried').length, 1);

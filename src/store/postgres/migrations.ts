@@ -70,6 +70,49 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX messages_cid ON messages (room, user_id, cid) WHERE cid IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'the timeline: edit, delete and react events, replies, mentions, reactions, read markers',
+    sql: `
+      -- Events share the room's id sequence with messages, so they are rows of messages: a replay
+      -- reads one range. Existing rows are messages (kind NULL). Every column is NULL for a plain
+      -- message, which the batch statement inserts as before.
+      --   kind:     NULL a message, 1 edit, 2 delete, 3 react on, 4 react off
+      --   ref:      a message: the id it replies to; an event: its target
+      --   data:     an edit: the new text; a react: the emoji; a delete: ''
+      --   mentions: a message: the user ids its @names named
+      --   edited:   a message: the ts of its last edit (folded in by the edit)
+      --   deleted:  a message: true once deleted (its text, and every edit's, is then '')
+      ALTER TABLE messages
+        ADD COLUMN kind smallint,
+        ADD COLUMN ref bigint,
+        ADD COLUMN mentions bigint[],
+        ADD COLUMN edited bigint,
+        ADD COLUMN deleted boolean;
+      -- The events of a message (to erase its edits' text) and the replies to it; plain messages
+      -- have no ref, so appending them costs this index nothing.
+      CREATE INDEX messages_ref ON messages (room, ref) WHERE ref IS NOT NULL;
+
+      -- The reactions now on each message, kept by the react events in their transaction, so a
+      -- page of folded history reads them in one range. id: the event that put it on.
+      CREATE TABLE reactions (
+        room    text   COLLATE "C" NOT NULL,
+        target  bigint NOT NULL,
+        emoji   text   NOT NULL,
+        user_id bigint NOT NULL,
+        id      bigint NOT NULL,
+        PRIMARY KEY (room, target, emoji, user_id)
+      );
+
+      -- How far each user has read each room (the highest id they said).
+      CREATE TABLE read_markers (
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        room    text   COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        id      bigint NOT NULL,
+        PRIMARY KEY (user_id, room)
+      );
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

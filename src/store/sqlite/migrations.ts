@@ -158,6 +158,53 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE store_state ADD COLUMN drain_id INTEGER;
     `,
   },
+  {
+    version: 5,
+    name: 'the timeline: edit, delete and react events, replies, mentions, reactions, read markers',
+    sql: `
+      -- Events share the room's id sequence with messages, so they are rows of the same tables: a
+      -- replay reads one range. Existing rows are messages (kind NULL). Every column is NULL for a
+      -- plain message, which the hot path inserts as before.
+      --   kind:     NULL a message, 1 edit, 2 delete, 3 react on, 4 react off
+      --   ref:      a message: the id it replies to; an event: its target
+      --   data:     an edit: the new text; a react: the emoji; a delete: ''
+      --   mentions: a message: JSON array of the user ids its @names named
+      --   edited:   a message: the ts of its last edit (folded in by the edit)
+      --   deleted:  a message: 1 once deleted (its text, and every edit's, is then '')
+      ${['messages', 'messages_recent', 'messages_recent_b']
+        .map(
+          (t) => `
+      ALTER TABLE ${t} ADD COLUMN kind INTEGER;
+      ALTER TABLE ${t} ADD COLUMN ref INTEGER;
+      ALTER TABLE ${t} ADD COLUMN mentions TEXT;
+      ALTER TABLE ${t} ADD COLUMN edited INTEGER;
+      ALTER TABLE ${t} ADD COLUMN deleted INTEGER;`,
+        )
+        .join('')}
+      -- The events of a message (to erase its edits' text) and the replies to it. Plain messages
+      -- have no ref, so appending them costs this index nothing.
+      CREATE INDEX messages_ref ON messages (room, ref) WHERE ref IS NOT NULL;
+
+      -- The reactions now on each message, kept by the react events in their transaction, so a
+      -- page of folded history reads them in one range. id: the event that put it on.
+      CREATE TABLE reactions (
+        room    TEXT    NOT NULL,
+        target  INTEGER NOT NULL,
+        emoji   TEXT    NOT NULL,
+        user_id INTEGER NOT NULL,
+        id      INTEGER NOT NULL,
+        PRIMARY KEY (room, target, emoji, user_id)
+      ) WITHOUT ROWID;
+
+      -- How far each user has read each room (the highest id they said).
+      CREATE TABLE read_markers (
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        room    TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        id      INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */
