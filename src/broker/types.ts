@@ -13,7 +13,11 @@ export type RoomEvent =
   | { kind: 'chat'; message: TimelineEntry }
   | { kind: 'join'; room: string; user: PresenceUser }
   | { kind: 'left'; room: string; user: PresenceUser }
-  | { kind: 'typing'; room: string; user: PresenceUser };
+  | { kind: 'typing'; room: string; user: PresenceUser }
+  /** On a user channel: the user read `room` up to `id` on connection `conn` (the others are told). */
+  | { kind: 'read'; room: string; id: number; conn: string }
+  /** On a user channel: message `id` of `room`, by `user`, names the channel's user. */
+  | { kind: 'mention'; room: string; id: number; user: PresenceUser };
 
 /**
  * Channels are room names (a room's events) and user channels (what goes to every connection of

@@ -46,6 +46,10 @@ export interface ClientEvents {
   delete: DeleteFrame;
   /** `user` added (`on`) or took back `emoji` on message `target`. */
   react: ReactFrame;
+  /** You read `room` up to `id` on another connection (another tab or device): see readMarkers. */
+  read: { room: string; id: number };
+  /** Message `id` of `room`, by `user`, names you (`@name`); on every connection of yours, joined or not. */
+  mention: { room: string; id: number; user: WireUser };
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
@@ -158,6 +162,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #outbox = new Map<string, PendingSend>();
   /** History requests not answered yet, by rid. */
   #histories = new Map<string, PendingHistory>();
+  /** How far the user has read each room: the welcome's, then the highest told or marked since. */
+  #read = new Map<string, number>();
+  /** Read markers made while offline, sent on the next welcome. */
+  #unsentReads = new Map<string, number>();
   #seq = 0;
 
   constructor(options: ParleyClientOptions) {
@@ -188,6 +196,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
   /** Who is in `room` now, as far as this client has been told (list, join, left). */
   members(room: string): WireUser[] {
     return [...(this.#members.get(room)?.values() ?? [])];
+  }
+  /**
+   * How far the user has read each room (`{room: id}`), agreed across their connections: from the
+   * welcome, the `read` events of their other connections, and markRead here.
+   */
+  get readMarkers(): Record<string, number> {
+    return Object.fromEntries(this.#read);
   }
   /** Sends not acked yet (queued or in flight). */
   get pendingSends(): number {
@@ -264,6 +279,17 @@ export class ParleyClient extends Emitter<ClientEvents> {
       this.#histories.set(frame.rid, { seq: ++this.#seq, frame, resolve, reject });
       if (this.#open) this.#write(frame);
     });
+  }
+
+  /**
+   * Marks `room` read up to `id` (markers only go up): stored on the server and told to the user's
+   * other connections, so unread counts agree across tabs and devices. Sent on reconnect if offline.
+   */
+  markRead(room: string, id: number): void {
+    if (this.#stopped || (this.#read.get(room) ?? -1) >= id) return;
+    this.#read.set(room, id);
+    if (this.#open) this.#write({ type: 'read', room, id });
+    else this.#unsentReads.set(room, id);
   }
 
   /** Tells the room that the user is typing (dropped while offline: it is only a hint). */
@@ -447,12 +473,21 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'typing':
         this.emit('typing', { room: frame.room, user: frame.user });
         return;
+      case 'read':
+        if ((this.#read.get(frame.room) ?? -1) >= frame.id) return;
+        this.#read.set(frame.room, frame.id);
+        this.emit('read', { room: frame.room, id: frame.id });
+        return;
+      case 'mention':
+        this.emit('mention', { room: frame.room, id: frame.id, user: frame.user });
+        return;
     }
   }
 
   #onWelcome(frame: WelcomeFrame): void {
     this.#user = frame.user;
     this.#rooms = frame.rooms;
+    for (const [room, id] of Object.entries(frame.read ?? {})) if ((this.#read.get(room) ?? -1) < id) this.#read.set(room, id);
     this.#open = true;
     this.#openedAt = Date.now();
     // Rejoin first so that nothing sent below is missed, then what waited for the connection.
@@ -461,6 +496,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
     waiting.push(...this.#histories.values());
     waiting.sort((a, b) => a.seq - b.seq);
     for (const pending of waiting) this.#write(pending.frame);
+    for (const [room, id] of this.#unsentReads) this.#write({ type: 'read', room, id });
+    this.#unsentReads.clear();
     this.#setState({ state: 'open' });
     this.emit('welcome', frame);
   }

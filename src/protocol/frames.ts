@@ -56,6 +56,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('edit'), room: roomNameSchema, target, data: text, cid: cid.optional() }),
   z.object({ type: z.literal('delete'), room: roomNameSchema, target, cid: cid.optional() }),
   z.object({ type: z.literal('react'), room: roomNameSchema, target, emoji, on: z.boolean().optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('read'), room: roomNameSchema, id: messageId }),
 ]);
 
 /** Every frame a client sends on /ws/chat. */
@@ -127,6 +128,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     user: selfUserSchema,
     conn: z.object({ id: z.string(), ip: z.string() }),
     rooms: z.array(z.string()),
+    // How far this user has read each of those rooms (read frames, from any of their connections).
+    read: z.record(z.string(), z.number().int().nonnegative()).optional(),
   }),
   chatFrameSchema,
   editFrameSchema,
@@ -152,6 +155,10 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('ack'), cid: z.string(), room: z.string(), id: z.number().int(), ts: z.number() }),
   z.object({ type: z.literal('typing'), room: z.string(), user: wireUserSchema }),
+  // This user read the room up to `id` on another of their connections.
+  z.object({ type: z.literal('read'), room: z.string(), id: z.number().int().nonnegative() }),
+  // Message `id` of the room, by `user`, names this user.
+  z.object({ type: z.literal('mention'), room: z.string(), id: z.number().int().nonnegative(), user: wireUserSchema }),
   z.object({
     type: z.literal('error'),
     // One of errorCodes; a client takes an unknown code from a newer server as an error all the same.

@@ -17,6 +17,7 @@ import type { AppendResult, HistoryQuery, NewEntry, Room, Store, TimelineEntry }
 import type { AppendCallback } from './append-batcher.js';
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
+import { MentionResolver } from './mentions.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame } from './frames.js';
 import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
@@ -63,6 +64,7 @@ export class ChatHub implements ChatService {
   readonly #access: RoomAccess;
   readonly #subscriptions: Subscriptions;
   readonly #publisher: Publisher;
+  readonly #mentions: MentionResolver;
   readonly #connections = new Set<ClientConnection>();
   /** A user's connections on this node. */
   readonly #byUser = new Map<number, OneOrSet<ClientConnection>>();
@@ -84,6 +86,7 @@ export class ChatHub implements ChatService {
     this.#options = deps.options;
     const onError = (err: unknown) => this.#fail(err);
     this.#access = new RoomAccess(deps.store);
+    this.#mentions = new MentionResolver(deps.store, deps.presence);
     this.#subscriptions = new Subscriptions({ store: deps.store, broker: deps.broker, metrics: deps.metrics, onError });
     this.#publisher = new Publisher({
       store: deps.store,
@@ -154,9 +157,9 @@ export class ChatHub implements ChatService {
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
-      const rooms = await this.#store.listRoomNames(user.id);
+      const [rooms, read] = await Promise.all([this.#store.listRoomNames(user.id), this.#store.readMarkers(user.id)]);
       const you = { id: user.id, name: user.name, guest };
-      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms });
+      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read });
     })();
     // Frames the client sends before its welcome is out wait for it.
     conn.listen(welcome);
@@ -196,12 +199,15 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- client messages
 
-  /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
+  /**
+   * The hot path (a chat to a room already allowed, naming nobody) is synchronous; everything else
+   * is async, and the connection's next frame waits for it, so its messages keep their order.
+   */
   #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
     if (conn.closing) return undefined;
-    if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
+    if (message.type === 'chat' && !MentionResolver.mayMention(message.data) && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
-      else this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply);
+      else this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, undefined);
       return undefined;
     }
     return this.#handle(conn, message);
@@ -221,14 +227,15 @@ export class ChatHub implements ChatService {
         case 'chat': {
           this.#checkText(message.data);
           await this.#access.allow(conn, message.room);
-          this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply);
+          const mentions = await this.#named(await this.#access.room(message.room), message.data, conn.user);
+          this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, mentions);
           break;
         }
         case 'dm': {
           this.#checkText(message.data);
           const room = await this.#access.directRoom(conn.user, message.to);
           conn.allow(room.name);
-          this.#sendAndAck(conn, room.name, message.data, message.cid, undefined);
+          this.#sendAndAck(conn, room.name, message.data, message.cid, undefined, await this.#named(room, message.data, conn.user));
           break;
         }
         case 'history': {
@@ -263,6 +270,13 @@ export class ChatHub implements ChatService {
           this.#storeAndAck(conn, { kind: 'react', room, user: conn.user, target, emoji, on: message.on ?? true, cid, ts: Date.now() });
           break;
         }
+        case 'read': {
+          await this.#access.allow(conn, message.room);
+          const id = await this.#store.setReadMarker(conn.user.id, message.room, message.id);
+          // Only a marker that went up is news to the user's other connections.
+          if (id !== undefined) await this.#broker.publish(userChannel(conn.user.id), { kind: 'read', room: message.room, id, conn: conn.id });
+          break;
+        }
       }
     } catch (err) {
       const refusal = asRefusal(err);
@@ -271,11 +285,16 @@ export class ChatHub implements ChatService {
     }
   }
 
+  /** The users the text names, if it may name any (see MentionResolver). */
+  async #named(room: Room, data: string, sender: PresenceUser): Promise<number[] | undefined> {
+    return MentionResolver.mayMention(data) ? this.#mentions.resolve(room, data, sender) : undefined;
+  }
+
   /** Queues the message for the store; the ack follows when it is stored and published. */
-  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined, reply: number | undefined): void {
+  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined, reply: number | undefined, mentions: number[] | undefined): void {
     const done: AppendCallback = (err, result) => this.#answer(conn, room, cid, err, result);
-    if (reply === undefined) this.#publisher.append(conn.user, room, data, cid, done);
-    else this.#publisher.appendEntry({ room, user: conn.user, data, cid, reply, ts: Date.now() }, done);
+    if (reply === undefined && mentions === undefined) this.#publisher.append(conn.user, room, data, cid, done);
+    else this.#publisher.appendEntry({ room, user: conn.user, data, cid, reply, mentions, ts: Date.now() }, done);
   }
 
   /** Queues an entry (an event) for the store; acked like a message, or refused on its own. */
@@ -343,9 +362,20 @@ export class ChatHub implements ChatService {
   #onBrokerEvent(channel: string, event: RoomEvent): void {
     const userId = userOfChannel(channel);
     if (userId === undefined) return this.#subscriptions.route(channel, event);
-    if (event.kind !== 'chat') return;
     const conns = itemsOf(this.#byUser.get(userId));
-    if (conns.length > 0) void this.#subscriptions.deliverDirect(conns, event.message).catch((e) => this.#fail(e));
+    if (conns.length === 0) return;
+    switch (event.kind) {
+      case 'chat':
+        void this.#subscriptions.deliverDirect(conns, event.message).catch((e) => this.#fail(e));
+        return;
+      case 'read':
+        // The connection that read knows; the user's others (every node, every tab) are told.
+        for (const conn of conns) if (conn.id !== event.conn) conn.send({ type: 'read', room: event.room, id: event.id });
+        return;
+      case 'mention':
+        for (const conn of conns) conn.send({ type: 'mention', room: event.room, id: event.id, user: event.user });
+        return;
+    }
   }
 
   // ---------------------------------------------------------------- ChatService (for HTTP)
@@ -353,9 +383,11 @@ export class ChatHub implements ChatService {
   async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }> {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
-    await this.#access.check(user, room);
+    const where = await this.#access.check(user, room);
+    const sender = pick(user);
+    const mentions = await this.#named(where, data, sender);
     return new Promise((resolve, reject) =>
-      this.#publisher.append(pick(user), room, data, cid, (err, result) => {
+      this.#publisher.appendEntry({ room, user: sender, data, cid, mentions, ts: Date.now() }, (err, result) => {
         if (!result) reject(err);
         else if (result.refused) reject(new ChatError(result.refused.code, result.refused.message));
         else resolve({ message: result.message, duplicate: result.duplicate });

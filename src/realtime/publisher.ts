@@ -79,6 +79,12 @@ export class Publisher {
         all = members
           ? Promise.all([published, ...[...new Set(members)].map((id) => this.#broker.publish(userChannel(id), event))])
           : published;
+        // Each user the message names is told on their own channel, once (not again for a retry).
+        const named = result.message.kind === undefined && !result.duplicate ? result.message.mentions : undefined;
+        if (named !== undefined) {
+          const mention: RoomEvent = { kind: 'mention', room, id: result.message.id, user: entry.user };
+          all = Promise.all([all, ...named.map((id) => this.#broker.publish(userChannel(id), mention))]);
+        }
       } catch (e) {
         all = Promise.reject(e);
       }

@@ -108,6 +108,8 @@ export class RoomChannel {
       else this.#accept(event.message);
       return;
     }
+    // Read markers and mentions travel on user channels only.
+    if (event.kind === 'read' || event.kind === 'mention') return;
     const frame = encodeFrame(
       event.kind === 'typing'
         ? { type: 'typing', room: event.room, user: event.user }

@@ -131,6 +131,39 @@ describe('ParleyClient timeline', () => {
     }
   });
 
+  it('agrees on read markers across a user\'s clients, welcomes with them, and hears of mentions', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    const ann = await signIn.guest(server.url, 'ann');
+    const bob = await signIn.guest(server.url, 'bob');
+    const laptop = new ParleyClient({ url: server.url, token: ann.token });
+    const phone = new ParleyClient({ url: server.url, token: ann.token });
+    const b = new ParleyClient({ url: server.url, token: bob.token });
+    try {
+      laptop.join('lobby');
+      const listed = new Promise((resolve) => laptop.once('list', resolve));
+      for (const c of [laptop, phone, b]) c.connect();
+      await listed;
+      const mentioned = new Promise<unknown>((resolve) => phone.once('mention', resolve));
+      const sent = await b.send('lobby', 'morning @ann');
+      assert.deepEqual(await mentioned, { room: 'lobby', id: sent.id, user: { id: bob.user.id, name: 'bob' } });
+      const told = new Promise<unknown>((resolve) => phone.once('read', resolve));
+      laptop.markRead('lobby', sent.id);
+      assert.deepEqual(await told, { room: 'lobby', id: sent.id });
+      assert.deepEqual([laptop.readMarkers, phone.readMarkers], [{ lobby: sent.id }, { lobby: sent.id }]);
+      const later = new ParleyClient({ url: server.url, token: ann.token });
+      const welcomed = new Promise((resolve) => later.once('welcome', resolve));
+      later.connect();
+      await welcomed;
+      assert.deepEqual(later.readMarkers, { lobby: sent.id });
+      later.close();
+    } finally {
+      laptop.close();
+      phone.close();
+      b.close();
+      await server.close();
+    }
+  });
+
   it('rejects edits, deletes and reactions the server refuses, with their code', async () => {
     const server = await startTestServer();
     const ann = await signIn.guest(server.url, 'ann');

@@ -98,6 +98,27 @@ describe('two nodes on one Redis', () => {
     }
   });
 
+  it('tells a user\'s connections on the other node how far they read, and that someone named them', async () => {
+    const dora = await signInGuest(A.url, 'dora');
+    const emil = await signInGuest(B.url, 'emil');
+    const onA = await ChatClient.connect(A.ws, dora.token);
+    const onB = await ChatClient.connect(B.ws, dora.token);
+    const e = await ChatClient.connect(B.ws, emil.token);
+    try {
+      onA.send({ type: 'join', room: 'lobby' });
+      await onA.next('list');
+      e.send({ type: 'chat', room: 'lobby', data: 'hello @dora', cid: 'm' });
+      const ack = await e.next('ack');
+      const mention = { type: 'mention', room: 'lobby', id: ack.id, user: { id: emil.user.id, name: 'emil' } };
+      assert.deepEqual(await onA.next('mention'), mention, 'through Redis, to the node where she is present');
+      assert.deepEqual(await onB.next('mention'), mention);
+      onA.send({ type: 'read', room: 'lobby', id: ack.id });
+      assert.deepEqual(await onB.next('read'), { type: 'read', room: 'lobby', id: ack.id });
+    } finally {
+      await Promise.all([onA.close(), onB.close(), e.close()]);
+    }
+  });
+
   it('shares the sign-in limit between the nodes', async () => {
     // From an address of its own (the nodes believe X-Forwarded-For from 127.0.0.1), so that the
     // sign-ins of the other tests do not count. SIGNIN_RATE=10: a burst of 10 in all, not 10 per node.
