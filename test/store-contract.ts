@@ -746,6 +746,106 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
       }));
     });
 
+    describe('search', () => {
+      const who = (u: User) => ({ id: u.id, name: u.name });
+      const at = (room: string, u: User, data: string, when: number): NewMessage => ({ room, user: who(u), data, ts: when });
+      const texts = (page: { data: StoredMessage[] }) => page.data.map((m) => m.data);
+      const find = (store: Store, userId: number, q: string, more: Partial<{ room: string; before: number; limit: number }> = {}) =>
+        store.search({ userId, q, limit: 20, ...more });
+
+      it('finds messages by words in the rooms the user can read, newest first, and nowhere else', withStore(async (store) => {
+        const ann = await registered(store, 'ann');
+        const bob = await registered(store, 'bob');
+        const eve = await registered(store, 'eve');
+        await store.createRoom({ name: 'lobby', private: false, createdBy: null });
+        await store.createRoom({ name: 'club', private: true, createdBy: ann.id });
+        const dm = await store.ensureDirectRoom(ann.id, bob.id);
+        await store.appendMessages([
+          at('lobby', ann, 'Deploy the build on Friday', 1000),
+          at('club', ann, 'secret deploy plans', 2000),
+          at(dm.name, bob, 'our deploy, just us', 3000),
+          at('lobby', bob, 'no match here', 4000),
+          at('lobby', eve, 'DEPLOYED!', 5000),
+        ]);
+        assert.deepEqual(texts(await find(store, ann.id, 'deploy')), ['DEPLOYED!', 'our deploy, just us', 'secret deploy plans', 'Deploy the build on Friday']);
+        assert.deepEqual(texts(await find(store, eve.id, 'deploy')), ['DEPLOYED!', 'Deploy the build on Friday'], 'never another\'s DM or a private room');
+        assert.deepEqual(texts(await find(store, bob.id, 'deploy')), ['DEPLOYED!', 'our deploy, just us', 'Deploy the build on Friday']);
+        assert.deepEqual(texts(await find(store, ann.id, 'deploy friday')), ['Deploy the build on Friday'], 'every term');
+        assert.deepEqual(texts(await find(store, ann.id, 'deploy', { room: 'club' })), ['secret deploy plans']);
+        const [first] = (await find(store, ann.id, 'friday')).data;
+        assert.deepEqual(first, { room: 'lobby', id: 1, user: who(ann), data: 'Deploy the build on Friday', ts: 1000 });
+        assert.deepEqual(await find(store, ann.id, '   '), { data: [], more: false });
+      }));
+
+      it('finds Chinese by its characters, one or two of them too, and emoji, case and width aside', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        await store.appendMessages([
+          at('r', u, '你好，大家好', 1000),
+          at('r', u, '今天天气很好 🎉', 2000),
+          at('r', u, 'ＦＵＬＬ ｗｉｄｔｈ Hello', 3000),
+          at('r', u, 'party time🎉🎉', 4000),
+          at('r', u, 'ok! that book is fine', 5000),
+          at('r', u, 'a bookish okay', 6000),
+          at('r', u, '👩🏽‍💻 at work, 👍🏽', 7000),
+        ]);
+        const q = async (query: string) => texts(await find(store, u.id, query));
+        assert.deepEqual(await q('你好'), ['你好，大家好']);
+        assert.deepEqual(await q('好'), ['今天天气很好 🎉', '你好，大家好']);
+        assert.deepEqual(await q('大家好'), ['你好，大家好']);
+        assert.deepEqual(await q('天气 🎉'), ['今天天气很好 🎉']);
+        assert.deepEqual(await q('🎉'), ['party time🎉🎉', '今天天气很好 🎉']);
+        assert.deepEqual(await q('full WIDTH hello'), ['ＦＵＬＬ ｗｉｄｔｈ Hello']);
+        assert.deepEqual(await q('ok'), ['ok! that book is fine'], 'one or two letters: a whole word');
+        assert.deepEqual(await q('book'), ['a bookish okay', 'ok! that book is fine'], 'three or more: anywhere');
+        assert.deepEqual(await q('👍🏽'), ['👩🏽‍💻 at work, 👍🏽']);
+        assert.deepEqual(await q('👩🏽‍💻'), ['👩🏽‍💻 at work, 👍🏽']);
+        assert.deepEqual(await q('你好吗'), []);
+      }));
+
+      it('finds an edited message by its new text only, a deleted one not at all', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        await store.appendMessages([at('r', u, 'apple pie', 1000), at('r', u, 'apple tart', 2000), at('r', u, 'banana', 3000)]);
+        await store.appendMessages([
+          { kind: 'edit', room: 'r', user: who(u), target: 1, data: 'cherry pie', ts: 4000 },
+          { kind: 'delete', room: 'r', user: who(u), target: 2, ts: 4001 },
+        ]);
+        assert.deepEqual(texts(await find(store, u.id, 'apple')), []);
+        assert.deepEqual(texts(await find(store, u.id, 'cherry')), ['cherry pie']);
+        const [edited] = (await find(store, u.id, 'pie')).data;
+        assert.equal(edited!.edited, 4000);
+      }));
+
+      it('pages with before = the ts of the oldest message, losing and repeating none where times are equal', withStore(async (store) => {
+        const u = await registered(store, 'writer');
+        for (const room of ['a', 'b', 'c']) await store.createRoom({ name: room, private: false, createdBy: null });
+        // 60 matches over three rooms, many sharing a ts, mixed with messages that do not match.
+        const batch: NewMessage[] = [];
+        for (let i = 0; i < 60; i++) {
+          batch.push(at(['a', 'b', 'c'][i % 3]!, u, `match ${i}`, 1000 + Math.floor(i / 7)));
+          batch.push(at(['a', 'b', 'c'][(i + 1) % 3]!, u, `other ${i}`, 1000 + Math.floor(i / 7)));
+        }
+        await store.appendMessages(batch);
+        const seen: string[] = [];
+        let before: number | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await find(store, u.id, 'match', { limit: 5, ...(before === undefined ? {} : { before }) });
+          pages++;
+          assert.ok(page.data.length >= Math.min(5, 60 - seen.length), `a full page (${page.data.length})`);
+          assert.ok(page.data.every((m, i) => i === 0 || m.ts <= page.data[i - 1]!.ts), 'newest first');
+          seen.push(...texts(page));
+          if (!page.more) break;
+          before = page.data.at(-1)!.ts;
+          assert.ok(page.data.every((m) => m.ts >= before!), 'the page ends at whole times');
+        }
+        assert.equal(new Set(seen).size, seen.length, 'none twice');
+        assert.deepEqual([...seen].sort(), Array.from({ length: 60 }, (_, i) => `match ${i}`).sort(), 'none missing');
+        assert.ok(pages >= 8 && pages <= 12, `${pages} pages`);
+      }));
+    });
+
     describe('read markers and names', () => {
       it('keeps the highest read marker per user and room, up to the room\'s last id', withStore(async (store) => {
         const ann = await registered(store, 'ann');

@@ -104,6 +104,13 @@ export interface HistoryResult {
   lastId?: number;
 }
 
+/** A page of search results: messages newest first; `more` when older ones match. */
+export interface SearchResult {
+  q: string;
+  data: ChatMessage[];
+  more: boolean;
+}
+
 /** An error the server answered to a request, with its stable code; `closed` when the client stopped. */
 export class ParleyError extends Error {
   readonly code: string;
@@ -128,11 +135,13 @@ interface PendingSend {
   retryTimer?: ReturnType<typeof setTimeout>;
 }
 
-interface PendingHistory {
+/** A request the server answers (history, search). */
+interface PendingRequest {
   seq: number;
   /** Its `rid` matches the answer, and an error about it, to this request. */
-  frame: Extract<ClientFrame, { type: 'history' }> & { rid: string };
-  resolve(result: HistoryResult): void;
+  frame: Extract<ClientFrame, { type: 'history' | 'search' }> & { rid: string };
+  /** Takes the answer (a frame of the request's type). */
+  answer(frame: Extract<ServerFrame, { type: 'history' | 'search' }>): void;
   reject(err: Error): void;
 }
 
@@ -160,8 +169,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #joined = new Map<string, RoomCursor>();
   #members = new Map<string, Map<number, WireUser>>();
   #outbox = new Map<string, PendingSend>();
-  /** History requests not answered yet, by rid. */
-  #histories = new Map<string, PendingHistory>();
+  /** Requests not answered yet, by rid. */
+  #requests = new Map<string, PendingRequest>();
   /** How far the user has read each room: the welcome's, then the highest told or marked since. */
   #read = new Map<string, number>();
   /** Read markers made while offline, sent on the next welcome. */
@@ -272,11 +281,41 @@ export class ParleyClient extends Emitter<ClientEvents> {
    */
   history(room: string, options: { before?: number; limit?: number } = {}): Promise<HistoryResult> {
     if (this.#stopped) return Promise.reject(this.#closedError());
-    const frame: PendingHistory['frame'] = { type: 'history', room, rid: newCid() };
+    const frame: Extract<ClientFrame, { type: 'history' }> & { rid: string } = { type: 'history', room, rid: newCid() };
     if (options.before !== undefined) frame.before = options.before;
     if (options.limit !== undefined) frame.limit = options.limit;
-    return new Promise((resolve, reject) => {
-      this.#histories.set(frame.rid, { seq: ++this.#seq, frame, resolve, reject });
+    return this.#request(frame, (answer) => {
+      if (answer.type !== 'history') return undefined;
+      const result: HistoryResult = { data: answer.data.map(toChatMessage), more: answer.more };
+      if (answer.lastId !== undefined) result.lastId = answer.lastId;
+      return result;
+    });
+  }
+
+  /**
+   * Finds messages by words in the rooms you can read (or in `room`), newest first: up to `limit`
+   * (1-100, default 20), with every other one that shares the time of the oldest. `before`: a ts,
+   * for the next page pass the `ts` of the oldest message of this one. Re-asked after a reconnect.
+   */
+  search(q: string, options: { room?: string; before?: number; limit?: number } = {}): Promise<SearchResult> {
+    if (this.#stopped) return Promise.reject(this.#closedError());
+    const frame: Extract<ClientFrame, { type: 'search' }> & { rid: string } = { type: 'search', q, rid: newCid() };
+    if (options.room !== undefined) frame.room = options.room;
+    if (options.before !== undefined) frame.before = options.before;
+    if (options.limit !== undefined) frame.limit = options.limit;
+    return this.#request(frame, (answer) =>
+      answer.type === 'search' ? { q: answer.q, data: answer.data.map(toChatMessage), more: answer.more } : undefined,
+    );
+  }
+
+  /** Sends a request and settles with what `read` makes of its answer (undefined: not its answer). */
+  #request<T>(frame: PendingRequest['frame'], read: (answer: Extract<ServerFrame, { type: 'history' | 'search' }>) => T | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const answer = (frame_: Extract<ServerFrame, { type: 'history' | 'search' }>) => {
+        const result = read(frame_);
+        if (result !== undefined) resolve(result);
+      };
+      this.#requests.set(frame.rid, { seq: ++this.#seq, frame, answer, reject });
       if (this.#open) this.#write(frame);
     });
   }
@@ -383,8 +422,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
       pending.reject(err);
     }
     this.#outbox.clear();
-    for (const pending of this.#histories.values()) pending.reject(err);
-    this.#histories.clear();
+    for (const pending of this.#requests.values()) pending.reject(err);
+    this.#requests.clear();
     this.#setState({ state: 'closed', reason });
     this.emit('closed', { code, reason });
   }
@@ -435,14 +474,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
         return this.#onAck(frame);
       case 'error':
         return this.#onError(frame);
-      case 'history': {
-        // A server older than rids answers without one: the oldest request of the room it is for.
-        const pending = frame.rid !== undefined ? this.#histories.get(frame.rid) : this.#oldestHistory(frame.room);
-        if (!pending) return;
-        this.#histories.delete(pending.frame.rid);
-        const result: HistoryResult = { data: frame.data.map(toChatMessage), more: frame.more };
-        if (frame.lastId !== undefined) result.lastId = frame.lastId;
-        pending.resolve(result);
+      case 'history':
+      case 'search': {
+        // A server older than rids answers history without one: the oldest request of the room it is for.
+        const pending = frame.rid !== undefined ? this.#requests.get(frame.rid) : frame.type === 'history' ? this.#oldestHistory(frame.room) : undefined;
+        if (!pending || pending.frame.type !== frame.type) return;
+        this.#requests.delete(pending.frame.rid);
+        pending.answer(frame);
         return;
       }
       case 'list': {
@@ -492,8 +530,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
     this.#openedAt = Date.now();
     // Rejoin first so that nothing sent below is missed, then what waited for the connection.
     for (const [room, cursor] of this.#joined) this.#sendJoin(room, cursor);
-    const waiting: Array<PendingSend | PendingHistory> = [...this.#outbox.values()].filter((p) => p.retryTimer === undefined);
-    waiting.push(...this.#histories.values());
+    const waiting: Array<PendingSend | PendingRequest> = [...this.#outbox.values()].filter((p) => p.retryTimer === undefined);
+    waiting.push(...this.#requests.values());
     waiting.sort((a, b) => a.seq - b.seq);
     for (const pending of waiting) this.#write(pending.frame);
     for (const [room, id] of this.#unsentReads) this.#write({ type: 'read', room, id });
@@ -521,10 +559,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
     } else if (verdict === 'resync') this.#sendJoin(frame.room, cursor);
   }
 
-  #oldestHistory(room: string): PendingHistory | undefined {
-    let oldest: PendingHistory | undefined;
-    for (const pending of this.#histories.values()) {
-      if (pending.frame.room === room && (oldest === undefined || pending.seq < oldest.seq)) oldest = pending;
+  #oldestHistory(room: string): PendingRequest | undefined {
+    let oldest: PendingRequest | undefined;
+    for (const pending of this.#requests.values()) {
+      if (pending.frame.type === 'history' && pending.frame.room === room && (oldest === undefined || pending.seq < oldest.seq)) oldest = pending;
     }
     return oldest;
   }
@@ -538,10 +576,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
 
   #onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const { code, message, cid, rid, room } = frame;
-    const request = rid === undefined ? undefined : this.#histories.get(rid);
+    const request = rid === undefined ? undefined : this.#requests.get(rid);
     if (request) {
       // An error about one request (its rid) rejects that request and nothing else.
-      this.#histories.delete(rid!);
+      this.#requests.delete(rid!);
       request.reject(new ParleyError(code, message, room === undefined ? {} : { room }));
       return;
     }

@@ -147,3 +147,19 @@ function messagesPath(room: string, query: { before?: number; after?: number; li
   const qs = params.size > 0 ? `?${params}` : '';
   return `/api/rooms/${encodeURIComponent(room)}/messages${qs}`;
 }
+
+/**
+ * Finds messages by words in the rooms the user can read (or in `room`), newest first, as the
+ * client's search() does; for the next page pass `before` = the `ts` of the oldest message.
+ */
+export async function searchMessages(
+  baseUrl: string,
+  q: string,
+  query: { room?: string; before?: number; limit?: number; token?: string } = {},
+): Promise<{ q: string; data: ChatMessage[]; more: boolean }> {
+  const params = new URLSearchParams({ q });
+  if (query.room !== undefined) params.set('room', query.room);
+  if (query.before !== undefined) params.set('before', String(query.before));
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  return request(baseUrl, `/api/search?${params}`, { token: query.token });
+}

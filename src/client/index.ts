@@ -3,7 +3,7 @@
  * replay and retry) and the HTTP helpers. docs/client.md describes it with an example.
  */
 export { ParleyClient, ParleyError } from './client.js';
-export type { ClientEvents, ClientState, HistoryResult, ParleyClientOptions, StateChange } from './client.js';
+export type { ClientEvents, ClientState, HistoryResult, ParleyClientOptions, SearchResult, StateChange } from './client.js';
 export { foldEvent, Timeline } from './timeline.js';
 export {
   ParleyHttpError,
@@ -12,6 +12,7 @@ export {
   fetchMessages,
   fetchTimeline,
   listRooms,
+  searchMessages,
   logout,
   me,
   signIn,

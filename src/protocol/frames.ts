@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { isEmoji, MAX_EMOJI_LENGTH } from './emoji.js';
-import { HISTORY_PAGE_MAX } from './limits.js';
+import { HISTORY_PAGE_MAX, SEARCH_PAGE_MAX, SEARCH_QUERY_MAX } from './limits.js';
 import { roomNameSchema } from './names.js';
 
 /**
@@ -57,6 +57,15 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delete'), room: roomNameSchema, target, cid: cid.optional() }),
   z.object({ type: z.literal('react'), room: roomNameSchema, target, emoji, on: z.boolean().optional(), cid: cid.optional() }),
   z.object({ type: z.literal('read'), room: roomNameSchema, id: messageId }),
+  z.object({
+    type: z.literal('search'),
+    q: z.string().min(1, 'q must not be empty').max(SEARCH_QUERY_MAX, `q must be at most ${SEARCH_QUERY_MAX} characters`).refine(wellFormed, `q ${NOT_TEXT}`),
+    room: roomNameSchema.optional(),
+    // A ts: only messages older than it (the ts of the oldest message of the page before).
+    before: timestamp.optional(),
+    limit: z.number().int().min(1).max(SEARCH_PAGE_MAX).optional(),
+    rid: rid.optional(),
+  }),
 ]);
 
 /** Every frame a client sends on /ws/chat. */
@@ -157,6 +166,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('typing'), room: z.string(), user: wireUserSchema }),
   // This user read the room up to `id` on another of their connections.
   z.object({ type: z.literal('read'), room: z.string(), id: z.number().int().nonnegative() }),
+  // The answer to a search: matching messages newest first; `more` when older ones match.
+  z.object({ type: z.literal('search'), q: z.string(), data: z.array(chatFrameSchema), more: z.boolean(), rid: z.string().optional() }),
   // Message `id` of the room, by `user`, names this user.
   z.object({ type: z.literal('mention'), room: z.string(), id: z.number().int().nonnegative(), user: wireUserSchema }),
   z.object({

@@ -12,8 +12,9 @@ import { userChannel, userOfChannel, type Broker, type Presence, type PresenceUs
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { HISTORY_PAGE_DEFAULT } from '../protocol/limits.js';
-import type { AppendResult, HistoryQuery, NewEntry, Room, Store, TimelineEntry } from '../store/types.js';
+import { HISTORY_PAGE_DEFAULT, SEARCH_PAGE_DEFAULT } from '../protocol/limits.js';
+import { searchTerms } from '../store/search-text.js';
+import type { AppendResult, HistoryQuery, NewEntry, Room, SearchPage, Store, TimelineEntry } from '../store/types.js';
 import type { AppendCallback } from './append-batcher.js';
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
@@ -270,6 +271,14 @@ export class ChatHub implements ChatService {
           this.#storeAndAck(conn, { kind: 'react', room, user: conn.user, target, emoji, on: message.on ?? true, cid, ts: Date.now() });
           break;
         }
+        case 'search': {
+          const { q, room, before, limit, rid } = message;
+          if (room !== undefined) await this.#access.allow(conn, room);
+          const page = await this.#search(conn.user, { q, room, before, limit: limit ?? SEARCH_PAGE_DEFAULT });
+          const answer = { type: 'search' as const, q, data: page.data.map(chatFrame), more: page.more };
+          conn.send(rid === undefined ? answer : { ...answer, rid });
+          break;
+        }
         case 'read': {
           await this.#access.allow(conn, message.room);
           const id = await this.#store.setReadMarker(conn.user.id, message.room, message.id);
@@ -393,6 +402,17 @@ export class ChatHub implements ChatService {
         else resolve({ message: result.message, duplicate: result.duplicate });
       }),
     );
+  }
+
+  async search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage> {
+    if (query.room !== undefined) await this.#access.check(user, query.room);
+    return this.#search(user, query);
+  }
+
+  /** A search over the rooms the user may read (or the one room given, which the caller has checked). */
+  async #search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage> {
+    if (searchTerms(query.q).length === 0) throw new ChatError('bad_request', 'q must have something to look for');
+    return this.#store.search({ userId: user.id, ...query });
   }
 
   accessibleRoom(user: PresenceUser, room: string): Promise<Room> {

@@ -1,5 +1,5 @@
 import type { PresenceUser } from '../broker/types.js';
-import type { HistoryQuery, Room, TimelineEntry } from '../store/types.js';
+import type { HistoryQuery, Room, SearchPage, TimelineEntry } from '../store/types.js';
 
 /**
  * What the HTTP layer may ask of the realtime core. The hub implements it, so a message published
@@ -19,6 +19,11 @@ export interface ChatService {
    * room's newest id when the page was read; every event up to it is folded into its messages.
    */
   history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: TimelineEntry[]; more: boolean; gap?: boolean; lastId?: number }>;
+  /**
+   * Messages of the rooms the user may read (or of `room`: not_found or forbidden otherwise) that
+   * match `q`, newest first; bad_request when `q` has nothing to look for.
+   */
+  search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
 }

@@ -169,6 +169,26 @@ export interface MessagesPage {
   lastId: number;
 }
 
+/** A search (see search-text.ts for what matches). */
+export interface SearchQuery {
+  /** Who searches: only the rooms they can read (listRooms) are searched. */
+  userId: number;
+  /** The query, as the user typed it. */
+  q: string;
+  /** Only this room (the caller has checked that the user may read it). */
+  room?: string;
+  /** Only messages with a ts below this. */
+  before?: number;
+  /** At least this many results when there are (a page never splits messages that share a ts). */
+  limit: number;
+}
+
+/** Messages that match, newest first (by ts), in their current text; `more` when older ones match. */
+export interface SearchPage {
+  data: StoredMessage[];
+  more: boolean;
+}
+
 export interface HistoryQuery {
   /** Only messages with id < before. */
   before?: number;
@@ -289,6 +309,14 @@ export interface Store {
   lastIdBefore(room: string, ts: number): Promise<number>;
   /** Deletes the room's oldest entries so that at most `keep` remain. Returns how many were deleted. */
   prune(room: string, keep: number): Promise<number>;
+
+  /**
+   * Messages (not deleted) of the rooms the user can read that match the query, newest first by ts:
+   * the `limit` newest below `before`, and with them every other one that shares the ts of the
+   * oldest, so that asking again with `before` = that ts misses and repeats none. Edited messages
+   * are found by their new text, deleted ones not at all. The page's messages carry no reactions.
+   */
+  search(query: SearchQuery): Promise<SearchPage>;
 
   // --- read markers and names ---
   /**

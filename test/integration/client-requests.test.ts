@@ -1,5 +1,5 @@
 /**
- * The SDK matches each answered request (history) to its answer and to an error about it by the
+ * The SDK matches each answered request (history, search) to its answer and to an error about it by the
  * request's own id (rid): an error about something else of the same room never settles it.
  */
 import assert from 'node:assert/strict';
@@ -40,6 +40,28 @@ describe('ParleyClient requests', () => {
       const lobby = client.history('lobby');
       await assert.rejects(missing, (e: unknown) => e instanceof ParleyError && e.code === 'not_found' && e.room === 'nowhere');
       assert.deepEqual(await lobby, { data: [], more: false, lastId: 0 });
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
+  it('searches, matching answers and refusals to each search by its own id', async () => {
+    const server = await startTestServer({ RATE_LIMIT: '0' });
+    const ann = await signIn.guest(server.url, 'ann');
+    const client = new ParleyClient({ url: server.url, token: ann.token });
+    try {
+      client.connect();
+      await client.send('lobby', '你好，大家好');
+      await client.send('lobby', 'hello there');
+      const [hello, chinese, refused] = await Promise.allSettled([
+        client.search('hello'),
+        client.search('好', { room: 'lobby', limit: 5 }),
+        client.search('x', { room: 'nowhere' }),
+      ]);
+      assert.deepEqual(hello.status === 'fulfilled' && hello.value.data.map((m) => m.data), ['hello there']);
+      assert.deepEqual(chinese.status === 'fulfilled' && [chinese.value.q, chinese.value.data.map((m) => m.data), chinese.value.more], ['好', ['你好，大家好'], false]);
+      assert.ok(refused.status === 'rejected' && refused.reason instanceof ParleyError && refused.reason.code === 'not_found');
     } finally {
       client.close();
       await server.close();

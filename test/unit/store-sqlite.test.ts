@@ -688,6 +688,7 @@ describe('SqliteStore erasing deleted messages', () => {
       for (let i = 0; i < 30; i++) chats(await store.appendMessages([message('r', who, `filler ${i}`)]));
       chats(await store.appendMessages([message('r', who, secrets[0]!)]));
       await store.appendMessages([{ kind: 'edit', room: 'r', user: who, target: 1, data: secrets[2]!, ts: 1 }]);
+      store.indexForSearch();
       await store.appendMessages([
         { kind: 'delete', room: 'r', user: who, target: 1, ts: 2 },
         { kind: 'delete', room: 'r', user: who, target: 32, ts: 3 },
@@ -699,7 +700,90 @@ describe('SqliteStore erasing deleted messages', () => {
       const bytes = readFileSync(backup);
       for (const secret of secrets) assert.equal(bytes.indexOf(Buffer.from(secret)), -1, `"${secret}" is in the backup`);
       assert.notEqual(bytes.indexOf(Buffer.from('filler 7')), -1, 'the backup has the other messages');
+      assert.deepEqual((await store.search({ userId: u.id, q: 'QWERTY', limit: 10 })).data, []);
+      assert.equal((await store.search({ userId: u.id, q: 'filler', limit: 50 })).data.length, 30);
     } finally {
+      await store.close();
+    }
+  }));
+});
+
+describe('SqliteStore search index', () => {
+  const words = ['deploy', 'build', 'hello', 'ok', 'book', 'ok!', 'Café', '你好', '大家', '好', '天气', '🎉', '👍🏽', 'a', 'x1', '会议'];
+  const queries = ['deploy', 'hello ok', 'ok', 'a', 'book', 'café', '你好', '好', '大家好', '🎉', '👍🏽', 'x1', '会', 'deploy 你好', 'nothing', '天气 🎉', 'o', 'ok!'];
+  /** Every page of a query, as (room, id, data) lines. */
+  const allPages = async (store: SqliteStore, userId: number, q: string): Promise<string[]> => {
+    const lines: string[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await store.search({ userId, q, limit: 7, ...(before === undefined ? {} : { before }) });
+      lines.push(...page.data.map((m) => `${m.room}#${m.id} ${m.data}`));
+      if (!page.more) return lines;
+      before = page.data.at(-1)!.ts;
+    }
+  };
+
+  it('finds the same through the index as by reading the messages, across edits, deletes and prunes', inTempDir(async (dir) => {
+    const store = await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 50, searchIndexDelayMs: 60_000 });
+    try {
+      const u = await store.createUser({ name: 'ann', passwordHash: null, guest: true });
+      const who = { id: u.id, name: u.name };
+      for (const room of ['r1', 'r2', 'r3']) await store.createRoom({ name: room, private: false, createdBy: null });
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 48271) % 2147483647) % n);
+      const batch: NewMessage[] = [];
+      for (let i = 0; i < 600; i++) {
+        const text = Array.from({ length: 1 + rnd(5) }, () => words[rnd(words.length)]).join(rnd(2) ? ' ' : '');
+        batch.push(message(`r${1 + rnd(3)}`, who, text));
+        batch[i]!.ts = 1000 + Math.floor(i / 4);
+      }
+      chats(await store.appendMessages(batch));
+      const unindexed = await Promise.all(queries.map((q) => allPages(store, u.id, q)));
+      assert.ok(store.indexForSearch() >= 600);
+      const indexed = await Promise.all(queries.map((q) => allPages(store, u.id, q)));
+      assert.deepEqual(indexed, unindexed);
+      // "o" is a one-letter term: a whole word, and there is none.
+      assert.deepEqual(queries.filter((_, i) => indexed[i]!.length === 0), ['nothing', 'o']);
+      // Changes to indexed messages reach the index in their own transaction.
+      const [gone] = (await store.messages('r2', { after: 1, limit: 1 })).data;
+      assert.ok((await allPages(store, u.id, gone!.data.split(/\s/)[0]!)).some((l) => l.startsWith(`r2#${gone!.id} `)));
+      await store.appendMessages([
+        { kind: 'edit', room: 'r1', user: who, target: 1, data: 'zebra crossing', ts: 5000 },
+        { kind: 'delete', room: 'r2', user: who, target: gone!.id, ts: 5001 },
+      ]);
+      chats(await store.appendMessages([message('r3', who, 'zebra at the end')]));
+      assert.deepEqual(await allPages(store, u.id, 'zebra'), [`r3#${(await store.getRoom('r3'))!.lastId} zebra at the end`, 'r1#1 zebra crossing']);
+      assert.ok(!(await allPages(store, u.id, gone!.data.split(/\s/)[0]!)).some((l) => l.startsWith(`r2#${gone!.id} `)), 'a deleted message is not found');
+      const r1 = (await store.getRoom('r1'))!.lastId;
+      await store.prune('r1', 10);
+      const after = await Promise.all(queries.map((q) => allPages(store, u.id, q)));
+      store.indexForSearch();
+      assert.deepEqual(await Promise.all(queries.map((q) => allPages(store, u.id, q))), after);
+      const r1Ids = after.flat().filter((l) => l.startsWith('r1#')).map((l) => Number(l.slice(3).split(' ')[0]));
+      assert.ok(r1Ids.length > 0 && r1Ids.every((id) => id > r1 - 10), 'pruned messages are not found');
+    } finally {
+      await store.close();
+    }
+  }));
+
+  it('indexes by itself once writes pause, and after a restart goes on where it was', inTempDir(async (dir) => {
+    const file = join(dir, 'parley.db');
+    let store = await SqliteStore.open(file, { searchIndexDelayMs: 20 });
+    const u = await store.createUser({ name: 'ann', passwordHash: null, guest: true });
+    await store.createRoom({ name: 'r', private: false, createdBy: null });
+    chats(await store.appendMessages([message('r', u, 'first words')]));
+    const look = new Database(file, { readonly: true });
+    try {
+      const indexedId = () => look.prepare("SELECT indexed_id FROM rooms WHERE name = 'r'").pluck().get() as number;
+      for (let i = 0; i < 100 && indexedId() < 1; i++) await sleep(20);
+      assert.equal(indexedId(), 1);
+      await store.close();
+      store = await SqliteStore.open(file, { searchIndexDelayMs: 60_000 });
+      chats(await store.appendMessages([message('r', u, 'second words')]));
+      assert.equal(store.indexForSearch(), 1, 'only the new message');
+      assert.deepEqual((await store.search({ userId: u.id, q: 'words', limit: 10 })).data.map((m) => m.data), ['second words', 'first words']);
+    } finally {
+      look.close();
       await store.close();
     }
   }));

@@ -113,6 +113,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'search: the search keys of each message, GIN-indexed',
+    sql: `
+      -- The search keys of a message (search-text.ts: the trigrams of its folded text and of the
+      -- keys of its short terms), computed by the node that stores or edits it, so that Chinese,
+      -- emoji and any script are indexed alike whatever the database's locale (pg_trgm takes only
+      -- letters and digits of the locale's LC_CTYPE: none of Chinese under C). NULL for events and
+      -- deleted messages. Messages stored before this step get theirs from the nodes in the
+      -- background (PostgresStore.open).
+      ALTER TABLE messages ADD COLUMN search_keys text[];
+      CREATE INDEX messages_search ON messages USING gin (search_keys) WHERE search_keys IS NOT NULL;
+      -- Newest first across rooms, for a common term (the planner reads the newest and checks them).
+      CREATE INDEX messages_newest ON messages (ts, room, id) WHERE kind IS NULL;
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
 import { directRoomName, nameKey } from '../../protocol/names.js';
+import { SearchPageBuilder } from '../search-page.js';
+import { matchesSearch, searchDocument, searchKeys, searchTerms, trigrams } from '../search-text.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
   NameTakenError,
@@ -14,6 +16,8 @@ import {
   type NewMessage,
   type Refusal,
   type Room,
+  type SearchPage,
+  type SearchQuery,
   type Store,
   type StoredMessage,
   type TimelineEntry,
@@ -37,6 +41,16 @@ const TIMEOUTS = {
   /** A transaction left open by a node that vanished holds its room locks no longer than this. */
   idleInTransactionMs: 10_000,
 };
+/** Candidates of a search read per round, older than its first window. */
+const SEARCH_CHUNK = 200;
+/** The newest messages a search looks at first (see search). */
+const SEARCH_WINDOW = 5000;
+/** Where a message is in search order: (ts, room, id). */
+type Position = [number, string, number];
+/** The rooms a search covers ($5: one room or NULL for all; $6: the user, who must be able to read them). */
+const SEARCH_SCOPE = '($5::text IS NULL OR m.room = $5) AND (NOT r.private OR EXISTS (SELECT 1 FROM members mm WHERE mm.room = r.name AND mm.user_id = $6))';
+/** Older messages given their search keys per transaction. */
+const SEARCH_BACKFILL = 1000;
 /** Connections per store (per node): one batch of appends at a time, plus reads. */
 const DEFAULT_POOL_SIZE = 10;
 
@@ -537,6 +551,97 @@ export class PostgresStore implements Store {
     });
   }
 
+  // --- search ---
+
+  search(query: SearchQuery): Promise<SearchPage> {
+    const terms = searchTerms(query.q);
+    if (terms.length === 0) return Promise.resolve({ data: [], more: false });
+    const keys = searchKeys(terms);
+    const scope = { room: query.room ?? null, userId: query.userId };
+    // One snapshot: the window and what follows it see the same messages.
+    return this.#call(() =>
+      this.#transaction(async (client) => {
+        await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const page = new SearchPageBuilder(query.limit);
+        const check = (rows: MessageRow[]) => rows.map(toEntry).filter((m): m is StoredMessage => m.kind === undefined && matchesSearch(m.data, terms));
+        const start: Position = [query.before ?? Number.MAX_SAFE_INTEGER, '', 0];
+        // First the newest SEARCH_WINDOW messages, read along messages_newest: a common term fills a
+        // page there at once, where the planner, which cannot tell how common a set of keys is,
+        // might read every match through the GIN index and sort them all.
+        const { rows: window } = await client.query<MessageRow>({
+          name: 'search-window',
+          text: `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
+                 FROM (SELECT * FROM messages WHERE kind IS NULL AND (ts, room, id) < ($2::bigint, $3::text COLLATE "C", $4::bigint)
+                       ORDER BY ts DESC, room DESC, id DESC LIMIT ${SEARCH_WINDOW}) m
+                 JOIN rooms r ON r.name = m.room
+                 WHERE m.search_keys @> $1::text[] AND m.deleted IS NOT TRUE AND ${SEARCH_SCOPE}
+                 ORDER BY m.ts DESC, m.room DESC, m.id DESC`,
+          values: [keys, ...start, scope.room, scope.userId],
+        });
+        const { rows: ends } = await client.query<{ ts: number; room: string; id: number }>({
+          name: 'search-window-end',
+          text: `SELECT ts, room, id FROM messages WHERE kind IS NULL AND (ts, room, id) < ($1::bigint, $2::text COLLATE "C", $3::bigint)
+                 ORDER BY ts DESC, room DESC, id DESC OFFSET ${SEARCH_WINDOW - 1} LIMIT 1`,
+          values: start,
+        });
+        page.add(check(window), ends[0]?.ts ?? Number.NEGATIVE_INFINITY);
+        // Then, older than the window, through the GIN index, newest first, SEARCH_CHUNK at a time.
+        let cursor: Position | undefined = ends[0] ? [ends[0].ts, ends[0].room, ends[0].id] : undefined;
+        while (cursor !== undefined && !page.complete) {
+          const { rows } = await client.query<MessageRow>({
+            name: 'search-older',
+            text: `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM messages m JOIN rooms r ON r.name = m.room
+                   WHERE m.search_keys @> $1::text[] AND m.kind IS NULL AND m.deleted IS NOT TRUE
+                     AND (m.ts, m.room, m.id) < ($2::bigint, $3::text COLLATE "C", $4::bigint) AND ${SEARCH_SCOPE}
+                   ORDER BY m.ts DESC, m.room DESC, m.id DESC LIMIT ${SEARCH_CHUNK}`,
+            values: [keys, ...cursor, scope.room, scope.userId],
+          });
+          const last = rows.at(-1);
+          page.add(check(rows), last?.ts ?? Number.NEGATIVE_INFINITY);
+          cursor = rows.length === SEARCH_CHUNK && last ? [last.ts, last.room, last.id] : undefined;
+        }
+        page.end();
+        return page.page();
+      }),
+    );
+  }
+
+  /**
+   * Gives messages stored before search existed (migration 3) their search keys, a batch at a time,
+   * in the background; several nodes share the work (SKIP LOCKED). Resolves with how many it did.
+   */
+  async indexOlderMessages(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      if (this.#closing) return done;
+      const n = await this.#call(() =>
+        this.#transaction(async (client) => {
+          const { rows } = await client.query<{ room: string; id: number; data: string | null; data_bytes: Buffer | null }>({
+            name: 'unindexed',
+            text: `SELECT room, id, data, data_bytes FROM messages
+                   WHERE search_keys IS NULL AND kind IS NULL AND deleted IS NOT TRUE LIMIT $1 FOR UPDATE SKIP LOCKED`,
+            values: [SEARCH_BACKFILL],
+          });
+          if (rows.length === 0) return 0;
+          await client.query({
+            name: 'set-search-keys',
+            text: `UPDATE messages SET search_keys = string_to_array(k.keys, ${KEYS_SEPARATOR_SQL})
+                   FROM unnest($1::text[], $2::bigint[], $3::text[]) AS k (room, id, keys)
+                   WHERE messages.room = k.room AND messages.id = k.id`,
+            values: [
+              rows.map((r) => r.room),
+              rows.map((r) => r.id),
+              rows.map((r) => searchKeysOf(r.data ?? r.data_bytes!.toString('utf8')).join(KEYS_SEPARATOR)),
+            ],
+          });
+          return rows.length;
+        }),
+      );
+      if (n === 0) return done;
+      done += n;
+    }
+  }
+
   // --- read markers and names ---
 
   setReadMarker(userId: number, room: string, id: number): Promise<number | undefined> {
@@ -633,6 +738,14 @@ function planAppend(batch: NewEntry[]): AppendPlan {
 }
 
 /**
+ * A message's search keys travel as one string per message (unnest of an array of arrays would
+ * flatten it), joined with a control character, which search keys never contain.
+ */
+const KEYS_SEPARATOR = '\u001f';
+const KEYS_SEPARATOR_SQL = 'chr(31)';
+const searchKeysOf = (text: string): string[] => trigrams(searchDocument(text));
+
+/**
  * Locks the rooms in name order, so that two batches that share rooms wait for each other instead
  * of deadlocking. In READ COMMITTED, a row that another transaction changed while this one waited
  * for its lock is returned as that transaction left it: the counter is always the latest.
@@ -652,10 +765,10 @@ const STORE_BATCH = `
   WITH locked AS MATERIALIZED (${LOCK_ROOMS}),
   complete AS (SELECT count(*) = cardinality($1::text[]) AS ok FROM locked),
   stored AS (
-    INSERT INTO messages (${MESSAGE_COLUMNS})
-    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid
-    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[])
-      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid)
+    INSERT INTO messages (${MESSAGE_COLUMNS}, search_keys)
+    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid, string_to_array(m.keys, ${KEYS_SEPARATOR_SQL})
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $12::text[])
+      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid, keys)
     JOIN locked l ON l.name = m.room
     WHERE (SELECT ok FROM complete)
   ),
@@ -675,7 +788,7 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
   const { batch, firstCopy } = plan;
   const place = new Array<number>(batch.length);
   const added = new Map<string, number>();
-  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null> };
+  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null>, keys: [] as string[] };
   let withNul = false;
   for (let i = 0; i < batch.length; i++) {
     if (firstCopy[i] !== undefined || earlier?.has(i)) continue;
@@ -693,13 +806,14 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
     rows.bytes.push(nul ? Buffer.from(m.data, 'utf8') : null);
     rows.ts.push(m.ts);
     rows.cid.push(m.cid ?? null);
+    rows.keys.push(searchKeysOf(m.data).join(KEYS_SEPARATOR));
   }
   let locked: pg.QueryResult<{ name: string; last_id: number }>;
   try {
     locked = await db.query<{ name: string; last_id: number }>({
       name: 'store-batch',
       text: STORE_BATCH,
-      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()]],
+      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()], rows.keys],
     });
   } catch (err) {
     const { code, constraint } = err as { code?: string; constraint?: string };
@@ -861,8 +975,8 @@ async function insertEntry(client: pg.PoolClient, entry: NewEntry, id: number): 
   const nul = data.includes('\u0000');
   await client.query({
     name: 'insert-entry',
-    text: `INSERT INTO messages (${ENTRY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)`,
-    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions],
+    text: `INSERT INTO messages (${ENTRY_COLUMNS}, search_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)`,
+    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions, kind === null ? searchKeysOf(data) : null],
   });
   return stored;
 }
@@ -876,8 +990,8 @@ async function fold(client: pg.PoolClient, entry: NewEntry, id: number): Promise
       const nul = entry.data.includes('\u0000');
       await client.query({
         name: 'fold-edit',
-        text: 'UPDATE messages SET data = $3, data_bytes = $4, edited = $5 WHERE room = $1 AND id = $2',
-        values: [...at, nul ? null : entry.data, nul ? Buffer.from(entry.data, 'utf8') : null, entry.ts],
+        text: 'UPDATE messages SET data = $3, data_bytes = $4, edited = $5, search_keys = $6 WHERE room = $1 AND id = $2',
+        values: [...at, nul ? null : entry.data, nul ? Buffer.from(entry.data, 'utf8') : null, entry.ts, searchKeysOf(entry.data)],
       });
       break;
     }
@@ -885,7 +999,7 @@ async function fold(client: pg.PoolClient, entry: NewEntry, id: number): Promise
       await client.query({
         name: 'fold-delete',
         text: `WITH erased AS (
-                 UPDATE messages SET data = '', data_bytes = NULL, deleted = true, edited = NULL, mentions = NULL
+                 UPDATE messages SET data = '', data_bytes = NULL, deleted = true, edited = NULL, mentions = NULL, search_keys = NULL
                  WHERE room = $1 AND id = $2
                ), edits AS (
                  UPDATE messages SET data = '', data_bytes = NULL WHERE room = $1 AND ref = $2 AND kind = ${KIND.edit}

@@ -205,6 +205,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    name: 'search: an FTS5 trigram index of messages, filled in the background',
+    sql: `
+      -- The search keys of each message (search-text.ts: its folded text, and keys for its short
+      -- terms), as trigrams. Contentless: the text stays in the messages tables only. detail=none:
+      -- a key, not where (the store checks each candidate's text). secure-delete: a deleted message's
+      -- keys are taken out of the index, not marked as gone.
+      CREATE VIRTUAL TABLE search USING fts5(text, content='', contentless_delete=1, tokenize='trigram case_sensitive 1', detail=none);
+      INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+      -- The index's rowid (doc), ordered by ts, for each indexed message.
+      CREATE TABLE search_docs (
+        doc  INTEGER PRIMARY KEY,
+        room TEXT    NOT NULL,
+        id   INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX search_docs_message ON search_docs (room, id);
+      -- Every message of the room up to this id is in the index (or needs not be: events, deleted
+      -- messages); the newer ones are read by the search itself until the store indexes them.
+      ALTER TABLE rooms ADD COLUMN indexed_id INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

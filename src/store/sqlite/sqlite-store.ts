@@ -15,6 +15,8 @@ import {
   type NewMessage,
   type Refusal,
   type Room,
+  type SearchPage,
+  type SearchQuery,
   type Store,
   type StoredMessage,
   type TimelineEntry,
@@ -23,6 +25,7 @@ import {
 } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
+import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
 
 /** The file name of the database inside the data dir. */
 export const DB_FILE = 'parley.db';
@@ -39,6 +42,17 @@ const BUSY_TIMEOUT_MS = 5000;
 export const DEFAULT_RECENT_LIMIT = 16_384;
 /** The two staging tables, by store_state.recent_active. */
 const STAGING = ['messages_recent', 'messages_recent_b'] as const;
+
+/** Messages (rows) indexed for search per step; a step takes some milliseconds, between other calls. */
+const SEARCH_STEP = 1000;
+/** Between the steps of one catching-up, when no write comes (ms). */
+const SEARCH_STEP_GAP_MS = 5;
+/**
+ * Messages not indexed yet beyond which the store indexes a step every SEARCH_BUSY_STEP_MS even
+ * while writes go on (a search reads every unindexed message itself: this bounds what it reads).
+ */
+const SEARCH_BACKLOG = 250_000;
+const SEARCH_BUSY_STEP_MS = 100;
 
 /** The page cache of the connection, in KiB. */
 const CACHE_SIZE_KIB = 32 * 1024;
@@ -62,6 +76,12 @@ const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
 export interface SqliteStoreOptions {
   /** Messages a staging table collects before it moves into messages (tests make it small). */
   recentLimit?: number;
+  /**
+   * How long the store must go without a write before it indexes new messages for search (ms,
+   * default 250): indexing costs several times what storing does, so it waits for a pause. Searches
+   * read what is not indexed yet themselves.
+   */
+  searchIndexDelayMs?: number;
   /** Checkpoint the WAL from a worker thread (default true; not for ':memory:'). */
   backgroundCheckpoint?: boolean;
 }
@@ -205,6 +225,15 @@ export class SqliteStore implements Store {
   readonly #insertMany: [Map<number, Database.Statement>, Map<number, Database.Statement>] = [new Map(), new Map()];
   /** Look-ups of several cids in messages at once, by number of cids (prepared when first needed). */
   readonly #probeMany = new Map<number, Database.Statement>();
+  readonly #search: SearchIndex;
+  /** SearchStoreAccess.unindexed, by number of LIKE patterns. */
+  readonly #unindexedRows = new Map<string, Database.Statement>();
+  /** Rooms with messages not indexed for search yet (this connection's writes, and those found at open). */
+  readonly #unindexed = new Set<string>();
+  /** About how many messages are not indexed yet. */
+  #backlog = 0;
+  readonly #searchIndexDelayMs: number;
+  #indexTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   /**
@@ -242,6 +271,16 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#stmt = prepareStatements(db);
     this.#transaction = db.transaction((work: () => unknown) => work());
+    this.#searchIndexDelayMs = options.searchIndexDelayMs ?? 250;
+    this.#search = new SearchIndex(db, {
+      rowsAfter: (room, after, limit) => this.#stmt.historyForward.all({ room, after, before: Number.MAX_SAFE_INTEGER, limit }) as SearchRow[],
+      rowAt: (room, id) => this.#entryAt(room, id),
+      unindexed: (scope, before, likes) =>
+        this.#unindexedStatement(likes.length, scope.room !== null).all({ ...scope, before, ...Object.fromEntries(likes.map((p, i) => [`p${i}`, p])) }) as SearchRow[],
+      toMessage: (row) => toEntry(row) as StoredMessage,
+    });
+    for (const room of this.#search.roomsBehind()) this.#unindexed.add(room);
+    this.#scheduleIndexing();
     if ((options.backgroundCheckpoint ?? true) && !db.memory && file !== '') {
       db.pragma(`wal_autocheckpoint = ${WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT}`);
       // When this connection starts the WAL over, it cuts a file that grew back too.
@@ -377,7 +416,10 @@ export class SqliteStore implements Store {
     } finally {
       if (erases) this.#db.pragma('secure_delete = OFF');
     }
-    const { results, keys, generation, landed, emptied } = appended;
+    const { results, keys, generation, landed, emptied, rooms, stored } = appended;
+    for (const room of rooms) this.#unindexed.add(room);
+    this.#backlog += stored;
+    this.#scheduleIndexing();
     // Only now that the batch is committed do its cids join those known to be in the staging table.
     this.#recentGeneration = generation;
     if (emptied !== undefined) this.#recent[emptied] = new Map();
@@ -507,7 +549,7 @@ export class SqliteStore implements Store {
     }
     const stored = rows.length / MESSAGE_COLUMN_COUNT;
     const lastSeq = stored === 0 ? 0 : this.#insertStaged(landed, rows);
-    return { results, keys, landed, ...this.#endStaging(state, stored, lastSeq) };
+    return { results, keys, landed, rooms: byRoom.keys(), stored, ...this.#endStaging(state, stored, lastSeq) };
   }
 
   /**
@@ -584,7 +626,7 @@ export class SqliteStore implements Store {
       results[i] = { message, duplicate: false };
     }
     for (const [room, id] of lastIds) s.setLastId.run(id, room);
-    return { results, keys, landed, ...this.#endStaging(state, stored, lastSeq) };
+    return { results, keys, landed, rooms: lastIds.keys(), stored, ...this.#endStaging(state, stored, lastSeq) };
   }
 
   /** The entry (room, sender, cid) stored before this transaction, if any: staged (#recent) or moved. */
@@ -635,6 +677,7 @@ export class SqliteStore implements Store {
     switch (entry.kind) {
       case 'edit':
         for (const t of s.fold) t.edit.run({ ...at, data: entry.data, ts: entry.ts });
+        this.#search.update(entry.room, entry.target, entry.data);
         break;
       case 'delete':
         for (const t of s.fold) {
@@ -642,6 +685,7 @@ export class SqliteStore implements Store {
           t.eraseEdits.run(at);
         }
         s.dropReactions.run(at);
+        this.#search.remove(entry.room, entry.target);
         break;
       case 'react':
         if (entry.on) s.addReaction.run({ ...at, emoji: entry.emoji, userId: entry.user.id, id });
@@ -806,6 +850,7 @@ export class SqliteStore implements Store {
       }
       draining.prune.run(args);
       s.pruneReactions.run(args);
+      this.#search.removeUpTo(room, args.upTo);
       return { deleted, upTo: args.upTo, generation: this.#saveStagingState(state) };
     });
     this.#recentGeneration = generation;
@@ -815,6 +860,74 @@ export class SqliteStore implements Store {
       for (const [key, id] of inRoom) if (id <= upTo) inRoom.delete(key);
     }
     return deleted;
+  }
+
+  // --- search ---
+
+  async search(query: SearchQuery): Promise<SearchPage> {
+    return this.#search.search(query);
+  }
+
+  /**
+   * Indexes for search every message not indexed yet, now (the store does it by itself in pauses
+   * between writes). Returns how many rows it read. For tests and benchmarks.
+   */
+  indexForSearch(): number {
+    let read = 0;
+    while (this.#unindexed.size > 0) read += this.#indexStep();
+    return read;
+  }
+
+  /**
+   * Indexes the next step when the writes pause (every write puts it off again), or, when the
+   * backlog is large, soon whatever the writes do.
+   */
+  #scheduleIndexing(): void {
+    if (this.#closed || this.#unindexed.size === 0) return;
+    const busy = this.#backlog > SEARCH_BACKLOG;
+    if (busy && this.#indexTimer !== undefined) return;
+    clearTimeout(this.#indexTimer);
+    this.#indexTimer = setTimeout(() => {
+      this.#indexTimer = undefined;
+      if (this.#closed) return;
+      this.#indexStep();
+      if (this.#unindexed.size === 0) return;
+      this.#indexTimer = setTimeout(() => {
+        this.#indexTimer = undefined;
+        this.#scheduleIndexing();
+      }, SEARCH_STEP_GAP_MS);
+      this.#indexTimer.unref();
+    }, busy ? SEARCH_BUSY_STEP_MS : this.#searchIndexDelayMs);
+    this.#indexTimer.unref();
+  }
+
+  /**
+   * The statement of SearchStoreAccess.unindexed with `count` LIKE patterns, for every readable room
+   * or for one (`@room`, which it reads by its index), prepared when first needed.
+   */
+  #unindexedStatement(count: number, oneRoom: boolean): Database.Statement {
+    const key = `${count} ${oneRoom}`;
+    let statement = this.#unindexedRows.get(key);
+    if (statement === undefined) {
+      const likes = Array.from({ length: count }, (_, i) => `m.data LIKE @p${i} ESCAPE '\\'`).join(' AND ') || '1';
+      const part = (table: string) =>
+        // CROSS JOIN: rooms first (SQLite keeps the order), then each one's unindexed range by its index.
+        `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM rooms r CROSS JOIN ${table} m ON m.room = r.name AND m.id > r.indexed_id
+         WHERE r.last_id > r.indexed_id AND ${oneRoom ? 'r.name = @room' : READABLE}
+           AND m.kind IS NULL AND m.deleted IS NULL AND m.ts < @before
+           AND (length(m.data) != length(CAST(m.data AS BLOB)) OR (${likes}))`;
+      statement = this.#db.prepare(['messages', ...STAGING].map(part).join(' UNION ALL '));
+      this.#unindexedRows.set(key, statement);
+    }
+    return statement;
+  }
+
+  /** One step of indexing, in a transaction of its own; returns the rows it read. */
+  #indexStep(): number {
+    const { read, finished } = this.#write(() => this.#search.step(this.#unindexed, SEARCH_STEP));
+    for (const room of finished) this.#unindexed.delete(room);
+    this.#backlog = this.#unindexed.size === 0 ? 0 : Math.max(0, this.#backlog - read);
+    return read;
   }
 
   // --- read markers and names ---
@@ -860,6 +973,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#indexTimer);
     // First, so that this connection is the last one and can fold the WAL back into the file.
     await this.#checkpointer?.stop();
     try {
@@ -972,6 +1086,9 @@ function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unk
 /** What one append transaction did, for appendMessages to finish after the commit. */
 interface Appended {
   results: AppendResult[];
+  /** The rooms it wrote to, and how many entries it stored (for search indexing). */
+  rooms: Iterable<string>;
+  stored: number;
   /** cidKey of each entry with a cid, in batch order. */
   keys: Array<string | undefined>;
   generation: number;

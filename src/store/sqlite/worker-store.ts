@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
+import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
@@ -184,6 +184,10 @@ export class WorkerStore implements Store {
 
   prune(room: string, keep: number): Promise<number> {
     return this.#call('prune', [room, keep]);
+  }
+
+  search(query: SearchQuery): Promise<SearchPage> {
+    return this.#call('search', [query]);
   }
 
   setReadMarker(userId: number, room: string, id: number): Promise<number | undefined> {
