@@ -234,6 +234,8 @@ export class SqliteStore implements Store {
   #backlog = 0;
   readonly #searchIndexDelayMs: number;
   #indexTimer: NodeJS.Timeout | undefined;
+  /** When this connection last wrote (performance.now()): indexing waits for a pause. */
+  #lastWrite = 0;
   #closed = false;
 
   /**
@@ -879,25 +881,25 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Indexes the next step when the writes pause (every write puts it off again), or, when the
-   * backlog is large, soon whatever the writes do.
+   * Indexes the next step once the writes pause for searchIndexDelayMs, or, with a large backlog,
+   * every SEARCH_BUSY_STEP_MS whatever the writes do. A write only notes its time (this runs once
+   * per batch): the timer, when it fires, waits again if a write came meanwhile.
    */
   #scheduleIndexing(): void {
-    if (this.#closed || this.#unindexed.size === 0) return;
-    const busy = this.#backlog > SEARCH_BACKLOG;
-    if (busy && this.#indexTimer !== undefined) return;
-    clearTimeout(this.#indexTimer);
+    this.#lastWrite = performance.now();
+    if (this.#closed || this.#unindexed.size === 0 || this.#indexTimer !== undefined) return;
+    this.#armIndexing(this.#backlog > SEARCH_BACKLOG ? SEARCH_BUSY_STEP_MS : this.#searchIndexDelayMs);
+  }
+
+  #armIndexing(delayMs: number): void {
     this.#indexTimer = setTimeout(() => {
       this.#indexTimer = undefined;
-      if (this.#closed) return;
+      if (this.#closed || this.#unindexed.size === 0) return;
+      const quiet = performance.now() - this.#lastWrite;
+      if (this.#backlog <= SEARCH_BACKLOG && quiet < this.#searchIndexDelayMs) return this.#armIndexing(this.#searchIndexDelayMs - quiet);
       this.#indexStep();
-      if (this.#unindexed.size === 0) return;
-      this.#indexTimer = setTimeout(() => {
-        this.#indexTimer = undefined;
-        this.#scheduleIndexing();
-      }, SEARCH_STEP_GAP_MS);
-      this.#indexTimer.unref();
-    }, busy ? SEARCH_BUSY_STEP_MS : this.#searchIndexDelayMs);
+      if (this.#unindexed.size > 0) this.#armIndexing(this.#backlog > SEARCH_BACKLOG ? SEARCH_BUSY_STEP_MS : SEARCH_STEP_GAP_MS);
+    }, delayMs);
     this.#indexTimer.unref();
   }
 
