@@ -12,7 +12,9 @@ export type RoomEvent =
   | { kind: 'chat'; message: StoredMessage }
   | { kind: 'join'; room: string; user: PresenceUser }
   | { kind: 'left'; room: string; user: PresenceUser }
-  | { kind: 'typing'; room: string; user: PresenceUser };
+  | { kind: 'typing'; room: string; user: PresenceUser }
+  /** A room appeared to the users of the channel: a new public room (ROOMS_CHANNEL), or one they were added to (their user channel). */
+  | { kind: 'room'; room: string; private: boolean };
 
 /**
  * Channels are room names (a room's events) and user channels (what goes to every connection of
@@ -20,6 +22,9 @@ export type RoomEvent =
  * contain "user:", so the two cannot clash.
  */
 export const userChannel = (userId: number): string => `user:${userId}`;
+
+/** The channel every node follows for news of every connection: new public rooms. Not a room name (it has a colon). */
+export const ROOMS_CHANNEL = 'server:rooms';
 
 /** The user id of a user channel, or undefined for a room. */
 export function userOfChannel(channel: string): number | undefined {

@@ -42,6 +42,8 @@ export interface ClientEvents {
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
   list: { room: string; data: WireUser[]; lastId?: number };
   typing: { room: string; user: WireUser };
+  /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
+  room: { room: string; private: boolean };
   /** An error frame that is not the answer to a send (those reject the send's promise instead). */
   error: { code: string; message: string; cid?: string; room?: string };
   /** The server no longer has some messages of the room; delivery continues from the oldest it has. */
@@ -397,6 +399,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
         return;
       case 'typing':
         this.emit('typing', { room: frame.room, user: frame.user });
+        return;
+      case 'room':
+        if (!this.#rooms.includes(frame.room)) this.#rooms = [...this.#rooms, frame.room].sort();
+        this.emit('room', { room: frame.room, private: frame.private });
         return;
     }
   }

@@ -92,6 +92,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('history'), room: z.string(), data: z.array(chatFrameSchema), more: z.boolean() }),
   z.object({ type: z.literal('ack'), cid: z.string(), room: z.string(), id: z.number().int(), ts: z.number() }),
   z.object({ type: z.literal('typing'), room: z.string(), user: wireUserSchema }),
+  // A room you can see now appeared: a new public room, or a private room you were added to.
+  z.object({ type: z.literal('room'), room: z.string(), private: z.boolean() }),
   z.object({
     type: z.literal('error'),
     // One of errorCodes; a client takes an unknown code from a newer server as an error all the same.

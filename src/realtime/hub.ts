@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { userChannel, userOfChannel, type Broker, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
+import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -17,7 +17,7 @@ import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { asRefusal, ChatError } from './errors.js';
-import { encodeAckFrame } from './frames.js';
+import { encodeAckFrame, encodeFrame } from './frames.js';
 import { historyPage, missingAfter, toFrame } from './history.js';
 import type { ClientFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
@@ -102,6 +102,7 @@ export class ChatHub implements ChatService {
         void this.#subscriptions.catchUp().catch(onError);
       },
     });
+    void this.#broker.subscribe(ROOMS_CHANNEL).catch(onError);
     if (deps.options.catchUpMs > 0) {
       this.#catchUp = setInterval(() => void this.#subscriptions.catchUp().catch(onError), deps.options.catchUpMs);
       this.#catchUp.unref();
@@ -310,11 +311,20 @@ export class ChatHub implements ChatService {
   }
 
   #onBrokerEvent(channel: string, event: RoomEvent): void {
+    if (event.kind === 'room') return this.#tellRoom(channel, event.room, event.private);
     const userId = userOfChannel(channel);
     if (userId === undefined) return this.#subscriptions.route(channel, event);
     if (event.kind !== 'chat') return;
     const conns = itemsOf(this.#byUser.get(userId));
     if (conns.length > 0) void this.#subscriptions.deliverDirect(conns, event.message).catch((e) => this.#fail(e));
+  }
+
+  /** A room appeared: to every connection here (a public room), or to the user's (one they were added to). */
+  #tellRoom(channel: string, room: string, isPrivate: boolean): void {
+    const frame = encodeFrame({ type: 'room', room, private: isPrivate });
+    const userId = userOfChannel(channel);
+    const conns = channel === ROOMS_CHANNEL ? this.#connections : itemsOf(this.#byUser.get(userId ?? 0));
+    for (const conn of conns) if (!conn.closing) conn.push(frame);
   }
 
   // ---------------------------------------------------------------- ChatService (for HTTP)
@@ -343,6 +353,16 @@ export class ChatHub implements ChatService {
 
   presence(room: string): Promise<PresenceUser[]> {
     return this.#presence.list(room);
+  }
+
+  async roomCreated(room: Room): Promise<void> {
+    const event: RoomEvent = { kind: 'room', room: room.name, private: room.private };
+    if (!room.private) await this.#broker.publish(ROOMS_CHANNEL, event);
+    else if (room.createdBy !== null) await this.#broker.publish(userChannel(room.createdBy), event);
+  }
+
+  async memberAdded(room: Room, userId: number): Promise<void> {
+    await this.#broker.publish(userChannel(userId), { kind: 'room', room: room.name, private: room.private });
   }
 
   // ---------------------------------------------------------------- lifecycle

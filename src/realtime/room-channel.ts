@@ -106,6 +106,8 @@ export class RoomChannel {
       else this.#accept(event.message);
       return;
     }
+    // News of rooms come on the rooms and user channels, never on a room's own.
+    if (event.kind === 'room') return;
     const frame = encodeFrame(
       event.kind === 'typing'
         ? { type: 'typing', room: event.room, user: event.user }

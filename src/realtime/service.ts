@@ -19,4 +19,11 @@ export interface ChatService {
   history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
+  /**
+   * Tells the users who can see it now that a room appeared, on every node: everyone for a public
+   * room, the creator for a private one. `room` was just created.
+   */
+  roomCreated(room: Room): Promise<void>;
+  /** Tells a user, on every node, that they were added to the room. */
+  memberAdded(room: Room, userId: number): Promise<void>;
 }

@@ -243,6 +243,28 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal((await c.next('error')).code, 'forbidden');
   });
 
+  it('tells every connection of a new public room, and only the invited user of a private room they were added to', async () => {
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const c = await connect(carol);
+    await createRoom(server.url, alice.token, 'announcements');
+    for (const client of [a, b, c]) assert.deepEqual(await client.next('room'), { type: 'room', room: 'announcements', private: false });
+    await createRoom(server.url, alice.token, 'backstage', true);
+    assert.deepEqual(await a.next('room'), { type: 'room', room: 'backstage', private: true }, 'its creator');
+    const invited = await fetch(`${server.url}/api/rooms/backstage/members`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: bob.user.id }),
+    });
+    assert.equal(invited.status, 200);
+    assert.deepEqual(await b.next('room'), { type: 'room', room: 'backstage', private: true }, 'the invited user');
+    // The invited user may use it at once, on the same connection.
+    b.send({ type: 'join', room: 'backstage' });
+    await b.next('list', (f) => f.room === 'backstage');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!c.all('room').some((f) => f.room === 'backstage'), 'nobody else hears of it');
+  });
+
   it('pages history oldest first with more', async () => {
     const room = 'paging';
     await createRoom(server.url, alice.token, room);
