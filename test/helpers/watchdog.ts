@@ -24,7 +24,7 @@ export interface WatchOptions {
 
 const SCRIPT = [
   'read _',
-  'kill -"$SIG" "$PID" 2>/dev/null',
+  'if [ -n "$PID" ]; then kill -"$SIG" "$PID" 2>/dev/null; fi',
   'if [ "$SIG" != KILL ]; then',
   '  i=0; while [ $i -lt 50 ] && kill -0 "$PID" 2>/dev/null; do sleep 0.1; i=$((i+1)); done',
   '  kill -9 "$PID" 2>/dev/null',
@@ -35,11 +35,20 @@ const SCRIPT = [
 /** Watches the process `pid` (a child of this process) until disarmed. */
 export function watchProcess(pid: number | undefined, options: WatchOptions = {}): Watchdog {
   if (pid === undefined) return { disarm() {} };
+  return startWatchdog(String(pid), options.signal ?? 'KILL', options.dir ?? '');
+}
+
+/** Removes the folder if this process dies before it has removed it itself (and disarmed this). */
+export function watchFolder(dir: string): Watchdog {
+  return startWatchdog('', 'KILL', dir);
+}
+
+function startWatchdog(pid: string, signal: string, dir: string): Watchdog {
   const watchdog = spawn('sh', ['-c', SCRIPT], {
     stdio: ['pipe', 'ignore', 'ignore'],
     // Its own process group: a Ctrl-C in the terminal must not end it before it has done its job.
     detached: true,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PID: String(pid), SIG: options.signal ?? 'KILL', DIR: options.dir ?? '' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PID: pid, SIG: signal, DIR: dir },
   });
   watchdog.on('error', () => {});
   watchdog.unref();
