@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchProcess } from './watchdog.js';
 
-/** The nginx binary, or undefined when nginx is not installed (`apt-get install nginx`). */
-export const NGINX: string | undefined = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
+/** The nginx binary (the NGINX environment variable, or Debian's), or undefined when there is none (`apt-get install nginx`). */
+export const NGINX: string | undefined = (process.env.NGINX ? [process.env.NGINX] : ['/usr/sbin/nginx', '/usr/bin/nginx']).find(
+  (p) => spawnSync(p, ['-v']).status === 0,
+);
 
 const DEPLOY_CONF = new URL('../../deploy/nginx.conf', import.meta.url);
 
