@@ -12,7 +12,7 @@ export interface HttpsAnswer {
 
 export function httpsRequest(
   url: string,
-  options: { ca: string; method?: string; headers?: Record<string, string>; json?: unknown },
+  options: { ca?: string; method?: string; headers?: Record<string, string>; json?: unknown },
 ): Promise<HttpsAnswer> {
   const body = options.json === undefined ? undefined : JSON.stringify(options.json);
   const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers };
