@@ -10,6 +10,8 @@
  *   … clients on cluster.url (through nginx) or on cluster.node(2).url (one node directly) …
  *   await cluster.node(2).kill();   // SIGKILL
  *   await cluster.node(2).start();  // same port, data dir and NODE_ID
+ *   await cluster.redis.stop(); …; await cluster.redis.start(); await cluster.waitUntilReady();
+ *   await cluster.postgres.stop(); …; await cluster.postgres.start(); await cluster.waitUntilReady();
  *   await cluster.close();
  */
 import { randomBytes } from 'node:crypto';
@@ -75,6 +77,10 @@ export interface Cluster {
   readonly nginx: RunningNginx;
   /** Open WebSocket connections per running node, by NODE_ID. */
   connections(): Promise<Record<string, number>>;
+  /** The status of each running node's /readyz (200, or 503 while its PostgreSQL or Redis is away), by NODE_ID. */
+  readiness(): Promise<Record<string, number>>;
+  /** Resolves once every running node's /readyz answers 200 (after Redis or PostgreSQL came back); rejects after `timeoutMs`. */
+  waitUntilReady(timeoutMs?: number): Promise<void>;
   /** Stops nginx, the nodes (SIGTERM, SIGKILL after 10 s), Redis and PostgreSQL, and removes their folders. */
   close(): Promise<void>;
 }
@@ -182,6 +188,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const nginx = await startNginx(deploySite({ port, upstreams: nodes.map((n) => n.port) }), `${url}/healthz`, options.nginx);
     started.push({ close: () => nginx.stop() });
 
+    const readiness = async () => {
+      const statuses: Record<string, number> = {};
+      for (const node of nodes) {
+        if (node.running) statuses[node.id] = await fetch(`${node.url}/readyz`).then((r) => r.status, () => 0);
+      }
+      return statuses;
+    };
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -202,6 +215,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         const counts: Record<string, number> = {};
         for (const node of nodes) if (node.running) counts[node.id] = await node.connections();
         return counts;
+      },
+      readiness,
+      async waitUntilReady(timeoutMs = 30_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const statuses = await readiness();
+          if (Object.values(statuses).every((status) => status === 200)) return;
+          if (Date.now() > deadline) throw new Error(`nodes not ready after ${timeoutMs} ms: ${JSON.stringify(statuses)}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
       },
       close: () => (closing ??= closeAll()),
     };
