@@ -107,21 +107,22 @@ async function main(): Promise<void> {
   const flags = parseFlags();
   const missing = missingPackages();
   if (missing.length > 0) {
+    const sudo = process.getuid?.() === 0 ? '' : 'sudo ';
     fail(
       `it needs PostgreSQL, Redis and nginx from Debian's packages, and ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing. Install them with:\n` +
-        `  ${process.getuid?.() === 0 ? '' : 'sudo '}apt-get install ${missing.join(' ')}\n` +
+        `  ${sudo}apt-get install ${missing.join(' ')}\n` +
         'The packages start services of their own (PostgreSQL on 5432, Redis on 6379, nginx on 80); the cluster\n' +
-        'starts its own and does not use them (sudo service nginx stop, and so on, if you do not want them).',
+        `starts its own and does not use them (${sudo}service nginx stop, and so on, if you do not want them).`,
       1,
     );
   }
+  if (!(await portIsFree(flags.port))) fail(`port ${flags.port} of 127.0.0.1 is in use: pick another with --port`, 1);
   if (!flags.fromSources) {
     // As `npm start` does: build the server and the web app if a source changed since the last build.
     const build = spawnSync(process.execPath, [join(root, 'scripts/build.js'), '--if-changed'], { cwd: root, stdio: 'inherit' });
     if (build.status !== 0) fail('the build failed', 1);
   }
 
-  if (!(await portIsFree(flags.port))) fail(`port ${flags.port} of 127.0.0.1 is in use: pick another with --port`, 1);
   process.stdout.write(`Starting PostgreSQL, Redis, ${flags.nodes} node${flags.nodes === 1 ? '' : 's'} and nginx…\n`);
   let stopping = false;
   const asked = new Set<string>();

@@ -1,11 +1,12 @@
 /**
  * `npm run cluster` (scripts/cluster.ts) as a user runs it: it refuses with what to install when a
- * package is missing, refuses bad flags, and otherwise starts a cluster, says where everything is,
+ * package is missing, refuses bad flags and a port in use, and otherwise starts a cluster, says where everything is,
  * takes `kill N` on stdin, and stops everything on SIGTERM. Nodes from the sources (--from-sources),
  * so that the test does not build.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { freePort } from '../helpers/server.js';
@@ -42,6 +43,19 @@ describe('npm run cluster', () => {
     assert.match(bad.stderr, /^npm run cluster: --nodes="three": must be a whole number from 1 to 16$/m);
     assert.equal(runToEnd(['--port', '0']).code, 2);
     assert.match(runToEnd(['--bogus']).stderr, /Unknown option '--bogus'[^]*usage: npm run cluster/);
+  });
+
+  it('refuses a port that is in use, before starting anything', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const result = runToEnd(['--port', String(port)]);
+      assert.equal(result.code, 1);
+      assert.equal(result.stderr, `npm run cluster: port ${port} of 127.0.0.1 is in use: pick another with --port\n`);
+    } finally {
+      taken.close();
+    }
   });
 
   it('starts the nodes behind nginx, prints where each one is, kills one on request, and stops everything on SIGTERM', { timeout: 120_000 }, async () => {
