@@ -56,8 +56,8 @@ export interface PostgresOptions {
   fsync?: boolean;
 }
 
-/** The newest installed PostgreSQL's bin dir. */
-function binDir(): string {
+/** The newest installed PostgreSQL's bin dir; throws, saying what to install, when there is none. */
+export function postgresBinDir(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).map(Number).sort((a, b) => b - a) : [];
@@ -88,7 +88,7 @@ function asOwner(bin: string, program: string, args: string[]): [string, string[
 
 /** Starts a PostgreSQL server of its own for this process. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
-  const bin = binDir();
+  const bin = postgresBinDir();
   const dir = await mkdtemp(join(tmpdir(), 'parley-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');

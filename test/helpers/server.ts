@@ -8,9 +8,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type SettingName } from '../../src/server/config.js';
+import { createInterface } from 'node:readline';
+import { loadConfig, settings as settingSpecs, type SettingName } from '../../src/server/config.js';
 import { startParley } from '../../src/server/app.js';
 import { freePort } from './free-port.js';
+import { watchProcess } from './watchdog.js';
 
 export { freePort };
 
@@ -51,23 +53,54 @@ export interface SpawnedServer {
   child: ChildProcess;
   /** Sends the signal and waits for the process to exit; resolves its exit code (null when killed). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves the exit code (null when killed by a signal) once the process has exited. */
+  readonly exited: Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** The command that runs `parley` (`serve` is added); default: from the sources with tsx. */
+  command?: string[];
+  /** Where its stdout and stderr go: this process's (default), nowhere, or line by line to a function. */
+  output?: 'inherit' | 'ignore' | ((line: string) => void);
+  /** Pass on Parley settings from this process's environment (default true); `settings` win anyway. */
+  inheritSettings?: boolean;
 }
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const fromSources = [process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts')];
 
-/** Runs `parley serve` from the sources as its own process and waits until /readyz answers 200. */
-export async function spawnServer(settings: Settings & { DATA_DIR: string; PORT: string }): Promise<SpawnedServer> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...settings };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'], {
+/**
+ * Runs `parley serve` as its own process and waits until /readyz answers 200. A watchdog kills it
+ * if this process dies first.
+ */
+export async function spawnServer(settings: Settings & { DATA_DIR: string; PORT: string }, options: SpawnOptions = {}): Promise<SpawnedServer> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (options.inheritSettings === false) for (const name of Object.keys(settingSpecs)) delete env[name];
+  Object.assign(env, { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...settings });
+  const [command, ...args] = options.command ?? fromSources;
+  const output = options.output ?? 'inherit';
+  const child = spawn(command!, [...args, 'serve'], {
     cwd: repoRoot,
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', typeof output === 'function' ? 'pipe' : output, typeof output === 'function' ? 'pipe' : output],
+    // Its own process group: a Ctrl-C in a terminal reaches the process that started it, which
+    // stops it in its turn (the watchdog stops it if that process dies instead).
+    detached: true,
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  if (typeof output === 'function') {
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', output);
+  }
+  const watchdog = watchProcess(child.pid);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      watchdog.disarm();
+      resolve(code);
+    }),
+  );
   const url = `http://127.0.0.1:${settings.PORT}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`parley serve exited with ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`parley serve exited with ${child.exitCode ?? child.signalCode}`);
     try {
       const res = await fetch(`${url}/readyz`);
       if (res.status === 200) break;
@@ -86,6 +119,7 @@ export async function spawnServer(settings: Settings & { DATA_DIR: string; PORT:
     port: Number(settings.PORT),
     dataDir: settings.DATA_DIR,
     child,
+    exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
