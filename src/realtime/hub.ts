@@ -69,6 +69,9 @@ export class ChatHub implements ChatService {
   readonly #catchUp: NodeJS.Timeout | undefined;
   readonly #context: ConnectionContext;
   /** While the broker is down every publish fails: one warning every 10 s, with the count. */
+  readonly #unavailable = new ThrottledWarning(10_000, (error, count) =>
+    this.#log.warn({ error, count }, 'the store or the broker cannot be reached: requests that need it are refused with unavailable'),
+  );
   readonly #publishFailures = new ThrottledWarning(10_000, (err, count) =>
     this.#log.warn({ err, count }, 'the broker could not take events: their messages are stored and reach the other nodes by catch-up'),
   );
@@ -368,8 +371,11 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- lifecycle
 
   #fail(err: unknown, conn?: ClientConnection): void {
-    this.#log.error({ err, conn: conn?.id }, 'realtime error');
-    if (conn && !(err instanceof ChatError)) conn.sendError('internal', 'the server failed to handle that message');
+    // A store or broker that is away fails everything for a while: a warning now and then says it.
+    const refusal = asRefusal(err);
+    if (refusal?.code === 'unavailable') this.#unavailable.report(refusal.message);
+    else this.#log.error({ err, conn: conn?.id }, 'realtime error');
+    if (conn && !(err instanceof ChatError)) conn.sendError(refusal?.code ?? 'internal', refusal?.message ?? 'the server failed to handle that message');
   }
 
   /** Shutdown: closes every connection with 1001 and waits for pending store writes. */
