@@ -411,9 +411,21 @@ describe('rooms and messages', () => {
     assert.equal(created.body.room.private, true);
     const path = '/api/rooms/secret-club/messages';
 
-    assertError(await call(base, path, { token: bob.token }), 403, 'forbidden');
-    assertError(await call(base, path, { token: bob.token, json: { data: 'let me in' } }), 403, 'forbidden');
-    assertError(await call(base, '/api/rooms/secret-club/members', { token: bob.token, json: { user: bob.user.id } }), 403, 'forbidden');
+    // A non-member gets what a missing room gets (but for the name), so private names stay unknown.
+    const asIfMissing = async (template: string, options: Call) => {
+      const forPrivate = await call(base, template.replace('ROOM', 'secret-club'), options);
+      const forMissing = await call(base, template.replace('ROOM', 'no-such-club'), options);
+      assertError(forPrivate, 404, 'not_found');
+      assert.deepEqual(
+        [forPrivate.status, JSON.stringify(forPrivate.body).replace('secret-club', 'ROOM')],
+        [forMissing.status, JSON.stringify(forMissing.body).replace('no-such-club', 'ROOM')],
+        template,
+      );
+    };
+    await asIfMissing('/api/rooms/ROOM/messages', { token: bob.token });
+    await asIfMissing('/api/rooms/ROOM/messages?after=0', { token: bob.token });
+    await asIfMissing('/api/rooms/ROOM/messages', { token: bob.token, json: { data: 'let me in' } });
+    await asIfMissing('/api/rooms/ROOM/members', { token: bob.token, json: { user: bob.user.id } });
     const bobsRooms = await call(base, '/api/rooms', { token: bob.token });
     assert.ok(!bobsRooms.body.rooms.some((r: { name: string }) => r.name === 'secret-club'));
 
@@ -438,7 +450,7 @@ describe('rooms and messages', () => {
     const nowBobs = await call(base, '/api/rooms', { token: bob.token });
     assert.ok(nowBobs.body.rooms.some((r: { name: string }) => r.name === 'secret-club'));
     // A new member may add others too; a non-member still may not.
-    assertError(await call(base, '/api/rooms/secret-club/members', { token: carol.token, json: { user: carol.user.id } }), 403, 'forbidden');
+    assertError(await call(base, '/api/rooms/secret-club/members', { token: carol.token, json: { user: carol.user.id } }), 404, 'not_found');
     assert.equal((await call(base, '/api/rooms/secret-club/members', { token: bob.token, json: { user: carol.user.id } })).status, 200);
     assert.equal((await call(base, path, { token: carol.token })).status, 200);
 
@@ -548,9 +560,12 @@ describe('rooms and messages', () => {
       const a = await call(base, path, { token: bob.token });
       assert.equal(a.status, 200, JSON.stringify(a.body));
       assert.deepEqual(a.body.data.map((m: { data: string }) => m.data), ['psst']);
-      assertError(await call(base, path, { token: carol.token }), 403, 'forbidden');
+      // Carol is not in the conversation: to her it does not exist.
+      assertError(await call(base, path, { token: carol.token }), 404, 'not_found');
     }
+    // Its members are told the real reason.
     assertError(await call(base, `/api/rooms/${room}/members`, { token: alice.token, json: { user: carol.user.id } }), 403, 'forbidden');
+    assertError(await call(base, `/api/rooms/${room}/members`, { token: carol.token, json: { user: carol.user.id } }), 404, 'not_found');
     const reply = await call(base, `/api/rooms/${encodeURIComponent(room)}/messages`, { token: bob.token, json: { data: 'hi back' } });
     assert.equal(reply.status, 201);
     assert.equal(reply.body.room, room);
