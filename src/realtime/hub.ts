@@ -51,6 +51,12 @@ export interface HubDeps {
   options: HubOptions;
 }
 
+/**
+ * How long shutdown waits for the connections to answer what they admitted and finish their close
+ * handshake before it cuts them off (within the 10 s that `parley serve` gives the whole shutdown).
+ */
+const SHUTDOWN_CLOSE_MS = 5000;
+
 export class ChatHub implements ChatService {
   readonly #store: Store;
   readonly #broker: Broker;
@@ -191,7 +197,7 @@ export class ChatHub implements ChatService {
 
   /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
   #handleMessage = (conn: ClientConnection, message: ClientMessage): Promise<void> | undefined => {
-    if (conn.closing) return undefined;
+    if (conn.gone) return undefined;
     if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
       else this.#sendAndAck(conn, message.room, message.data, message.cid);
@@ -243,18 +249,24 @@ export class ChatHub implements ChatService {
     }
   }
 
-  /** Queues the message for the store; the ack follows when it is stored and published. */
+  /**
+   * Queues the message for the store; the ack follows when it is stored and published. The
+   * connection does not send its close frame before this answer (ack or error) is out.
+   */
   #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
+    conn.expectAnswer();
     this.#publisher.append(conn.user, room, data, cid, (err, result) => {
       if (result) {
-        if (!cid) return;
-        const m = result.message;
-        conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
-        return;
+        if (cid) {
+          const m = result.message;
+          conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
+        }
+      } else {
+        const refusal = asRefusal(err);
+        if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
+        else this.#fail(err, conn);
       }
-      const refusal = asRefusal(err);
-      if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
-      else this.#fail(err, conn);
+      conn.answered();
     });
   }
 
@@ -343,17 +355,20 @@ export class ChatHub implements ChatService {
     if (conn && !(err instanceof ChatError)) conn.sendError('internal', 'the server failed to handle that message');
   }
 
-  /** Shutdown: closes every connection with 1001 and waits for pending store writes. */
+  /**
+   * Shutdown: every connection stops taking frames, answers those it took (storing their messages),
+   * and closes with 1001; then the store writes still pending (from HTTP) are finished.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
     clearInterval(this.#catchUp);
-    await this.#publisher.close();
     for (const conn of this.#connections) conn.close(CloseCode.goingAway, 'server shutting down');
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + SHUTDOWN_CLOSE_MS;
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.#connections) conn.ws.terminate();
+    await this.#publisher.close();
   }
 }
 
