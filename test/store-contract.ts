@@ -131,6 +131,39 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal(await store.findRegisteredUser('grace'), undefined);
       }));
 
+      it('refuses registered names and guests that look like a registered name', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        await registered(store, 'Alice2');
+        for (const lookalike of ['ａｌｉｃｅ', '\u0430lice', 'al\u0131ce', 'AL\u0130CE', 'al\u200dice', 'ALIC\u0415']) {
+          await assert.rejects(registered(store, lookalike), NameTakenError, `registered ${lookalike}`);
+          await assert.rejects(guest(store, lookalike), NameTakenError, `guest ${lookalike}`);
+        }
+        // A capital I passes for a small l: "AIice2" looks like "Alice2", though "aiice2" is no "alice2".
+        await assert.rejects(registered(store, 'AIice2'), NameTakenError);
+        await assert.rejects(guest(store, 'AIice2'), NameTakenError);
+        assert.equal((await store.findRegisteredUser('ALICE'))?.id, alice.id);
+        assert.equal(await store.findRegisteredUser('\u0430lice'), undefined, 'a look-alike is no login name');
+        // Names that only look alike to a skeleton of their own are someone else.
+        for (const name of ['Ann', 'Anna', '小明', '小朋', 'alicia']) assert.equal((await registered(store, name)).name, name);
+      }));
+
+      it('lets guests share a look-alike name while no account has it', withStore(async (store) => {
+        const one = await guest(store, 'zoe');
+        const two = await guest(store, 'ｚｏｅ');
+        assert.notEqual(one.id, two.id);
+        // An account may still take it; from then on no guest may.
+        await registered(store, 'Zoe');
+        await assert.rejects(guest(store, 'zoe'), NameTakenError);
+        assert.deepEqual(await store.getUser(two.id), two);
+      }));
+
+      it('registers one of two look-alike names at the same moment, never both', withStore(async (store) => {
+        for (const [a, b] of [['mallory', 'mall\u043Ery'], ['trent', 'TRENT'], ['Iris', 'lris']]) {
+          const results = await Promise.allSettled([registered(store, a!), registered(store, b!)]);
+          assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `${a} and ${b}`);
+        }
+      }));
+
       it('keeps Chinese, emoji and accented names exactly as given', withStore(async (store) => {
         for (const name of ['小明', '🎉 party', 'Zoë', 'Ольга', 'مريم', '👩‍💻']) {
           const u = await registered(store, name);
@@ -603,6 +636,19 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
             assert.deepEqual(ids(stored), range(1, 1000));
             const byId = new Map(results.map((r) => [r.message.id, r.message.data]));
             assert.ok(stored.every((m) => byId.get(m.id) === m.data), 'each id holds the message it was acked for');
+          }
+        }));
+
+        it('never lets a guest and an account take look-alike names through the two handles at once', withPair(async (a, b) => {
+          for (let round = 0; round < 10; round++) {
+            const name = `Walter${round}`;
+            // A Cyrillic а, or a capital I for the l.
+            const disguise = round % 2 === 0 ? `W\u0430lter${round}` : `WaIter${round}`;
+            const [account, visitor] = await Promise.allSettled([registered(a, name), guest(b, disguise)]);
+            if (account.status === 'rejected') throw account.reason;
+            // The guest came first (and the account may have its name), or it was refused.
+            if (visitor.status === 'fulfilled') assert.ok(visitor.value.id < account.value.id, `${disguise} after ${name}`);
+            else assert.ok(visitor.reason instanceof NameTakenError);
           }
         }));
 

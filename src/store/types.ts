@@ -64,11 +64,11 @@ export interface HistoryQuery {
   limit: number;
 }
 
-/** Thrown by createUser when the name is taken (case-insensitive among registered accounts). */
+/** Thrown by createUser when the name is taken, or looks like a taken one (see Store.createUser). */
 export class NameTakenError extends Error {
   readonly code = 'name_taken';
   constructor(name: string) {
-    super(`the name "${name}" is taken`);
+    super(`the name "${name}" is taken, or looks too much like a name that is`);
   }
 }
 
@@ -103,9 +103,10 @@ export interface Store {
   // --- accounts ---
   /**
    * Creates an account. A registered account's name (passwordHash not null) must be unique among
-   * registered accounts, compared case-insensitively after NFC normalisation: NameTakenError.
-   * A guest (passwordHash null, guest true) may not take a registered name either: NameTakenError.
-   * Two guests may share a name; they are different users with different ids.
+   * registered accounts, compared case-insensitively after NFC normalisation (nameKey), and must not
+   * look like one either (either of its nameSkeletons is a registered account's): NameTakenError.
+   * A guest (passwordHash null, guest true) may not take a registered name or a look-alike of one
+   * either: NameTakenError. Two guests may share a name; they are different users with different ids.
    */
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User>;
   /** The registered (non-guest) account with this name, case-insensitive. */

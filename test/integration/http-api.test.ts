@@ -77,7 +77,8 @@ describe('sign-in and sessions', () => {
   let server: TestServer;
   let base: string;
   before(async () => {
-    server = await startTestServer();
+    // These tests sign in more often than the sign-in limit allows one address (it has its own test).
+    server = await startTestServer({ SIGNIN_RATE: '0' });
     base = server.url;
   });
   after(() => server.close());
@@ -149,6 +150,17 @@ describe('sign-in and sessions', () => {
     assertError(await call(base, '/api/register', { json: { name: 'carol', password: 'another one' } }), 409, 'name_taken');
     assertError(await call(base, '/api/register', { json: { name: 'CAROL', password: 'another one' } }), 409, 'name_taken');
     assertError(await call(base, '/api/guest', { json: { name: 'cArOl' } }), 409, 'name_taken');
+  });
+
+  it('refuses with 409 a name that looks like a registered one: full-width, Cyrillic, dotless i, Turkish capital I', async () => {
+    await register(base, 'alina');
+    for (const name of ['ａｌｉｎａ', '\u0430lina', 'al\u0131na', 'AL\u0130NA']) {
+      assertError(await call(base, '/api/guest', { json: { name } }), 409, 'name_taken');
+      assertError(await call(base, '/api/register', { json: { name, password: 'another one' } }), 409, 'name_taken');
+    }
+    // Guests may still share a name that no account has, look-alike or not.
+    assert.equal((await guest(base, 'visitor')).user.name, 'visitor');
+    assert.equal((await guest(base, 'ｖｉｓｉｔｏｒ')).user.name, 'ｖｉｓｉｔｏｒ');
   });
 
   it('GET /api/me knows the session from a Bearer token or from the cookie', async () => {

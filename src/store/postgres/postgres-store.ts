@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, nameKey, nameSkeletons } from '../../protocol/names.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -99,7 +99,7 @@ const TYPES = {
     oid === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Advisory lock space of createUser: one name key at a time, so a guest cannot slip past a registration. */
+/** Advisory lock space of createUser: one name skeleton at a time, so a guest cannot slip past a registration. */
 const NAME_LOCK_SPACE = 0x70617231;
 
 /** A batch met a cid stored before that it had not looked up: nothing was stored; it starts over, looking them up. */
@@ -205,17 +205,25 @@ export class PostgresStore implements Store {
 
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
     return this.#call(() =>
       this.#transaction(async (client): Promise<User> => {
-        // Taken for guests too: a guest and a registration of the same name one at a time.
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [NAME_LOCK_SPACE, key]);
+        // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
+        // names that look alike share a skeleton, so they share a lock; taken in a fixed order.
+        await client.query(
+          'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
+          [NAME_LOCK_SPACE, [folded, cased]],
+        );
         let inserted: pg.QueryResult<{ id: number }>;
         try {
           inserted = await client.query<{ id: number }>(
-            `INSERT INTO users (name, name_key, password_hash, guest, created_at)
-             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+            `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = $3 AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = $4 AND NOT guest)
              RETURNING id`,
-            [input.name, key, input.passwordHash, input.guest, Date.now()],
+            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now()],
           );
         } catch (err) {
           if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);

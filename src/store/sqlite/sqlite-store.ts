@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, nameKey, nameSkeletons } from '../../protocol/names.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -232,10 +232,11 @@ export class SqliteStore implements Store {
 
   async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
     return this.#write((): User => {
-      // Checked here for guests; for registered accounts the unique index would catch it too.
-      if (this.#stmt.registeredNameTaken.get(key) !== undefined) throw new NameTakenError(input.name);
-      const id = this.#stmt.insertUser.get(input.name, key, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
+      // Checked here for guests; for registered accounts the unique indexes would catch it too.
+      if (this.#stmt.registeredNameTaken.get({ key, folded, cased }) !== undefined) throw new NameTakenError(input.name);
+      const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
     });
   }
@@ -702,9 +703,20 @@ function historySql(order: 'ASC' | 'DESC'): string {
 
 function prepareStatements(db: Database.Database) {
   return {
-    registeredNameTaken: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND guest = 0').pluck(),
+    // Three index searches: written with OR, the planner scans a whole index of registered names.
+    registeredNameTaken: db
+      .prepare(
+        `SELECT 1 FROM users WHERE guest = 0 AND name_key = @key
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton = @folded
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton_cased = @cased
+         LIMIT 1`,
+      )
+      .pluck(),
     insertUser: db
-      .prepare('INSERT INTO users (name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .prepare(
+        `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      )
       .pluck(),
     registeredUser: db.prepare('SELECT * FROM users WHERE name_key = ? AND guest = 0'),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
