@@ -176,6 +176,75 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
       }));
     });
 
+    describe('sessions', () => {
+      const HOUR = 3_600_000;
+
+      it('starts a session that names its user until it expires', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const now = Date.now();
+        const session = await store.createSession(alice.id, now + HOUR);
+        assert.match(session.id, /^[A-Za-z0-9_-]{22}$/);
+        assert.deepEqual(session, { id: session.id, user: alice, expiresAt: now + HOUR });
+        assert.deepEqual(await store.getSession(session.id, now), session);
+        assert.deepEqual(await store.getSession(session.id, now + HOUR - 1), session);
+        assert.equal(await store.getSession(session.id, now + HOUR), undefined, 'expired at expiresAt');
+        assert.equal(await store.getSession('no-such-session-here', now), undefined);
+        const other = await store.createSession(alice.id, now + HOUR);
+        assert.notEqual(other.id, session.id);
+        const g = await guest(store, 'visitor');
+        assert.deepEqual((await store.getSession((await store.createSession(g.id, now + HOUR)).id, now))?.user, g);
+        await assert.rejects(store.createSession(Math.max(alice.id, g.id) + 1000, now + HOUR));
+      }));
+
+      it('forgets expired sessions when it starts a new one', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const now = Date.now();
+        const old = await store.createSession(alice.id, now - 1);
+        await store.createSession(alice.id, now + HOUR);
+        // Found even by a clock that is behind: the row itself is gone.
+        assert.equal(await store.getSession(old.id, now - 1000), undefined);
+      }));
+
+      it('ends one session and leaves the user\'s others', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const now = Date.now();
+        const laptop = await store.createSession(alice.id, now + HOUR);
+        const phone = await store.createSession(alice.id, now + HOUR);
+        await store.endSession(laptop.id);
+        assert.equal(await store.getSession(laptop.id, now), undefined);
+        assert.deepEqual(await store.getSession(phone.id, now), phone);
+        await store.endSession(laptop.id);
+        await store.endSession('never-was-a-session-x');
+      }));
+
+      it('ends every session of a user, and only theirs', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const bob = await registered(store, 'bob');
+        const now = Date.now();
+        const mine = [await store.createSession(alice.id, now + HOUR), await store.createSession(alice.id, now + HOUR)];
+        const bobs = await store.createSession(bob.id, now + HOUR);
+        await store.endUserSessions(alice.id);
+        for (const s of mine) assert.equal(await store.getSession(s.id, now), undefined);
+        assert.deepEqual(await store.getSession(bobs.id, now), bobs);
+        // A session started after that works.
+        const again = await store.createSession(alice.id, now + HOUR);
+        assert.deepEqual(await store.getSession(again.id, now), again);
+      }));
+
+      it('changes a password and ends every session of the account', withStore(async (store) => {
+        const alice = await registered(store, 'alice', 'scrypt$old');
+        const bob = await registered(store, 'bob');
+        const now = Date.now();
+        const sessions = [await store.createSession(alice.id, now + HOUR), await store.createSession(alice.id, now + HOUR)];
+        const bobs = await store.createSession(bob.id, now + HOUR);
+        await store.setPassword(alice.id, 'scrypt$new');
+        assert.equal((await store.findRegisteredUser('alice'))?.passwordHash, 'scrypt$new');
+        assert.equal((await store.findRegisteredUser('bob'))?.passwordHash, 'scrypt$hash');
+        for (const s of sessions) assert.equal(await store.getSession(s.id, now), undefined);
+        assert.deepEqual(await store.getSession(bobs.id, now), bobs);
+      }));
+    });
+
     describe('rooms', () => {
       it('creates a room that starts empty and can be read back', withStore(async (store) => {
         const owner = await registered(store, 'owner');
@@ -650,6 +719,18 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
             if (visitor.status === 'fulfilled') assert.ok(visitor.value.id < account.value.id, `${disguise} after ${name}`);
             else assert.ok(visitor.reason instanceof NameTakenError);
           }
+        }));
+
+        it('ends on one handle a session started on the other, at once', withPair(async (a, b) => {
+          const alice = await registered(a, 'alice');
+          const now = Date.now();
+          const session = await a.createSession(alice.id, now + 3_600_000);
+          assert.deepEqual(await b.getSession(session.id, now), session);
+          await b.endSession(session.id);
+          assert.equal(await a.getSession(session.id, now), undefined);
+          const next = await b.createSession(alice.id, now + 3_600_000);
+          await a.setPassword(alice.id, 'scrypt$new');
+          assert.equal(await b.getSession(next.id, now), undefined);
         }));
 
         it('stores a cid retried through the other handle once, with the same id', withPair(async (a, b) => {

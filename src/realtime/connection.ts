@@ -99,12 +99,14 @@ export class ClientConnection implements Receiver {
 
   /**
    * @param user who is connected, as messages and presence name them (the same object for all)
+   * @param session the id of the session it was opened with: ending that session closes it
    */
   constructor(
     readonly ws: WebSocket,
     socket: Duplex,
     readonly user: PresenceUser,
     readonly guest: boolean,
+    readonly session: string,
     readonly ip: string,
     readonly context: ConnectionContext,
   ) {

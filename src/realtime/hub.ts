@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { userChannel, userOfChannel, type Broker, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
+import { userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -139,11 +139,12 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- connections
 
   /**
-   * Takes over an upgraded chat connection: welcomes it and serves it until it closes.
+   * Takes over an upgraded chat connection: welcomes it and serves it until it closes, or until its
+   * session ends (endSessions).
    * @param user the user as messages and presence will name them: kept, and shared by all of them
    */
-  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, ip: string): Promise<void> {
-    const conn = new ClientConnection(ws, socket, user, guest, ip, this.#context);
+  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, session: string, ip: string): Promise<void> {
+    const conn = new ClientConnection(ws, socket, user, guest, session, ip, this.#context);
     this.#connections.add(conn);
     this.#metrics.connections.set(this.#connections.size);
     const others = this.#byUser.get(user.id);
@@ -312,8 +313,12 @@ export class ChatHub implements ChatService {
     }
   }
 
-  #onBrokerEvent(channel: string, event: RoomEvent): void {
+  #onBrokerEvent(channel: string, event: ChannelEvent): void {
     const userId = userOfChannel(channel);
+    if (event.kind === 'sessions_ended') {
+      if (userId !== undefined) this.#closeSessions(userId, event.session);
+      return;
+    }
     if (userId === undefined) return this.#subscriptions.route(channel, event);
     if (event.kind !== 'chat') return;
     const conns = itemsOf(this.#byUser.get(userId));
@@ -346,6 +351,24 @@ export class ChatHub implements ChatService {
 
   presence(room: string): Promise<PresenceUser[]> {
     return this.#presence.list(room);
+  }
+
+  async endSessions(userId: number, session?: string): Promise<void> {
+    this.#closeSessions(userId, session);
+    // The other nodes hear it on the user's channel, which each of them follows while it has a
+    // connection of the user.
+    try {
+      await this.#broker.publish(userChannel(userId), session === undefined ? { kind: 'sessions_ended' } : { kind: 'sessions_ended', session });
+    } catch (err) {
+      this.#log.warn({ err, userId }, 'the broker could not take an ended session: its connections on other nodes stay open until they reconnect');
+    }
+  }
+
+  /** Closes the user's connections on this node of the ended session, or of all their sessions. */
+  #closeSessions(userId: number, session: string | undefined): void {
+    for (const conn of itemsOf(this.#byUser.get(userId))) {
+      if (session === undefined || conn.session === session) conn.close(CloseCode.sessionEnded, 'session ended');
+    }
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -19,4 +19,10 @@ export interface ChatService {
   history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
+  /**
+   * The user's session `session` (or, without it, every session of theirs) has ended in the store:
+   * their WebSocket connections of it are closed with 4001, on this node at once and on the others
+   * through the broker. Resolves once that is under way; a broker that is down is logged, not thrown.
+   */
+  endSessions(userId: number, session?: string): Promise<void>;
 }

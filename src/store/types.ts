@@ -11,6 +11,18 @@ export interface User {
   guest: boolean;
 }
 
+/**
+ * A signed-in session: what a token names (with its signature) besides the user. Ending it ends the
+ * token at once, on every node: each request and each upgrade looks it up.
+ */
+export interface Session {
+  /** Random, unguessable (128 bits, base64url). */
+  id: string;
+  user: User;
+  /** Milliseconds since the epoch; the token's `exp`. */
+  expiresAt: number;
+}
+
 /** A user plus what only sign-in needs. */
 export interface UserRecord extends User {
   /** scrypt hash string; null for guests. */
@@ -112,6 +124,24 @@ export interface Store {
   /** The registered (non-guest) account with this name, case-insensitive. */
   findRegisteredUser(name: string): Promise<UserRecord | undefined>;
   getUser(id: number): Promise<User | undefined>;
+  /**
+   * Sets a registered account's password hash, and ends every session of the account (a password
+   * that was guessed or leaked must not leave its sessions behind). Does nothing for an unknown id.
+   */
+  setPassword(userId: number, passwordHash: string): Promise<void>;
+
+  // --- sessions ---
+  /**
+   * Starts a session of the user, valid until `expiresAt`, and returns it. Also forgets sessions
+   * that have expired (of anyone). Rejects for an unknown user.
+   */
+  createSession(userId: number, expiresAt: number): Promise<Session>;
+  /** The session with its user, while it has not ended and `now` is before its expiry. */
+  getSession(id: string, now: number): Promise<Session | undefined>;
+  /** Ends one session (logout). Ending one that is gone is fine. */
+  endSession(id: string): Promise<void>;
+  /** Ends every session of the user (a ban, say). */
+  endUserSessions(userId: number): Promise<void>;
 
   // --- rooms ---
   /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */

@@ -96,6 +96,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'sessions: a token works only while its session exists',
+    sql: `
+      -- Looked up by every request and upgrade; deleted by logout, a password change or a ban.
+      CREATE TABLE sessions (
+        id         text   COLLATE "C" PRIMARY KEY,
+        user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

@@ -10,11 +10,13 @@ import {
   type HistoryQuery,
   type NewMessage,
   type Room,
+  type Session,
   type Store,
   type StoredMessage,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 
@@ -254,6 +256,63 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow>({ name: 'user-by-id', text: 'SELECT * FROM users WHERE id = $1', values: [id] });
       const row = rows[0];
       return row ? { id: row.id, name: row.name, guest: row.guest } : undefined;
+    });
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<void> {
+    return this.#call(async () => {
+      // One statement, so one transaction: the new hash and no session left.
+      await this.#query({
+        name: 'set-password',
+        text: `WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 AND NOT guest RETURNING id)
+               DELETE FROM sessions WHERE user_id = $1`,
+        values: [userId, passwordHash],
+      });
+    });
+  }
+
+  // --- sessions ---
+
+  createSession(userId: number, expiresAt: number): Promise<Session> {
+    const id = newSessionId();
+    const now = Date.now();
+    return this.#call(async () => {
+      // One statement: the expired sessions forgotten, the new one inserted, its user read.
+      const { rows } = await this.#query<UserRow>({
+        name: 'create-session',
+        text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4),
+               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 RETURNING user_id)
+               SELECT u.* FROM inserted JOIN users u ON u.id = inserted.user_id`,
+        values: [id, userId, expiresAt, now],
+      });
+      const row = rows[0];
+      if (!row) throw new Error(`no user with id ${userId}`);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt };
+    });
+  }
+
+  getSession(id: string, now: number): Promise<Session | undefined> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<UserRow & { expires_at: number }>({
+        name: 'session-by-id',
+        text: `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.id = $1 AND s.expires_at > $2`,
+        values: [id, now],
+      });
+      const row = rows[0];
+      return row ? { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt: row.expires_at } : undefined;
+    });
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.#call(async () => {
+      await this.#query({ name: 'end-session', text: 'DELETE FROM sessions WHERE id = $1', values: [id] });
+    });
+  }
+
+  endUserSessions(userId: number): Promise<void> {
+    return this.#call(async () => {
+      await this.#query({ name: 'end-user-sessions', text: 'DELETE FROM sessions WHERE user_id = $1', values: [userId] });
     });
   }
 

@@ -184,6 +184,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    name: 'sessions: a token works only while its session exists',
+    sql: `
+      -- Looked up by every request and upgrade; deleted by logout, a password change or a ban.
+      CREATE TABLE sessions (
+        id         TEXT    PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

@@ -11,11 +11,13 @@ import {
   type HistoryQuery,
   type NewMessage,
   type Room,
+  type Session,
   type Store,
   type StoredMessage,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 
@@ -256,6 +258,40 @@ export class SqliteStore implements Store {
   async getUser(id: number): Promise<User | undefined> {
     const row = this.#stmt.userById.get(id) as UserRow | undefined;
     return row ? { id: row.id, name: row.name, guest: row.guest === 1 } : undefined;
+  }
+
+  async setPassword(userId: number, passwordHash: string): Promise<void> {
+    this.#write(() => {
+      this.#stmt.setPassword.run(passwordHash, userId);
+      this.#stmt.endUserSessions.run(userId);
+    });
+  }
+
+  // --- sessions ---
+
+  async createSession(userId: number, expiresAt: number): Promise<Session> {
+    const now = Date.now();
+    return this.#write((): Session => {
+      const row = this.#stmt.userById.get(userId) as UserRow | undefined;
+      if (row === undefined) throw new Error(`no user with id ${userId}`);
+      this.#stmt.endExpiredSessions.run(now);
+      const id = newSessionId();
+      this.#stmt.insertSession.run(id, userId, now, expiresAt);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt };
+    });
+  }
+
+  async getSession(id: string, now: number): Promise<Session | undefined> {
+    const row = this.#stmt.sessionById.get(id, now) as (UserRow & { expires_at: number }) | undefined;
+    return row ? { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt: row.expires_at } : undefined;
+  }
+
+  async endSession(id: string): Promise<void> {
+    this.#stmt.endSession.run(id);
+  }
+
+  async endUserSessions(userId: number): Promise<void> {
+    this.#stmt.endUserSessions.run(userId);
   }
 
   // --- rooms ---
@@ -720,6 +756,16 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     registeredUser: db.prepare('SELECT * FROM users WHERE name_key = ? AND guest = 0'),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+    setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND guest = 0'),
+
+    insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+    sessionById: db.prepare(
+      `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = ? AND s.expires_at > ?`,
+    ),
+    endSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+    endUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
+    endExpiredSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
 
     insertRoom: db.prepare(
       `INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES (?, ?, ?, ?, ?)
