@@ -72,6 +72,10 @@ export class LocalPresence implements Presence {
     // A single node's entries go with its process: nothing is left behind to expire.
   }
 
+  onReturned(): void {
+    // Nothing here is ever lost while the process lives.
+  }
+
   async ping(): Promise<boolean> {
     return true;
   }

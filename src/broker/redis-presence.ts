@@ -30,8 +30,8 @@ const REFRESH_BATCH = 1000;
 
 type Client = ReturnType<typeof createClient>;
 
-/** Departures in a script's reply: flat (room, userId, name)... */
-function departures(flat: unknown): { room: string; user: PresenceUser }[] {
+/** The users in a script's reply (departures, or entries put back): flat (room, userId, name) triplets. */
+function roomUsers(flat: unknown): { room: string; user: PresenceUser }[] {
   const list = flat as string[];
   const out = [];
   for (let i = 0; i + 2 < list.length; i += 3) out.push({ room: String(list[i]), user: { id: Number(list[i + 1]), name: String(list[i + 2]) } });
@@ -45,6 +45,7 @@ export class RedisPresence implements Presence {
   /** This node's entries: room -> member (`<node>|<userId>|<connId>`) -> its user. */
   readonly #entries = new Map<string, Map<string, PresenceUser>>();
   #onExpired: ((room: string, user: PresenceUser) => void) | undefined;
+  #onReturned: ((room: string, user: PresenceUser) => void) | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #refreshing = false;
@@ -108,6 +109,10 @@ export class RedisPresence implements Presence {
     this.#onExpired = handler;
   }
 
+  onReturned(handler: (room: string, user: PresenceUser) => void): void {
+    this.#onReturned = handler;
+  }
+
   ping(): Promise<boolean> {
     return answers(this.#client);
   }
@@ -139,7 +144,7 @@ export class RedisPresence implements Presence {
   }
 
   #report(flat: unknown): void {
-    for (const { room, user } of departures(flat)) this.#onExpired?.(room, user);
+    for (const { room, user } of roomUsers(flat)) this.#onExpired?.(room, user);
   }
 
   /** Pushes back the expiry of every entry of this node: a script per REFRESH_BATCH entries, pipelined. */
@@ -168,6 +173,7 @@ export class RedisPresence implements Presence {
           // Redis had lost them (a restart) or removed them as a dead node's (this node could not
           // reach it for longer than the TTL): they are in their rooms again.
           this.#log.warn({ users: returned.length / 3 }, 'presence entries were missing from Redis and are back');
+          for (const { room, user } of roomUsers(returned)) this.#onReturned?.(room, user);
         }
         this.#report(gone);
       }

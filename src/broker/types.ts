@@ -12,7 +12,9 @@ export type RoomEvent =
   | { kind: 'chat'; message: StoredMessage }
   | { kind: 'join'; room: string; user: PresenceUser }
   | { kind: 'left'; room: string; user: PresenceUser }
-  | { kind: 'typing'; room: string; user: PresenceUser };
+  | { kind: 'typing'; room: string; user: PresenceUser }
+  /** A room appeared to the users of the channel: a new public room (ROOMS_CHANNEL), or one they were added to (their user channel). */
+  | { kind: 'room'; room: string; private: boolean };
 
 /**
  * An event of a user channel only: the user's session `session` (without it, every session of
@@ -29,6 +31,9 @@ export type ChannelEvent = RoomEvent | SessionsEndedEvent;
  * contain "user:", so the two cannot clash.
  */
 export const userChannel = (userId: number): string => `user:${userId}`;
+
+/** The channel every node follows for news of every connection: new public rooms. Not a room name (it has a colon). */
+export const ROOMS_CHANNEL = 'server:rooms';
 
 /** The user id of a user channel, or undefined for a room. */
 export function userOfChannel(channel: string): number | undefined {
@@ -103,6 +108,12 @@ export interface Presence {
    * reported to one node only. Set once, by the hub.
    */
   onExpired(handler: (room: string, user: PresenceUser) => void): void;
+  /**
+   * The handler of users who are in a room again because this node put back entries that its
+   * presence store had lost (a restart) or removed as a dead node's (it could not reach it for
+   * longer than the expiry): the hub tells the room they joined. Set once, by the hub.
+   */
+  onReturned(handler: (room: string, user: PresenceUser) => void): void;
   /** Whether presence answers (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

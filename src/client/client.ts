@@ -42,6 +42,8 @@ export interface ClientEvents {
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
   list: { room: string; data: WireUser[]; lastId?: number };
   typing: { room: string; user: WireUser };
+  /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
+  room: { room: string; private: boolean };
   /** An error frame that is not the answer to a send (those reject the send's promise instead). */
   error: { code: string; message: string; cid?: string; room?: string };
   /** The server no longer has some messages of the room; delivery continues from the oldest it has. */
@@ -69,6 +71,11 @@ export interface ParleyClientOptions {
   stableAfterMs?: number;
   /** Delay before a send refused with `rate_limited` is tried again (ms). Default 1000. */
   rateLimitRetryMs?: number;
+  /**
+   * Delay before a send or a join refused with `unavailable` (the server's store or broker cannot be
+   * reached now) is tried again (ms). Default 2000.
+   */
+  unavailableRetryMs?: number;
   /**
    * Node only (browsers cannot ping): ping this often and drop a connection that answered nothing
    * for a whole interval, so a silently dead network is noticed and the client reconnects.
@@ -336,7 +343,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (cursor.last === undefined) this.#write({ type: 'join', room });
     else {
       cursor.resyncSent();
-      this.#write({ type: 'join', room, after: cursor.last });
+      this.#write(cursor.lastTs === undefined ? { type: 'join', room, after: cursor.last } : { type: 'join', room, after: cursor.last, at: cursor.lastTs });
     }
   }
 
@@ -370,11 +377,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
         cursor?.synced();
         // Where the subscription starts: a room joined without `after` rejoins from here after a cut,
         // even when no message arrived in between.
-        if (cursor && cursor.last === undefined && frame.lastId !== undefined) cursor.last = frame.lastId;
+        if (cursor && cursor.last === undefined && frame.lastId !== undefined) cursor.rewind(frame.lastId, frame.lastTs);
         // Behind what was delivered here: the room's history went back (see the `rewound` event).
         let rewound = false;
         if (cursor?.last !== undefined && frame.lastId !== undefined && frame.lastId < cursor.last) {
-          cursor.last = frame.lastId;
+          cursor.rewind(frame.lastId, frame.lastTs);
           rewound = true;
         }
         this.#members.set(frame.room, new Map(frame.data.map((u) => [u.id, u])));
@@ -392,6 +399,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
         return;
       case 'typing':
         this.emit('typing', { room: frame.room, user: frame.user });
+        return;
+      case 'room':
+        if (!this.#rooms.includes(frame.room)) this.#rooms = [...this.#rooms, frame.room].sort();
+        this.emit('room', { room: frame.room, private: frame.private });
         return;
     }
   }
@@ -420,8 +431,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
       this.#joined.set(frame.room, cursor);
     }
     const verdict = cursor.offer(frame.id);
-    if (verdict === 'deliver') this.emit('chat', toChatMessage(frame));
-    else if (verdict === 'resync') this.#write({ type: 'join', room: frame.room, after: cursor.last });
+    if (verdict === 'deliver') {
+      cursor.lastTs = frame.ts;
+      this.emit('chat', toChatMessage(frame));
+    } else if (verdict === 'resync') this.#sendJoin(frame.room, cursor);
   }
 
   #onAck(frame: Extract<ServerFrame, { type: 'ack' }>): void {
@@ -434,18 +447,25 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const { code, message, cid, room } = frame;
     if (code === 'history_gap' && room !== undefined) {
-      this.#joined.get(room)?.historyGap();
+      const cursor = this.#joined.get(room);
+      cursor?.historyGap();
       this.emit('history_gap', { room, message });
+      // The room's history went back before what was delivered here, and goes on after lastId.
+      if (cursor?.last !== undefined && frame.lastId !== undefined && frame.lastId < cursor.last) {
+        cursor.rewind(frame.lastId);
+        this.emit('rewound', { room, lastId: frame.lastId });
+      }
       return;
     }
     const pending = cid === undefined ? undefined : this.#outbox.get(cid);
     if (pending && cid !== undefined) {
-      if (code === 'rate_limited') {
-        // Too fast: the same frame (same cid) goes again a little later.
+      if (code === 'rate_limited' || code === 'unavailable') {
+        // Too fast, or the server cannot store it now: the same frame (same cid) goes again a little later.
+        const delay = code === 'rate_limited' ? (this.#options.rateLimitRetryMs ?? 1000) : (this.#options.unavailableRetryMs ?? 2000);
         pending.retryTimer = setTimeout(() => {
           pending.retryTimer = undefined;
           if (this.#open) this.#write(pending.frame);
-        }, this.#options.rateLimitRetryMs ?? 1000);
+        }, delay);
         return;
       }
       this.#outbox.delete(cid);
@@ -459,6 +479,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
       if (code === 'forbidden' || code === 'not_found') {
         this.#joined.delete(room);
         this.#members.delete(room);
+      }
+      // A join the server could not serve now (its store or broker is away) is asked again later.
+      const cursor = this.#joined.get(room);
+      if (code === 'unavailable' && cursor) {
+        setTimeout(() => {
+          if (this.#open && this.#joined.get(room) === cursor) this.#sendJoin(room, cursor);
+        }, this.#options.unavailableRetryMs ?? 2000);
       }
     }
     const event: ClientEvents['error'] = { code, message };

@@ -12,6 +12,11 @@ export const RESYNC_RETRY_MS = 5_000;
 export class RoomCursor {
   /** The last id delivered to the application; undefined before the first one. */
   last: number | undefined;
+  /**
+   * The ts of message `last`, when known: sent back with a rejoin, so that the server can tell
+   * whether its history is still the one this client has.
+   */
+  lastTs: number | undefined;
   #resyncingSince: number | undefined;
   #acceptGap = false;
 
@@ -19,7 +24,7 @@ export class RoomCursor {
     this.last = last;
   }
 
-  /** Decides about a message with `id`; 'deliver' also advances the cursor. */
+  /** Decides about a message with `id`; 'deliver' also advances the cursor (the caller sets lastTs). */
   offer(id: number, now: number = Date.now()): Verdict {
     if (this.last === undefined || id === this.last + 1 || (this.#acceptGap && id > this.last)) {
       this.last = id;
@@ -47,6 +52,12 @@ export class RoomCursor {
   /** The server said it no longer has some messages: the next id after `last` is accepted, whatever it is. */
   historyGap(): void {
     this.#acceptGap = true;
+  }
+
+  /** The room's history now goes on after `lastId`, before messages delivered here: start over from it. */
+  rewind(lastId: number, lastTs?: number): void {
+    this.last = lastId;
+    this.lastTs = lastTs;
   }
 
   /** A new connection: whatever the old one was waiting for will not come. */

@@ -16,6 +16,8 @@ export interface HttpSettings {
   guests: boolean;
   /** The longest message text in characters (MAX_TEXT), told to clients by /api/session. */
   maxText: number;
+  /** This node's name (NODE_ID), told by /readyz. */
+  nodeId: string;
 }
 
 /** Everything the HTTP API needs, handed in by the composition root. */

@@ -19,7 +19,7 @@ export function healthRoutes(deps: HttpDeps): Router {
       deps.logger.warn({ err }, 'readiness check failed');
     }
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'unavailable' };
+    ctx.body = { status: ready ? 'ready' : 'unavailable', node: deps.settings.nodeId };
   });
 
   router.get('/metrics', async (ctx) => {

@@ -30,6 +30,7 @@ export function roomsRoutes(deps: HttpDeps): Router {
     const body = parseBody(ctx, createBody);
     const room = await store.createRoom({ name: body.name, private: body.private ?? false, createdBy: user.id });
     deps.logger.info({ room: room.name, private: room.private, user: user.id }, 'room created');
+    await deps.chat.roomCreated(room);
     ctx.status = 201;
     ctx.body = { room: roomView(room) };
   });
@@ -45,6 +46,7 @@ export function roomsRoutes(deps: HttpDeps): Router {
     const user = typeof body.user === 'number' ? await store.getUser(body.user) : await store.findRegisteredUser(body.user.normalize('NFC').trim());
     if (!user) throw new HttpError(404, 'not_found', `no user ${body.user}`);
     await store.addMember(room.name, user.id);
+    await deps.chat.memberAdded(room, user.id);
     ctx.body = { room: roomView(room), user: { id: user.id, name: user.name } };
   });
 

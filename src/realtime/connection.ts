@@ -13,12 +13,13 @@ import { encodeFrame } from './frames.js';
 import { OutboundQueue } from './outbound.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
-import { clientMessageSchema, refusalIds, type ClientMessage, type ServerMessage } from './protocol.js';
+import { clientFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
+import { refusalIds } from './refusal-ids.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
 /** Handles one message; a returned promise holds the connection's later messages until it settles. */
-export type MessageHandler = (conn: ClientConnection, message: ClientMessage) => Promise<void> | undefined;
+export type MessageHandler = (conn: ClientConnection, message: ClientFrame) => Promise<void> | undefined;
 
 /**
  * What every connection of a hub shares: limits and callbacks. One object for all connections, so
@@ -86,7 +87,7 @@ export class ClientConnection implements Receiver {
   /** Messages refused in a row; the connection is closed when a client keeps going. */
   #refusedInARow = 0;
   /** Messages waiting for an earlier one that is still being handled (or for the welcome). */
-  #waiting: ClientMessage[] | undefined;
+  #waiting: ClientFrame[] | undefined;
   #busy = false;
   /** No frame is admitted any more: a close is under way, or the peer is gone. */
   #closing = false;
@@ -188,11 +189,11 @@ export class ClientConnection implements Receiver {
     this.#outbound.push(frame);
   }
 
-  send(message: ServerMessage): void {
+  send(message: ServerFrame): void {
     this.#outbound.push(encodeFrame(message));
   }
 
-  sendError(code: ErrorCode, message: string, extra: { cid?: string; room?: string } = {}): void {
+  sendError(code: ErrorCode, message: string, extra: { cid?: string; room?: string; lastId?: number } = {}): void {
     this.send({ type: 'error', code, message, ...extra });
   }
 
@@ -222,7 +223,7 @@ export class ClientConnection implements Receiver {
     else this.#run(message);
   }
 
-  #run(message: ClientMessage): void {
+  #run(message: ClientFrame): void {
     let pending: Promise<void> | undefined;
     try {
       pending = this.context.handle(this, message);
@@ -255,7 +256,7 @@ export class ClientConnection implements Receiver {
     this.#closeWhenAnswered();
   }
 
-  #parse(data: RawData, isBinary: boolean): ClientMessage | undefined {
+  #parse(data: RawData, isBinary: boolean): ClientFrame | undefined {
     if (isBinary) {
       this.sendError('bad_request', 'binary frames are not part of the chat protocol; send JSON text');
       return undefined;
@@ -267,7 +268,7 @@ export class ClientConnection implements Receiver {
       this.sendError('bad_request', 'frame is not valid JSON');
       return undefined;
     }
-    const parsed = checkInput(clientMessageSchema, json);
+    const parsed = checkInput(clientFrameSchema, json);
     if (parsed.success) return parsed.data;
     this.sendError('bad_request', describeIssues(parsed.error, 1, 'frame') || 'invalid message', refusalIds(json));
     return undefined;

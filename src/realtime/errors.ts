@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../protocol/error-codes.js';
+import { BrokerUnavailableError } from '../broker/types.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 /** A refusal with a stable code: the WebSocket layer sends it as `error`, the HTTP layer maps it to a status. */
@@ -12,11 +13,11 @@ export class ChatError extends Error {
 }
 
 /**
- * What the client is told of an error: a refusal, or a store that cannot be reached now
+ * What the client is told of an error: a refusal, or a store or broker that cannot be reached now
  * (`unavailable`: the client may send again); undefined for a failure of the server itself.
  */
 export function asRefusal(err: unknown): ChatError | undefined {
   if (err instanceof ChatError) return err;
-  if (err instanceof StoreUnavailableError) return new ChatError('unavailable', err.message);
+  if (err instanceof StoreUnavailableError || err instanceof BrokerUnavailableError) return new ChatError('unavailable', err.message);
   return undefined;
 }

@@ -3,7 +3,7 @@
  * valid on every connection: a room broadcast serializes and frames a message once per node.
  */
 import type { StoredMessage } from '../store/types.js';
-import type { ServerMessage } from './protocol.js';
+import type { ServerFrame } from '../protocol/frames.js';
 
 const FIN_TEXT = 0x81;
 
@@ -12,7 +12,7 @@ const FIN_TEXT = 0x81;
  * in a single buffer. ws's Sender.frame returns the header and payload apart, which would cost a
  * second allocation and copy per message to join them; the header of an unmasked frame is 2-10 bytes.
  */
-export function encodeFrame(message: ServerMessage): Buffer {
+export function encodeFrame(message: ServerFrame): Buffer {
   return textFrame(JSON.stringify(message));
 }
 

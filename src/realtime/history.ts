@@ -1,5 +1,5 @@
 /** Pages of a room's stored messages, and whether some of them were pruned. */
-import type { ChatFrame } from './protocol.js';
+import type { ChatFrame } from '../protocol/frames.js';
 import type { HistoryQuery, StoredMessage, Store } from '../store/types.js';
 
 export interface HistoryPage {

@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser } from '../broker/types.js';
+import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -17,9 +17,10 @@ import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { asRefusal, ChatError } from './errors.js';
-import { encodeAckFrame } from './frames.js';
+import { encodeAckFrame, encodeFrame } from './frames.js';
 import { historyPage, missingAfter, toFrame } from './history.js';
-import { refusalIds, type ClientMessage } from './protocol.js';
+import type { ClientFrame } from '../protocol/frames.js';
+import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
 import { ThrottledWarning } from './throttled-warning.js';
@@ -102,15 +103,21 @@ export class ChatHub implements ChatService {
       resync: () => {
         this.#metrics.brokerResyncs.inc();
         this.#log.info('broker subscriptions restored: reading the followed rooms again from the store');
+        // A user who connected while the broker was down has no user channel yet (its subscribe failed).
+        for (const id of this.#byUser.keys()) void this.#broker.subscribe(userChannel(id)).catch(onError);
         void this.#subscriptions.catchUp().catch(onError);
       },
     });
+    void this.#broker.subscribe(ROOMS_CHANNEL).catch(onError);
     if (deps.options.catchUpMs > 0) {
       this.#catchUp = setInterval(() => void this.#subscriptions.catchUp().catch(onError), deps.options.catchUpMs);
       this.#catchUp.unref();
     }
     this.#presence.onExpired((room, user) => {
       void Promise.resolve(this.#broker.publish(room, { kind: 'left', room, user })).catch(onError);
+    });
+    this.#presence.onReturned((room, user) => {
+      void Promise.resolve(this.#broker.publish(room, { kind: 'join', room, user })).catch(onError);
     });
     this.#heartbeat = setInterval(() => this.#beat(), deps.options.heartbeatMs);
     this.#heartbeat.unref();
@@ -197,7 +204,7 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- client messages
 
   /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
-  #handleMessage = (conn: ClientConnection, message: ClientMessage): Promise<void> | undefined => {
+  #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
     if (conn.gone) return undefined;
     if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
@@ -207,11 +214,11 @@ export class ChatHub implements ChatService {
     return this.#handle(conn, message);
   };
 
-  async #handle(conn: ClientConnection, message: ClientMessage): Promise<void> {
+  async #handle(conn: ClientConnection, message: ClientFrame): Promise<void> {
     try {
       switch (message.type) {
         case 'join':
-          await this.#join(conn, message.room, message.after);
+          await this.#join(conn, message.room, message.after, message.at);
           break;
         case 'leave': {
           const sub = conn.subscription(message.room);
@@ -287,9 +294,9 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- rooms and presence
 
-  async #join(conn: ClientConnection, name: string, after: number | undefined): Promise<void> {
+  async #join(conn: ClientConnection, name: string, after: number | undefined, at: number | undefined): Promise<void> {
     await this.#access.allow(conn, name);
-    const sub = await this.#subscriptions.subscribe(conn, name, after);
+    const sub = await this.#subscriptions.subscribe(conn, name, after, at);
     if (!sub.present) {
       sub.present = true;
       const user = conn.user;
@@ -300,7 +307,10 @@ export class ChatHub implements ChatService {
     const data = await this.#presence.list(name);
     // Every chat frame up to lastSent is queued before this list, every later one after it: a client
     // that reconnects rejoins with after = lastId even if no message came in between.
-    if (conn.subscription(name) === sub) conn.send({ type: 'list', room: name, data, lastId: sub.lastSent });
+    // With the ts of that message, when known, which the client sends back as `at` when it rejoins.
+    if (conn.subscription(name) !== sub) return;
+    const lastTs = this.#subscriptions.lastTs(name, sub.lastSent);
+    conn.send(lastTs === undefined ? { type: 'list', room: name, data, lastId: sub.lastSent } : { type: 'list', room: name, data, lastId: sub.lastSent, lastTs });
   }
 
   async #leave(conn: ClientConnection, sub: Subscription): Promise<void> {
@@ -314,6 +324,7 @@ export class ChatHub implements ChatService {
   }
 
   #onBrokerEvent(channel: string, event: ChannelEvent): void {
+    if (event.kind === 'room') return this.#tellRoom(channel, event.room, event.private);
     const userId = userOfChannel(channel);
     if (event.kind === 'sessions_ended') {
       if (userId !== undefined) this.#closeSessions(userId, event.session);
@@ -323,6 +334,14 @@ export class ChatHub implements ChatService {
     if (event.kind !== 'chat') return;
     const conns = itemsOf(this.#byUser.get(userId));
     if (conns.length > 0) void this.#subscriptions.deliverDirect(conns, event.message).catch((e) => this.#fail(e));
+  }
+
+  /** A room appeared: to every connection here (a public room), or to the user's (one they were added to). */
+  #tellRoom(channel: string, room: string, isPrivate: boolean): void {
+    const frame = encodeFrame({ type: 'room', room, private: isPrivate });
+    const userId = userOfChannel(channel);
+    const conns = channel === ROOMS_CHANNEL ? this.#connections : itemsOf(this.#byUser.get(userId ?? 0));
+    for (const conn of conns) if (!conn.closing) conn.push(frame);
   }
 
   // ---------------------------------------------------------------- ChatService (for HTTP)
@@ -351,6 +370,16 @@ export class ChatHub implements ChatService {
 
   presence(room: string): Promise<PresenceUser[]> {
     return this.#presence.list(room);
+  }
+
+  async roomCreated(room: Room): Promise<void> {
+    const event: RoomEvent = { kind: 'room', room: room.name, private: room.private };
+    if (!room.private) await this.#broker.publish(ROOMS_CHANNEL, event);
+    else if (room.createdBy !== null) await this.#broker.publish(userChannel(room.createdBy), event);
+  }
+
+  async memberAdded(room: Room, userId: number): Promise<void> {
+    await this.#broker.publish(userChannel(userId), { kind: 'room', room: room.name, private: room.private });
   }
 
   async endSessions(userId: number, session?: string): Promise<void> {

@@ -64,6 +64,8 @@ export class RoomChannel {
   readonly subscribers = new Set<Subscription>();
   /** The highest id delivered on this node; undefined until the channel knows where the room is. */
   #lastSeq: number | undefined;
+  /** The ts of message #lastSeq, when known: a client that joins now is told it with the list. */
+  #lastTs: number | undefined;
   readonly #early: StoredMessage[] = [];
   readonly #pending = new Map<number, StoredMessage>();
   /** The newest id the store was found to have (catchUp): the channel fills up to it even if nothing follows. */
@@ -85,9 +87,14 @@ export class RoomChannel {
     return this.#lastSeq ?? 0;
   }
 
-  /** Sets the starting point (the room's last stored id, read after subscribing to the broker). */
-  start(lastId: number): void {
+  get lastTs(): number | undefined {
+    return this.#lastTs;
+  }
+
+  /** Sets the starting point (the room's last stored id and its ts, read after subscribing to the broker). */
+  start(lastId: number, lastTs?: number): void {
     this.#lastSeq = lastId;
+    this.#lastTs = lastTs;
     for (const m of this.#early) this.#accept(m);
     this.#early.length = 0;
     if (this.#known > lastId && !this.#filling) void this.#fill();
@@ -99,6 +106,8 @@ export class RoomChannel {
       else this.#accept(event.message);
       return;
     }
+    // News of rooms come on the rooms and user channels, never on a room's own.
+    if (event.kind === 'room') return;
     const frame = encodeFrame(
       event.kind === 'typing'
         ? { type: 'typing', room: event.room, user: event.user }
@@ -160,7 +169,10 @@ export class RoomChannel {
         const missing = await this.store.history(this.name, { after: last, limit: Math.min(want - last, 1000) });
         // None left (pruned): skip ahead rather than stall the room. Some: in id order, past any
         // pruned start of the hole (the ids that are gone will not come back).
-        if (missing.length === 0) this.#lastSeq = want;
+        if (missing.length === 0) {
+          this.#lastSeq = want;
+          this.#lastTs = undefined;
+        }
         let filled = 0;
         for (const m of missing) {
           if (m.id <= this.#lastSeq!) continue;
@@ -179,6 +191,7 @@ export class RoomChannel {
 
   #dispatch(message: StoredMessage): void {
     this.#lastSeq = message.id;
+    this.#lastTs = message.ts;
     if (this.subscribers.size === 0) return;
     const frame = encodeChatFrame(this.#chatPrefix, message);
     for (const sub of this.subscribers) sub.deliver(message.id, frame);

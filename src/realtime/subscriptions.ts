@@ -30,6 +30,8 @@ export class Subscriptions {
   readonly #ready = new Map<string, RoomChannel>();
   /** Subscriptions whose channel is being made, and the promise of their start. */
   readonly #starting = new Map<Subscription, Promise<void>>();
+  /** The `at` of a pending subscription's replay start, when its join gave one. */
+  readonly #startAt = new Map<Subscription, number>();
   readonly #onFilled = (count: number) => this.#metrics.messagesCaughtUp.inc(count);
 
   constructor(deps: SubscriptionsDeps) {
@@ -49,12 +51,13 @@ export class Subscriptions {
    * subscription is registered on the connection before anything is awaited, so that a DM arriving
    * meanwhile finds it (see deliverDirect) instead of starting a second, competing one.
    */
-  async subscribe(conn: ClientConnection, name: string, after: number | undefined): Promise<Subscription> {
+  async subscribe(conn: ClientConnection, name: string, after: number | undefined, at?: number): Promise<Subscription> {
     let sub = conn.subscription(name);
     if (!sub) {
       sub = new Subscription(conn, name);
       sub.state = 'pending';
       sub.lastSent = after ?? -1;
+      if (after !== undefined && at !== undefined) this.#startAt.set(sub, at);
       conn.addSubscription(sub);
       const starting = this.#start(conn, sub);
       this.#starting.set(sub, starting);
@@ -68,15 +71,25 @@ export class Subscriptions {
     const starting = this.#starting.get(sub);
     if (starting) {
       // Not started yet: the replay will begin where this join asks.
-      if (after !== undefined && sub.state === 'pending') sub.lastSent = after;
+      if (after !== undefined && sub.state === 'pending') {
+        sub.lastSent = after;
+        if (at === undefined) this.#startAt.delete(sub);
+        else this.#startAt.set(sub, at);
+      }
       await starting;
       return sub;
     }
     if (after !== undefined) {
       const channel = this.#ready.get(name);
-      if (channel) await this.#replay(conn, channel, sub, after);
+      if (channel) await this.#replay(conn, channel, sub, after, at);
     }
     return sub;
+  }
+
+  /** The ts of message `id` of the room, if it is the newest this node delivered (its channel knows it). */
+  lastTs(room: string, id: number): number | undefined {
+    const channel = this.#ready.get(room);
+    return channel && channel.lastSeq === id ? channel.lastTs : undefined;
   }
 
   /** Stops the subscription (the connection left the room, or closed). */
@@ -99,7 +112,10 @@ export class Subscriptions {
       if (conn.closing) continue;
       const sub = conn.subscription(message.room);
       if (sub) {
-        if (sub.state === 'pending' && (sub.lastSent < 0 || message.id - 1 < sub.lastSent)) sub.lastSent = message.id - 1;
+        if (sub.state === 'pending' && (sub.lastSent < 0 || message.id - 1 < sub.lastSent)) {
+          sub.lastSent = message.id - 1;
+          this.#startAt.delete(sub);
+        }
         continue;
       }
       conn.allow(message.room);
@@ -139,7 +155,10 @@ export class Subscriptions {
         // Subscribe first, then read where the room is: nothing published in between is missed.
         await this.#broker.subscribe(name);
         const room = await this.#store.getRoom(name);
-        channel.start(room?.lastId ?? 0);
+        const lastId = room?.lastId ?? 0;
+        // The ts of the newest message, for the lists of joins that start live here.
+        const [newest] = lastId > 0 ? await this.#store.history(name, { after: lastId - 1, limit: 1 }) : [];
+        channel.start(lastId, newest?.id === lastId ? newest.ts : undefined);
         this.#ready.set(name, channel);
         this.#metrics.roomsActive.set(this.#ready.size);
         return channel;
@@ -156,41 +175,60 @@ export class Subscriptions {
     // The channel may have been dropped while this waited (its last subscriber left): take the new one.
     while (this.#ready.get(sub.room) !== channel) channel = await this.#channel(sub.room);
     // Left, or closed, while the channel was being made.
-    if (conn.subscription(sub.room) !== sub || conn.closing) return;
+    if (conn.subscription(sub.room) !== sub || conn.closing) {
+      this.#startAt.delete(sub);
+      return;
+    }
     channel.subscribers.add(sub);
     const after = sub.lastSent;
-    if (after >= 0) await this.#replay(conn, channel, sub, after);
+    const at = this.#startAt.get(sub);
+    this.#startAt.delete(sub);
+    if (after >= 0) await this.#replay(conn, channel, sub, after, at);
     else {
       sub.lastSent = channel.lastSeq;
       sub.state = 'live';
     }
   }
 
-  async #replay(conn: ClientConnection, channel: RoomChannel, sub: Subscription, after: number): Promise<void> {
+  /**
+   * Sends the stored messages after `after`, then the live ones that came meanwhile. `at`, the ts of
+   * the client's own message `after`, tells whether the store's history is still the client's: a
+   * store restored from an older backup reuses ids for new messages, which the client would take
+   * for ones it has.
+   */
+  async #replay(conn: ClientConnection, channel: RoomChannel, sub: Subscription, after: number, at?: number): Promise<void> {
     const generation = ++sub.generation;
     sub.state = 'replaying';
     sub.backlog = undefined;
     sub.lastSent = after;
     const stale = () => sub.generation !== generation || conn.closing;
-    const newest = Math.max(channel.lastSeq, (await this.#store.getRoom(channel.name))?.lastId ?? 0);
+    const room = channel.name;
+    const newest = Math.max(channel.lastSeq, (await this.#store.getRoom(room))?.lastId ?? 0);
+    if (stale()) return;
+    const diverged = at !== undefined && after > 0 && after <= newest ? await this.#divergedAt(room, after, at) : undefined;
     if (stale()) return;
     if (after > newest) {
       // The client has seen ids this room does not have: its history was restored from an older
       // backup, or reset. New messages reuse those ids, and would be skipped as already seen; so
-      // say so, and go on from where the room is (the list's lastId tells the client).
+      // say so, and go on from where the room is.
       conn.sendError('history_gap', `this room's newest message is ${newest}, not ${after}: its history was restored or reset; messages after ${newest} follow`, {
-        room: channel.name,
+        room,
+        lastId: newest,
       });
       sub.lastSent = newest;
-    } else if (await missingAfter(this.#store, channel.name, after, newest)) {
-      const oldest = await this.#store.oldestKeptId(channel.name);
-      conn.sendError('history_gap', `messages after ${after} are no longer kept; replay starts at ${oldest ?? newest + 1}`, {
-        room: channel.name,
+    } else if (diverged !== undefined) {
+      conn.sendError('history_gap', `this room's history went back in time (restored from an older backup) and was written again after ${diverged}: messages after ${diverged} follow`, {
+        room,
+        lastId: diverged,
       });
+      sub.lastSent = diverged;
+    } else if (await missingAfter(this.#store, room, after, newest)) {
+      const oldest = await this.#store.oldestKeptId(room);
+      conn.sendError('history_gap', `messages after ${after} are no longer kept; replay starts at ${oldest ?? newest + 1}`, { room });
     }
     for (;;) {
       if (stale()) return;
-      const page = await this.#store.history(channel.name, { after: sub.lastSent, limit: REPLAY_PAGE });
+      const page = await this.#store.history(room, { after: sub.lastSent, limit: REPLAY_PAGE });
       if (stale()) return;
       for (const m of page) {
         if (m.id <= sub.lastSent) continue;
@@ -200,6 +238,18 @@ export class Subscriptions {
       if (page.length < REPLAY_PAGE) break;
     }
     sub.goLive();
+  }
+
+  /**
+   * Where the store's history and the client's part, when the store's message `after` is not the
+   * client's (its ts is not `at`): the newest id stored before the client's message, which both
+   * still share. Undefined when they agree, or when the message is no longer kept (pruned: the
+   * replay's history_gap covers that).
+   */
+  async #divergedAt(room: string, after: number, at: number): Promise<number | undefined> {
+    const [stored] = await this.#store.history(room, { after: after - 1, limit: 1 });
+    if (stored === undefined || stored.id !== after || stored.ts === at) return undefined;
+    return this.#store.lastIdBefore(room, at);
   }
 
   /**

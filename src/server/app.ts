@@ -43,7 +43,8 @@ export interface StartOptions {
 }
 
 export async function startParley(config: Config, options: StartOptions = {}): Promise<ParleyServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  // Every line says which node wrote it: with several nodes, their logs are read side by side.
+  const logger = (options.logger ?? pino({ level: config.logLevel })).child({ node: config.nodeId });
   // Before anything opens: a bad file is reported naming its setting, with nothing to close.
   const tls = config.tls && (await readTlsFiles(config.tls));
   await ensureDataDir(config.dataDir);
@@ -90,6 +91,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       sessionTtlMs: config.sessionTtlMs,
       guests: config.guests,
       maxText: config.maxText,
+      nodeId: config.nodeId,
     },
     signInLimiter,
     store,

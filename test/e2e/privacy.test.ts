@@ -30,6 +30,13 @@ test('a private room and a DM are visible to their members only', async () => {
     await signInAsGuest(alice.page, server.url, 'Alice');
     await signInAsGuest(bob.page, server.url, 'Bob');
 
+    // A public room Alice creates shows in Bob's list at once, without a refresh.
+    await alice.page.getByRole('button', { name: /New room/ }).click();
+    await alice.page.getByLabel('Room name').fill('town-square');
+    await alice.page.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.page.locator('.room-title', { hasText: 'town-square' }).waitFor();
+    await bob.page.locator('.rooms .other-room', { hasText: 'town-square' }).waitFor();
+
     // Alice creates a private room with the keyboard-reachable form and writes in it.
     await alice.page.getByRole('button', { name: /New room/ }).click();
     await alice.page.getByLabel('Room name').fill('secret-plans');
@@ -38,10 +45,12 @@ test('a private room and a DM are visible to their members only', async () => {
     await alice.page.locator('.room-title', { hasText: 'secret-plans' }).waitFor();
     await say(alice.page, 'the plan is ready');
 
-    // She invites Bob, who sees the room after refreshing his list and reads the message.
+    // Bob does not see it until she invites him; then it appears in his list at once.
+    assert.equal(await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).count(), 0);
     await alice.page.getByRole('button', { name: 'Invite Bob' }).click();
     await alice.page.getByText('Bob can now see this room.').waitFor();
-    await bob.page.getByRole('button', { name: 'Refresh' }).click();
+    await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).waitFor();
+    await screenshot(bob.page, 'rooms-appear-live');
     await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
     await waitForMessage(bob.page, 'the plan is ready');
 

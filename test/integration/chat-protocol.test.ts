@@ -57,10 +57,18 @@ describe('chat protocol on /ws/chat', () => {
     assert.deepEqual(chats.map((f) => [f.id, f.data]), [[1, 'm1'], [2, 'm2'], [3, 'm3']]);
     assert.deepEqual(chats[0]!.user, { id: alice.user.id, name: 'alice' });
     assert.equal(typeof chats[0]!.ts, 'number');
-    // A later joiner's list says where its subscription starts.
+    // A later joiner's list says where its subscription starts, and when that message was stored.
     const b = await connect(bob);
     b.send({ type: 'join', room });
-    assert.equal((await b.next('list')).lastId, 3);
+    const list = await b.next('list');
+    assert.deepEqual([list.lastId, list.lastTs], [3, chats[2]!.ts]);
+    // A room followed by nobody yet (its channel is new) knows it too, from the store.
+    await a.close();
+    await b.close();
+    const c = await connect(bob);
+    c.send({ type: 'join', room });
+    const fresh = await c.next('list');
+    assert.deepEqual([fresh.lastId, fresh.lastTs], [3, chats[2]!.ts]);
   });
 
   it('stores a retried cid once and acks it with the same id', async () => {
@@ -241,6 +249,28 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal((await c.next('error')).code, 'not_found');
     c.send({ type: 'join', room: ack.room });
     assert.equal((await c.next('error')).code, 'not_found');
+  });
+
+  it('tells every connection of a new public room, and only the invited user of a private room they were added to', async () => {
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const c = await connect(carol);
+    await createRoom(server.url, alice.token, 'announcements');
+    for (const client of [a, b, c]) assert.deepEqual(await client.next('room'), { type: 'room', room: 'announcements', private: false });
+    await createRoom(server.url, alice.token, 'backstage', true);
+    assert.deepEqual(await a.next('room'), { type: 'room', room: 'backstage', private: true }, 'its creator');
+    const invited = await fetch(`${server.url}/api/rooms/backstage/members`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: bob.user.id }),
+    });
+    assert.equal(invited.status, 200);
+    assert.deepEqual(await b.next('room'), { type: 'room', room: 'backstage', private: true }, 'the invited user');
+    // The invited user may use it at once, on the same connection.
+    b.send({ type: 'join', room: 'backstage' });
+    await b.next('list', (f) => f.room === 'backstage');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!c.all('room').some((f) => f.room === 'backstage'), 'nobody else hears of it');
   });
 
   it('pages history oldest first with more', async () => {

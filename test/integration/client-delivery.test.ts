@@ -390,6 +390,59 @@ describe('ParleyClient against the real server', () => {
     }
   });
 
+  it('is rewound when the server comes back from an older backup whose room has grown past it again', async () => {
+    const dataDir = tempDataDir();
+    const backup = tempDataDir();
+    const port = String(await freePort());
+    const settings = { DATA_DIR: dataDir, PORT: port, RATE_LIMIT: '0' };
+    let server = await spawnServer(settings);
+    const ann = await signIn.guest(server.url, 'ann');
+    const bob = await signIn.guest(server.url, 'bob');
+    const reader = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
+    const write = async (url: string, texts: string[]) => {
+      const writer = new ParleyClient({ url, token: bob.token });
+      writer.connect();
+      try {
+        for (const text of texts) await writer.send('lobby', text);
+      } finally {
+        writer.close();
+      }
+    };
+    try {
+      const got: string[] = [];
+      const rewinds: Array<{ room: string; lastId: number }> = [];
+      reader.on('chat', (m) => got.push(`${m.id} ${m.data}`));
+      reader.on('rewound', (r) => rewinds.push(r));
+      reader.join('lobby', { after: 0 });
+      reader.connect();
+      await write(server.url, ['one', 'two', 'three']);
+      await waitFor(() => got.length === 3, 'three messages');
+      await server.stop();
+      cpSync(dataDir, backup, { recursive: true });
+      server = await spawnServer(settings);
+      await write(server.url, ['four', 'five']);
+      await waitFor(() => got.length === 5, 'five messages');
+
+      // The backup is restored, and the room is written again past 5 while the reader is away
+      // (the server runs on another port meanwhile): ids 4, 5 and 6 are new messages.
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      cpSync(backup, dataDir, { recursive: true });
+      const elsewhere = await spawnServer({ ...settings, PORT: String(await freePort()) });
+      await write(elsewhere.url, ['new four', 'new five', 'new six']);
+      await elsewhere.stop();
+      server = await spawnServer(settings);
+
+      await waitFor(() => got.length === 8, 'the messages written after the restore');
+      assert.deepEqual(rewinds, [{ room: 'lobby', lastId: 3 }]);
+      assert.deepEqual(got, ['1 one', '2 two', '3 three', '4 four', '5 five', '4 new four', '5 new five', '6 new six']);
+    } finally {
+      reader.close();
+      await server.stop();
+      rmSync(backup, { recursive: true, force: true });
+    }
+  });
+
   it('stops for good on 401, and rejects sends the server refuses with their code', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0', MAX_TEXT: '20' });
     const ann = await signIn.guest(server.url, 'ann');

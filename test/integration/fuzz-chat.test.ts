@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Logger } from 'pino';
-import { clientMessageSchema } from '../../src/realtime/protocol.js';
+import { clientFrameSchema } from '../../src/protocol/frames.js';
 import { loadConfig } from '../../src/server/config.js';
 import { startParley, type ParleyServer } from '../../src/server/app.js';
 import { ChatClient, signInGuest, type Frame } from '../helpers/chat-client.js';
@@ -130,7 +130,7 @@ function refused(c: Candidate): boolean {
   } catch {
     return true;
   }
-  return !clientMessageSchema.safeParse(json).success;
+  return !clientFrameSchema.safeParse(json).success;
 }
 
 describe(`fuzzing the chat protocol (${count} bad frames, seed ${seed})`, () => {
@@ -225,7 +225,7 @@ describe(`fuzzing the chat protocol (${count} bad frames, seed ${seed})`, () => 
     const total = Math.max(200, Math.floor(count / 5));
     for (let sent = 0, batch = 0; sent < total; sent += BATCH) {
       const frames = Array.from({ length: BATCH }, frame);
-      for (const f of frames) assert.ok(clientMessageSchema.safeParse(f).success, JSON.stringify(f));
+      for (const f of frames) assert.ok(clientFrameSchema.safeParse(f).success, JSON.stringify(f));
       for (const f of frames) prober.send(f);
       prober.send({ type: 'chat', room: 'lobby', data: 'normal', cid: `probe-${++batch}` });
       await prober.next('ack', (f) => f.cid === `probe-${batch}`, 30_000);

@@ -593,12 +593,14 @@ describe('health, metrics, static files and unknown paths', () => {
   });
   after(() => server.close());
 
-  it('GET /healthz is 200 ok and GET /readyz is 200 while the store answers', async () => {
+  it('GET /healthz is 200 ok and GET /readyz is 200 while the store answers, naming the node', async () => {
     const h = await call(server.url, '/healthz');
     assert.equal(h.status, 200);
     assert.deepEqual(h.body, { status: 'ok' });
     const r = await call(server.url, '/readyz');
     assert.equal(r.status, 200);
+    assert.equal(r.body.status, 'ready');
+    assert.match(r.body.node, /^[A-Za-z0-9._-]+-\d+$/, 'the default NODE_ID: host name and process id');
   });
 
   it('GET /metrics is Prometheus text with Parley and process metrics', async () => {
@@ -609,6 +611,8 @@ describe('health, metrics, static files and unknown paths', () => {
     assert.match(m.body, /^# HELP parley_connections /m);
     assert.match(m.body, /^parley_http_requests_total\{method="GET",status="200"\} [1-9]/m);
     assert.match(m.body, /^parley_process_cpu_user_seconds_total /m);
+    assert.match(m.body, /^parley_node_info\{node="[^"]+"\} 1$/m);
+    assert.match(m.body, /^parley_store_seconds_count\{method="getRoom"\} [1-9]/m);
   });
 
   it('serves the web app at / and index.html for page paths, but 404 for missing files', async () => {

@@ -24,7 +24,7 @@ describe('parley serve on a terminal', { skip: hasTmux ? false : 'tmux is not in
         assert.match(screen, new RegExp(`^Parley is ready: open http://127\\.0\\.0\\.1:${port} \\(data in ${dataDir}; guest sign-in on\\)$`, 'm'));
         if (format === 'json') assert.match(screen, /^\{"level":30,.*"msg":"parley listening"\}$/m);
         else {
-          assert.match(screen, /^\[\d\d:\d\d:\d\d\] INFO: parley listening \{"url":"http:\/\/127\.0\.0\.1:\d+"/m);
+          assert.match(screen, /^\[\d\d:\d\d:\d\d\] INFO: parley listening \{"node":"[^"]+","url":"http:\/\/127\.0\.0\.1:\d+"/m);
           assert.doesNotMatch(screen, /\{"level"/);
         }
         term.keys('C-c');

@@ -53,7 +53,7 @@ test('a dead store thread: fatal log, /readyz 503, no ack and no broadcast, then
     );
     const ready = await fetch(`${base}/readyz`);
     assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), { status: 'unavailable' });
+    assert.equal((await ready.json()).status, 'unavailable');
 
     // A message that cannot be stored gets an error, never an ack, and reaches nobody.
     writer.send({ type: 'chat', room: 'lobby', data: 'after', cid: 'c2' });

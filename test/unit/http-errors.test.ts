@@ -112,7 +112,7 @@ test('body parser failures become 400 and 413 without echoing the input', async 
 
 test('/readyz answers 503 when not ready or when the check throws', async (t) => {
   let ready: () => Promise<boolean> = async () => false;
-  const deps = { ready: () => ready(), metrics: createMetrics(), logger: pino({ level: 'silent' }) } as unknown as HttpDeps;
+  const deps = { ready: () => ready(), metrics: createMetrics(), logger: pino({ level: 'silent' }), settings: { nodeId: 'n1' } } as unknown as HttpDeps;
   const app = new Koa();
   app.use(healthRoutes(deps).routes());
   const base = await serve(app, t);
@@ -122,7 +122,7 @@ test('/readyz answers 503 when not ready or when the check throws', async (t) =>
   };
   const res = await fetch(base + '/readyz');
   assert.equal(res.status, 503);
-  assert.deepEqual(await res.json(), { status: 'unavailable' });
+  assert.deepEqual(await res.json(), { status: 'unavailable', node: 'n1' });
   ready = async () => true;
   assert.equal((await fetch(base + '/readyz')).status, 200);
   assert.equal((await fetch(base + '/healthz')).status, 200);
