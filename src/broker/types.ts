@@ -7,7 +7,7 @@ import type { StoredMessage, User } from '../store/types.js';
 
 export type PresenceUser = Pick<User, 'id' | 'name'>;
 
-/** An event of a channel, as every node subscribed to that channel receives it. */
+/** An event of a room's channel (a chat also goes to user channels), as every node subscribed to it receives it. */
 export type RoomEvent =
   | { kind: 'chat'; message: StoredMessage }
   | { kind: 'join'; room: string; user: PresenceUser }
@@ -15,6 +15,15 @@ export type RoomEvent =
   | { kind: 'typing'; room: string; user: PresenceUser }
   /** A room appeared to the users of the channel: a new public room (ROOMS_CHANNEL), or one they were added to (their user channel). */
   | { kind: 'room'; room: string; private: boolean };
+
+/**
+ * An event of a user channel only: the user's session `session` (without it, every session of
+ * theirs) ended in the store, and their connections of it are to be closed wherever they are.
+ */
+export type SessionsEndedEvent = { kind: 'sessions_ended'; session?: string };
+
+/** Whatever a channel carries. */
+export type ChannelEvent = RoomEvent | SessionsEndedEvent;
 
 /**
  * Channels are room names (a room's events) and user channels (what goes to every connection of
@@ -45,7 +54,7 @@ export class BrokerUnavailableError extends Error {
 /** What a node does with what its broker receives. */
 export interface BrokerHandlers {
   /** An event of a channel this node subscribes to. */
-  event(channel: string, event: RoomEvent): void;
+  event(channel: string, event: ChannelEvent): void;
   /**
    * The broker had lost its connection and has every subscription back: events published meanwhile
    * were missed, so whatever the node follows must be read again from the store.
@@ -61,7 +70,7 @@ export interface Broker {
    * promise that settles once it is out (a networked one): a promise and its callback per message
    * cost the in-process case about 4% of its throughput with many rooms.
    */
-  publish(channel: string, event: RoomEvent): Promise<void> | void;
+  publish(channel: string, event: ChannelEvent): Promise<void> | void;
   /** Starts delivering the channel's events to this node's handler. Idempotent. */
   subscribe(channel: string): Promise<void>;
   /** Stops delivering the channel's events to this node. Idempotent. */

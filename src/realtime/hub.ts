@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
+import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -51,6 +51,12 @@ export interface HubDeps {
   metrics: Metrics;
   options: HubOptions;
 }
+
+/**
+ * How long shutdown waits for the connections to answer what they admitted and finish their close
+ * handshake before it cuts them off (within the 10 s that `parley serve` gives the whole shutdown).
+ */
+const SHUTDOWN_CLOSE_MS = 5000;
 
 export class ChatHub implements ChatService {
   readonly #store: Store;
@@ -143,11 +149,12 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- connections
 
   /**
-   * Takes over an upgraded chat connection: welcomes it and serves it until it closes.
+   * Takes over an upgraded chat connection: welcomes it and serves it until it closes, or until its
+   * session ends (endSessions).
    * @param user the user as messages and presence will name them: kept, and shared by all of them
    */
-  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, ip: string): Promise<void> {
-    const conn = new ClientConnection(ws, socket, user, guest, ip, this.#context);
+  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, session: string, ip: string): Promise<void> {
+    const conn = new ClientConnection(ws, socket, user, guest, session, ip, this.#context);
     this.#connections.add(conn);
     this.#metrics.connections.set(this.#connections.size);
     const others = this.#byUser.get(user.id);
@@ -201,7 +208,7 @@ export class ChatHub implements ChatService {
 
   /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
   #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
-    if (conn.closing) return undefined;
+    if (conn.gone) return undefined;
     if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
       else this.#sendAndAck(conn, message.room, message.data, message.cid);
@@ -253,18 +260,24 @@ export class ChatHub implements ChatService {
     }
   }
 
-  /** Queues the message for the store; the ack follows when it is stored and published. */
+  /**
+   * Queues the message for the store; the ack follows when it is stored and published. The
+   * connection does not send its close frame before this answer (ack or error) is out.
+   */
   #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
+    conn.expectAnswer();
     this.#publisher.append(conn.user, room, data, cid, (err, result) => {
       if (result) {
-        if (!cid) return;
-        const m = result.message;
-        conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
-        return;
+        if (cid) {
+          const m = result.message;
+          conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
+        }
+      } else {
+        const refusal = asRefusal(err);
+        if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
+        else this.#fail(err, conn);
       }
-      const refusal = asRefusal(err);
-      if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
-      else this.#fail(err, conn);
+      conn.answered();
     });
   }
 
@@ -313,9 +326,13 @@ export class ChatHub implements ChatService {
     }
   }
 
-  #onBrokerEvent(channel: string, event: RoomEvent): void {
+  #onBrokerEvent(channel: string, event: ChannelEvent): void {
     if (event.kind === 'room') return this.#tellRoom(channel, event.room, event.private);
     const userId = userOfChannel(channel);
+    if (event.kind === 'sessions_ended') {
+      if (userId !== undefined) this.#closeSessions(userId, event.session);
+      return;
+    }
     if (userId === undefined) return this.#subscriptions.route(channel, event);
     if (event.kind !== 'chat') return;
     const conns = itemsOf(this.#byUser.get(userId));
@@ -368,6 +385,24 @@ export class ChatHub implements ChatService {
     await this.#broker.publish(userChannel(userId), { kind: 'room', room: room.name, private: room.private });
   }
 
+  async endSessions(userId: number, session?: string): Promise<void> {
+    this.#closeSessions(userId, session);
+    // The other nodes hear it on the user's channel, which each of them follows while it has a
+    // connection of the user.
+    try {
+      await this.#broker.publish(userChannel(userId), session === undefined ? { kind: 'sessions_ended' } : { kind: 'sessions_ended', session });
+    } catch (err) {
+      this.#log.warn({ err, userId }, 'the broker could not take an ended session: its connections on other nodes stay open until they reconnect');
+    }
+  }
+
+  /** Closes the user's connections on this node of the ended session, or of all their sessions. */
+  #closeSessions(userId: number, session: string | undefined): void {
+    for (const conn of itemsOf(this.#byUser.get(userId))) {
+      if (session === undefined || conn.session === session) conn.close(CloseCode.sessionEnded, 'session ended');
+    }
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   #fail(err: unknown, conn?: ClientConnection): void {
@@ -378,17 +413,20 @@ export class ChatHub implements ChatService {
     if (conn && !(err instanceof ChatError)) conn.sendError(refusal?.code ?? 'internal', refusal?.message ?? 'the server failed to handle that message');
   }
 
-  /** Shutdown: closes every connection with 1001 and waits for pending store writes. */
+  /**
+   * Shutdown: every connection stops taking frames, answers those it took (storing their messages),
+   * and closes with 1001; then the store writes still pending (from HTTP) are finished.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
     clearInterval(this.#catchUp);
-    await this.#publisher.close();
     for (const conn of this.#connections) conn.close(CloseCode.goingAway, 'server shutting down');
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + SHUTDOWN_CLOSE_MS;
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.#connections) conn.ws.terminate();
+    await this.#publisher.close();
   }
 }
 

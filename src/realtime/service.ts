@@ -26,4 +26,10 @@ export interface ChatService {
   roomCreated(room: Room): Promise<void>;
   /** Tells a user, on every node, that they were added to the room. */
   memberAdded(room: Room, userId: number): Promise<void>;
+  /**
+   * The user's session `session` (or, without it, every session of theirs) has ended in the store:
+   * their WebSocket connections of it are closed with 4001, on this node at once and on the others
+   * through the broker. Resolves once that is under way; a broker that is down is logged, not thrown.
+   */
+  endSessions(userId: number, session?: string): Promise<void>;
 }

@@ -116,16 +116,18 @@ export class UpgradeRouter {
     if (!originAllowed(req.headers.origin, config.allowedOrigins, scheme, requestHost(req, config.trustProxy))) {
       return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
     }
-    const user = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);
-    if (!user) {
-      const message = tokenFromRequest(req.headers, req.url) ? 'session is invalid or expired' : 'sign in first: no session token';
+    // One store read: the session, with its user.
+    const session = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);
+    if (!session) {
+      const message = tokenFromRequest(req.headers, req.url) ? 'session is invalid, ended or expired' : 'sign in first: no session token';
       return refuseWith(401, 'unauthorized', message);
     }
     if (socket.destroyed) return;
+    const { user } = session;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       // From here ws handles the socket's errors itself.
       socket.off('error', destroySocket);
-      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name }, user.guest, ip);
+      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name }, user.guest, session.id, ip);
     });
   }
 

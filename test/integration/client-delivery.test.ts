@@ -463,7 +463,7 @@ describe('ParleyClient against the real server', () => {
       await assert.rejects(a.send('lobby', 'x'.repeat(21)), (e: unknown) => e instanceof ParleyError && e.code === 'too_large');
       await createRoom(server.url, 'secret', { private: true, token: ann.token });
       await a.send('secret', 'members only');
-      await assert.rejects(b.send('secret', 'let me in'), (e: unknown) => e instanceof ParleyError && e.code === 'forbidden');
+      await assert.rejects(b.send('secret', 'let me in'), (e: unknown) => e instanceof ParleyError && e.code === 'not_found');
       assert.equal(a.pendingSends + b.pendingSends, 0);
     } finally {
       stranger.close();

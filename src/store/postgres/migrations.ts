@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { skeletonsOfExisting } from '../name-skeletons.js';
 
 /**
  * One step of the schema, as in the SQLite store: applied in `version` order, each at most once,
@@ -7,7 +8,10 @@ import type pg from 'pg';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** The step in SQL; or */
+  sql?: string;
+  /** the step in code, for what SQL cannot compute (run in the same transaction). */
+  run?: (client: pg.ClientBase) => Promise<void>;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -70,6 +74,43 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX messages_cid ON messages (room, user_id, cid) WHERE cid IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'users.name_skeleton, name_skeleton_cased: look-alike names',
+    run: async (client) => {
+      // The confusable skeletons of names (nameSkeletons), computed by the node since SQL cannot.
+      // Registered names that look alike are refused from now on; two accounts made before that
+      // already do are both kept (skeletonsOfExisting).
+      await client.query('ALTER TABLE users ADD COLUMN name_skeleton text, ADD COLUMN name_skeleton_cased text');
+      const { rows } = await client.query<{ id: string; name: string; guest: boolean }>('SELECT id, name, guest FROM users');
+      const keys = skeletonsOfExisting(rows.map((r) => ({ id: Number(r.id), name: r.name, guest: r.guest })));
+      // One statement for every row: the keys as three arrays, zipped by unnest.
+      await client.query(
+        `UPDATE users SET name_skeleton = k.folded, name_skeleton_cased = k.cased
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k (id, folded, cased) WHERE users.id = k.id`,
+        [keys.map((k) => k.id), keys.map((k) => k.folded), keys.map((k) => k.cased)],
+      );
+      await client.query(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE NOT guest;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE NOT guest;
+      `);
+    },
+  },
+  {
+    version: 3,
+    name: 'sessions: a token works only while its session exists',
+    sql: `
+      -- Looked up by every request and upgrade; deleted by logout, a password change or a ban.
+      CREATE TABLE sessions (
+        id         text   COLLATE "C" PRIMARY KEY,
+        user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */
@@ -119,7 +160,8 @@ export async function migrate(client: pg.ClientBase, migrations: readonly Migrat
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      await client.query(m.sql);
+      if (m.sql !== undefined) await client.query(m.sql);
+      await m.run?.(client);
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
       done.push(m.version);
     }

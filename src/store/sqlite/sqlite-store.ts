@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, nameKey, nameSkeletons } from '../../protocol/names.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -11,11 +11,13 @@ import {
   type HistoryQuery,
   type NewMessage,
   type Room,
+  type Session,
   type Store,
   type StoredMessage,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 
@@ -232,10 +234,11 @@ export class SqliteStore implements Store {
 
   async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
     return this.#write((): User => {
-      // Checked here for guests; for registered accounts the unique index would catch it too.
-      if (this.#stmt.registeredNameTaken.get(key) !== undefined) throw new NameTakenError(input.name);
-      const id = this.#stmt.insertUser.get(input.name, key, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
+      // Checked here for guests; for registered accounts the unique indexes would catch it too.
+      if (this.#stmt.registeredNameTaken.get({ key, folded, cased }) !== undefined) throw new NameTakenError(input.name);
+      const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
     });
   }
@@ -255,6 +258,40 @@ export class SqliteStore implements Store {
   async getUser(id: number): Promise<User | undefined> {
     const row = this.#stmt.userById.get(id) as UserRow | undefined;
     return row ? { id: row.id, name: row.name, guest: row.guest === 1 } : undefined;
+  }
+
+  async setPassword(userId: number, passwordHash: string): Promise<void> {
+    this.#write(() => {
+      this.#stmt.setPassword.run(passwordHash, userId);
+      this.#stmt.endUserSessions.run(userId);
+    });
+  }
+
+  // --- sessions ---
+
+  async createSession(userId: number, expiresAt: number): Promise<Session> {
+    const now = Date.now();
+    return this.#write((): Session => {
+      const row = this.#stmt.userById.get(userId) as UserRow | undefined;
+      if (row === undefined) throw new Error(`no user with id ${userId}`);
+      this.#stmt.endExpiredSessions.run(now);
+      const id = newSessionId();
+      this.#stmt.insertSession.run(id, userId, now, expiresAt);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt };
+    });
+  }
+
+  async getSession(id: string, now: number): Promise<Session | undefined> {
+    const row = this.#stmt.sessionById.get(id, now) as (UserRow & { expires_at: number }) | undefined;
+    return row ? { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt: row.expires_at } : undefined;
+  }
+
+  async endSession(id: string): Promise<void> {
+    this.#stmt.endSession.run(id);
+  }
+
+  async endUserSessions(userId: number): Promise<void> {
+    this.#stmt.endUserSessions.run(userId);
   }
 
   // --- rooms ---
@@ -702,12 +739,33 @@ function historySql(order: 'ASC' | 'DESC'): string {
 
 function prepareStatements(db: Database.Database) {
   return {
-    registeredNameTaken: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND guest = 0').pluck(),
+    // Three index searches: written with OR, the planner scans a whole index of registered names.
+    registeredNameTaken: db
+      .prepare(
+        `SELECT 1 FROM users WHERE guest = 0 AND name_key = @key
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton = @folded
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton_cased = @cased
+         LIMIT 1`,
+      )
+      .pluck(),
     insertUser: db
-      .prepare('INSERT INTO users (name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .prepare(
+        `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      )
       .pluck(),
     registeredUser: db.prepare('SELECT * FROM users WHERE name_key = ? AND guest = 0'),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+    setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND guest = 0'),
+
+    insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+    sessionById: db.prepare(
+      `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = ? AND s.expires_at > ?`,
+    ),
+    endSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+    endUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
+    endExpiredSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
 
     insertRoom: db.prepare(
       `INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES (?, ?, ?, ?, ?)

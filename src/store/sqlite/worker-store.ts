@@ -7,7 +7,7 @@
  * Calls are answered in the order they are made, so a read made after a write sees it.
  */
 import { Worker } from 'node:worker_threads';
-import type { AppendResult, HistoryQuery, NewMessage, Room, Store, StoredMessage, User, UserRecord } from '../types.js';
+import type { AppendResult, HistoryQuery, NewMessage, Room, Session, Store, StoredMessage, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
@@ -114,6 +114,26 @@ export class WorkerStore implements Store {
 
   getUser(id: number): Promise<User | undefined> {
     return this.#call('getUser', [id]);
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<void> {
+    return this.#call('setPassword', [userId, passwordHash]);
+  }
+
+  createSession(userId: number, expiresAt: number): Promise<Session> {
+    return this.#call('createSession', [userId, expiresAt]);
+  }
+
+  getSession(id: string, now: number): Promise<Session | undefined> {
+    return this.#call('getSession', [id, now]);
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.#call('endSession', [id]);
+  }
+
+  endUserSessions(userId: number): Promise<void> {
+    return this.#call('endUserSessions', [userId]);
   }
 
   createRoom(input: { name: string; private: boolean; createdBy: number | null; direct?: boolean }): Promise<Room> {
