@@ -3,6 +3,7 @@
  * every room with `after` = the last id it delivered, delivers each room's messages once and in id
  * order, and retries unacked sends with their `cid` so that a retry never makes a duplicate.
  */
+import { CloseCode } from '../protocol/close-codes.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { me } from './http.js';
@@ -55,7 +56,7 @@ export interface ClientEvents {
    */
   rewound: { room: string; lastId: number };
   state: StateChange;
-  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade) or 1000 (close()). */
+  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade; 401 also when the server ended the session, close code 4001) or 1000 (close()). */
   closed: { code: number; reason: string };
 }
 
@@ -272,6 +273,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
     for (const cursor of this.#joined.values()) cursor.reset();
     if (info.httpStatus !== undefined && FATAL_STATUS[info.httpStatus]) {
       this.#stop(info.httpStatus, FATAL_STATUS[info.httpStatus]!);
+      return;
+    }
+    // The session ended (logged out, password changed): its token is refused from now on, so a
+    // reconnect with it could only be refused too.
+    if (info.code === CloseCode.sessionEnded) {
+      this.#stop(401, info.reason || 'the session ended: sign in again');
       return;
     }
     if (wasStable) this.#attempt = 0;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { ParleyClient, ParleyError, createRoom, fetchMessages, signIn, type Ack, type ChatMessage } from '../../src/client/index.js';
+import { ParleyClient, ParleyError, createRoom, fetchMessages, logout, signIn, type Ack, type ChatMessage } from '../../src/client/index.js';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -440,6 +440,25 @@ describe('ParleyClient against the real server', () => {
       reader.close();
       await server.stop();
       rmSync(backup, { recursive: true, force: true });
+    }
+  });
+
+  it('stops for good, without trying again, when its session is ended (logged out from another window)', async () => {
+    const server = await startTestServer();
+    const ann = await signIn.guest(server.url, 'ann');
+    const client = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 10, maxDelayMs: 20 } });
+    try {
+      const states: string[] = [];
+      client.on('state', (s) => states.push(s.state));
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on('closed', resolve));
+      client.connect();
+      await waitFor(() => client.state === 'open', 'open');
+      await logout(server.url, ann.token);
+      assert.equal((await closed).code, 401);
+      assert.ok(!states.includes('reconnecting'), `no reconnect with a token that is refused (${states.join(', ')})`);
+    } finally {
+      client.close();
+      await server.close();
     }
   });
 
