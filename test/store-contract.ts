@@ -126,6 +126,29 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal(await store.findRegisteredUser('nobody'), undefined);
       }));
 
+      it('finds users by the start of their name, accounts first, case and composition aside', withStore(async (store) => {
+        const made = [
+          await registered(store, 'Mallory'),
+          await guest(store, 'mal'),
+          await registered(store, 'Malte'),
+          await guest(store, 'MALLORY-2'),
+          await registered(store, 'Bob'),
+          await registered(store, 'Ma\u0301rton'),
+          await registered(store, '小明'),
+          await guest(store, '小明明'),
+        ];
+        const names = async (prefix: string, limit = 10) => (await store.findUsers(prefix, limit)).map((u) => u.name);
+        assert.deepEqual(await names('mal'), ['Mallory', 'Malte', 'mal', 'MALLORY-2']);
+        assert.deepEqual(await names('MALL'), ['Mallory', 'MALLORY-2']);
+        assert.deepEqual(await names('mal', 2), ['Mallory', 'Malte'], 'at most limit, accounts first');
+        assert.deepEqual(await names('m\u00e1'), ['Ma\u0301rton'], 'a precomposed á finds a decomposed one');
+        assert.deepEqual(await names('小明'), ['小明', '小明明']);
+        assert.deepEqual(await names('zed'), []);
+        const found = await store.findUsers('bob', 5);
+        assert.deepEqual(found, [{ id: made[4]!.id, name: 'Bob', guest: false }]);
+        assert.deepEqual((await store.findUsers('mal', 10)).find((u) => u.name === 'mal'), { id: made[1]!.id, name: 'mal', guest: true });
+      }));
+
       it('does not find guests as registered users', withStore(async (store) => {
         await guest(store, 'grace');
         assert.equal(await store.findRegisteredUser('grace'), undefined);

@@ -9,6 +9,7 @@ export {
   addMember,
   createRoom,
   fetchMessages,
+  findUsers,
   listRooms,
   logout,
   me,

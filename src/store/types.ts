@@ -125,6 +125,11 @@ export interface Store {
   findRegisteredUser(name: string): Promise<UserRecord | undefined>;
   getUser(id: number): Promise<User | undefined>;
   /**
+   * Users whose name starts with `prefix`, compared by name key (nameKey: case and composition do
+   * not matter): registered accounts first, then guests, each by name then id; at most `limit`.
+   */
+  findUsers(prefix: string, limit: number): Promise<User[]>;
+  /**
    * Sets a registered account's password hash, and ends every session of the account (a password
    * that was guessed or leaked must not leave its sessions behind). Does nothing for an unknown id.
    */

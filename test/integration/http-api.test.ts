@@ -384,6 +384,25 @@ describe('rooms and messages', () => {
   });
   after(() => server.close());
 
+  it('finds users by the start of their name, accounts before guests, for a signed-in user only', async () => {
+    const found = await call(base, `/api/users?q=${encodeURIComponent('AL')}`, { token: bob.token });
+    assert.equal(found.status, 200);
+    assert.deepEqual(found.body.users, [{ id: alice.user.id, name: 'alice', guest: false }]);
+    const chinese = await call(base, `/api/users?q=${encodeURIComponent('小')}&limit=5`, { token: alice.token });
+    assert.deepEqual(chinese.body.users, [{ id: carol.user.id, name: '小明', guest: true }]);
+    assert.deepEqual((await call(base, '/api/users?q=nobody-at-all', { token: alice.token })).body.users, []);
+    assertError(await call(base, '/api/users?q=al'), 401, 'unauthorized');
+    for (const [query, message] of [
+      ['', /^q /],
+      ['?q=%20%20', /q must not be empty/],
+      ['?q=a&limit=500', /limit must be/],
+    ] as const) {
+      const refused = await call(base, `/api/users${query}`, { token: alice.token });
+      assertError(refused, 400, 'bad_request');
+      assert.match(refused.body.error.message, message);
+    }
+  });
+
   it('lists the rooms a user can see, lobby included', async () => {
     const a = await call(base, '/api/rooms', { token: alice.token });
     assert.equal(a.status, 200);

@@ -111,6 +111,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_expiry ON sessions (expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'users found by the start of their name (inviting someone)',
+    // Byte order ("C"), so that a prefix is a range of the index whatever the database's collation.
+    sql: `CREATE INDEX users_by_name_key ON users ((name_key COLLATE "C"), guest, id);`,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

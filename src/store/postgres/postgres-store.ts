@@ -259,6 +259,20 @@ export class PostgresStore implements Store {
     });
   }
 
+  findUsers(prefix: string, limit: number): Promise<User[]> {
+    return this.#call(async () => {
+      const from = nameKey(prefix);
+      const { rows } = await this.#query<UserRow>({
+        name: 'users-by-prefix',
+        text: `SELECT id, name, guest FROM users
+               WHERE name_key COLLATE "C" >= $1 AND name_key COLLATE "C" < $2
+               ORDER BY guest, name_key COLLATE "C", id LIMIT $3`,
+        values: [from, `${from}\u{10FFFF}`, Math.max(0, Math.floor(limit))],
+      });
+      return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest }));
+    });
+  }
+
   setPassword(userId: number, passwordHash: string): Promise<void> {
     return this.#call(async () => {
       // One statement, so one transaction: the new hash and no session left.

@@ -199,6 +199,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_expiry ON sessions (expires_at);
     `,
   },
+  {
+    version: 7,
+    name: 'users found by the start of their name (inviting someone)',
+    sql: `CREATE INDEX users_by_name_key ON users (name_key, guest, id);`,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

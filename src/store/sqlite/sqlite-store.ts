@@ -259,6 +259,12 @@ export class SqliteStore implements Store {
     const row = this.#stmt.userById.get(id) as UserRow | undefined;
     return row ? { id: row.id, name: row.name, guest: row.guest === 1 } : undefined;
   }
+  async findUsers(prefix: string, limit: number): Promise<User[]> {
+    const from = nameKey(prefix);
+    const rows = this.#stmt.usersByPrefix.all({ from, to: `${from}\u{10FFFF}`, limit: Math.max(0, Math.floor(limit)) }) as UserRow[];
+    return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 }));
+  }
+
 
   async setPassword(userId: number, passwordHash: string): Promise<void> {
     this.#write(() => {
@@ -755,6 +761,12 @@ function prepareStatements(db: Database.Database) {
       )
       .pluck(),
     registeredUser: db.prepare('SELECT * FROM users WHERE name_key = ? AND guest = 0'),
+    // A range of the name-key index: the keys that start with the prefix sort between it and it
+    // followed by the highest code point.
+    usersByPrefix: db.prepare(
+      `SELECT id, name, guest FROM users WHERE name_key >= @from AND name_key < @to
+       ORDER BY guest, name_key, id LIMIT @limit`,
+    ),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
     setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND guest = 0'),
 

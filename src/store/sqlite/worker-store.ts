@@ -116,6 +116,10 @@ export class WorkerStore implements Store {
     return this.#call('getUser', [id]);
   }
 
+  findUsers(prefix: string, limit: number): Promise<User[]> {
+    return this.#call('findUsers', [prefix, limit]);
+  }
+
   setPassword(userId: number, passwordHash: string): Promise<void> {
     return this.#call('setPassword', [userId, passwordHash]);
   }
