@@ -20,6 +20,17 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): 
   }
 }
 
+/** Writes the texts to lobby with a client of its own, so that no retry of an earlier send gets mixed in. */
+async function writeToLobby(url: string, token: string, texts: string[]): Promise<void> {
+  const writer = new ParleyClient({ url, token });
+  writer.connect();
+  try {
+    for (const text of texts) await writer.send('lobby', text);
+  } finally {
+    writer.close();
+  }
+}
+
 /** A TCP proxy in front of the server whose connections the test can cut, or refuse for a while. */
 class CuttableProxy {
   #server: Server;
@@ -345,16 +356,7 @@ describe('ParleyClient against the real server', () => {
     const ann = await signIn.guest(server.url, 'ann');
     const bob = await signIn.guest(server.url, 'bob');
     const reader = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
-    /** Bob writes with a client of his own each time, so that no retry of an earlier send gets mixed in. */
-    const write = async (texts: string[]) => {
-      const writer = new ParleyClient({ url: server.url, token: bob.token });
-      writer.connect();
-      try {
-        for (const text of texts) await writer.send('lobby', text);
-      } finally {
-        writer.close();
-      }
-    };
+    const write = (texts: string[]) => writeToLobby(server.url, bob.token, texts);
     try {
       const got: string[] = [];
       const rewinds: Array<{ room: string; lastId: number }> = [];
@@ -399,15 +401,7 @@ describe('ParleyClient against the real server', () => {
     const ann = await signIn.guest(server.url, 'ann');
     const bob = await signIn.guest(server.url, 'bob');
     const reader = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
-    const write = async (url: string, texts: string[]) => {
-      const writer = new ParleyClient({ url, token: bob.token });
-      writer.connect();
-      try {
-        for (const text of texts) await writer.send('lobby', text);
-      } finally {
-        writer.close();
-      }
-    };
+    const write = (url: string, texts: string[]) => writeToLobby(url, bob.token, texts);
     try {
       const got: string[] = [];
       const rewinds: Array<{ room: string; lastId: number }> = [];
