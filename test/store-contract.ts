@@ -164,6 +164,11 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         // A capital I passes for a small l: "AIice2" looks like "Alice2", though "aiice2" is no "alice2".
         await assert.rejects(registered(store, 'AIice2'), NameTakenError);
         await assert.rejects(guest(store, 'AIice2'), NameTakenError);
+        // Whatever the case of the rest, and with an I for the l and another for the i.
+        for (const lookalike of ['AIice', 'AIICE', 'aIice']) {
+          await assert.rejects(registered(store, lookalike), NameTakenError, `registered ${lookalike}`);
+          await assert.rejects(guest(store, lookalike), NameTakenError, `guest ${lookalike}`);
+        }
         assert.equal((await store.findRegisteredUser('ALICE'))?.id, alice.id);
         assert.equal(await store.findRegisteredUser('\u0430lice'), undefined, 'a look-alike is no login name');
         // Names that only look alike to a skeleton of their own are someone else.

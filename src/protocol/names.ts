@@ -78,8 +78,9 @@ export function nameKey(name: string): string {
  * - `folded`: the Unicode TS #39 confusable skeleton of the name case-folded (lower case of NFKC).
  *   "alice", "ALICE", "ａｌｉｃｅ" (full-width), "аlice" (Cyrillic а), "alıce" (dotless ı) and
  *   "ALİCE" share it, and so do "bob" and "b0b".
- * - `cased`: the skeleton of the name as written (NFKC), for look-alikes that folding would hide:
- *   a capital I passes for a small l, so "AIice" looks like "Alice", though "aiice" is not "alice".
+ * - `cased`: the skeleton of the name as written (NFKC), then folded the same way, for look-alikes
+ *   that folding first would hide: a capital I passes for a small l, so "AIice" looks like "Alice"
+ *   and "alice" alike, though "aiice" is neither.
  * Every Store stores both for each account. Changing what they are (a new confusables table, that
  * is, another unhomoglyph version: it is pinned) needs a migration that computes them again.
  */
@@ -87,7 +88,31 @@ export function nameSkeletons(name: string): { folded: string; cased: string } {
   const nfkc = name.normalize('NFKC');
   // The skeleton's prototypes may be capitals (0 -> O): fold again after it.
   const folded = skeleton(skeleton(nfkc.toLowerCase()).toLowerCase());
-  return { folded, cased: skeleton(nfkc) };
+  return { folded, cased: skeleton(skeleton(nfkc).toLowerCase()) };
+}
+
+/** Readings of a name's capital I's tried one by one; a name with more gets the all-l and all-i readings. */
+const MAX_I_READINGS = 4;
+
+/**
+ * Every key under which a new name could pass for an account's: both of its own skeletons
+ * (nameSkeletons), and the folded skeleton of each reading of its capital I's, each an l or an i:
+ * "AIICE" reads "alice" with its first I an l and its second an i, which neither the folded
+ * skeleton ("aiice") nor the cased one ("allce") shows. A name is refused when any of these is an
+ * account's folded or cased skeleton.
+ */
+export function lookAlikeKeys(name: string): string[] {
+  const nfkc = name.normalize('NFKC');
+  const { folded, cased } = nameSkeletons(name);
+  const keys = new Set([folded, cased]);
+  const parts = nfkc.split('I');
+  const count = parts.length - 1;
+  const readings = count === 0 ? [] : count <= MAX_I_READINGS ? Array.from({ length: 2 ** count }, (_, bits) => bits) : [0, 2 ** count - 1];
+  for (const bits of readings) {
+    const reading = parts.reduce((text, part, i) => (i === 0 ? part : text + ((bits >> (i - 1)) & 1 ? 'l' : 'i') + part), '');
+    keys.add(skeleton(skeleton(reading.toLowerCase()).toLowerCase()));
+  }
+  return [...keys];
 }
 
 /** Default-ignorable code points (ZWJ, ZWNJ, variation selectors…): invisible, so not part of a skeleton. */

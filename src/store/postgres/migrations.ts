@@ -117,6 +117,24 @@ export const MIGRATIONS: readonly Migration[] = [
     // Byte order ("C"), so that a prefix is a range of the index whatever the database's collation.
     sql: `CREATE INDEX users_by_name_key ON users ((name_key COLLATE "C"), guest, id);`,
   },
+  {
+    version: 5,
+    name: 'users.name_skeleton_cased folded: "AIice" looks like "alice" too, not only like "Alice"',
+    run: async (client) => {
+      await client.query('DROP INDEX users_registered_skeleton; DROP INDEX users_registered_skeleton_cased');
+      const { rows } = await client.query<{ id: string; name: string; guest: boolean }>('SELECT id, name, guest FROM users');
+      const keys = skeletonsOfExisting(rows.map((r) => ({ id: Number(r.id), name: r.name, guest: r.guest })));
+      await client.query(
+        `UPDATE users SET name_skeleton = k.folded, name_skeleton_cased = k.cased
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k (id, folded, cased) WHERE users.id = k.id`,
+        [keys.map((k) => k.id), keys.map((k) => k.folded), keys.map((k) => k.cased)],
+      );
+      await client.query(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE NOT guest;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE NOT guest;
+      `);
+    },
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

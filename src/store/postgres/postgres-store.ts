@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey, nameSkeletons } from '../../protocol/names.js';
+import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -208,13 +208,14 @@ export class PostgresStore implements Store {
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
+    const alike = lookAlikeKeys(input.name);
     return this.#call(() =>
       this.#transaction(async (client): Promise<User> => {
         // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
-        // names that look alike share a skeleton, so they share a lock; taken in a fixed order.
+        // names that look alike share a key, so they share a lock; taken in a fixed order.
         await client.query(
           'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
-          [NAME_LOCK_SPACE, [folded, cased]],
+          [NAME_LOCK_SPACE, alike],
         );
         let inserted: pg.QueryResult<{ id: number }>;
         try {
@@ -222,10 +223,10 @@ export class PostgresStore implements Store {
             `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
              SELECT $1, $2, $3, $4, $5, $6, $7
              WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = $3 AND NOT guest)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = $4 AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
              RETURNING id`,
-            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now()],
+            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
           );
         } catch (err) {
           if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
@@ -423,16 +424,18 @@ export class PostgresStore implements Store {
     return this.#call(async () => {
       // One statement: the room and both memberships, or nothing (an unknown user fails the
       // members' foreign key). Two nodes at once: the second insert waits for the first's commit
-      // and then does nothing, so both get the same room.
+      // and then does nothing, so both get the same room. The members go in in id order, whoever
+      // writes first: in the caller's order, A->B and B->A at once deadlocked now and then.
+      const [low, high] = a < b ? [a, b] : [b, a];
       try {
         await this.#query({
           name: 'ensure-direct-room',
           text: `WITH room AS (
-                   INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES ($1, true, true, $2, $4)
+                   INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES ($1, true, true, $2, $5)
                    ON CONFLICT (name) DO NOTHING
                  )
-                 INSERT INTO members (room, user_id) VALUES ($1, $2), ($1, $3) ON CONFLICT DO NOTHING`,
-          values: [name, a, b, Date.now()],
+                 INSERT INTO members (room, user_id) VALUES ($1, $3), ($1, $4) ON CONFLICT DO NOTHING`,
+          values: [name, a, low, high, Date.now()],
         });
       } catch (err) {
         if ((err as { code?: string }).code === '23503') throw new Error(`no user with id ${a} or ${b}`, { cause: err });

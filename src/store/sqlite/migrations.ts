@@ -204,6 +204,22 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'users found by the start of their name (inviting someone)',
     sql: `CREATE INDEX users_by_name_key ON users (name_key, guest, id);`,
   },
+  {
+    version: 8,
+    name: 'users.name_skeleton_cased folded: "AIice" looks like "alice" too, not only like "Alice"',
+    run: (db) => {
+      db.exec('DROP INDEX users_registered_skeleton; DROP INDEX users_registered_skeleton_cased;');
+      const users = db.prepare('SELECT id, name, guest FROM users').all() as Array<{ id: number; name: string; guest: 0 | 1 }>;
+      const update = db.prepare('UPDATE users SET name_skeleton = ?, name_skeleton_cased = ? WHERE id = ?');
+      for (const u of skeletonsOfExisting(users.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 })))) {
+        update.run(u.folded, u.cased, u.id);
+      }
+      db.exec(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE guest = 0;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE guest = 0;
+      `);
+    },
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey, nameSkeletons } from '../../protocol/names.js';
+import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -235,9 +235,10 @@ export class SqliteStore implements Store {
   async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
+    const alike = JSON.stringify(lookAlikeKeys(input.name));
     return this.#write((): User => {
-      // Checked here for guests; for registered accounts the unique indexes would catch it too.
-      if (this.#stmt.registeredNameTaken.get({ key, folded, cased }) !== undefined) throw new NameTakenError(input.name);
+      // Checked here for guests; for registered accounts the unique indexes would catch most of it too.
+      if (this.#stmt.registeredNameTaken.get({ key, alike }) !== undefined) throw new NameTakenError(input.name);
       const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
     });
@@ -745,12 +746,12 @@ function historySql(order: 'ASC' | 'DESC'): string {
 
 function prepareStatements(db: Database.Database) {
   return {
-    // Three index searches: written with OR, the planner scans a whole index of registered names.
+    // Index searches, one per key: written with OR, the planner scans a whole index of registered names.
     registeredNameTaken: db
       .prepare(
         `SELECT 1 FROM users WHERE guest = 0 AND name_key = @key
-         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton = @folded
-         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton_cased = @cased
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton IN (SELECT value FROM json_each(@alike))
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton_cased IN (SELECT value FROM json_each(@alike))
          LIMIT 1`,
       )
       .pluck(),
