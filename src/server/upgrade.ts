@@ -89,6 +89,11 @@ export class UpgradeRouter {
     if (req.method !== 'GET') return refuseWith(405, 'method_not_allowed', 'a WebSocket handshake is a GET request');
     if (!this.#accepting) return refuseWith(503, 'unavailable', 'the server is shutting down');
     if (this.connections >= config.maxConnections) return refuseWith(503, 'unavailable', 'the server is at its connection limit');
+    // Echo needs no session: without a share of its own, anyone could fill the server's limit with
+    // echo sockets and lock the chat's users out.
+    if (path === '/ws/echo' && this.#echo.size >= echoLimit(config.maxConnections)) {
+      return refuseWith(503, 'unavailable', 'the echo endpoint is at its connection limit');
+    }
     // The place is held from the check on: the session lookup is async, and a burst of upgrades
     // would all pass the check meanwhile. handleUpgrade calls back synchronously, so once #accept
     // is done the upgrade is either a connection that counts itself or nothing.
@@ -106,7 +111,11 @@ export class UpgradeRouter {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', destroySocket);
         this.#echo.add(ws);
-        ws.once('close', () => this.#echo.delete(ws));
+        this.deps.metrics.echoConnections.set(this.#echo.size);
+        ws.once('close', () => {
+          this.#echo.delete(ws);
+          this.deps.metrics.echoConnections.set(this.#echo.size);
+        });
         serveEcho(ws, ip, logger);
       });
       return;
@@ -136,6 +145,11 @@ export class UpgradeRouter {
     for (const ws of this.#echo) ws.terminate();
     this.#wss.close();
   }
+}
+
+/** Echo connections allowed at once: a tenth of MAX_CONNECTIONS (at least one). */
+export function echoLimit(maxConnections: number): number {
+  return Math.max(1, Math.floor(maxConnections / 10));
 }
 
 /** A socket error during or after the handshake: drop the socket (the close handlers clean up). */
