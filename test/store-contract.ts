@@ -136,9 +136,70 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal(await store.findRegisteredUser('nobody'), undefined);
       }));
 
+      it('finds users by the start of their name, accounts first, case and composition aside', withStore(async (store) => {
+        const made = [
+          await registered(store, 'Mallory'),
+          await guest(store, 'mal'),
+          await registered(store, 'Malte'),
+          await guest(store, 'MALLORY-2'),
+          await registered(store, 'Bob'),
+          await registered(store, 'Ma\u0301rton'),
+          await registered(store, '小明'),
+          await guest(store, '小明明'),
+        ];
+        const names = async (prefix: string, limit = 10) => (await store.findUsers(prefix, limit)).map((u) => u.name);
+        assert.deepEqual(await names('mal'), ['Mallory', 'Malte', 'mal', 'MALLORY-2']);
+        assert.deepEqual(await names('MALL'), ['Mallory', 'MALLORY-2']);
+        assert.deepEqual(await names('mal', 2), ['Mallory', 'Malte'], 'at most limit, accounts first');
+        assert.deepEqual(await names('m\u00e1'), ['Ma\u0301rton'], 'a precomposed á finds a decomposed one');
+        assert.deepEqual(await names('小明'), ['小明', '小明明']);
+        assert.deepEqual(await names('zed'), []);
+        const found = await store.findUsers('bob', 5);
+        assert.deepEqual(found, [{ id: made[4]!.id, name: 'Bob', guest: false }]);
+        assert.deepEqual((await store.findUsers('mal', 10)).find((u) => u.name === 'mal'), { id: made[1]!.id, name: 'mal', guest: true });
+      }));
+
       it('does not find guests as registered users', withStore(async (store) => {
         await guest(store, 'grace');
         assert.equal(await store.findRegisteredUser('grace'), undefined);
+      }));
+
+      it('refuses registered names and guests that look like a registered name', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        await registered(store, 'Alice2');
+        for (const lookalike of ['ａｌｉｃｅ', '\u0430lice', 'al\u0131ce', 'AL\u0130CE', 'al\u200dice', 'ALIC\u0415']) {
+          await assert.rejects(registered(store, lookalike), NameTakenError, `registered ${lookalike}`);
+          await assert.rejects(guest(store, lookalike), NameTakenError, `guest ${lookalike}`);
+        }
+        // A capital I passes for a small l: "AIice2" looks like "Alice2", though "aiice2" is no "alice2".
+        await assert.rejects(registered(store, 'AIice2'), NameTakenError);
+        await assert.rejects(guest(store, 'AIice2'), NameTakenError);
+        // Whatever the case of the rest, and with an I for the l and another for the i.
+        for (const lookalike of ['AIice', 'AIICE', 'aIice']) {
+          await assert.rejects(registered(store, lookalike), NameTakenError, `registered ${lookalike}`);
+          await assert.rejects(guest(store, lookalike), NameTakenError, `guest ${lookalike}`);
+        }
+        assert.equal((await store.findRegisteredUser('ALICE'))?.id, alice.id);
+        assert.equal(await store.findRegisteredUser('\u0430lice'), undefined, 'a look-alike is no login name');
+        // Names that only look alike to a skeleton of their own are someone else.
+        for (const name of ['Ann', 'Anna', '小明', '小朋', 'alicia']) assert.equal((await registered(store, name)).name, name);
+      }));
+
+      it('lets guests share a look-alike name while no account has it', withStore(async (store) => {
+        const one = await guest(store, 'zoe');
+        const two = await guest(store, 'ｚｏｅ');
+        assert.notEqual(one.id, two.id);
+        // An account may still take it; from then on no guest may.
+        await registered(store, 'Zoe');
+        await assert.rejects(guest(store, 'zoe'), NameTakenError);
+        assert.deepEqual(await store.getUser(two.id), two);
+      }));
+
+      it('registers one of two look-alike names at the same moment, never both', withStore(async (store) => {
+        for (const [a, b] of [['mallory', 'mall\u043Ery'], ['trent', 'TRENT'], ['Iris', 'lris']]) {
+          const results = await Promise.allSettled([registered(store, a!), registered(store, b!)]);
+          assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `${a} and ${b}`);
+        }
       }));
 
       it('keeps Chinese, emoji and accented names exactly as given', withStore(async (store) => {
@@ -150,6 +211,75 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await assert.rejects(registered(store, '小明'), NameTakenError);
         await assert.rejects(registered(store, 'ZOË'), NameTakenError);
         await assert.rejects(registered(store, 'ОЛЬГА'), NameTakenError);
+      }));
+    });
+
+    describe('sessions', () => {
+      const HOUR = 3_600_000;
+
+      it('starts a session that names its user until it expires', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const now = Date.now();
+        const session = await store.createSession(alice.id, now + HOUR);
+        assert.match(session.id, /^[A-Za-z0-9_-]{22}$/);
+        assert.deepEqual(session, { id: session.id, user: alice, expiresAt: now + HOUR });
+        assert.deepEqual(await store.getSession(session.id, now), session);
+        assert.deepEqual(await store.getSession(session.id, now + HOUR - 1), session);
+        assert.equal(await store.getSession(session.id, now + HOUR), undefined, 'expired at expiresAt');
+        assert.equal(await store.getSession('no-such-session-here', now), undefined);
+        const other = await store.createSession(alice.id, now + HOUR);
+        assert.notEqual(other.id, session.id);
+        const g = await guest(store, 'visitor');
+        assert.deepEqual((await store.getSession((await store.createSession(g.id, now + HOUR)).id, now))?.user, g);
+        await assert.rejects(store.createSession(Math.max(alice.id, g.id) + 1000, now + HOUR));
+      }));
+
+      it('forgets expired sessions when it starts a new one', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const now = Date.now();
+        const old = await store.createSession(alice.id, now - 1);
+        await store.createSession(alice.id, now + HOUR);
+        // Found even by a clock that is behind: the row itself is gone.
+        assert.equal(await store.getSession(old.id, now - 1000), undefined);
+      }));
+
+      it('ends one session and leaves the user\'s others', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const now = Date.now();
+        const laptop = await store.createSession(alice.id, now + HOUR);
+        const phone = await store.createSession(alice.id, now + HOUR);
+        await store.endSession(laptop.id);
+        assert.equal(await store.getSession(laptop.id, now), undefined);
+        assert.deepEqual(await store.getSession(phone.id, now), phone);
+        await store.endSession(laptop.id);
+        await store.endSession('never-was-a-session-x');
+      }));
+
+      it('ends every session of a user, and only theirs', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const bob = await registered(store, 'bob');
+        const now = Date.now();
+        const mine = [await store.createSession(alice.id, now + HOUR), await store.createSession(alice.id, now + HOUR)];
+        const bobs = await store.createSession(bob.id, now + HOUR);
+        await store.endUserSessions(alice.id);
+        for (const s of mine) assert.equal(await store.getSession(s.id, now), undefined);
+        assert.deepEqual(await store.getSession(bobs.id, now), bobs);
+        // A session started after that works.
+        const again = await store.createSession(alice.id, now + HOUR);
+        assert.deepEqual(await store.getSession(again.id, now), again);
+      }));
+
+      it('changes a password and ends every session of the account', withStore(async (store) => {
+        const alice = await registered(store, 'alice', 'scrypt$old');
+        const bob = await registered(store, 'bob');
+        const now = Date.now();
+        const sessions = [await store.createSession(alice.id, now + HOUR), await store.createSession(alice.id, now + HOUR)];
+        const bobs = await store.createSession(bob.id, now + HOUR);
+        await store.setPassword(alice.id, 'scrypt$new');
+        assert.equal((await store.findRegisteredUser('alice'))?.passwordHash, 'scrypt$new');
+        assert.equal((await store.findRegisteredUser('bob'))?.passwordHash, 'scrypt$hash');
+        for (const s of sessions) assert.equal(await store.getSession(s.id, now), undefined);
+        assert.deepEqual(await store.getSession(bobs.id, now), bobs);
       }));
     });
 
@@ -951,6 +1081,31 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
             const byId = new Map(results.map((r) => [r.message.id, r.message.data]));
             assert.ok(stored.every((m) => byId.get(m.id) === m.data), 'each id holds the message it was acked for');
           }
+        }));
+
+        it('never lets a guest and an account take look-alike names through the two handles at once', withPair(async (a, b) => {
+          for (let round = 0; round < 10; round++) {
+            const name = `Walter${round}`;
+            // A Cyrillic а, or a capital I for the l.
+            const disguise = round % 2 === 0 ? `W\u0430lter${round}` : `WaIter${round}`;
+            const [account, visitor] = await Promise.allSettled([registered(a, name), guest(b, disguise)]);
+            if (account.status === 'rejected') throw account.reason;
+            // The guest came first (and the account may have its name), or it was refused.
+            if (visitor.status === 'fulfilled') assert.ok(visitor.value.id < account.value.id, `${disguise} after ${name}`);
+            else assert.ok(visitor.reason instanceof NameTakenError);
+          }
+        }));
+
+        it('ends on one handle a session started on the other, at once', withPair(async (a, b) => {
+          const alice = await registered(a, 'alice');
+          const now = Date.now();
+          const session = await a.createSession(alice.id, now + 3_600_000);
+          assert.deepEqual(await b.getSession(session.id, now), session);
+          await b.endSession(session.id);
+          assert.equal(await a.getSession(session.id, now), undefined);
+          const next = await b.createSession(alice.id, now + 3_600_000);
+          await a.setPassword(alice.id, 'scrypt$new');
+          assert.equal(await b.getSession(next.id, now), undefined);
         }));
 
         it('stores a cid retried through the other handle once, with the same id', withPair(async (a, b) => {

@@ -3,6 +3,7 @@
  * every room with `after` = the last id it delivered, delivers each room's messages once and in id
  * order, and retries unacked sends with their `cid` so that a retry never makes a duplicate.
  */
+import { CloseCode } from '../protocol/close-codes.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { me } from './http.js';
@@ -55,6 +56,8 @@ export interface ClientEvents {
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
   list: { room: string; data: WireUser[]; lastId?: number };
   typing: { room: string; user: WireUser };
+  /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
+  room: { room: string; private: boolean };
   /** An error frame that is not the answer to a send (those reject the send's promise instead). */
   error: { code: string; message: string; cid?: string; room?: string };
   /** The server no longer has some messages of the room; delivery continues from the oldest it has. */
@@ -66,7 +69,7 @@ export interface ClientEvents {
    */
   rewound: { room: string; lastId: number };
   state: StateChange;
-  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade) or 1000 (close()). */
+  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade; 401 also when the server ended the session, close code 4001) or 1000 (close()). */
   closed: { code: number; reason: string };
 }
 
@@ -378,6 +381,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
       this.#stop(info.httpStatus, FATAL_STATUS[info.httpStatus]!);
       return;
     }
+    // The session ended (logged out, password changed): its token is refused from now on, so a
+    // reconnect with it could only be refused too.
+    if (info.code === CloseCode.sessionEnded) {
+      this.#stop(401, info.reason || 'the session ended: sign in again');
+      return;
+    }
     if (wasStable) this.#attempt = 0;
     const reason = info.httpStatus !== undefined ? `server answered ${info.httpStatus}` : info.reason || `closed (${info.code})`;
     if (!info.wasOpen && !info.statusVisible) {
@@ -518,6 +527,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
         return;
       case 'mention':
         this.emit('mention', { room: frame.room, id: frame.id, user: frame.user });
+        return;
+      case 'room':
+        if (!this.#rooms.includes(frame.room)) this.#rooms = [...this.#rooms, frame.room].sort();
+        this.emit('room', { room: frame.room, private: frame.private });
         return;
     }
   }

@@ -113,6 +113,13 @@ export async function addMember(baseUrl: string, room: string, userId: number, t
   });
 }
 
+/** Users whose name starts with `prefix` (case aside), registered accounts first: up to `limit` (1-50, default 20). */
+export async function findUsers(baseUrl: string, prefix: string, options: { limit?: number; token?: string } = {}): Promise<SelfUser[]> {
+  const limit = options.limit === undefined ? '' : `&limit=${options.limit}`;
+  return (await request<{ users: SelfUser[] }>(baseUrl, `/api/users?q=${encodeURIComponent(prefix)}${limit}`, { token: options.token })).users;
+}
+
+
 /**
  * Stored messages of a room, oldest first, in their current state (edits, deletions and reactions
  * folded in), as history() gives them: the `limit` (1-100, default 50) before id `before`.

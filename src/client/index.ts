@@ -11,6 +11,7 @@ export {
   createRoom,
   fetchMessages,
   fetchTimeline,
+  findUsers,
   listRooms,
   searchMessages,
   logout,

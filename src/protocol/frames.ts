@@ -170,6 +170,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('search'), q: z.string(), data: z.array(chatFrameSchema), more: z.boolean(), rid: z.string().optional() }),
   // Message `id` of the room, by `user`, names this user.
   z.object({ type: z.literal('mention'), room: z.string(), id: z.number().int().nonnegative(), user: wireUserSchema }),
+  // A room you can see now appeared: a new public room, or a private room you were added to.
+  z.object({ type: z.literal('room'), room: z.string(), private: z.boolean() }),
   z.object({
     type: z.literal('error'),
     // One of errorCodes; a client takes an unknown code from a newer server as an error all the same.

@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { userChannel, userOfChannel, type Broker, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
+import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -20,7 +20,7 @@ import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { MentionResolver } from './mentions.js';
 import { asRefusal, ChatError } from './errors.js';
-import { encodeAckFrame } from './frames.js';
+import { encodeAckFrame, encodeFrame } from './frames.js';
 import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
 import type { ClientFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
@@ -55,6 +55,12 @@ export interface HubDeps {
   options: HubOptions;
 }
 
+/**
+ * How long shutdown waits for the connections to answer what they admitted and finish their close
+ * handshake before it cuts them off (within the 10 s that `parley serve` gives the whole shutdown).
+ */
+const SHUTDOWN_CLOSE_MS = 5000;
+
 export class ChatHub implements ChatService {
   readonly #store: Store;
   readonly #broker: Broker;
@@ -73,6 +79,9 @@ export class ChatHub implements ChatService {
   readonly #catchUp: NodeJS.Timeout | undefined;
   readonly #context: ConnectionContext;
   /** While the broker is down every publish fails: one warning every 10 s, with the count. */
+  readonly #unavailable = new ThrottledWarning(10_000, (error, count) =>
+    this.#log.warn({ error, count }, 'the store or the broker cannot be reached: requests that need it are refused with unavailable'),
+  );
   readonly #publishFailures = new ThrottledWarning(10_000, (err, count) =>
     this.#log.warn({ err, count }, 'the broker could not take events: their messages are stored and reach the other nodes by catch-up'),
   );
@@ -107,6 +116,7 @@ export class ChatHub implements ChatService {
         void this.#subscriptions.catchUp().catch(onError);
       },
     });
+    void this.#broker.subscribe(ROOMS_CHANNEL).catch(onError);
     if (deps.options.catchUpMs > 0) {
       this.#catchUp = setInterval(() => void this.#subscriptions.catchUp().catch(onError), deps.options.catchUpMs);
       this.#catchUp.unref();
@@ -144,11 +154,12 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- connections
 
   /**
-   * Takes over an upgraded chat connection: welcomes it and serves it until it closes.
+   * Takes over an upgraded chat connection: welcomes it and serves it until it closes, or until its
+   * session ends (endSessions).
    * @param user the user as messages and presence will name them: kept, and shared by all of them
    */
-  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, ip: string): Promise<void> {
-    const conn = new ClientConnection(ws, socket, user, guest, ip, this.#context);
+  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, session: string, ip: string): Promise<void> {
+    const conn = new ClientConnection(ws, socket, user, guest, session, ip, this.#context);
     this.#connections.add(conn);
     this.#metrics.connections.set(this.#connections.size);
     const others = this.#byUser.get(user.id);
@@ -205,7 +216,7 @@ export class ChatHub implements ChatService {
    * is async, and the connection's next frame waits for it, so its messages keep their order.
    */
   #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
-    if (conn.closing) return undefined;
+    if (conn.gone) return undefined;
     if (message.type === 'chat' && !MentionResolver.mayMention(message.data) && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
       else this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, undefined);
@@ -299,8 +310,12 @@ export class ChatHub implements ChatService {
     return MentionResolver.mayMention(data) ? this.#mentions.resolve(room, data, sender) : undefined;
   }
 
-  /** Queues the message for the store; the ack follows when it is stored and published. */
+  /**
+   * Queues the message for the store; the ack follows when it is stored and published. The
+   * connection does not send its close frame before this answer (ack or error) is out.
+   */
   #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined, reply: number | undefined, mentions: number[] | undefined): void {
+    conn.expectAnswer();
     const done: AppendCallback = (err, result) => this.#answer(conn, room, cid, err, result);
     if (reply === undefined && mentions === undefined) this.#publisher.append(conn.user, room, data, cid, done);
     else this.#publisher.appendEntry({ room, user: conn.user, data, cid, reply, mentions, ts: Date.now() }, done);
@@ -308,19 +323,21 @@ export class ChatHub implements ChatService {
 
   /** Queues an entry (an event) for the store; acked like a message, or refused on its own. */
   #storeAndAck(conn: ClientConnection, entry: NewEntry): void {
+    conn.expectAnswer();
     this.#publisher.appendEntry(entry, (err, result) => this.#answer(conn, entry.room, entry.cid, err, result));
   }
 
-  /** Tells the sender how its entry went: an ack when it has a cid, or the error. */
+  /** Tells the sender how its entry went (an ack when it has a cid, or the error), and that it is answered. */
   #answer(conn: ClientConnection, room: string, cid: string | undefined, err: unknown, result: AppendResult | undefined): void {
     if (result) {
       if (result.refused) conn.sendError(result.refused.code, result.refused.message, cid ? { cid, room } : { room });
       else if (cid) conn.push(encodeAckFrame(cid, result.message.room, result.message.id, result.message.ts));
-      return;
+    } else {
+      const refusal = asRefusal(err);
+      if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
+      else this.#fail(err, conn);
     }
-    const refusal = asRefusal(err);
-    if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
-    else this.#fail(err, conn);
+    conn.answered();
   }
 
   #tooLong(data: string): boolean {
@@ -368,8 +385,13 @@ export class ChatHub implements ChatService {
     }
   }
 
-  #onBrokerEvent(channel: string, event: RoomEvent): void {
+  #onBrokerEvent(channel: string, event: ChannelEvent): void {
+    if (event.kind === 'room') return this.#tellRoom(channel, event.room, event.private);
     const userId = userOfChannel(channel);
+    if (event.kind === 'sessions_ended') {
+      if (userId !== undefined) this.#closeSessions(userId, event.session);
+      return;
+    }
     if (userId === undefined) return this.#subscriptions.route(channel, event);
     const conns = itemsOf(this.#byUser.get(userId));
     if (conns.length === 0) return;
@@ -385,6 +407,14 @@ export class ChatHub implements ChatService {
         for (const conn of conns) conn.send({ type: 'mention', room: event.room, id: event.id, user: event.user });
         return;
     }
+  }
+
+  /** A room appeared: to every connection here (a public room), or to the user's (one they were added to). */
+  #tellRoom(channel: string, room: string, isPrivate: boolean): void {
+    const frame = encodeFrame({ type: 'room', room, private: isPrivate });
+    const userId = userOfChannel(channel);
+    const conns = channel === ROOMS_CHANNEL ? this.#connections : itemsOf(this.#byUser.get(userId ?? 0));
+    for (const conn of conns) if (!conn.closing) conn.push(frame);
   }
 
   // ---------------------------------------------------------------- ChatService (for HTTP)
@@ -432,24 +462,58 @@ export class ChatHub implements ChatService {
     return this.#presence.list(room);
   }
 
+  async roomCreated(room: Room): Promise<void> {
+    const event: RoomEvent = { kind: 'room', room: room.name, private: room.private };
+    if (!room.private) await this.#broker.publish(ROOMS_CHANNEL, event);
+    else if (room.createdBy !== null) await this.#broker.publish(userChannel(room.createdBy), event);
+  }
+
+  async memberAdded(room: Room, userId: number): Promise<void> {
+    await this.#broker.publish(userChannel(userId), { kind: 'room', room: room.name, private: room.private });
+  }
+
+  async endSessions(userId: number, session?: string): Promise<void> {
+    this.#closeSessions(userId, session);
+    // The other nodes hear it on the user's channel, which each of them follows while it has a
+    // connection of the user.
+    try {
+      await this.#broker.publish(userChannel(userId), session === undefined ? { kind: 'sessions_ended' } : { kind: 'sessions_ended', session });
+    } catch (err) {
+      this.#log.warn({ err, userId }, 'the broker could not take an ended session: its connections on other nodes stay open until they reconnect');
+    }
+  }
+
+  /** Closes the user's connections on this node of the ended session, or of all their sessions. */
+  #closeSessions(userId: number, session: string | undefined): void {
+    for (const conn of itemsOf(this.#byUser.get(userId))) {
+      if (session === undefined || conn.session === session) conn.close(CloseCode.sessionEnded, 'session ended');
+    }
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   #fail(err: unknown, conn?: ClientConnection): void {
-    this.#log.error({ err, conn: conn?.id }, 'realtime error');
-    if (conn && !(err instanceof ChatError)) conn.sendError('internal', 'the server failed to handle that message');
+    // A store or broker that is away fails everything for a while: a warning now and then says it.
+    const refusal = asRefusal(err);
+    if (refusal?.code === 'unavailable') this.#unavailable.report(refusal.message);
+    else this.#log.error({ err, conn: conn?.id }, 'realtime error');
+    if (conn && !(err instanceof ChatError)) conn.sendError(refusal?.code ?? 'internal', refusal?.message ?? 'the server failed to handle that message');
   }
 
-  /** Shutdown: closes every connection with 1001 and waits for pending store writes. */
+  /**
+   * Shutdown: every connection stops taking frames, answers those it took (storing their messages),
+   * and closes with 1001; then the store writes still pending (from HTTP) are finished.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
     clearInterval(this.#catchUp);
-    await this.#publisher.close();
     for (const conn of this.#connections) conn.close(CloseCode.goingAway, 'server shutting down');
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + SHUTDOWN_CLOSE_MS;
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.#connections) conn.ws.terminate();
+    await this.#publisher.close();
   }
 }
 

@@ -108,8 +108,8 @@ export class RoomChannel {
       else this.#accept(event.message);
       return;
     }
-    // Read markers and mentions travel on user channels only.
-    if (event.kind === 'read' || event.kind === 'mention') return;
+    // Read markers, mentions and news of rooms travel on user channels (and the rooms channel), never on a room's own.
+    if (event.kind === 'read' || event.kind === 'mention' || event.kind === 'room') return;
     const frame = encodeFrame(
       event.kind === 'typing'
         ? { type: 'typing', room: event.room, user: event.user }

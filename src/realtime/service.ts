@@ -26,4 +26,17 @@ export interface ChatService {
   search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
+  /**
+   * Tells the users who can see it now that a room appeared, on every node: everyone for a public
+   * room, the creator for a private one. `room` was just created.
+   */
+  roomCreated(room: Room): Promise<void>;
+  /** Tells a user, on every node, that they were added to the room. */
+  memberAdded(room: Room, userId: number): Promise<void>;
+  /**
+   * The user's session `session` (or, without it, every session of theirs) has ended in the store:
+   * their WebSocket connections of it are closed with 4001, on this node at once and on the others
+   * through the broker. Resolves once that is under way; a broker that is down is logged, not thrown.
+   */
+  endSessions(userId: number, session?: string): Promise<void>;
 }

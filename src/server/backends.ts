@@ -29,7 +29,9 @@ export async function createStore(config: Config, options: StoreOptions): Promis
     // While PostgreSQL is away the store rejects calls with StoreUnavailableError and reconnects
     // by itself: nothing fatal. A connection it drops is worth a line in the log.
     const store = await PostgresStore.open(config.databaseUrl, {
-      onConnectionError: (err) => options.logger.warn({ err }, 'lost a PostgreSQL connection; the pool opens a new one when needed'),
+      // The message and code only: pg's errors carry their connection, with its every statement.
+      onConnectionError: (err) =>
+        options.logger.warn({ error: err.message, code: (err as { code?: unknown }).code }, 'lost a PostgreSQL connection; the pool opens a new one when needed'),
     });
     // Messages stored before search existed get their search keys now, without holding up the start.
     store.indexOlderMessages().then(

@@ -11,6 +11,18 @@ export interface User {
   guest: boolean;
 }
 
+/**
+ * A signed-in session: what a token names (with its signature) besides the user. Ending it ends the
+ * token at once, on every node: each request and each upgrade looks it up.
+ */
+export interface Session {
+  /** Random, unguessable (128 bits, base64url). */
+  id: string;
+  user: User;
+  /** Milliseconds since the epoch; the token's `exp`. */
+  expiresAt: number;
+}
+
 /** A user plus what only sign-in needs. */
 export interface UserRecord extends User {
   /** scrypt hash string; null for guests. */
@@ -198,11 +210,11 @@ export interface HistoryQuery {
   limit: number;
 }
 
-/** Thrown by createUser when the name is taken (case-insensitive among registered accounts). */
+/** Thrown by createUser when the name is taken, or looks like a taken one (see Store.createUser). */
 export class NameTakenError extends Error {
   readonly code = 'name_taken';
   constructor(name: string) {
-    super(`the name "${name}" is taken`);
+    super(`the name "${name}" is taken, or looks too much like a name that is`);
   }
 }
 
@@ -237,14 +249,38 @@ export interface Store {
   // --- accounts ---
   /**
    * Creates an account. A registered account's name (passwordHash not null) must be unique among
-   * registered accounts, compared case-insensitively after NFC normalisation: NameTakenError.
-   * A guest (passwordHash null, guest true) may not take a registered name either: NameTakenError.
-   * Two guests may share a name; they are different users with different ids.
+   * registered accounts, compared case-insensitively after NFC normalisation (nameKey), and must not
+   * look like one either (either of its nameSkeletons is a registered account's): NameTakenError.
+   * A guest (passwordHash null, guest true) may not take a registered name or a look-alike of one
+   * either: NameTakenError. Two guests may share a name; they are different users with different ids.
    */
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User>;
   /** The registered (non-guest) account with this name, case-insensitive. */
   findRegisteredUser(name: string): Promise<UserRecord | undefined>;
   getUser(id: number): Promise<User | undefined>;
+  /**
+   * Users whose name starts with `prefix`, compared by name key (nameKey: case and composition do
+   * not matter): registered accounts first, then guests, each by name then id; at most `limit`.
+   */
+  findUsers(prefix: string, limit: number): Promise<User[]>;
+  /**
+   * Sets a registered account's password hash, and ends every session of the account (a password
+   * that was guessed or leaked must not leave its sessions behind). Does nothing for an unknown id.
+   */
+  setPassword(userId: number, passwordHash: string): Promise<void>;
+
+  // --- sessions ---
+  /**
+   * Starts a session of the user, valid until `expiresAt`, and returns it. Also forgets sessions
+   * that have expired (of anyone). Rejects for an unknown user.
+   */
+  createSession(userId: number, expiresAt: number): Promise<Session>;
+  /** The session with its user, while it has not ended and `now` is before its expiry. */
+  getSession(id: string, now: number): Promise<Session | undefined>;
+  /** Ends one session (logout). Ending one that is gone is fine. */
+  endSession(id: string): Promise<void>;
+  /** Ends every session of the user (a ban, say). */
+  endUserSessions(userId: number): Promise<void>;
 
   // --- rooms ---
   /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */

@@ -30,6 +30,13 @@ test('a private room and a DM are visible to their members only', async () => {
     await signInAsGuest(alice.page, server.url, 'Alice');
     await signInAsGuest(bob.page, server.url, 'Bob');
 
+    // A public room Alice creates shows in Bob's list at once, without a refresh.
+    await alice.page.getByRole('button', { name: /New room/ }).click();
+    await alice.page.getByLabel('Room name').fill('town-square');
+    await alice.page.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.page.locator('.room-title', { hasText: 'town-square' }).waitFor();
+    await bob.page.locator('.rooms .other-room', { hasText: 'town-square' }).waitFor();
+
     // Alice creates a private room with the keyboard-reachable form and writes in it.
     await alice.page.getByRole('button', { name: /New room/ }).click();
     await alice.page.getByLabel('Room name').fill('secret-plans');
@@ -38,10 +45,12 @@ test('a private room and a DM are visible to their members only', async () => {
     await alice.page.locator('.room-title', { hasText: 'secret-plans' }).waitFor();
     await say(alice.page, 'the plan is ready');
 
-    // She invites Bob, who sees the room after refreshing his list and reads the message.
+    // Bob does not see it until she invites him; then it appears in his list at once.
+    assert.equal(await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).count(), 0);
     await alice.page.getByRole('button', { name: 'Invite Bob' }).click();
     await alice.page.getByText('Bob can now see this room.').waitFor();
-    await bob.page.getByRole('button', { name: 'Refresh' }).click();
+    await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).waitFor();
+    await screenshot(bob.page, 'rooms-appear-live');
     await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
     await waitForMessage(bob.page, 'the plan is ready');
 
@@ -86,6 +95,19 @@ test('a private room and a DM are visible to their members only', async () => {
     assert.ok([403, 404].includes(seen.privateStatus), `private history refused (got ${seen.privateStatus})`);
     assert.equal(await carol.page.getByText('the plan is ready').count(), 0);
     assert.equal(await carol.page.getByText('psst, just between us').count(), 0);
+
+    // Alice has never met Carol in a room: she finds her by name and invites her.
+    await alice.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
+    await alice.page.getByRole('searchbox', { name: 'Find someone by name' }).fill('car');
+    await alice.page.getByRole('button', { name: 'Invite Carol' }).waitFor();
+    // The server's answer marks her as a guest.
+    await alice.page.locator('.users .other-room', { hasText: 'Carol' }).locator('.badge', { hasText: 'guest' }).waitFor();
+    assert.equal(await alice.page.getByRole('button', { name: 'Invite Bob' }).count(), 0, 'only those whose name starts with "car"');
+    await screenshot(alice.page, 'invite-search');
+    await alice.page.getByRole('button', { name: 'Invite Carol' }).click();
+    await alice.page.getByText('Carol can now see this room.').waitFor();
+    await carol.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
+    await waitForMessage(carol.page, 'the plan is ready');
 
     // Bob leaves the private room: it leaves his list, and stays gone after a reload.
     await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();

@@ -11,7 +11,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -56,26 +56,14 @@ export interface PostgresOptions {
   fsync?: boolean;
 }
 
-/** The newest installed PostgreSQL's bin dir. */
-function binDir(): string {
+/** The newest installed PostgreSQL's bin dir; throws, saying what to install, when there is none. */
+export function postgresBinDir(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).map(Number).sort((a, b) => b - a) : [];
   const dir = versions.map((v) => join(root, String(v), 'bin')).find((d) => existsSync(join(d, 'pg_ctl')));
   if (!dir) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/N/bin/pg_ctl): apt-get install postgresql, or set PG_BIN');
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const asRoot = process.getuid?.() === 0;
@@ -88,7 +76,7 @@ function asOwner(bin: string, program: string, args: string[]): [string, string[
 
 /** Starts a PostgreSQL server of its own for this process. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
-  const bin = binDir();
+  const bin = postgresBinDir();
   const dir = await mkdtemp(join(tmpdir(), 'parley-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');

@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { watchProcess, type Watchdog } from './watchdog.js';
 
 export interface TestRedis {
   port: number;
@@ -51,7 +52,7 @@ export async function startRedis(): Promise<TestRedis> {
 class RedisProcess implements TestRedis {
   readonly url: string;
   #child: ChildProcess | undefined;
-  #watchdog: ChildProcess | undefined;
+  #watchdog: Watchdog | undefined;
   #exited: Promise<void> = Promise.resolve();
 
   constructor(
@@ -68,7 +69,9 @@ class RedisProcess implements TestRedis {
   async start(): Promise<void> {
     if (this.#child) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
-    const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C in the terminal (of `npm run cluster`) goes to the process
+    // that started it, which stops the nodes before Redis.
+    const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
     child.stdout!.on('data', keep);
@@ -86,7 +89,7 @@ class RedisProcess implements TestRedis {
         gone();
       });
     });
-    this.#watchdog = watch(child, this.dir);
+    this.#watchdog = watchProcess(child.pid, { dir: this.dir });
     child.unref();
     for (const stream of [child.stdout, child.stderr]) (stream as Socket).unref();
 
@@ -110,7 +113,7 @@ class RedisProcess implements TestRedis {
       this.#child = undefined;
     }
     // The server is gone: the watchdog has nothing left to do (and must not kill a reused pid).
-    this.#watchdog?.kill('SIGKILL');
+    this.#watchdog?.disarm();
     this.#watchdog = undefined;
   }
 
@@ -118,20 +121,6 @@ class RedisProcess implements TestRedis {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/**
- * A process that kills `child` and removes its folder when this process dies: its stdin is a pipe
- * from here, which the kernel closes when this process ends however it ends, and `read` then returns.
- */
-function watch(child: ChildProcess, dir: string): ChildProcess | undefined {
-  if (child.pid === undefined) return undefined;
-  const script = 'read _; kill -9 "$1" 2>/dev/null; rm -rf "$2"';
-  const watchdog = spawn('sh', ['-c', script, 'watchdog', String(child.pid), dir], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
-  watchdog.on('error', () => {});
-  watchdog.unref();
-  (watchdog.stdin as Socket).unref();
-  return watchdog;
 }
 
 /** Whether a Redis answers PING on the port now. */

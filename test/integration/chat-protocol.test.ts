@@ -204,7 +204,7 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(err2.cid, 'nf');
   });
 
-  it('keeps private rooms to their members for join, chat and history', async () => {
+  it('keeps private rooms to their members, and answers a non-member as if the room did not exist', async () => {
     const room = 'secret';
     const res = await fetch(`${server.url}/api/rooms`, {
       method: 'POST',
@@ -214,9 +214,17 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(res.status, 201);
     const c = await connect(carol);
     assert.ok(!(c.frames[0]!.rooms as string[]).includes(room));
-    for (const msg of [{ type: 'join', room }, { type: 'chat', room, data: 'x', cid: 'p' }, { type: 'history', room }]) {
-      c.send(msg);
-      assert.equal((await c.next('error')).code, 'forbidden');
+    // The same frame to a private room and to a missing one gets the same error, but for the name.
+    const missing = 'no-such-secret';
+    const refusal = async (frame: Record<string, unknown>) => {
+      c.send(frame);
+      const { type, code, message, cid } = await c.next('error');
+      return { type, code, message: String(message).replace(String(frame.room), 'ROOM'), cid };
+    };
+    for (const frame of [{ type: 'join' }, { type: 'chat', data: 'x', cid: 'p' }, { type: 'history' }, { type: 'typing' }]) {
+      const forPrivate = await refusal({ ...frame, room });
+      assert.deepEqual(forPrivate, await refusal({ ...frame, room: missing }), `${frame.type}`);
+      assert.equal(forPrivate.code, 'not_found');
     }
     const a = await connect(alice);
     assert.ok((a.frames[0]!.rooms as string[]).includes(room));
@@ -238,9 +246,31 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal((await a.next('chat', (f) => f.data === 'back')).room, ack.room);
     const c = await connect(carol);
     c.send({ type: 'history', room: ack.room });
-    assert.equal((await c.next('error')).code, 'forbidden');
+    assert.equal((await c.next('error')).code, 'not_found');
     c.send({ type: 'join', room: ack.room });
-    assert.equal((await c.next('error')).code, 'forbidden');
+    assert.equal((await c.next('error')).code, 'not_found');
+  });
+
+  it('tells every connection of a new public room, and only the invited user of a private room they were added to', async () => {
+    const a = await connect(alice);
+    const b = await connect(bob);
+    const c = await connect(carol);
+    await createRoom(server.url, alice.token, 'announcements');
+    for (const client of [a, b, c]) assert.deepEqual(await client.next('room'), { type: 'room', room: 'announcements', private: false });
+    await createRoom(server.url, alice.token, 'backstage', true);
+    assert.deepEqual(await a.next('room'), { type: 'room', room: 'backstage', private: true }, 'its creator');
+    const invited = await fetch(`${server.url}/api/rooms/backstage/members`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: bob.user.id }),
+    });
+    assert.equal(invited.status, 200);
+    assert.deepEqual(await b.next('room'), { type: 'room', room: 'backstage', private: true }, 'the invited user');
+    // The invited user may use it at once, on the same connection.
+    b.send({ type: 'join', room: 'backstage' });
+    await b.next('list', (f) => f.room === 'backstage');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!c.all('room').some((f) => f.room === 'backstage'), 'nobody else hears of it');
   });
 
   it('pages history oldest first with more', async () => {

@@ -46,8 +46,9 @@ export class JsonChat {
   #waiters = new Set<() => void>();
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [...cliArgs, 'chat', ...args, '--json'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  /** Runs `parley chat ARGS --json`, with `env` added to the environment. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [...cliArgs, 'chat', ...args, '--json'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (d) => (this.stderr += d));
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       this.events.push(JSON.parse(line) as JsonEvent);

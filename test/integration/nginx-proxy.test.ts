@@ -1,51 +1,26 @@
 /**
  * deploy/nginx.conf, tested for real: nginx in front of Parley proxies the HTTP API and the
- * WebSocket upgrade, and Parley (TRUST_PROXY=127.0.0.1) sees the client address nginx forwards.
+ * WebSocket upgrade, and Parley (TRUST_PROXY=127.0.0.1) sees the client address nginx forwards;
+ * a node that is down or full is skipped; and TLS ending at nginx gives a Secure cookie and wss.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ChatClient, signInGuest, upgradeStatus } from '../helpers/chat-client.js';
+import { makeCertificates } from '../helpers/certs.js';
+import { httpsRequest } from '../helpers/https-request.js';
+import { deploySite, startNginx } from '../helpers/nginx.js';
 import { freePort, startTestServer, tempDataDir } from '../helpers/server.js';
-
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
 
 describe('behind nginx with deploy/nginx.conf', () => {
   it('proxies sign-in, the chat WebSocket and the client address', async (t) => {
-    assert.ok(NGINX, 'nginx is installed (scripts/test.sh installs it)');
     const parley = await startTestServer({ TRUST_PROXY: '127.0.0.1' });
     const port = await freePort();
-    const prefix = tempDataDir();
-    mkdirSync(join(prefix, 'logs'));
-    const site = readFileSync(new URL('../../deploy/nginx.conf', import.meta.url), 'utf8')
-      .replace('server 127.0.0.1:3000;', `server 127.0.0.1:${parley.port};`)
-      .replace('listen 80;', `listen 127.0.0.1:${port};`);
-    assert.ok(site.includes(`listen 127.0.0.1:${port};`) && site.includes(`127.0.0.1:${parley.port}`));
-    writeFileSync(
-      join(prefix, 'nginx.conf'),
-      `worker_processes 1;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/logs/error.log warn;\n` +
-        `events { worker_connections 256; }\n` +
-        `http {\n access_log off;\n client_body_temp_path ${prefix}/body;\n proxy_temp_path ${prefix}/proxy;\n` +
-        ` fastcgi_temp_path ${prefix}/fastcgi;\n uwsgi_temp_path ${prefix}/uwsgi;\n scgi_temp_path ${prefix}/scgi;\n` +
-        `${site}\n}\n`,
-    );
-    const nginx = spawn(NGINX!, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'inherit' });
+    const url = `http://127.0.0.1:${port}`;
+    const nginx = await startNginx(deploySite({ port, upstreams: [parley.port] }), `${url}/healthz`);
     t.after(async () => {
-      nginx.kill('SIGQUIT');
+      await nginx.stop();
       await parley.close();
     });
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${url}/healthz`)).status === 200) break;
-      } catch {
-        // nginx not listening yet
-      }
-      assert.ok(i < 100, 'nginx answers within 10 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
 
     const alice = await signInGuest(url, 'alice');
     const bob = await signInGuest(url, 'bob');
@@ -73,5 +48,68 @@ describe('behind nginx with deploy/nginx.conf', () => {
     assert.equal(await upgradeStatus(`ws://127.0.0.1:${port}/ws/chat`, forged), 403, 'a forged X-Forwarded-Host');
     await a.close();
     await b.close();
+  });
+
+  it('passes a request or an upgrade meant for a node that is down or full to another node', async (t) => {
+    // Two nodes on one database (one SQLite dir, each with its own store thread): a token from one is good on both.
+    const dataDir = tempDataDir();
+    const full = await startTestServer({ DATA_DIR: dataDir, TRUST_PROXY: '127.0.0.1', MAX_CONNECTIONS: '1' });
+    const other = await startTestServer({ DATA_DIR: dataDir, TRUST_PROXY: '127.0.0.1' });
+    const down = await freePort();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const nginx = await startNginx(deploySite({ port, upstreams: [full.port, down, other.port] }), `${url}/healthz`);
+    t.after(async () => {
+      await nginx.stop();
+      await full.close();
+      await other.close();
+    });
+    const { token } = await signInGuest(other.url, 'dora');
+    // The full node answers an upgrade with 503 (MAX_CONNECTIONS), the node that is down refuses the connection.
+    const held = await ChatClient.connect(full.wsUrl, token);
+    assert.equal(await upgradeStatus(`${full.wsUrl}/ws/chat`, { headers: { authorization: `Bearer ${token}` } }), 503);
+    // Round robin over three nodes: three upgrades in a row try each node once, the full one included.
+    const upgrades: number[] = [];
+    for (let i = 0; i < 6; i++) upgrades.push(await upgradeStatus(`ws://127.0.0.1:${port}/ws/chat`, { headers: { authorization: `Bearer ${token}` } }));
+    assert.deepEqual(upgrades, Array(6).fill(101), 'every upgrade reached a node that could take it');
+    const requests: number[] = [];
+    for (let i = 0; i < 6; i++) requests.push((await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status);
+    assert.deepEqual(requests, Array(6).fill(200), 'every request reached a node that is up');
+    await held.close();
+  });
+
+  it('ends TLS: HTTPS sign-in with a Secure cookie, and chat over wss', async (t) => {
+    const certs = makeCertificates();
+    const parley = await startTestServer({ TRUST_PROXY: '127.0.0.1' });
+    const [port, tlsPort] = [await freePort(), await freePort()];
+    const tls = { port: tlsPort, cert: certs.certFile, key: certs.keyFile };
+    const nginx = await startNginx(deploySite({ port, upstreams: [parley.port], tls }), `http://127.0.0.1:${port}/healthz`);
+    t.after(async () => {
+      await nginx.stop();
+      await parley.close();
+      certs.remove();
+    });
+    const origin = `https://127.0.0.1:${tlsPort}`;
+    const signIn = await httpsRequest(`${origin}/api/guest`, { ca: certs.ca, json: { name: 'erin' } });
+    assert.equal(signIn.status, 200);
+    const cookie = String(signIn.headers['set-cookie']);
+    assert.match(cookie, /;\s*Secure/i, 'the node learns from X-Forwarded-Proto that the browser speaks TLS');
+    const plain = await fetch(`http://127.0.0.1:${port}/api/guest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'frank' }),
+    });
+    assert.doesNotMatch(String(plain.headers.get('set-cookie')), /;\s*Secure/i, 'over plain HTTP the cookie is not Secure');
+
+    const { token } = JSON.parse(signIn.body) as { token: string };
+    const headers = { authorization: `Bearer ${token}` };
+    const erin = await ChatClient.connect(`wss://127.0.0.1:${tlsPort}`, token, { ca: certs.ca, origin });
+    erin.send({ type: 'join', room: 'lobby' });
+    await erin.next('list');
+    erin.send({ type: 'chat', room: 'lobby', data: 'over wss', cid: 'w1' });
+    assert.equal((await erin.next('chat')).data, 'over wss');
+    // The page's origin is https://…: the same page origin on plain http is another origin.
+    assert.equal(await upgradeStatus(`wss://127.0.0.1:${tlsPort}/ws/chat`, { ca: certs.ca, headers, origin: `http://127.0.0.1:${tlsPort}` }), 403);
+    await erin.close();
   });
 });

@@ -68,7 +68,7 @@ describe('read markers and mentions', () => {
     await o.next('ack');
     const c = await connect(other);
     c.send({ type: 'read', room: 'hush', id: 1 });
-    assert.equal((await c.next('error')).code, 'forbidden');
+    assert.equal((await c.next('error')).code, 'not_found');
     assert.equal(((await connect(other)).frames[0]!.read as Record<string, number>).hush, undefined);
   });
 

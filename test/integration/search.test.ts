@@ -68,7 +68,7 @@ describe('search', () => {
     assert.deepEqual(texts(await a.next('search')), ['你好 from the inner room']);
     e.send({ type: 'search', q: '你好', room: 'inner', rid: 'no' });
     const refused = await e.next('error');
-    assert.deepEqual([refused.code, refused.rid], ['forbidden', 'no']);
+    assert.deepEqual([refused.code, refused.rid], ['not_found', 'no']);
     e.send({ type: 'search', q: 'x', room: 'nowhere', rid: 'nf' });
     assert.deepEqual([(await e.next('error')).code], ['not_found']);
     for (const [frame, code] of [
@@ -110,7 +110,7 @@ describe('search', () => {
     assert.deepEqual(viaHttp, viaWs);
   });
 
-  it('answers GET /api/search like the frame, with 400, 401, 403 and 404 where it must', async () => {
+  it('answers GET /api/search like the frame, with 400, 401 and 404 where it must', async () => {
     const { status, body } = await get(`/api/search?q=${encodeURIComponent('你好')}&room=lobby`, eve.token);
     assert.equal(status, 200);
     assert.deepEqual([body.q, (body.data as Frame[]).map((m) => [m.type, m.data]), body.more], ['你好', [['chat', '你好，大家好']], false]);
@@ -119,7 +119,7 @@ describe('search', () => {
     assert.equal((await get('/api/search?q=%20', eve.token)).status, 400);
     assert.equal((await get('/api/search?q=x&limit=0', eve.token)).status, 400);
     assert.equal((await get('/api/search?q=x&before=soon', eve.token)).status, 400);
-    assert.equal((await get('/api/search?q=x&room=inner', eve.token)).status, 403);
+    assert.equal((await get('/api/search?q=x&room=inner', eve.token)).status, 404, 'a private room is answered as a missing one');
     assert.equal((await get('/api/search?q=x&room=nowhere', eve.token)).status, 404);
   });
 });

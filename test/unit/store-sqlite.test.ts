@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SchemaTooNewError, migrate } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { NewMessage } from '../../src/store/types.js';
+import { NameTakenError, type NewMessage } from '../../src/store/types.js';
 import { runStoreContract } from '../store-contract.js';
 import { chats, messagesOf } from '../helpers/appended.js';
 
@@ -663,6 +663,36 @@ describe('SqliteStore migrations', () => {
       assert.equal(check.prepare('SELECT count(*) FROM messages_recent').pluck().get(), 3);
     } finally {
       check.close();
+    }
+  }));
+
+  it('keeps accounts made before look-alike names were refused, and refuses new look-alikes of them', inTempDir(async (dir) => {
+    // As schema 4 left it: registered names that look alike (Cyrillic а, full-width), and a guest.
+    const db = new Database(join(dir, 'parley.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 4));
+    const insert = db.prepare('INSERT INTO users (id, name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, ?, ?, 1)');
+    insert.run(1, 'alice', 'alice', 'scrypt$one', 0);
+    insert.run(2, '\u0430lice', '\u0430lice', 'scrypt$two', 0);
+    insert.run(3, 'ａｌｉｃｅ', 'ａｌｉｃｅ', 'scrypt$three', 0);
+    insert.run(4, 'alice', 'alice', null, 1);
+    insert.run(5, 'Bob', 'bob', 'scrypt$five', 0);
+    db.close();
+
+    const store = await openSqliteStore(dir);
+    try {
+      // Every account is kept and logs in under its own name.
+      for (const [name, id] of [['alice', 1], ['\u0430lice', 2], ['ａｌｉｃｅ', 3], ['BOB', 5]] as const) {
+        assert.equal((await store.findRegisteredUser(name))?.id, id, name);
+      }
+      assert.deepEqual(await store.getUser(4), { id: 4, name: 'alice', guest: true });
+      for (const name of ['alıce', 'ALİCE', 'b0b']) {
+        await assert.rejects(store.createUser({ name, passwordHash: null, guest: true }), NameTakenError, name);
+        await assert.rejects(store.createUser({ name, passwordHash: 'scrypt$x', guest: false }), NameTakenError, name);
+      }
+      assert.equal((await store.createUser({ name: 'carol', passwordHash: 'scrypt$x', guest: false })).name, 'carol');
+    } finally {
+      await store.close();
     }
   }));
 

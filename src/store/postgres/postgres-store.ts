@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
 import { SearchPageBuilder } from '../search-page.js';
 import { matchesSearch, searchDocument, searchKeys, searchTerms, trigrams } from '../search-text.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
@@ -18,12 +18,14 @@ import {
   type Room,
   type SearchPage,
   type SearchQuery,
+  type Session,
   type Store,
   type StoredMessage,
   type TimelineEntry,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 
@@ -99,7 +101,7 @@ interface MessageRow {
 const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, data_bytes, ts, cid';
 /** Every column of a message or event row. */
 const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
-/** The kind column of an event row (NULL for a message); see migration 2. */
+/** The kind column of an event row (NULL for a message); see migration 6. */
 const KIND = { edit: 1, delete: 2, reactOn: 3, reactOff: 4 } as const;
 
 const toRoom = (r: RoomRow): Room => ({
@@ -148,7 +150,7 @@ const TYPES = {
     oid === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Advisory lock space of createUser: one name key at a time, so a guest cannot slip past a registration. */
+/** Advisory lock space of createUser: one name skeleton at a time, so a guest cannot slip past a registration. */
 const NAME_LOCK_SPACE = 0x70617231;
 
 /** A batch met a cid stored before that it had not looked up: nothing was stored; it starts over, looking them up. */
@@ -254,17 +256,26 @@ export class PostgresStore implements Store {
 
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
+    const alike = lookAlikeKeys(input.name);
     return this.#call(() =>
       this.#transaction(async (client): Promise<User> => {
-        // Taken for guests too: a guest and a registration of the same name one at a time.
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [NAME_LOCK_SPACE, key]);
+        // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
+        // names that look alike share a key, so they share a lock; taken in a fixed order.
+        await client.query(
+          'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
+          [NAME_LOCK_SPACE, alike],
+        );
         let inserted: pg.QueryResult<{ id: number }>;
         try {
           inserted = await client.query<{ id: number }>(
-            `INSERT INTO users (name, name_key, password_hash, guest, created_at)
-             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+            `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
              RETURNING id`,
-            [input.name, key, input.passwordHash, input.guest, Date.now()],
+            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
           );
         } catch (err) {
           if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
@@ -295,6 +306,77 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow>({ name: 'user-by-id', text: 'SELECT * FROM users WHERE id = $1', values: [id] });
       const row = rows[0];
       return row ? { id: row.id, name: row.name, guest: row.guest } : undefined;
+    });
+  }
+
+  findUsers(prefix: string, limit: number): Promise<User[]> {
+    return this.#call(async () => {
+      const from = nameKey(prefix);
+      const { rows } = await this.#query<UserRow>({
+        name: 'users-by-prefix',
+        text: `SELECT id, name, guest FROM users
+               WHERE name_key COLLATE "C" >= $1 AND name_key COLLATE "C" < $2
+               ORDER BY guest, name_key COLLATE "C", id LIMIT $3`,
+        values: [from, `${from}\u{10FFFF}`, Math.max(0, Math.floor(limit))],
+      });
+      return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest }));
+    });
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<void> {
+    return this.#call(async () => {
+      // One statement, so one transaction: the new hash and no session left.
+      await this.#query({
+        name: 'set-password',
+        text: `WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 AND NOT guest RETURNING id)
+               DELETE FROM sessions WHERE user_id = $1`,
+        values: [userId, passwordHash],
+      });
+    });
+  }
+
+  // --- sessions ---
+
+  createSession(userId: number, expiresAt: number): Promise<Session> {
+    const id = newSessionId();
+    const now = Date.now();
+    return this.#call(async () => {
+      // One statement: the expired sessions forgotten, the new one inserted, its user read.
+      const { rows } = await this.#query<UserRow>({
+        name: 'create-session',
+        text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4),
+               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 RETURNING user_id)
+               SELECT u.* FROM inserted JOIN users u ON u.id = inserted.user_id`,
+        values: [id, userId, expiresAt, now],
+      });
+      const row = rows[0];
+      if (!row) throw new Error(`no user with id ${userId}`);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt };
+    });
+  }
+
+  getSession(id: string, now: number): Promise<Session | undefined> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<UserRow & { expires_at: number }>({
+        name: 'session-by-id',
+        text: `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.id = $1 AND s.expires_at > $2`,
+        values: [id, now],
+      });
+      const row = rows[0];
+      return row ? { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt: row.expires_at } : undefined;
+    });
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.#call(async () => {
+      await this.#query({ name: 'end-session', text: 'DELETE FROM sessions WHERE id = $1', values: [id] });
+    });
+  }
+
+  endUserSessions(userId: number): Promise<void> {
+    return this.#call(async () => {
+      await this.#query({ name: 'end-user-sessions', text: 'DELETE FROM sessions WHERE user_id = $1', values: [userId] });
     });
   }
 
@@ -391,16 +473,18 @@ export class PostgresStore implements Store {
     return this.#call(async () => {
       // One statement: the room and both memberships, or nothing (an unknown user fails the
       // members' foreign key). Two nodes at once: the second insert waits for the first's commit
-      // and then does nothing, so both get the same room.
+      // and then does nothing, so both get the same room. The members go in in id order, whoever
+      // writes first: in the caller's order, A->B and B->A at once deadlocked now and then.
+      const [low, high] = a < b ? [a, b] : [b, a];
       try {
         await this.#query({
           name: 'ensure-direct-room',
           text: `WITH room AS (
-                   INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES ($1, true, true, $2, $4)
+                   INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES ($1, true, true, $2, $5)
                    ON CONFLICT (name) DO NOTHING
                  )
-                 INSERT INTO members (room, user_id) VALUES ($1, $2), ($1, $3) ON CONFLICT DO NOTHING`,
-          values: [name, a, b, Date.now()],
+                 INSERT INTO members (room, user_id) VALUES ($1, $3), ($1, $4) ON CONFLICT DO NOTHING`,
+          values: [name, a, low, high, Date.now()],
         });
       } catch (err) {
         if ((err as { code?: string }).code === '23503') throw new Error(`no user with id ${a} or ${b}`, { cause: err });
@@ -607,7 +691,7 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Gives messages stored before search existed (migration 3) their search keys, a batch at a time,
+   * Gives messages stored before search existed (migration 7) their search keys, a batch at a time,
    * in the background; several nodes share the work (SKIP LOCKED). Resolves with how many it did.
    */
   async indexOlderMessages(): Promise<number> {

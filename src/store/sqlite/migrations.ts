@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { skeletonsOfExisting } from '../name-skeletons.js';
 
 /**
  * One step of the schema. Steps are applied in `version` order, each at most once, and never
@@ -8,7 +9,10 @@ import type Database from 'better-sqlite3';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** The step in SQL; or */
+  sql?: string;
+  /** the step in code, for what SQL cannot compute (run in the same transaction). */
+  run?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -160,6 +164,64 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    name: 'users.name_skeleton, name_skeleton_cased: look-alike names',
+    run: (db) => {
+      // The confusable skeletons of names (nameSkeletons), computed here in JavaScript since SQL
+      // cannot. Registered names that look alike are refused from now on; two accounts made before
+      // that already do are both kept (skeletonsOfExisting).
+      db.exec(`
+        ALTER TABLE users ADD COLUMN name_skeleton TEXT;
+        ALTER TABLE users ADD COLUMN name_skeleton_cased TEXT;
+      `);
+      const users = db.prepare('SELECT id, name, guest FROM users').all() as Array<{ id: number; name: string; guest: 0 | 1 }>;
+      const update = db.prepare('UPDATE users SET name_skeleton = ?, name_skeleton_cased = ? WHERE id = ?');
+      for (const u of skeletonsOfExisting(users.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 })))) {
+        update.run(u.folded, u.cased, u.id);
+      }
+      db.exec(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE guest = 0;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE guest = 0;
+      `);
+    },
+  },
+  {
+    version: 6,
+    name: 'sessions: a token works only while its session exists',
+    sql: `
+      -- Looked up by every request and upgrade; deleted by logout, a password change or a ban.
+      CREATE TABLE sessions (
+        id         TEXT    PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
+  {
+    version: 7,
+    name: 'users found by the start of their name (inviting someone)',
+    sql: `CREATE INDEX users_by_name_key ON users (name_key, guest, id);`,
+  },
+  {
+    version: 8,
+    name: 'users.name_skeleton_cased folded: "AIice" looks like "alice" too, not only like "Alice"',
+    run: (db) => {
+      db.exec('DROP INDEX users_registered_skeleton; DROP INDEX users_registered_skeleton_cased;');
+      const users = db.prepare('SELECT id, name, guest FROM users').all() as Array<{ id: number; name: string; guest: 0 | 1 }>;
+      const update = db.prepare('UPDATE users SET name_skeleton = ?, name_skeleton_cased = ? WHERE id = ?');
+      for (const u of skeletonsOfExisting(users.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 })))) {
+        update.run(u.folded, u.cased, u.id);
+      }
+      db.exec(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE guest = 0;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE guest = 0;
+      `);
+    },
+  },
+  {
+    version: 9,
     name: 'the timeline: edit, delete and react events, replies, mentions, reactions, read markers',
     sql: `
       -- Events share the room's id sequence with messages, so they are rows of the same tables: a
@@ -206,7 +268,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 6,
+    version: 10,
     name: 'search: an FTS5 trigram index of messages, filled in the background',
     sql: `
       -- The search keys of each message (search-text.ts: its folded text, and keys for its short
@@ -262,7 +324,8 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      db.exec(m.sql);
+      if (m.sql !== undefined) db.exec(m.sql);
+      m.run?.(db);
       record.run(m.version, m.name, Date.now());
       done.push(m.version);
     }

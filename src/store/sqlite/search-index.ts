@@ -1,5 +1,5 @@
 /**
- * Search on the SQLite store (see migration 6). Messages are indexed in the background rather than
+ * Search on the SQLite store (see migration 10). Messages are indexed in the background rather than
  * as they are stored: the FTS5 insert of a message costs several times what storing it does, and
  * the plain message is the store's hot path. Each room's `indexed_id` says how far it is indexed;
  * a search looks up the index, and reads the rest (the newest messages, not indexed yet) itself,

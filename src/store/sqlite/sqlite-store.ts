@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
   NameTakenError,
@@ -17,12 +17,14 @@ import {
   type Room,
   type SearchPage,
   type SearchQuery,
+  type Session,
   type Store,
   type StoredMessage,
   type TimelineEntry,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
@@ -135,7 +137,7 @@ interface MessageRow {
   deleted: number | null;
 }
 
-/** The kind column of an event row (NULL for a message); see migration 5. */
+/** The kind column of an event row (NULL for a message); see migration 9. */
 const KIND = { edit: 1, delete: 2, reactOn: 3, reactOff: 4 } as const;
 
 const toRoom = (r: RoomRow): Room => ({
@@ -312,10 +314,12 @@ export class SqliteStore implements Store {
 
   async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
+    const alike = JSON.stringify(lookAlikeKeys(input.name));
     return this.#write((): User => {
-      // Checked here for guests; for registered accounts the unique index would catch it too.
-      if (this.#stmt.registeredNameTaken.get(key) !== undefined) throw new NameTakenError(input.name);
-      const id = this.#stmt.insertUser.get(input.name, key, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
+      // Checked here for guests; for registered accounts the unique indexes would catch most of it too.
+      if (this.#stmt.registeredNameTaken.get({ key, alike }) !== undefined) throw new NameTakenError(input.name);
+      const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
     });
   }
@@ -335,6 +339,46 @@ export class SqliteStore implements Store {
   async getUser(id: number): Promise<User | undefined> {
     const row = this.#stmt.userById.get(id) as UserRow | undefined;
     return row ? { id: row.id, name: row.name, guest: row.guest === 1 } : undefined;
+  }
+  async findUsers(prefix: string, limit: number): Promise<User[]> {
+    const from = nameKey(prefix);
+    const rows = this.#stmt.usersByPrefix.all({ from, to: `${from}\u{10FFFF}`, limit: Math.max(0, Math.floor(limit)) }) as UserRow[];
+    return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 }));
+  }
+
+
+  async setPassword(userId: number, passwordHash: string): Promise<void> {
+    this.#write(() => {
+      this.#stmt.setPassword.run(passwordHash, userId);
+      this.#stmt.endUserSessions.run(userId);
+    });
+  }
+
+  // --- sessions ---
+
+  async createSession(userId: number, expiresAt: number): Promise<Session> {
+    const now = Date.now();
+    return this.#write((): Session => {
+      const row = this.#stmt.userById.get(userId) as UserRow | undefined;
+      if (row === undefined) throw new Error(`no user with id ${userId}`);
+      this.#stmt.endExpiredSessions.run(now);
+      const id = newSessionId();
+      this.#stmt.insertSession.run(id, userId, now, expiresAt);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt };
+    });
+  }
+
+  async getSession(id: string, now: number): Promise<Session | undefined> {
+    const row = this.#stmt.sessionById.get(id, now) as (UserRow & { expires_at: number }) | undefined;
+    return row ? { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt: row.expires_at } : undefined;
+  }
+
+  async endSession(id: string): Promise<void> {
+    this.#stmt.endSession.run(id);
+  }
+
+  async endUserSessions(userId: number): Promise<void> {
+    this.#stmt.endUserSessions.run(userId);
   }
 
   // --- rooms ---
@@ -1100,12 +1144,39 @@ interface Appended {
 
 function prepareStatements(db: Database.Database) {
   return {
-    registeredNameTaken: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND guest = 0').pluck(),
+    // Index searches, one per key: written with OR, the planner scans a whole index of registered names.
+    registeredNameTaken: db
+      .prepare(
+        `SELECT 1 FROM users WHERE guest = 0 AND name_key = @key
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton IN (SELECT value FROM json_each(@alike))
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton_cased IN (SELECT value FROM json_each(@alike))
+         LIMIT 1`,
+      )
+      .pluck(),
     insertUser: db
-      .prepare('INSERT INTO users (name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .prepare(
+        `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      )
       .pluck(),
     registeredUser: db.prepare('SELECT * FROM users WHERE name_key = ? AND guest = 0'),
+    // A range of the name-key index: the keys that start with the prefix sort between it and it
+    // followed by the highest code point.
+    usersByPrefix: db.prepare(
+      `SELECT id, name, guest FROM users WHERE name_key >= @from AND name_key < @to
+       ORDER BY guest, name_key, id LIMIT @limit`,
+    ),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+    setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND guest = 0'),
+
+    insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+    sessionById: db.prepare(
+      `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = ? AND s.expires_at > ?`,
+    ),
+    endSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+    endUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
+    endExpiredSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
 
     insertRoom: db.prepare(
       `INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES (?, ?, ?, ?, ?)

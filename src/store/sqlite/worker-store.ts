@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
+import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
@@ -115,6 +115,30 @@ export class WorkerStore implements Store {
 
   getUser(id: number): Promise<User | undefined> {
     return this.#call('getUser', [id]);
+  }
+
+  findUsers(prefix: string, limit: number): Promise<User[]> {
+    return this.#call('findUsers', [prefix, limit]);
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<void> {
+    return this.#call('setPassword', [userId, passwordHash]);
+  }
+
+  createSession(userId: number, expiresAt: number): Promise<Session> {
+    return this.#call('createSession', [userId, expiresAt]);
+  }
+
+  getSession(id: string, now: number): Promise<Session | undefined> {
+    return this.#call('getSession', [id, now]);
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.#call('endSession', [id]);
+  }
+
+  endUserSessions(userId: number): Promise<void> {
+    return this.#call('endUserSessions', [userId]);
   }
 
   createRoom(input: { name: string; private: boolean; createdBy: number | null; direct?: boolean }): Promise<Room> {

@@ -78,6 +78,8 @@ export function connect(onSessionEnded: () => void): void {
       view.onlineStale = false;
       for (const u of data) state.names[u.id] = u.name;
     }),
+    // A new public room, or one we were added to: the list shows it at once, without a refresh.
+    c.on('room', () => void refreshRooms()),
     c.on('typing', ({ room, user }) => {
       const view = state.rooms[room];
       if (!view || user.id === state.me?.id) return;
