@@ -1021,6 +1021,124 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
       }));
     });
 
+    describe('moderation', () => {
+      const MINUTE = 60_000;
+
+      it('makes and unmakes moderators, and says where a user owns and moderates', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const mod = await registered(store, 'mod');
+        const now = Date.now();
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
+        await store.ensureDirectRoom(owner.id, mod.id);
+        assert.equal(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now, role: 'moderator' }), true);
+        assert.deepEqual(await store.roomModeration('hall', now), { moderators: [mod.id], restrictions: [] });
+        assert.deepEqual(await store.userModeration(mod.id, now), { owns: [], moderates: ['hall'], restrictions: [] });
+        assert.deepEqual(await store.userModeration(owner.id, now), { owns: ['club', 'hall'], moderates: [], restrictions: [] }, 'a DM has no owner');
+        await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now + 1, role: 'member' });
+        assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
+        await assert.rejects(store.moderate({ room: 'nowhere', action: 'kick', user: mod.id, by: owner.id, ts: now }), NoSuchRoomError);
+      }));
+
+      it('bans and mutes, for a while or until lifted, and lifts only what is in force', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await guest(store, 'spammer');
+        const now = 1_800_000_000_000;
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
+        await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: owner.id, ts: now });
+        assert.deepEqual((await store.roomModeration('hall', now)).restrictions, [
+          { user: u.id, kind: 'ban', until: now + MINUTE },
+          { user: u.id, kind: 'mute' },
+        ]);
+        assert.deepEqual((await store.userModeration(u.id, now)).restrictions, [
+          { room: 'hall', kind: 'ban', until: now + MINUTE },
+          { room: 'hall', kind: 'mute' },
+        ]);
+        // The timed ban ends by itself.
+        assert.deepEqual((await store.roomModeration('hall', now + MINUTE)).restrictions, [{ user: u.id, kind: 'mute' }]);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + MINUTE }), false, 'ended already');
+        // Banned again: the new until replaces the old.
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now + 2, until: now + 10 * MINUTE });
+        assert.deepEqual((await store.userModeration(u.id, now + 5 * MINUTE)).restrictions.map((r) => r.until), [now + 10 * MINUTE, undefined]);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 3 }), true);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), true);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), false);
+        assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
+      }));
+
+      it('keeps an audit log of every action, newest first, and not of what changed nothing', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await guest(store, 'spammer');
+        const now = 1_800_000_000_000;
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'other', private: false, createdBy: owner.id });
+        await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
+        await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 1 });
+        await store.moderate({ room: 'hall', action: 'delete', user: u.id, by: owner.id, ts: now + 2 });
+        await store.moderate({ room: 'other', action: 'kick', user: u.id, by: owner.id, ts: now + 3 });
+        await store.moderate({ room: 'hall', action: 'role', user: u.id, by: owner.id, ts: now + 4, role: 'moderator' });
+        const o = { id: owner.id, name: 'owner' };
+        const s = { id: u.id, name: 'spammer' };
+        assert.deepEqual(await store.auditLog('hall', 10), [
+          { action: 'role', user: s, by: o, ts: now + 4, role: 'moderator' },
+          { action: 'delete', user: s, by: o, ts: now + 2 },
+          { action: 'mute', user: s, by: o, ts: now, until: now + MINUTE },
+        ]);
+        assert.equal((await store.auditLog('hall', 1)).length, 1);
+        assert.deepEqual(await store.auditLog('nowhere', 10), []);
+      }));
+
+      it('withdraws a private room\'s membership on a kick', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await registered(store, 'member');
+        await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
+        await store.addMember('club', u.id);
+        await store.moderate({ room: 'club', action: 'kick', user: u.id, by: owner.id, ts: Date.now() });
+        assert.equal(await store.isMember('club', u.id), false);
+        assert.deepEqual(await store.listRoomNames(u.id), []);
+        assert.equal(await store.isMember('club', owner.id), true);
+      }));
+
+      it('leaves a room the user is banned from out of their search, and in after the ban', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await registered(store, 'reader');
+        for (const name of ['hall', 'yard']) {
+          await store.createRoom({ name, private: false, createdBy: owner.id });
+          await store.appendMessages([msg(name, owner, `hello from ${name}`)]);
+        }
+        const now = Date.now();
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
+        const rooms = async (at: number, room?: string) =>
+          (await store.search({ userId: u.id, q: 'hello', limit: 10, now: at, ...(room ? { room } : {}) })).data.map((m) => m.room);
+        assert.deepEqual(await rooms(now), ['yard']);
+        assert.deepEqual(await rooms(now, 'hall'), []);
+        assert.deepEqual((await rooms(now + MINUTE)).sort(), ['hall', 'yard'], 'the ban ended');
+        assert.deepEqual((await store.search({ userId: owner.id, q: 'hello', limit: 10, now })).data.length, 2);
+      }));
+
+      it('bans a user everywhere: their sessions end, none starts, their name is kept from guests', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const g = await guest(store, 'Rascal');
+        const now = Date.now();
+        const session = await store.createSession(alice.id, now + MINUTE);
+        assert.equal((await store.findRegisteredUser('alice'))?.banned, false);
+        assert.equal(await store.setUserBanned(alice.id, true), true);
+        assert.equal(await store.setUserBanned(g.id, true), true);
+        assert.equal(await store.setUserBanned(Math.max(alice.id, g.id) + 1000, true), false);
+        assert.equal((await store.findRegisteredUser('alice'))?.banned, true);
+        assert.equal(await store.getSession(session.id, now), undefined);
+        await assert.rejects(store.createSession(alice.id, now + MINUTE));
+        assert.equal(await store.isNameBanned('ALICE'), true);
+        assert.equal(await store.isNameBanned('rascal'), true);
+        assert.equal(await store.isNameBanned('bob'), false);
+        assert.equal(await store.setUserBanned(alice.id, false), true);
+        assert.equal(await store.isNameBanned('alice'), false);
+        const again = await store.createSession(alice.id, now + MINUTE);
+        assert.deepEqual(await store.getSession(again.id, now), again);
+      }));
+    });
+
     describe('where rooms are', () => {
       it('gives the newest id of each room asked for, and leaves out rooms that do not exist', withStore(async (store) => {
         const u = await registered(store, 'writer');

@@ -46,6 +46,9 @@ const everyCall = (store: Store, user: User): Array<[string, () => Promise<unkno
   ['lastIds', () => store.lastIds(['r'])],
   ['lastIdBefore', () => store.lastIdBefore('r', Date.now())],
   ['prune', () => store.prune('r', 1000)],
+  ['moderate', () => store.moderate({ room: 'r', action: 'mute', user: user.id, by: user.id, ts: Date.now() })],
+  ['roomModeration', () => store.roomModeration('r', Date.now())],
+  ['setUserBanned', () => store.setUserBanned(user.id, true)],
 ];
 
 async function assertAllUnavailable(store: Store, user: User): Promise<void> {

@@ -10,7 +10,11 @@ import {
   RoomExistsError,
   StoreUnavailableError,
   type AppendResult,
+  type AuditRecord,
   type HistoryQuery,
+  type ModerationEntry,
+  type RoomModeration,
+  type UserModeration,
   type MessagesPage,
   type NewEntry,
   type NewMessage,
@@ -26,6 +30,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
+import { toAuditRecord, type AuditRow } from '../audit-row.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 
@@ -49,8 +54,9 @@ const SEARCH_CHUNK = 200;
 const SEARCH_WINDOW = 5000;
 /** Where a message is in search order: (ts, room, id). */
 type Position = [number, string, number];
-/** The rooms a search covers ($5: one room or NULL for all; $6: the user, who must be able to read them). */
-const SEARCH_SCOPE = '($5::text IS NULL OR m.room = $5) AND (NOT r.private OR EXISTS (SELECT 1 FROM members mm WHERE mm.room = r.name AND mm.user_id = $6))';
+/** The rooms a search covers ($5: one room or NULL for all; $6: the user, who must be able to read them and not be banned from them at $7). */
+const SEARCH_SCOPE = `($5::text IS NULL OR m.room = $5) AND (NOT r.private OR EXISTS (SELECT 1 FROM members mm WHERE mm.room = r.name AND mm.user_id = $6))
+  AND NOT EXISTS (SELECT 1 FROM room_restrictions b WHERE b.room = r.name AND b.user_id = $6 AND b.kind = 'ban' AND (b.until IS NULL OR b.until > $7))`;
 /** Older messages given their search keys per transaction. */
 const SEARCH_BACKFILL = 1000;
 /** Connections per store (per node): one batch of appends at a time, plus reads. */
@@ -69,6 +75,7 @@ interface UserRow {
   password_hash: string | null;
   guest: boolean;
   created_at: number;
+  banned: boolean;
 }
 
 interface RoomRow {
@@ -297,7 +304,7 @@ export class PostgresStore implements Store {
       });
       const row = rows[0];
       if (!row) return undefined;
-      return { id: row.id, name: row.name, guest: false, passwordHash: row.password_hash, createdAt: row.created_at };
+      return { id: row.id, name: row.name, guest: false, passwordHash: row.password_hash, createdAt: row.created_at, banned: row.banned };
     });
   }
 
@@ -345,12 +352,12 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow>({
         name: 'create-session',
         text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4),
-               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 RETURNING user_id)
+               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 AND NOT banned RETURNING user_id)
                SELECT u.* FROM inserted JOIN users u ON u.id = inserted.user_id`,
         values: [id, userId, expiresAt, now],
       });
       const row = rows[0];
-      if (!row) throw new Error(`no user with id ${userId}`);
+      if (!row) throw new Error(`no user with id ${userId} who is not banned`);
       return { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt };
     });
   }
@@ -360,7 +367,7 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow & { expires_at: number }>({
         name: 'session-by-id',
         text: `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-               WHERE s.id = $1 AND s.expires_at > $2`,
+               WHERE s.id = $1 AND s.expires_at > $2 AND NOT u.banned`,
         values: [id, now],
       });
       const row = rows[0];
@@ -377,6 +384,31 @@ export class PostgresStore implements Store {
   endUserSessions(userId: number): Promise<void> {
     return this.#call(async () => {
       await this.#query({ name: 'end-user-sessions', text: 'DELETE FROM sessions WHERE user_id = $1', values: [userId] });
+    });
+  }
+
+  setUserBanned(userId: number, banned: boolean): Promise<boolean> {
+    return this.#call(async () => {
+      // One statement, so one transaction: the ban and no session left.
+      const { rows } = await this.#query<{ id: number }>({
+        name: 'set-user-banned',
+        text: `WITH changed AS (UPDATE users SET banned = $2 WHERE id = $1 RETURNING id),
+               ended AS (DELETE FROM sessions WHERE $2 AND user_id IN (SELECT id FROM changed))
+               SELECT id FROM changed`,
+        values: [userId, banned],
+      });
+      return rows.length === 1;
+    });
+  }
+
+  isNameBanned(name: string): Promise<boolean> {
+    return this.#call(async () => {
+      const { rowCount } = await this.#query({
+        name: 'name-banned',
+        text: 'SELECT 1 FROM users WHERE name_key = $1 AND banned LIMIT 1',
+        values: [nameKey(name)],
+      });
+      return rowCount === 1;
     });
   }
 
@@ -462,6 +494,110 @@ export class PostgresStore implements Store {
         values: [room, userId],
       });
       return rowCount === 1;
+    });
+  }
+
+  moderate(entry: ModerationEntry): Promise<boolean> {
+    const { room, user, ts } = entry;
+    return this.#call(() =>
+      this.#transaction(async (client) => {
+        // Locks the room's row: two actions on one room are applied and logged one after the other.
+        const found = await client.query('SELECT 1 FROM rooms WHERE name = $1 FOR UPDATE', [room]);
+        if (found.rowCount !== 1) throw new NoSuchRoomError(room);
+        switch (entry.action) {
+          case 'kick':
+            await client.query('DELETE FROM members WHERE room = $1 AND user_id = $2', [room, user]);
+            break;
+          case 'ban':
+          case 'mute':
+            await client.query(
+              `INSERT INTO room_restrictions (room, user_id, kind, until) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until`,
+              [room, user, entry.action, entry.until ?? null],
+            );
+            break;
+          case 'unban':
+          case 'unmute': {
+            const kind = entry.action === 'unban' ? 'ban' : 'mute';
+            const { rows } = await client.query<{ until: number | null }>(
+              'DELETE FROM room_restrictions WHERE room = $1 AND user_id = $2 AND kind = $3 RETURNING until',
+              [room, user, kind],
+            );
+            // One that ended by itself is gone with it, but it was not in force: nothing to lift.
+            const inForce = rows.some((r) => r.until === null || r.until > ts);
+            if (!inForce) return false;
+            break;
+          }
+          case 'role':
+            if (entry.role === 'moderator') {
+              await client.query(`INSERT INTO room_roles (room, user_id, role) VALUES ($1, $2, 'moderator') ON CONFLICT DO NOTHING`, [room, user]);
+            } else {
+              await client.query('DELETE FROM room_roles WHERE room = $1 AND user_id = $2', [room, user]);
+            }
+            break;
+          case 'delete':
+            break;
+        }
+        await client.query(
+          'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [room, entry.action, user, entry.by, ts, entry.until ?? null, entry.role ?? null],
+        );
+        return true;
+      }),
+    );
+  }
+
+  roomModeration(room: string, now: number): Promise<RoomModeration> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<{ user_id: number; kind: 'ban' | 'mute' | 'moderator'; until: number | null }>({
+        name: 'room-moderation',
+        text: `SELECT user_id, role AS kind, NULL::bigint AS until FROM room_roles WHERE room = $1
+               UNION ALL
+               SELECT user_id, kind, until FROM room_restrictions WHERE room = $1 AND (until IS NULL OR until > $2)
+               ORDER BY user_id, kind`,
+        values: [room, now],
+      });
+      const result: RoomModeration = { moderators: [], restrictions: [] };
+      for (const r of rows) {
+        if (r.kind === 'moderator') result.moderators.push(r.user_id);
+        else result.restrictions.push({ user: r.user_id, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+      }
+      return result;
+    });
+  }
+
+  userModeration(userId: number, now: number): Promise<UserModeration> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<{ room: string; kind: 'owner' | 'moderator' | 'ban' | 'mute'; until: number | null }>({
+        name: 'user-moderation',
+        text: `SELECT name AS room, 'owner' AS kind, NULL::bigint AS until FROM rooms WHERE created_by = $1 AND NOT direct
+               UNION ALL
+               SELECT room, role, NULL FROM room_roles WHERE user_id = $1
+               UNION ALL
+               SELECT room, kind, until FROM room_restrictions WHERE user_id = $1 AND (until IS NULL OR until > $2)
+               ORDER BY room, kind`,
+        values: [userId, now],
+      });
+      const result: UserModeration = { owns: [], moderates: [], restrictions: [] };
+      for (const r of rows) {
+        if (r.kind === 'owner') result.owns.push(r.room);
+        else if (r.kind === 'moderator') result.moderates.push(r.room);
+        else result.restrictions.push({ room: r.room, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+      }
+      return result;
+    });
+  }
+
+  auditLog(room: string, limit: number): Promise<AuditRecord[]> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<AuditRow>({
+        name: 'audit-log',
+        text: `SELECT a.action, a.user_id, u.name AS user_name, a.by_id, b.name AS by_name, a.ts, a.until, a.role
+               FROM audit_log a JOIN users u ON u.id = a.user_id JOIN users b ON b.id = a.by_id
+               WHERE a.room = $1 ORDER BY a.seq DESC LIMIT $2`,
+        values: [room, Math.max(0, Math.floor(limit))],
+      });
+      return rows.map(toAuditRecord);
     });
   }
 
@@ -641,7 +777,7 @@ export class PostgresStore implements Store {
     const terms = searchTerms(query.q);
     if (terms.length === 0) return Promise.resolve({ data: [], more: false });
     const keys = searchKeys(terms);
-    const scope = { room: query.room ?? null, userId: query.userId };
+    const scope = { room: query.room ?? null, userId: query.userId, now: query.now ?? Date.now() };
     // One snapshot: the window and what follows it see the same messages.
     return this.#call(() =>
       this.#transaction(async (client) => {
@@ -660,7 +796,7 @@ export class PostgresStore implements Store {
                  JOIN rooms r ON r.name = m.room
                  WHERE m.search_keys @> $1::text[] AND m.deleted IS NOT TRUE AND ${SEARCH_SCOPE}
                  ORDER BY m.ts DESC, m.room DESC, m.id DESC`,
-          values: [keys, ...start, scope.room, scope.userId],
+          values: [keys, ...start, scope.room, scope.userId, scope.now],
         });
         const { rows: ends } = await client.query<{ ts: number; room: string; id: number }>({
           name: 'search-window-end',
@@ -678,7 +814,7 @@ export class PostgresStore implements Store {
                    WHERE m.search_keys @> $1::text[] AND m.kind IS NULL AND m.deleted IS NOT TRUE
                      AND (m.ts, m.room, m.id) < ($2::bigint, $3::text COLLATE "C", $4::bigint) AND ${SEARCH_SCOPE}
                    ORDER BY m.ts DESC, m.room DESC, m.id DESC LIMIT ${SEARCH_CHUNK}`,
-            values: [keys, ...cursor, scope.room, scope.userId],
+            values: [keys, ...cursor, scope.room, scope.userId, scope.now],
           });
           const last = rows.at(-1);
           page.add(check(rows), last?.ts ?? Number.NEGATIVE_INFINITY);

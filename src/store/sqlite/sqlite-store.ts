@@ -9,7 +9,11 @@ import {
   NoSuchRoomError,
   RoomExistsError,
   type AppendResult,
+  type AuditRecord,
   type HistoryQuery,
+  type ModerationEntry,
+  type RoomModeration,
+  type UserModeration,
   type MessagesPage,
   type NewEntry,
   type NewMessage,
@@ -25,6 +29,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
+import { toAuditRecord, type AuditRow } from '../audit-row.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
@@ -94,6 +99,7 @@ interface UserRow {
   password_hash: string | null;
   guest: 0 | 1;
   created_at: number;
+  banned: 0 | 1;
 }
 
 interface RoomRow {
@@ -333,6 +339,7 @@ export class SqliteStore implements Store {
       guest: false,
       passwordHash: row.password_hash,
       createdAt: row.created_at,
+      banned: row.banned === 1,
     };
   }
 
@@ -361,6 +368,7 @@ export class SqliteStore implements Store {
     return this.#write((): Session => {
       const row = this.#stmt.userById.get(userId) as UserRow | undefined;
       if (row === undefined) throw new Error(`no user with id ${userId}`);
+      if (row.banned === 1) throw new Error(`user ${userId} is banned`);
       this.#stmt.endExpiredSessions.run(now);
       const id = newSessionId();
       this.#stmt.insertSession.run(id, userId, now, expiresAt);
@@ -379,6 +387,18 @@ export class SqliteStore implements Store {
 
   async endUserSessions(userId: number): Promise<void> {
     this.#stmt.endUserSessions.run(userId);
+  }
+
+  async setUserBanned(userId: number, banned: boolean): Promise<boolean> {
+    return this.#write(() => {
+      if (this.#stmt.setBanned.run(banned ? 1 : 0, userId).changes === 0) return false;
+      if (banned) this.#stmt.endUserSessions.run(userId);
+      return true;
+    });
+  }
+
+  async isNameBanned(name: string): Promise<boolean> {
+    return this.#stmt.bannedName.get(nameKey(name)) !== undefined;
   }
 
   // --- rooms ---
@@ -424,6 +444,65 @@ export class SqliteStore implements Store {
 
   async isMember(room: string, userId: number): Promise<boolean> {
     return this.#stmt.isMember.get(room, userId) !== undefined;
+  }
+
+  async moderate(entry: ModerationEntry): Promise<boolean> {
+    const { room, user, ts } = entry;
+    return this.#write(() => {
+      if (this.#stmt.roomByName.get(room) === undefined) throw new NoSuchRoomError(room);
+      switch (entry.action) {
+        case 'kick':
+          this.#stmt.deleteMember.run(room, user);
+          break;
+        case 'ban':
+        case 'mute':
+          this.#stmt.restrict.run({ room, user, kind: entry.action, until: entry.until ?? null });
+          break;
+        case 'unban':
+        case 'unmute': {
+          const kind = entry.action === 'unban' ? 'ban' : 'mute';
+          // One that ended by itself is not in force: nothing to lift (it stays, ignored, until replaced).
+          if (this.#stmt.liftRestriction.run({ room, user, kind, now: ts }).changes === 0) return false;
+          break;
+        }
+        case 'role':
+          if (entry.role === 'moderator') this.#stmt.setModerator.run(room, user);
+          else this.#stmt.dropModerator.run(room, user);
+          break;
+        case 'delete':
+          break;
+      }
+      this.#stmt.insertAudit.run({ room, action: entry.action, user, by: entry.by, ts, until: entry.until ?? null, role: entry.role ?? null });
+      return true;
+    });
+  }
+
+  async roomModeration(room: string, now: number): Promise<RoomModeration> {
+    return this.#read(() => ({
+      moderators: this.#stmt.moderatorsOf.all(room) as number[],
+      restrictions: (this.#stmt.restrictionsOf.all({ room, now }) as Array<{ user_id: number; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
+        user: r.user_id,
+        kind: r.kind,
+        ...(r.until === null ? {} : { until: r.until }),
+      })),
+    }));
+  }
+
+  async userModeration(userId: number, now: number): Promise<UserModeration> {
+    return this.#read(() => ({
+      owns: this.#stmt.roomsOwned.all(userId) as string[],
+      moderates: this.#stmt.roomsModerated.all(userId) as string[],
+      restrictions: (this.#stmt.restrictionsOfUser.all({ userId, now }) as Array<{ room: string; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
+        room: r.room,
+        kind: r.kind,
+        ...(r.until === null ? {} : { until: r.until }),
+      })),
+    }));
+  }
+
+  async auditLog(room: string, limit: number): Promise<AuditRecord[]> {
+    const rows = this.#stmt.auditLog.all(room, Math.max(0, Math.floor(limit))) as AuditRow[];
+    return rows.map(toAuditRecord);
   }
 
   async ensureDirectRoom(a: number, b: number): Promise<Room> {
@@ -959,7 +1038,7 @@ export class SqliteStore implements Store {
       const part = (table: string) =>
         // CROSS JOIN: rooms first (SQLite keeps the order), then each one's unindexed range by its index.
         `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM rooms r CROSS JOIN ${table} m ON m.room = r.name AND m.id > r.indexed_id
-         WHERE r.last_id > r.indexed_id AND ${oneRoom ? 'r.name = @room' : READABLE}
+         WHERE r.last_id > r.indexed_id AND ${oneRoom ? `r.name = @room AND ${READABLE}` : READABLE}
            AND m.kind IS NULL AND m.deleted IS NULL AND m.ts < @before
            AND (length(m.data) != length(CAST(m.data AS BLOB)) OR (${likes}))`;
       statement = this.#db.prepare(['messages', ...STAGING].map(part).join(' UNION ALL '));
@@ -1172,7 +1251,7 @@ function prepareStatements(db: Database.Database) {
     insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
     sessionById: db.prepare(
       `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-       WHERE s.id = ? AND s.expires_at > ?`,
+       WHERE s.id = ? AND s.expires_at > ? AND u.banned = 0`,
     ),
     endSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
     endUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
@@ -1197,6 +1276,36 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     insertMember: db.prepare('INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)'),
     isMember: db.prepare('SELECT 1 FROM members WHERE room = ? AND user_id = ?').pluck(),
+    deleteMember: db.prepare('DELETE FROM members WHERE room = ? AND user_id = ?'),
+
+    setBanned: db.prepare('UPDATE users SET banned = ? WHERE id = ?'),
+    bannedName: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND banned = 1 LIMIT 1').pluck(),
+    restrict: db.prepare(
+      `INSERT INTO room_restrictions (room, user_id, kind, until) VALUES (@room, @user, @kind, @until)
+       ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until`,
+    ),
+    liftRestriction: db.prepare(
+      'DELETE FROM room_restrictions WHERE room = @room AND user_id = @user AND kind = @kind AND (until IS NULL OR until > @now)',
+    ),
+    setModerator: db.prepare(`INSERT OR IGNORE INTO room_roles (room, user_id, role) VALUES (?, ?, 'moderator')`),
+    dropModerator: db.prepare('DELETE FROM room_roles WHERE room = ? AND user_id = ?'),
+    insertAudit: db.prepare(
+      'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role) VALUES (@room, @action, @user, @by, @ts, @until, @role)',
+    ),
+    moderatorsOf: db.prepare('SELECT user_id FROM room_roles WHERE room = ? ORDER BY user_id').pluck(),
+    restrictionsOf: db.prepare(
+      'SELECT user_id, kind, until FROM room_restrictions WHERE room = @room AND (until IS NULL OR until > @now) ORDER BY user_id, kind',
+    ),
+    roomsOwned: db.prepare('SELECT name FROM rooms WHERE created_by = ? AND direct = 0 ORDER BY name').pluck(),
+    roomsModerated: db.prepare('SELECT room FROM room_roles WHERE user_id = ? ORDER BY room').pluck(),
+    restrictionsOfUser: db.prepare(
+      'SELECT room, kind, until FROM room_restrictions WHERE user_id = @userId AND (until IS NULL OR until > @now) ORDER BY room, kind',
+    ),
+    auditLog: db.prepare(
+      `SELECT a.action, a.user_id, u.name AS user_name, a.by_id, b.name AS by_name, a.ts, a.until, a.role
+       FROM audit_log a JOIN users u ON u.id = a.user_id JOIN users b ON b.id = a.by_id
+       WHERE a.room = ? ORDER BY a.seq DESC LIMIT ?`,
+    ),
 
     setLastId: db.prepare('UPDATE rooms SET last_id = ? WHERE name = ?'),
     lastId: db.prepare('SELECT last_id FROM rooms WHERE name = ?').pluck(),

@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
+import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, RoomModeration, UserModeration, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
@@ -163,6 +163,30 @@ export class WorkerStore implements Store {
 
   isMember(room: string, userId: number): Promise<boolean> {
     return this.#call('isMember', [room, userId]);
+  }
+
+  setUserBanned(userId: number, banned: boolean): Promise<boolean> {
+    return this.#call('setUserBanned', [userId, banned]);
+  }
+
+  isNameBanned(name: string): Promise<boolean> {
+    return this.#call('isNameBanned', [name]);
+  }
+
+  moderate(entry: ModerationEntry): Promise<boolean> {
+    return this.#call('moderate', [entry]);
+  }
+
+  roomModeration(room: string, now: number): Promise<RoomModeration> {
+    return this.#call('roomModeration', [room, now]);
+  }
+
+  userModeration(userId: number, now: number): Promise<UserModeration> {
+    return this.#call('userModeration', [userId, now]);
+  }
+
+  auditLog(room: string, limit: number): Promise<AuditRecord[]> {
+    return this.#call('auditLog', [room, limit]);
   }
 
   ensureDirectRoom(a: number, b: number): Promise<Room> {
