@@ -1,4 +1,5 @@
 /** The lines a `parley chat` user types: plain text is a message, `/…` is a command. */
+import { MODERATION_COMMANDS_HELP, parseModerationCommand, type ModerationCommand } from './chat-moderation.js';
 
 export type ChatCommand =
   | { kind: 'say'; text: string }
@@ -10,6 +11,7 @@ export type ChatCommand =
   | { kind: 'rooms' }
   | { kind: 'help' }
   | { kind: 'quit' }
+  | ModerationCommand
   | { kind: 'empty' }
   | { kind: 'invalid'; message: string };
 
@@ -20,6 +22,7 @@ export const CHAT_COMMANDS_HELP = [
   '/who                  who is in the current room',
   '/history [N]          the last N messages of the current room (default 20)',
   '/rooms                the rooms you can see, and the ones you joined',
+  ...MODERATION_COMMANDS_HELP,
   '/help                 this list',
   '/quit                 leave the chat (Ctrl-D and Ctrl-C too)',
   '//TEXT                send a message that starts with "/"',
@@ -64,6 +67,6 @@ export function parseChatLine(line: string): ChatCommand {
     case 'exit':
       return { kind: 'quit' };
     default:
-      return { kind: 'invalid', message: `unknown command /${name} (try /help)` };
+      return parseModerationCommand(name, words) ?? { kind: 'invalid', message: `unknown command /${name} (try /help)` };
   }
 }

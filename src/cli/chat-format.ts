@@ -1,7 +1,8 @@
 /** How `parley chat` shows events in a terminal: one line each, time and sender first. */
 import type { ChatMessage, WireUser } from '../client/index.js';
 
-function clock(ts: number): string {
+/** `HH:MM` of a ts, local time. */
+export function clock(ts: number): string {
   const d = new Date(ts);
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }

@@ -10,6 +10,7 @@ import { describeIssues } from '../issues.js';
 import { roomNameSchema } from '../protocol/names.js';
 import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
 import { formatChat, formatUsers } from './chat-format.js';
+import { ChatModeration } from './chat-moderation.js';
 import { LineGate } from './chat-line-gate.js';
 import { jsonOutput, textOutput, type Output } from './chat-output.js';
 import { QuitDrain } from './chat-quit-drain.js';
@@ -44,6 +45,7 @@ export class ChatSession {
   readonly #drain = new QuitDrain();
   readonly #rooms: ChatRooms;
   readonly #gate: LineGate;
+  readonly #moderation: ChatModeration;
   #everOpen = false;
   /** After /quit or the end of input: no more lines are taken, and the chat ends once drained. */
   #quitting = false;
@@ -64,6 +66,15 @@ export class ChatSession {
       waitMs: GATE_WAIT_MS,
       take: (line) => this.#onLine(line),
       onInputDone: () => this.#quit(!this.#json),
+    });
+    this.#moderation = new ChatModeration({
+      client: this.#client,
+      out: this.#out,
+      room: () => this.#rooms.current,
+      resolve: (target, members) => this.#users.resolve(target, members),
+      label: (room) => this.#label(room),
+      problem: (code, message, extra) => this.#problem(code, message, extra),
+      track: (p) => this.#drain.track(p),
     });
   }
 
@@ -88,6 +99,7 @@ export class ChatSession {
     client.on('history_gap', (e) => this.#out.event({ type: 'history_gap', ...e }, `! ${this.#label(e.room)}: ${e.message}`));
     // The history_gap line before it already says so to a person; scripts get the new position.
     client.on('rewound', (e) => this.#out.event({ type: 'rewound', ...e }, null));
+    this.#moderation.listen();
 
     this.#rl.on('line', (line) => this.#gate.push(line));
     this.#rl.on('close', () => this.#gate.endOfInput());
@@ -255,6 +267,8 @@ export class ChatSession {
       }
       case 'help':
         return this.#out.event({ type: 'help', commands: CHAT_COMMANDS_HELP }, CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n'));
+      case 'moderate':
+        return this.#moderation.run(cmd);
       case 'quit':
         return this.#quit(true);
       case 'invalid':
