@@ -68,13 +68,6 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delete'), room: roomNameSchema, target, cid: cid.optional() }),
   z.object({ type: z.literal('react'), room: roomNameSchema, target, emoji, on: z.boolean().optional(), cid: cid.optional() }),
   z.object({ type: z.literal('read'), room: roomNameSchema, id: messageId }),
-  // Moderation (the room's moderators, owner, admins): acked like a chat when they have a cid.
-  z.object({ type: z.literal('kick'), room: roomNameSchema, user: userId, cid: cid.optional() }),
-  z.object({ type: z.literal('ban'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
-  z.object({ type: z.literal('unban'), room: roomNameSchema, user: userId, cid: cid.optional() }),
-  z.object({ type: z.literal('mute'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
-  z.object({ type: z.literal('unmute'), room: roomNameSchema, user: userId, cid: cid.optional() }),
-  z.object({ type: z.literal('role'), room: roomNameSchema, user: userId, role: givenRoleSchema, cid: cid.optional() }),
   z.object({
     type: z.literal('search'),
     q: z.string().min(1, 'q must not be empty').max(SEARCH_QUERY_MAX, `q must be at most ${SEARCH_QUERY_MAX} characters`).refine(wellFormed, `q ${NOT_TEXT}`),
@@ -84,6 +77,13 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     limit: z.number().int().min(1).max(SEARCH_PAGE_MAX).optional(),
     rid: rid.optional(),
   }),
+  // Moderation (the room's moderators, owner, admins): acked like a chat when they have a cid.
+  z.object({ type: z.literal('kick'), room: roomNameSchema, user: userId, cid: cid.optional() }),
+  z.object({ type: z.literal('ban'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('unban'), room: roomNameSchema, user: userId, cid: cid.optional() }),
+  z.object({ type: z.literal('mute'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('unmute'), room: roomNameSchema, user: userId, cid: cid.optional() }),
+  z.object({ type: z.literal('role'), room: roomNameSchema, user: userId, role: givenRoleSchema, cid: cid.optional() }),
 ]);
 
 /** Every frame a client sends on /ws/chat. */
