@@ -22,7 +22,7 @@ import { MentionResolver } from './mentions.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame, encodeFrame } from './frames.js';
 import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
-import type { ClientFrame } from '../protocol/frames.js';
+import { wireUser, type ClientFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
@@ -423,7 +423,7 @@ export class ChatHub implements ChatService {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
     const where = await this.#access.check(user, room);
-    const sender = pick(user);
+    const sender = wireUser(user);
     const mentions = await this.#named(where, data, sender);
     return new Promise((resolve, reject) =>
       this.#publisher.appendEntry({ room, user: sender, data, cid, mentions, ts: Date.now() }, (err, result) => {
@@ -515,10 +515,6 @@ export class ChatHub implements ChatService {
     for (const conn of this.#connections) conn.ws.terminate();
     await this.#publisher.close();
   }
-}
-
-function pick(user: PresenceUser): PresenceUser {
-  return { id: user.id, name: user.name };
 }
 
 /** Socket errors end in a close event, where the connection is cleaned up; nothing to add here. */

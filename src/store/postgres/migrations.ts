@@ -194,6 +194,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_newest ON messages (ts, room, id) WHERE kind IS NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'messages.user_guest: a guest sender is told apart from an account of the same name',
+    sql: `
+      -- true when the sender was a guest, NULL for an account (what a user is never changes). Rows
+      -- stored before this step take it from their sender's account.
+      ALTER TABLE messages ADD COLUMN user_guest boolean;
+      UPDATE messages m SET user_guest = true FROM users u WHERE u.id = m.user_id AND u.guest;
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

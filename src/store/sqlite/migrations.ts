@@ -289,6 +289,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE rooms ADD COLUMN indexed_id INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 11,
+    name: 'messages.user_guest: a guest sender is told apart from an account of the same name',
+    sql: `
+      -- 1 when the sender was a guest, NULL for an account (what a user is never changes). Rows
+      -- stored before this step take it from their sender's account.
+      ${['messages', 'messages_recent', 'messages_recent_b']
+        .map(
+          (t) => `
+      ALTER TABLE ${t} ADD COLUMN user_guest INTEGER;
+      UPDATE ${t} SET user_guest = 1 WHERE user_id IN (SELECT id FROM users WHERE guest = 1);`,
+        )
+        .join('')}
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

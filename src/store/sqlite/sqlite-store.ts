@@ -28,6 +28,7 @@ import { newSessionId } from '../session-id.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
+import { wireUser, type WireUser } from '../../protocol/frames.js';
 
 /** The file name of the database inside the data dir. */
 export const DB_FILE = 'parley.db';
@@ -127,6 +128,7 @@ interface MessageRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: number | null;
   data: string;
   ts: number;
   cid: string | null;
@@ -151,7 +153,7 @@ const toRoom = (r: RoomRow): Room => ({
 
 /** The entry a row holds: a message (with what was folded into it) or an event. */
 function toEntry(r: MessageRow): TimelineEntry {
-  const user = { id: r.user_id, name: r.user_name };
+  const user: WireUser = r.user_guest === 1 ? { id: r.user_id, name: r.user_name, guest: true } : { id: r.user_id, name: r.user_name };
   let entry: TimelineEntry;
   switch (r.kind) {
     case null: {
@@ -177,11 +179,11 @@ function toEntry(r: MessageRow): TimelineEntry {
 }
 
 /** The columns the hot path writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
-const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid';
-const MESSAGE_COLUMN_COUNT = 7;
+const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid, user_guest';
+const MESSAGE_COLUMN_COUNT = 8;
 /** Every column of a message or event row, as reads and the moves into messages take them. */
 const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
-/** Rows per INSERT into a staging table (7 values each; SQLite allows 32,766 variables). */
+/** Rows per INSERT into a staging table (8 values each; SQLite allows 32,766 variables). */
 const ROWS_PER_INSERT = 32;
 /** cids per look-up in messages_cid (3 values each). */
 const PROBES_PER_SELECT = 64;
@@ -570,7 +572,7 @@ export class SqliteStore implements Store {
             continue;
           }
         }
-        const message: StoredMessage = { room, id: 0, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+        const message: StoredMessage = { room, id: 0, user: wireUser(m.user), data: m.data, ts: m.ts };
         if (key !== undefined) {
           message.cid = m.cid;
           (withCid ??= new Map()).set(key, message);
@@ -590,7 +592,7 @@ export class SqliteStore implements Store {
         const message = results[i]!.message as StoredMessage;
         message.id = ++id;
         const { user, cid } = message;
-        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null);
+        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null, user.guest ? 1 : null);
       }
     }
     const stored = rows.length / MESSAGE_COLUMN_COUNT;
@@ -785,7 +787,8 @@ export class SqliteStore implements Store {
       const count = part.length / MESSAGE_COLUMN_COUNT;
       let insert = statements.get(count);
       if (insert === undefined) {
-        const values = Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+        const row = `(${Array(MESSAGE_COLUMN_COUNT).fill('?').join(', ')})`;
+        const values = Array.from({ length: count }, () => row).join(', ');
         insert = this.#db.prepare(`INSERT INTO ${STAGING[table]} (${MESSAGE_COLUMNS}) VALUES ${values}`);
         statements.set(count, insert);
       }
@@ -1097,12 +1100,12 @@ function foldStatements(db: Database.Database, table: string) {
 function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unknown>] {
   const { room, user, ts } = entry;
   const row: Record<string, unknown> = {
-    room, id, userId: user.id, userName: user.name, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
+    room, id, userId: user.id, userName: user.name, userGuest: user.guest ? 1 : null, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
   };
   let stored: TimelineEntry;
   switch (entry.kind) {
     case undefined: {
-      const m: StoredMessage = { room, id, user: { id: user.id, name: user.name }, data: entry.data, ts };
+      const m: StoredMessage = { room, id, user: wireUser(user), data: entry.data, ts };
       row.data = entry.data;
       if (entry.reply !== undefined) row.ref = m.reply = entry.reply;
       if (entry.mentions !== undefined) {
@@ -1113,15 +1116,15 @@ function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unk
       break;
     }
     case 'edit':
-      stored = { kind: 'edit', room, id, user: { id: user.id, name: user.name }, target: entry.target, data: entry.data, ts };
+      stored = { kind: 'edit', room, id, user: wireUser(user), target: entry.target, data: entry.data, ts };
       Object.assign(row, { kind: KIND.edit, ref: entry.target, data: entry.data });
       break;
     case 'delete':
-      stored = { kind: 'delete', room, id, user: { id: user.id, name: user.name }, target: entry.target, ts };
+      stored = { kind: 'delete', room, id, user: wireUser(user), target: entry.target, ts };
       Object.assign(row, { kind: KIND.delete, ref: entry.target });
       break;
     case 'react':
-      stored = { kind: 'react', room, id, user: { id: user.id, name: user.name }, target: entry.target, emoji: entry.emoji, on: entry.on, ts };
+      stored = { kind: 'react', room, id, user: wireUser(user), target: entry.target, emoji: entry.emoji, on: entry.on, ts };
       Object.assign(row, { kind: entry.on ? KIND.reactOn : KIND.reactOff, ref: entry.target, data: entry.emoji });
       break;
   }
@@ -1212,7 +1215,7 @@ function prepareStatements(db: Database.Database) {
     messagesBackward: db.prepare(historySql('DESC', true)),
     insertEntry: STAGING.map((t) =>
       db.prepare(
-        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @kind, @ref, @mentions, NULL, NULL)`,
+        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @userGuest, @kind, @ref, @mentions, NULL, NULL)`,
       ),
     ) as [Database.Statement, Database.Statement],
     movedWithCid: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),

@@ -1,6 +1,6 @@
 /** What the user does in the chat: send and take back messages, type, open, create, join and leave rooms, invite. */
 import { ParleyError, addMember, createRoom as apiCreateRoom, findUsers as apiFindUsers, listRooms } from '../../../src/client/index.js';
-import { DEFAULT_ROOM, origin, state, type PendingMessage, type RoomView, type User } from './chat-state.js';
+import { DEFAULT_ROOM, origin, state, type PendingMessage, type RoomView, type Self, type User } from './chat-state.js';
 import { chatClient, openRoom, signalTyping, subscribe, typingEnded, unsubscribe } from './connection.js';
 import { errorText } from './notice.js';
 import { markJoined, markLeft, unhide } from './prefs.js';
@@ -126,7 +126,7 @@ export function leaveRoom(name: string): void {
 }
 
 /** Adds a user to a private room; resolves to an error text or ''. */
-export async function invite(room: string, user: User): Promise<string> {
+export async function invite(room: string, user: Pick<User, 'id' | 'name'>): Promise<string> {
   try {
     await addMember(origin, room, user.id);
     return '';
@@ -136,7 +136,7 @@ export async function invite(room: string, user: User): Promise<string> {
 }
 
 /** People whose name starts with `prefix`, to invite (the user themself left out). */
-export async function findPeople(prefix: string): Promise<Array<User & { guest: boolean }>> {
+export async function findPeople(prefix: string): Promise<Self[]> {
   const found = await apiFindUsers(origin, prefix, { limit: 10 });
   return found.filter((u) => u.id !== state.me?.id);
 }

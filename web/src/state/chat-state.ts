@@ -3,13 +3,13 @@
  * beside this one change it (rooms.ts, connection.ts, session.ts, actions.ts); components call them.
  */
 import { reactive } from 'vue';
-import type { ChatMessage } from '../../../src/client/index.js';
+import type { ChatMessage, WireUser } from '../../../src/client/index.js';
 
-export interface User {
+/** A user as the server sends them: `guest: true` marks a guest. */
+export type User = WireUser;
+export interface Self {
   id: number;
   name: string;
-}
-export interface Self extends User {
   guest: boolean;
 }
 

@@ -61,7 +61,7 @@ export function connect(onSessionEnded: () => void): void {
       const view = state.rooms[room];
       if (!view) return;
       state.names[user.id] = user.name;
-      if (!view.online.some((u) => u.id === user.id)) view.online.push({ id: user.id, name: user.name });
+      if (!view.online.some((u) => u.id === user.id)) view.online.push({ ...user });
       if (user.id !== state.me?.id) addLine(view, 'join', user);
     }),
     c.on('left', ({ room, user }) => {
@@ -74,7 +74,7 @@ export function connect(onSessionEnded: () => void): void {
     c.on('list', ({ room, data }) => {
       const view = state.rooms[room];
       if (!view) return;
-      view.online = data.map((u) => ({ id: u.id, name: u.name }));
+      view.online = data.map((u) => ({ ...u }));
       view.onlineStale = false;
       for (const u of data) state.names[u.id] = u.name;
     }),
