@@ -114,6 +114,8 @@ export class ChatSession {
     // Another connection of this user read a room: news for scripts only.
     client.on('read', (e) => this.#out.event({ type: 'read', ...e }, null));
     client.on('mention', (e) => this.#onMention(e));
+    // A room this user can see appeared (/rooms lists it): news for scripts only.
+    client.on('room', (e) => this.#out.event({ type: 'room', ...e }, null));
     client.on('join', (e) => {
       this.#users.learn([e.user]);
       this.#out.event({ type: 'join', ...e }, `* ${e.user.name} joined ${this.#label(e.room)}`);
@@ -429,8 +431,8 @@ export class ChatSession {
               ? `* no messages in ${this.#label(room)} yet`
               : `* last ${data.length} message${data.length === 1 ? '' : 's'} of ${this.#label(room)}${more ? ' (older ones exist)' : ''}:`;
           this.#out.event({ type: 'history', room, data, more }, [head, ...lines].join('\n'));
-          const newest = data.at(-1);
-          if (newest !== undefined) this.#readMarks.shown(room, newest.id);
+          const newest = page.lastId ?? data.at(-1)?.id;
+          if (newest !== undefined) this.#readMarks.shown(room, newest);
         },
         (err: unknown) => this.#problem(err instanceof ParleyError ? err.code : 'failed', `history: ${describeError(err)}`),
       );

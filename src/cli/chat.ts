@@ -26,9 +26,9 @@ ${CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n')}
 
 The client reconnects by itself when the connection drops and shows each message once, in order.
 In --json mode plain lines are sent to the current room and "/" lines are the commands above; each
-event is printed as {"type": …} (welcome, chat, edit, delete, react, read, mention, join, left, list,
-ack, error, state, who, history, search…); lines after a /join of a new room wait until it is
-joined, and the command exits when stdin ends and every send has its ack.`;
+event is printed as {"type": …} (welcome, chat, edit, delete, react, read, mention, room, join, left,
+list, ack, error, state, who, history, search…); lines after a /join of a new room wait until it
+is joined, and the command exits when stdin ends and every send has its ack.`;
 
 async function signInOrToken(base: string, values: { name?: string; password?: string; token?: string }): Promise<string> {
   if (values.token) return values.token;

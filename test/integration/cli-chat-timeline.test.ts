@@ -137,7 +137,7 @@ describe('parley chat: going too fast', () => {
 });
 
 describe('parley chat --json and the timeline', () => {
-  it('prints every new frame: react, edit, delete, mention, read (from another connection), search, and the acks and refusals of changes', async () => {
+  it('prints every new frame: react, edit, delete, mention, read (from another connection), search, room, and the acks and refusals of changes', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0' });
     const jo = await signInGuest(server.url, 'jo');
     const phone = new JsonChat([server.url, '--token', jo.token, '--room', 'side']);
@@ -187,6 +187,10 @@ describe('parley chat --json and the timeline', () => {
       assert.deepEqual([refused.code, refused.target], ['not_found', chat.id]);
       const bad = await laptop.waitFor((e) => e.type === 'error' && e.code === 'bad_command', 'the bad id', mark);
       assert.match(String(bad.message), /usage: \/delete ID/);
+
+      kim.send('/join kims-room');
+      const room = await laptop.waitFor((e) => e.type === 'room', 'a new room kim made', mark);
+      assert.deepEqual([room.room, room.private], ['kims-room', false]);
 
       assert.equal(await kim.end(), 0);
       assert.equal(await laptop.end(), 0);
