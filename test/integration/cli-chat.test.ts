@@ -3,9 +3,10 @@
  * surviving a server restart, and the interactive mode driven in a real terminal (tmux).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
-import { JsonChat, PipedChat, Terminal, cliArgs, hasTmux, runCli, type JsonEvent } from './cli-helpers.js';
+import { JsonChat, PipedChat, Terminal, cliArgs, hasTmux, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
 
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
 
@@ -82,6 +83,25 @@ describe('parley chat --json', () => {
     } finally {
       ann.kill();
       bob.kill();
+      await server.close();
+    }
+  });
+
+  it('ends quietly, with code 0, when the program reading its output goes away', async () => {
+    const server = await startTestServer();
+    try {
+      // As `parley chat URL --json | head -1`: the reader takes the first line and closes the pipe.
+      const child = spawn(process.execPath, [...cliArgs, 'chat', server.url, '--name', 'piped', '--json'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      // Keep it printing: each line typed is sent, and its ack is a line of output.
+      for (let i = 0; i < 5; i++) child.stdin.write(`line ${i}\n`);
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0);
+      assert.doesNotMatch(stderr, /EPIPE|Error/);
+    } finally {
       await server.close();
     }
   });
