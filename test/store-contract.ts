@@ -485,6 +485,28 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal((await store.getRoom('busy'))?.lastId, 100);
       }));
 
+      it('keeps whether the sender was a guest, on the hot path and with events, for every read', withStore(async (store) => {
+        // A guest took the name first; an account of the same name came later: both wrote.
+        const visitor = await guest(store, 'Sam');
+        const account = await registered(store, 'Sam');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        const asGuest = { id: visitor.id, name: 'Sam', guest: true as const };
+        const asAccount = { id: account.id, name: 'Sam' };
+        const [g, a] = chats(await store.appendMessages([{ ...msg('r', visitor, 'sam the guest'), user: asGuest }, msg('r', account, 'sam the account')]));
+        assert.deepEqual([g!.message.user, a!.message.user], [asGuest, asAccount]);
+        const [reply] = chats(await store.appendMessages([{ ...msg('r', visitor, 'a reply from the guest'), user: asGuest, reply: 2 }]));
+        assert.deepEqual(reply!.message.user, asGuest);
+        const [edit] = await store.appendMessages([{ kind: 'edit', room: 'r', user: asGuest, target: 1, data: 'sam the guest, edited', ts: ts++ }]);
+        assert.deepEqual(edit!.message?.user, asGuest);
+        const expected = [asGuest, asAccount, asGuest, asGuest];
+        assert.deepEqual((await store.history('r', { limit: 10 })).map((e) => e.user), expected);
+        assert.deepEqual((await store.history('r', { after: 0, limit: 10 })).map((e) => e.user), expected);
+        assert.deepEqual((await store.messages('r', { limit: 10 })).data.map((m) => m.user), [asGuest, asAccount, asGuest]);
+        const found = await store.search({ userId: account.id, q: 'sam', limit: 10 });
+        assert.deepEqual(found.data.map((m) => [m.data, m.user]), [['sam the account', asAccount], ['sam the guest, edited', asGuest]]);
+        assert.ok(!('guest' in a!.message.user), 'an account has no guest key');
+      }));
+
       it('stores what it was given and returns it as stored', withStore(async (store) => {
         const u = await guest(store, '小明');
         await store.createRoom({ name: 'r', private: false, createdBy: null });
@@ -1078,8 +1100,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await store.moderate({ room: 'hall', action: 'delete', user: u.id, by: owner.id, ts: now + 2 });
         await store.moderate({ room: 'other', action: 'kick', user: u.id, by: owner.id, ts: now + 3 });
         await store.moderate({ room: 'hall', action: 'role', user: u.id, by: owner.id, ts: now + 4, role: 'moderator' });
-        const o = { id: owner.id, name: 'owner' };
-        const s = { id: u.id, name: 'spammer' };
+        const o = { id: owner.id, name: 'owner' }; // an account: no guest key
+        const s = { id: u.id, name: 'spammer', guest: true };
         assert.deepEqual(await store.auditLog('hall', 10), [
           { action: 'role', user: s, by: o, ts: now + 4, role: 'moderator' },
           { action: 'delete', user: s, by: o, ts: now + 2 },

@@ -3,9 +3,11 @@
  * counts sign-in attempts. The in-process implementations serve one node, the Redis ones several.
  * Nothing here knows about WebSocket.
  */
-import type { ModerationAction, StoredRole, TimelineEntry, User } from '../store/types.js';
+import type { WireUser } from '../protocol/frames.js';
+import type { ModerationAction, StoredRole, TimelineEntry } from '../store/types.js';
 
-export type PresenceUser = Pick<User, 'id' | 'name'>;
+/** A user as rooms see them: id, name, and `guest: true` for a guest. */
+export type PresenceUser = WireUser;
 
 /** An event of a room's channel (a chat also goes to user channels), as every node subscribed to it receives it. */
 export type RoomEvent =

@@ -50,16 +50,30 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'chat': {
+      endWhenReaderLeaves();
       const { runChat } = await import('./chat.js');
       return runChat(rest);
     }
     case 'echo': {
+      endWhenReaderLeaves();
       const { runEcho } = await import('./echo.js');
       return runEcho(rest);
     }
     default:
       throw new UsageError(`unknown command ${command} (see parley --help)`);
   }
+}
+
+/**
+ * A client whose output pipe closed (`parley chat … | head -1`) ends quietly, as other Unix tools
+ * do on SIGPIPE: Node ignores the signal and gives an EPIPE error instead, which would end the
+ * process with a stack trace.
+ */
+function endWhenReaderLeaves(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 function report(err: unknown): number {

@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { givenRoleSchema, MAX_MODERATION_MINUTES } from '../protocol/frames.js';
+import { givenRoleSchema, MAX_MODERATION_MINUTES, wireUser } from '../protocol/frames.js';
 import { roomNameSchema } from '../protocol/names.js';
 import type { ModerationEvent } from '../broker/types.js';
 import type { Actor } from '../realtime/access.js';
@@ -84,11 +84,11 @@ export function moderationRoutes(deps: HttpDeps): Router {
   // An admin bans a user everywhere: every session ends, every connection closes with 4003.
   router.post('/users/:user/ban', async (ctx) => {
     const user = await chat.banEverywhere(await actor(ctx), parse(userIdParam, ctx.params.user), true);
-    ctx.body = { user: { id: user.id, name: user.name }, banned: true };
+    ctx.body = { user: wireUser(user), banned: true };
   });
   router.delete('/users/:user/ban', async (ctx) => {
     const user = await chat.banEverywhere(await actor(ctx), parse(userIdParam, ctx.params.user), false);
-    ctx.body = { user: { id: user.id, name: user.name }, banned: false };
+    ctx.body = { user: wireUser(user), banned: false };
   });
 
   return router;

@@ -94,9 +94,17 @@ export const MODERATION_FRAMES: ReadonlySet<string> = new Set(['kick', 'ban', 'u
 
 // ---------------------------------------------------------------- server to client
 
-export const wireUserSchema = z.object({ id: z.number().int(), name: z.string() });
-/** A user on the wire: in messages, presence and typing. */
+export const wireUserSchema = z.object({ id: z.number().int(), name: z.string(), guest: z.literal(true).optional() });
+/**
+ * A user on the wire: in messages, presence and typing. `guest: true` marks a guest (a registered
+ * account has no `guest` key), so that a guest and an account of the same name are told apart.
+ */
 export type WireUser = z.infer<typeof wireUserSchema>;
+
+/** The wire form of a user: `guest` only when true. */
+export function wireUser(user: { id: number; name: string; guest?: boolean }): WireUser {
+  return user.guest === true ? { id: user.id, name: user.name, guest: true } : { id: user.id, name: user.name };
+}
 
 export const selfUserSchema = wireUserSchema.extend({ guest: z.boolean() });
 /** The signed-in user, as `welcome` and the HTTP API describe it. */

@@ -17,7 +17,9 @@ import type { Room, RoomModeration, Store } from '../store/types.js';
 import { ChatError } from './errors.js';
 
 /** Who acts: a user, and whether a guest (a guest is never an admin). */
-export interface Actor extends PresenceUser {
+export interface Actor {
+  readonly id: number;
+  readonly name: string;
   readonly guest: boolean;
 }
 

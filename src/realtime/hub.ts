@@ -33,7 +33,7 @@ import { Moderation, type ModerationRequest } from './moderation.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame, encodeFrame } from './frames.js';
 import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
-import type { ClientFrame, ModerationFrame, ServerFrame } from '../protocol/frames.js';
+import { wireUser, type ClientFrame, type ModerationFrame, type ServerFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
@@ -511,7 +511,7 @@ export class ChatHub implements ChatService {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
     const where = await this.#access.check(user, room, true);
-    const sender = pick(user);
+    const sender = wireUser(user);
     const mentions = await this.#named(where, data, sender);
     return new Promise((resolve, reject) =>
       this.#publisher.appendEntry({ room, user: sender, data, cid, mentions, ts: Date.now() }, (err, result) => {
@@ -630,10 +630,6 @@ function moderationRequest(frame: ModerationFrame): ModerationRequest {
   if ((frame.type === 'ban' || frame.type === 'mute') && frame.minutes !== undefined) request.minutes = frame.minutes;
   if (frame.type === 'role') request.role = frame.role;
   return request;
-}
-
-function pick(user: PresenceUser): PresenceUser {
-  return { id: user.id, name: user.name };
 }
 
 /** Socket errors end in a close event, where the connection is cleaned up; nothing to add here. */

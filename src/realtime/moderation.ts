@@ -5,10 +5,13 @@
  */
 import type { Logger } from 'pino';
 import { ROOMS_CHANNEL, type Broker, type ModerationEvent, type PresenceUser } from '../broker/types.js';
-import type { GivenRole, RoomRole } from '../protocol/frames.js';
+import { wireUser, type GivenRole, type RoomRole } from '../protocol/frames.js';
 import type { AuditRecord, ModerationAction, Room, Store, User } from '../store/types.js';
 import { type Actor, noSuchRoom, type RoomAccess } from './access.js';
 import { ChatError } from './errors.js';
+
+/** A user as the store or a connection has them (guest a boolean, or only when true). */
+type UserLike = Parameters<typeof wireUser>[0];
 
 /** A moderation action as a client asks for it (over WebSocket or HTTP). */
 export interface ModerationRequest {
@@ -118,13 +121,13 @@ export class Moderation {
     }
   }
 
-  #event(entry: { room: string; action: ModerationAction; ts: number; until?: number; role?: GivenRole }, user: PresenceUser, by: PresenceUser): ModerationEvent {
+  #event(entry: { room: string; action: ModerationAction; ts: number; until?: number; role?: GivenRole }, user: UserLike, by: UserLike): ModerationEvent {
     const event: ModerationEvent = {
       kind: 'moderation',
       room: entry.room,
       action: entry.action,
-      user: { id: user.id, name: user.name },
-      by: { id: by.id, name: by.name },
+      user: wireUser(user),
+      by: wireUser(by),
       ts: entry.ts,
     };
     if (entry.until !== undefined) event.until = entry.until;

@@ -43,6 +43,13 @@ export interface Room {
   lastId: number;
 }
 
+/** Who wrote a message or an event: `guest: true` for a guest (stored with it, as the name is). */
+export interface Author {
+  id: number;
+  name: string;
+  guest?: true;
+}
+
 /**
  * A stored chat message. `id` is the room's sequence number: 1, 2, 3… with no gaps, shared with the
  * room's timeline events (edit, delete, react).
@@ -52,7 +59,7 @@ export interface StoredMessage {
   kind?: undefined;
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   /** The text as it reads now: the last edit's, or "" once deleted (the text is erased). */
   data: string;
   /** Milliseconds since the epoch, set by the server when stored. */
@@ -78,7 +85,7 @@ export interface StoredEdit {
   kind: 'edit';
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   /** The new text; "" once the target is deleted (every text of a deleted message is erased). */
   data: string;
@@ -91,7 +98,7 @@ export interface StoredDelete {
   kind: 'delete';
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   ts: number;
   cid?: string;
@@ -102,7 +109,7 @@ export interface StoredReact {
   kind: 'react';
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   emoji: string;
   on: boolean;
@@ -119,7 +126,7 @@ export type TimelineEntry = StoredMessage | TimelineEvent;
 export interface NewMessage {
   kind?: undefined;
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   data: string;
   cid?: string;
   ts: number;
@@ -131,7 +138,7 @@ export interface NewMessage {
 export interface NewEdit {
   kind: 'edit';
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   data: string;
   cid?: string;
@@ -141,7 +148,7 @@ export interface NewEdit {
 export interface NewDelete {
   kind: 'delete';
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   cid?: string;
   ts: number;
@@ -152,7 +159,7 @@ export interface NewDelete {
 export interface NewReact {
   kind: 'react';
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   emoji: string;
   on: boolean;
@@ -238,8 +245,9 @@ export interface ModerationEntry {
 /** An entry of a room's audit log, with the names of those concerned. */
 export interface AuditRecord {
   action: ModerationAction;
-  user: { id: number; name: string };
-  by: { id: number; name: string };
+  /** `guest: true` for a guest, as in frames. */
+  user: Author;
+  by: Author;
   ts: number;
   until?: number;
   role?: StoredRole;

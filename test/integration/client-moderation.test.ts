@@ -54,7 +54,7 @@ describe('ParleyClient moderation', () => {
     await o.setRole('sdk-room', sam.user.id, 'member');
     const banned = once(s, 'banned');
     await o.ban('sdk-room', sam.user.id);
-    assert.deepEqual(await banned, { room: 'sdk-room', by: { id: owner.user.id, name: 'owner' } });
+    assert.deepEqual(await banned, { room: 'sdk-room', by: { id: owner.user.id, name: 'owner', guest: true } });
     await assert.rejects(s.send('sdk-room', 'let me in'), (e: unknown) => e instanceof ParleyError && e.code === 'banned');
     await assert.rejects(s.history('sdk-room'), (e: unknown) => e instanceof ParleyError && e.code === 'banned');
     await assert.rejects(s.ban('sdk-room', owner.user.id), (e: unknown) => e instanceof ParleyError && e.code === 'forbidden');

@@ -32,7 +32,7 @@ async function register(url: string, name: string): Promise<SignedIn> {
   return JSON.parse(text) as SignedIn;
 }
 
-const who = (s: SignedIn) => ({ id: s.user.id, name: s.user.name });
+const who = (s: SignedIn) => (s.user.guest ? { id: s.user.id, name: s.user.name, guest: true } : { id: s.user.id, name: s.user.name });
 
 /** The first frame received, at any time, that matches (waiting a bounded while for it), whatever came before. */
 async function seen(c: ChatClient, match: (f: Frame) => boolean, what = 'a frame'): Promise<Frame> {

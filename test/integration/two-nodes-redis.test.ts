@@ -109,7 +109,7 @@ describe('two nodes on one Redis', () => {
       await onA.next('list');
       e.send({ type: 'chat', room: 'lobby', data: 'hello @dora', cid: 'm' });
       const ack = await e.next('ack');
-      const mention = { type: 'mention', room: 'lobby', id: ack.id, user: { id: emil.user.id, name: 'emil' } };
+      const mention = { type: 'mention', room: 'lobby', id: ack.id, user: { id: emil.user.id, name: 'emil', guest: true } };
       assert.deepEqual(await onA.next('mention'), mention, 'through Redis, to the node where she is present');
       assert.deepEqual(await onB.next('mention'), mention);
       onA.send({ type: 'read', room: 'lobby', id: ack.id });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { wireUser } from '../../src/protocol/frames.js';
 import { RoomAccess, inForce } from '../../src/realtime/access.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
@@ -20,7 +21,7 @@ describe('RoomAccess and moderation', () => {
     const store = await SqliteStore.open(':memory:');
     try {
       const owner = await store.createUser({ name: 'owner', passwordHash: 'x', guest: false });
-      const u = await store.createUser({ name: 'u', passwordHash: null, guest: true });
+      const u = wireUser(await store.createUser({ name: 'u', passwordHash: null, guest: true }));
       await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
       const access = new RoomAccess(store, ['Owner']);
       await access.check(u, 'hall', true);

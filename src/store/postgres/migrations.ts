@@ -196,6 +196,16 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 8,
+    name: 'messages.user_guest: a guest sender is told apart from an account of the same name',
+    sql: `
+      -- true when the sender was a guest, NULL for an account (what a user is never changes). Rows
+      -- stored before this step take it from their sender's account.
+      ALTER TABLE messages ADD COLUMN user_guest boolean;
+      UPDATE messages m SET user_guest = true FROM users u WHERE u.id = m.user_id AND u.guest;
+    `,
+  },
+  {
+    version: 9,
     name: 'moderation: room roles, bans and mutes, the audit log, site-wide bans',
     sql: `
       -- A room's moderators (its owner is rooms.created_by; everyone else is a member).

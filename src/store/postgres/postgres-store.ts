@@ -33,6 +33,7 @@ import { newSessionId } from '../session-id.js';
 import { toAuditRecord, type AuditRow } from '../audit-row.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
+import { wireUser, type WireUser } from '../../protocol/frames.js';
 
 /**
  * How long the store waits for PostgreSQL before a call rejects with StoreUnavailableError: a
@@ -92,6 +93,7 @@ interface MessageRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: boolean | null;
   data: string | null;
   data_bytes: Buffer | null;
   ts: number;
@@ -105,7 +107,7 @@ interface MessageRow {
 }
 
 /** The columns the batch statement writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
-const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, data_bytes, ts, cid';
+const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, data_bytes, ts, cid, user_guest';
 /** Every column of a message or event row. */
 const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
 /** The kind column of an event row (NULL for a message); see migration 6. */
@@ -122,7 +124,7 @@ const toRoom = (r: RoomRow): Room => ({
 
 /** The entry a row holds: a message (with what was folded into it) or an event. */
 function toEntry(r: MessageRow): TimelineEntry {
-  const user = { id: r.user_id, name: r.user_name };
+  const user: WireUser = r.user_guest === true ? { id: r.user_id, name: r.user_name, guest: true } : { id: r.user_id, name: r.user_name };
   const data = r.data ?? r.data_bytes!.toString('utf8');
   let entry: TimelineEntry;
   switch (r.kind) {
@@ -592,7 +594,7 @@ export class PostgresStore implements Store {
     return this.#call(async () => {
       const { rows } = await this.#query<AuditRow>({
         name: 'audit-log',
-        text: `SELECT a.action, a.user_id, u.name AS user_name, a.by_id, b.name AS by_name, a.ts, a.until, a.role
+        text: `SELECT a.action, a.user_id, u.name AS user_name, u.guest AS user_guest, a.by_id, b.name AS by_name, b.guest AS by_guest, a.ts, a.until, a.role
                FROM audit_log a JOIN users u ON u.id = a.user_id JOIN users b ON b.id = a.by_id
                WHERE a.room = $1 ORDER BY a.seq DESC LIMIT $2`,
         values: [room, Math.max(0, Math.floor(limit))],
@@ -979,16 +981,17 @@ const LOCK_ROOMS = 'SELECT name, last_id FROM rooms WHERE name = ANY($1::text[])
  * room of the batch does not exist it stores nothing; if a message's cid was stored before, it
  * fails on messages_cid and stores nothing (a plain insert: ON CONFLICT DO NOTHING would cost every
  * row a speculative insertion, and leave gaps in the ids to mend).
- * unnest pads a NULL array with NULLs: data_bytes ($7) is sent only when a message needs it.
+ * unnest pads a NULL array with NULLs: data_bytes ($7) is sent only when a message needs it, and
+ * user_guest ($13, true for a guest's message, else NULL) only when a guest wrote one.
  */
 const STORE_BATCH = `
   WITH locked AS MATERIALIZED (${LOCK_ROOMS}),
   complete AS (SELECT count(*) = cardinality($1::text[]) AS ok FROM locked),
   stored AS (
     INSERT INTO messages (${MESSAGE_COLUMNS}, search_keys)
-    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid, string_to_array(m.keys, ${KEYS_SEPARATOR_SQL})
-    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $12::text[])
-      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid, keys)
+    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid, m.guest, string_to_array(m.keys, ${KEYS_SEPARATOR_SQL})
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $13::boolean[], $12::text[])
+      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid, guest, keys)
     JOIN locked l ON l.name = m.room
     WHERE (SELECT ok FROM complete)
   ),
@@ -1008,7 +1011,8 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
   const { batch, firstCopy } = plan;
   const place = new Array<number>(batch.length);
   const added = new Map<string, number>();
-  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null>, keys: [] as string[] };
+  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null>, guest: [] as Array<true | null>, keys: [] as string[] };
+  let withGuest = false;
   let withNul = false;
   for (let i = 0; i < batch.length; i++) {
     if (firstCopy[i] !== undefined || earlier?.has(i)) continue;
@@ -1026,6 +1030,8 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
     rows.bytes.push(nul ? Buffer.from(m.data, 'utf8') : null);
     rows.ts.push(m.ts);
     rows.cid.push(m.cid ?? null);
+    rows.guest.push(m.user.guest ? true : null);
+    withGuest ||= m.user.guest === true;
     rows.keys.push(searchKeysOf(m.data).join(KEYS_SEPARATOR));
   }
   let locked: pg.QueryResult<{ name: string; last_id: number }>;
@@ -1033,7 +1039,7 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
     locked = await db.query<{ name: string; last_id: number }>({
       name: 'store-batch',
       text: STORE_BATCH,
-      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()], rows.keys],
+      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()], rows.keys, withGuest ? rows.guest : null],
     });
   } catch (err) {
     const { code, constraint } = err as { code?: string; constraint?: string };
@@ -1056,7 +1062,7 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
       continue;
     }
     const m = batch[i] as NewMessage;
-    const message: StoredMessage = { room: m.room, id: lastIds.get(m.room)! + place[i]!, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+    const message: StoredMessage = { room: m.room, id: lastIds.get(m.room)! + place[i]!, user: wireUser(m.user), data: m.data, ts: m.ts };
     if (m.cid !== undefined) message.cid = m.cid;
     results[i] = { message, duplicate: false };
   }
@@ -1163,7 +1169,7 @@ async function check(client: pg.PoolClient, entry: NewEntry): Promise<Refusal | 
 /** Inserts one entry as `id`; returns it as stored. */
 async function insertEntry(client: pg.PoolClient, entry: NewEntry, id: number): Promise<TimelineEntry> {
   const { room, user, ts } = entry;
-  const who = { id: user.id, name: user.name };
+  const who = wireUser(user);
   let stored: TimelineEntry;
   let kind: number | null = null;
   let ref: number | null = null;
@@ -1195,8 +1201,8 @@ async function insertEntry(client: pg.PoolClient, entry: NewEntry, id: number): 
   const nul = data.includes('\u0000');
   await client.query({
     name: 'insert-entry',
-    text: `INSERT INTO messages (${ENTRY_COLUMNS}, search_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)`,
-    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions, kind === null ? searchKeysOf(data) : null],
+    text: `INSERT INTO messages (${ENTRY_COLUMNS}, search_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $13, $9, $10, $11, NULL, NULL, $12)`,
+    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions, kind === null ? searchKeysOf(data) : null, user.guest ? true : null],
   });
   return stored;
 }

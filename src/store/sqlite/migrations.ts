@@ -291,6 +291,21 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 11,
+    name: 'messages.user_guest: a guest sender is told apart from an account of the same name',
+    sql: `
+      -- 1 when the sender was a guest, NULL for an account (what a user is never changes). Rows
+      -- stored before this step take it from their sender's account.
+      ${['messages', 'messages_recent', 'messages_recent_b']
+        .map(
+          (t) => `
+      ALTER TABLE ${t} ADD COLUMN user_guest INTEGER;
+      UPDATE ${t} SET user_guest = 1 WHERE user_id IN (SELECT id FROM users WHERE guest = 1);`,
+        )
+        .join('')}
+    `,
+  },
+  {
+    version: 12,
     name: 'moderation: room roles, bans and mutes, the audit log, site-wide bans',
     sql: `
       -- A room's moderators (its owner is rooms.created_by; everyone else is a member).

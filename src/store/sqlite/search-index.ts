@@ -28,6 +28,7 @@ export interface SearchRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: number | null;
   data: string;
   ts: number;
   cid: string | null;

@@ -33,6 +33,7 @@ import { toAuditRecord, type AuditRow } from '../audit-row.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
+import { wireUser, type WireUser } from '../../protocol/frames.js';
 
 /** The file name of the database inside the data dir. */
 export const DB_FILE = 'parley.db';
@@ -133,6 +134,7 @@ interface MessageRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: number | null;
   data: string;
   ts: number;
   cid: string | null;
@@ -157,7 +159,7 @@ const toRoom = (r: RoomRow): Room => ({
 
 /** The entry a row holds: a message (with what was folded into it) or an event. */
 function toEntry(r: MessageRow): TimelineEntry {
-  const user = { id: r.user_id, name: r.user_name };
+  const user: WireUser = r.user_guest === 1 ? { id: r.user_id, name: r.user_name, guest: true } : { id: r.user_id, name: r.user_name };
   let entry: TimelineEntry;
   switch (r.kind) {
     case null: {
@@ -183,11 +185,11 @@ function toEntry(r: MessageRow): TimelineEntry {
 }
 
 /** The columns the hot path writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
-const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid';
-const MESSAGE_COLUMN_COUNT = 7;
+const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid, user_guest';
+const MESSAGE_COLUMN_COUNT = 8;
 /** Every column of a message or event row, as reads and the moves into messages take them. */
 const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
-/** Rows per INSERT into a staging table (7 values each; SQLite allows 32,766 variables). */
+/** Rows per INSERT into a staging table (8 values each; SQLite allows 32,766 variables). */
 const ROWS_PER_INSERT = 32;
 /** cids per look-up in messages_cid (3 values each). */
 const PROBES_PER_SELECT = 64;
@@ -649,7 +651,7 @@ export class SqliteStore implements Store {
             continue;
           }
         }
-        const message: StoredMessage = { room, id: 0, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+        const message: StoredMessage = { room, id: 0, user: wireUser(m.user), data: m.data, ts: m.ts };
         if (key !== undefined) {
           message.cid = m.cid;
           (withCid ??= new Map()).set(key, message);
@@ -669,7 +671,7 @@ export class SqliteStore implements Store {
         const message = results[i]!.message as StoredMessage;
         message.id = ++id;
         const { user, cid } = message;
-        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null);
+        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null, user.guest ? 1 : null);
       }
     }
     const stored = rows.length / MESSAGE_COLUMN_COUNT;
@@ -864,7 +866,8 @@ export class SqliteStore implements Store {
       const count = part.length / MESSAGE_COLUMN_COUNT;
       let insert = statements.get(count);
       if (insert === undefined) {
-        const values = Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+        const row = `(${Array(MESSAGE_COLUMN_COUNT).fill('?').join(', ')})`;
+        const values = Array.from({ length: count }, () => row).join(', ');
         insert = this.#db.prepare(`INSERT INTO ${STAGING[table]} (${MESSAGE_COLUMNS}) VALUES ${values}`);
         statements.set(count, insert);
       }
@@ -1176,12 +1179,12 @@ function foldStatements(db: Database.Database, table: string) {
 function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unknown>] {
   const { room, user, ts } = entry;
   const row: Record<string, unknown> = {
-    room, id, userId: user.id, userName: user.name, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
+    room, id, userId: user.id, userName: user.name, userGuest: user.guest ? 1 : null, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
   };
   let stored: TimelineEntry;
   switch (entry.kind) {
     case undefined: {
-      const m: StoredMessage = { room, id, user: { id: user.id, name: user.name }, data: entry.data, ts };
+      const m: StoredMessage = { room, id, user: wireUser(user), data: entry.data, ts };
       row.data = entry.data;
       if (entry.reply !== undefined) row.ref = m.reply = entry.reply;
       if (entry.mentions !== undefined) {
@@ -1192,15 +1195,15 @@ function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unk
       break;
     }
     case 'edit':
-      stored = { kind: 'edit', room, id, user: { id: user.id, name: user.name }, target: entry.target, data: entry.data, ts };
+      stored = { kind: 'edit', room, id, user: wireUser(user), target: entry.target, data: entry.data, ts };
       Object.assign(row, { kind: KIND.edit, ref: entry.target, data: entry.data });
       break;
     case 'delete':
-      stored = { kind: 'delete', room, id, user: { id: user.id, name: user.name }, target: entry.target, ts };
+      stored = { kind: 'delete', room, id, user: wireUser(user), target: entry.target, ts };
       Object.assign(row, { kind: KIND.delete, ref: entry.target });
       break;
     case 'react':
-      stored = { kind: 'react', room, id, user: { id: user.id, name: user.name }, target: entry.target, emoji: entry.emoji, on: entry.on, ts };
+      stored = { kind: 'react', room, id, user: wireUser(user), target: entry.target, emoji: entry.emoji, on: entry.on, ts };
       Object.assign(row, { kind: entry.on ? KIND.reactOn : KIND.reactOff, ref: entry.target, data: entry.emoji });
       break;
   }
@@ -1302,7 +1305,7 @@ function prepareStatements(db: Database.Database) {
       'SELECT room, kind, until FROM room_restrictions WHERE user_id = @userId AND (until IS NULL OR until > @now) ORDER BY room, kind',
     ),
     auditLog: db.prepare(
-      `SELECT a.action, a.user_id, u.name AS user_name, a.by_id, b.name AS by_name, a.ts, a.until, a.role
+      `SELECT a.action, a.user_id, u.name AS user_name, u.guest AS user_guest, a.by_id, b.name AS by_name, b.guest AS by_guest, a.ts, a.until, a.role
        FROM audit_log a JOIN users u ON u.id = a.user_id JOIN users b ON b.id = a.by_id
        WHERE a.room = ? ORDER BY a.seq DESC LIMIT ?`,
     ),
@@ -1321,7 +1324,7 @@ function prepareStatements(db: Database.Database) {
     messagesBackward: db.prepare(historySql('DESC', true)),
     insertEntry: STAGING.map((t) =>
       db.prepare(
-        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @kind, @ref, @mentions, NULL, NULL)`,
+        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @userGuest, @kind, @ref, @mentions, NULL, NULL)`,
       ),
     ) as [Database.Statement, Database.Statement],
     movedWithCid: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),

@@ -11,6 +11,7 @@ import { isPlainMessage } from '../timeline-rules.js';
 import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, RoomModeration, UserModeration, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { wireUser } from '../../protocol/frames.js';
 
 /**
  * What the thread allocates lives for one call (rows, results), so a small young generation holds
@@ -204,7 +205,7 @@ export class WorkerStore implements Store {
       if (typeof p !== 'number') return { message: p, duplicate: true };
       const m = plain[i]!;
       // Only what is stored goes out with the message (a sender object may carry more).
-      const message: StoredMessage = { room: m.room, id: p, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+      const message: StoredMessage = { room: m.room, id: p, user: wireUser(m.user), data: m.data, ts: m.ts };
       if (m.cid !== undefined) message.cid = m.cid;
       return { message, duplicate: false };
     });
