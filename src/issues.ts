@@ -89,7 +89,17 @@ export function describeIssue(issue: Issue, subject = 'input'): string {
   return sentence ? `${field} ${issue.message}` : `${field}: ${issue.message}`;
 }
 
-/** The first few problems, "; "-separated. */
+/**
+ * The first few problems, "; "-separated, one per field: a field's first problem is the one its
+ * schema put first ("minutes must be at most 525600", not also the bound of safe integers).
+ */
 export function describeIssues(error: z.ZodError, max = 3, subject = 'input'): string {
-  return error.issues.slice(0, max).map((issue) => describeIssue(issue, subject)).join('; ');
+  const seen = new Set<string>();
+  const firstPerField = error.issues.filter((issue) => {
+    const field = issue.path.join('.');
+    if (seen.has(field)) return false;
+    seen.add(field);
+    return true;
+  });
+  return firstPerField.slice(0, max).map((issue) => describeIssue(issue, subject)).join('; ');
 }

@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { givenRoleSchema, MAX_MODERATION_MINUTES, wireUser } from '../protocol/frames.js';
+import { givenRoleSchema, moderationMinutesSchema, wireUser } from '../protocol/frames.js';
 import { roomNameSchema } from '../protocol/names.js';
 import type { ModerationEvent } from '../broker/types.js';
 import type { Actor } from '../realtime/access.js';
@@ -21,7 +21,7 @@ const userIdParam = z
   .transform(Number)
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, 'the user must be a user id'));
 const timedBody = z.object({
-  minutes: z.number().int().min(1).max(MAX_MODERATION_MINUTES, `minutes must be at most ${MAX_MODERATION_MINUTES} (a year)`).optional(),
+  minutes: moderationMinutesSchema.optional(),
 });
 const roleBody = z.object({ role: givenRoleSchema });
 const auditQuery = z.object({

@@ -36,7 +36,12 @@ const emoji = z
 const userId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 /** How long a ban or mute lasts: whole minutes, at most a year; absent: until lifted. */
 export const MAX_MODERATION_MINUTES = 525_600;
-const minutes = z.number().int().min(1).max(MAX_MODERATION_MINUTES, `minutes must be at most ${MAX_MODERATION_MINUTES} (a year)`);
+// The year's bound comes before int(), whose own bound (the safe integers) would be named first otherwise.
+export const moderationMinutesSchema = z
+  .number()
+  .min(1)
+  .max(MAX_MODERATION_MINUTES, `minutes must be at most ${MAX_MODERATION_MINUTES} (a year)`)
+  .int();
 /** The roles the owner (or an admin) gives: a room's owner is its creator, and stays so. */
 export const givenRoleSchema = z.enum(['moderator', 'member']);
 export type GivenRole = z.infer<typeof givenRoleSchema>;
@@ -79,9 +84,9 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   }),
   // Moderation (the room's moderators, owner, admins): acked like a chat when they have a cid.
   z.object({ type: z.literal('kick'), room: roomNameSchema, user: userId, cid: cid.optional() }),
-  z.object({ type: z.literal('ban'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('ban'), room: roomNameSchema, user: userId, minutes: moderationMinutesSchema.optional(), cid: cid.optional() }),
   z.object({ type: z.literal('unban'), room: roomNameSchema, user: userId, cid: cid.optional() }),
-  z.object({ type: z.literal('mute'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('mute'), room: roomNameSchema, user: userId, minutes: moderationMinutesSchema.optional(), cid: cid.optional() }),
   z.object({ type: z.literal('unmute'), room: roomNameSchema, user: userId, cid: cid.optional() }),
   z.object({ type: z.literal('role'), room: roomNameSchema, user: userId, role: givenRoleSchema, cid: cid.optional() }),
 ]);

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ROOMS_CHANNEL, type Broker, type ModerationEvent, type PresenceUser } from '../broker/types.js';
 import { wireUser, type GivenRole, type RoomRole } from '../protocol/frames.js';
 import type { AuditRecord, ModerationAction, Room, Store, User } from '../store/types.js';
-import { type Actor, noSuchRoom, type RoomAccess } from './access.js';
+import { type Actor, inForce, noSuchRoom, type RoomAccess } from './access.js';
 import { ChatError } from './errors.js';
 
 /** A user as the store or a connection has them (guest a boolean, or only when true). */
@@ -59,7 +59,10 @@ export class Moderation {
     if (!target) throw new ChatError('not_found', `no user with id ${request.user}`);
     const verb = VERB[request.action];
     if (target.id === actor.id) throw new ChatError('forbidden', `you cannot ${verb} yourself`);
-    await this.#mayActOn(power, target, room, verb);
+    const targetRole = await this.#mayActOn(power, target, room, verb);
+    if (request.action === 'role' && targetRole === 'owner') {
+      throw new ChatError('forbidden', `${target.name} owns "${room.name}": the owner's role cannot be changed`);
+    }
     const ts = Date.now();
     const until = request.minutes === undefined ? undefined : ts + request.minutes * 60_000;
     const entry = { room: room.name, action: request.action, user: target.id, by: actor.id, ts, until, role: request.role };
@@ -107,18 +110,21 @@ export class Moderation {
     const admin = this.access.isAdmin(actor);
     if (room.private && !admin && !(await this.store.isMember(name, actor.id))) throw noSuchRoom(name);
     if (room.direct) throw new ChatError('forbidden', 'a direct conversation has no moderators');
+    // A ban keeps a moderator (or the owner) out of the room, its moderation included, until lifted.
+    if (!admin && inForce((await this.access.rules(name)).bans, actor.id)) throw new ChatError('banned', `you are banned from "${name}"`);
     if ((await this.access.roleOf(actor, room)) === 'member') throw notModerator(room);
     return room;
   }
 
-  /** The limits on power: nobody acts on an admin, only an admin on the owner, only the owner or an admin on a moderator. */
-  async #mayActOn(power: RoomRole, target: User, room: Room, verb: string): Promise<void> {
+  /** The limits on power: nobody acts on an admin, only an admin on the owner, only the owner or an admin on a moderator. Gives the target's role. */
+  async #mayActOn(power: RoomRole, target: User, room: Room, verb: string): Promise<RoomRole> {
     const role = await this.access.roleOf(target, room);
     if (role === 'admin') throw new ChatError('forbidden', `${target.name} is an admin: nobody can ${verb} them in a room`);
     if (role === 'owner' && power !== 'admin') throw new ChatError('forbidden', `${target.name} owns "${room.name}": only an admin can ${verb} them`);
     if (role === 'moderator' && power === 'moderator') {
       throw new ChatError('forbidden', `${target.name} is a moderator of "${room.name}": only its owner or an admin can ${verb} them`);
     }
+    return role;
   }
 
   #event(entry: { room: string; action: ModerationAction; ts: number; until?: number; role?: GivenRole }, user: UserLike, by: UserLike): ModerationEvent {

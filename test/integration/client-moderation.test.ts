@@ -57,7 +57,7 @@ describe('ParleyClient moderation', () => {
     assert.deepEqual(await banned, { room: 'sdk-room', by: { id: owner.user.id, name: 'owner', guest: true } });
     await assert.rejects(s.send('sdk-room', 'let me in'), (e: unknown) => e instanceof ParleyError && e.code === 'banned');
     await assert.rejects(s.history('sdk-room'), (e: unknown) => e instanceof ParleyError && e.code === 'banned');
-    await assert.rejects(s.ban('sdk-room', owner.user.id), (e: unknown) => e instanceof ParleyError && e.code === 'forbidden');
+    await assert.rejects(s.ban('sdk-room', owner.user.id), (e: unknown) => e instanceof ParleyError && e.code === 'banned');
     await o.unban('sdk-room', sam.user.id);
     const kicked = once(s, 'kicked');
     s.join('sdk-room');

@@ -355,6 +355,7 @@ describe('moderation', () => {
       ['a moderator mutes another moderator', () => mia, (room) => ({ type: 'mute', room, user: max.user.id }), /moderator .*only its owner or an admin/],
       ['a moderator gives a role', () => mia, (room) => ({ type: 'role', room, user: ben.user.id, role: 'moderator' }), /only the owner .* or an admin gives roles/],
       ['someone acts on themselves', () => mia, (room) => ({ type: 'ban', room, user: mia.user.id }), /yourself/],
+      ['an admin changes the owner\'s role', () => root, (room) => ({ type: 'role', room, user: olga.user.id, role: 'member' }), /owns .*the owner's role cannot be changed/],
       ['a moderator acts in a room they do not moderate', () => mia, () => ({ type: 'kick', room: 'elsewhere', user: sam.user.id }), /you do not moderate "elsewhere"/],
     ];
     const path: Record<string, (room: string, user: number) => [string, string, unknown?]> = {
@@ -414,12 +415,49 @@ describe('moderation', () => {
       assert.equal((await call(outsider, 'POST', `/api/rooms/${room}/bans/${sam.user.id}`)).status, 404);
     });
 
+    it('a moderator or the owner banned from the room moderates it no more, over WebSocket and HTTP, until unbanned', async () => {
+      const room = await setUp();
+      assert.equal((await call(olga, 'POST', `/api/rooms/${room}/bans/${mia.user.id}`)).status, 200);
+      assert.equal((await call(root, 'POST', `/api/rooms/${room}/bans/${olga.user.id}`)).status, 200);
+      const auditBefore = await call(root, 'GET', `/api/rooms/${room}/audit`);
+      for (const [s, frame] of [
+        [mia, { type: 'kick', room, user: ben.user.id }],
+        [mia, { type: 'mute', room, user: sam.user.id }],
+        [olga, { type: 'unban', room, user: mia.user.id }],
+        [olga, { type: 'role', room, user: ben.user.id, role: 'moderator' }],
+      ] as const) {
+        const refusal = await ask(await connect(s), frame);
+        assert.equal(refusal.code, 'banned', JSON.stringify(refusal));
+        assert.match(refusal.message as string, /you are banned from/);
+      }
+      for (const [s, method, url] of [
+        [mia, 'POST', `/api/rooms/${room}/bans/${sam.user.id}`],
+        [mia, 'GET', `/api/rooms/${room}/audit`],
+        [olga, 'DELETE', `/api/rooms/${room}/bans/${mia.user.id}`],
+      ] as const) {
+        const res = await call(s, method, url);
+        assert.equal(res.status, 403, JSON.stringify(res.body));
+        assert.equal(res.body.error?.code, 'banned');
+      }
+      assert.deepEqual(await call(root, 'GET', `/api/rooms/${room}/audit`), auditBefore, 'nothing logged');
+      const b = await joined(ben, room);
+      assert.equal((await ask(b, { type: 'chat', room, data: 'not kicked' })).type, 'ack');
+      // Unbanned, the owner moderates again.
+      assert.equal((await call(root, 'DELETE', `/api/rooms/${room}/bans/${olga.user.id}`)).status, 200);
+      assert.equal((await call(olga, 'DELETE', `/api/rooms/${room}/bans/${mia.user.id}`)).status, 200);
+    });
+
     it('unknown users and bad input are refused and change nothing', async () => {
       const room = await setUp();
       const m = await connect(mia);
       assert.equal((await ask(m, { type: 'kick', room, user: 999_999 })).code, 'not_found');
       assert.equal((await ask(m, { type: 'ban', room, user: sam.user.id, minutes: -1 })).code, 'bad_request');
       assert.equal((await ask(m, { type: 'role', room, user: sam.user.id, role: 'owner' })).code, 'bad_request');
+      // Too long a ban names the year, not the bound of safe integers that a huge number also passes.
+      const huge = await ask(m, { type: 'ban', room, user: sam.user.id, minutes: 1e308 });
+      assert.equal(huge.message, 'minutes must be at most 525600 (a year)');
+      const hugeHttp = await call(mia, 'POST', `/api/rooms/${room}/bans/${sam.user.id}`, { minutes: 1e308 });
+      assert.equal(hugeHttp.body.error?.message, 'minutes must be at most 525600 (a year)');
       assert.equal((await call(mia, 'POST', `/api/rooms/${room}/bans/abc`)).status, 400);
       assert.equal((await call(mia, 'POST', `/api/rooms/${room}/mutes/${sam.user.id}`, { minutes: 'ten' })).status, 400);
       assert.equal((await call(mia, 'POST', `/api/rooms/nowhere/bans/${sam.user.id}`)).status, 404);
