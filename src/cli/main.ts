@@ -1,5 +1,6 @@
 /**
- * The `parley` command: `serve` runs the server, `chat` and `echo` are terminal clients.
+ * The `parley` command: `serve` runs the server, `chat` and `echo` are terminal clients, `admin`
+ * bans a user from the server.
  * bin/parley.js imports the compiled version of this file; in development:
  * `node --import tsx src/cli/main.ts …`.
  */
@@ -12,6 +13,7 @@ Usage:
   parley [serve] [options]        run the server (parley serve --help lists every setting)
   parley chat URL [options]       chat in the terminal (parley chat --help)
   parley echo URL [TEXT...]       send texts to the server's /ws/echo and print the replies
+  parley admin URL ban|unban USER ban a user from the whole server, or lift it (parley admin --help)
 
 URL is the server's base URL, e.g. http://localhost:3000 (ws:// and wss:// work too).
 
@@ -53,6 +55,10 @@ export async function main(argv: string[]): Promise<number> {
       endWhenReaderLeaves();
       const { runChat } = await import('./chat.js');
       return runChat(rest);
+    }
+    case 'admin': {
+      const { runAdmin } = await import('./admin.js');
+      return runAdmin(rest);
     }
     case 'echo': {
       endWhenReaderLeaves();
