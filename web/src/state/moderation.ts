@@ -13,6 +13,9 @@ import { errorText, showNotice } from './notice.js';
 import { markLeft } from './prefs.js';
 import { nextKey, roomTitle, roomView } from './rooms.js';
 
+/** Bans of the user that a "Try again" is testing, by room. */
+const triedBans = new Map<string, Restriction>();
+
 /** The user's power in a room: owner, moderator, admin (every room but DMs) or member. */
 export function myPower(view: RoomView): Power {
   return powerIn({ admin: state.admin, direct: view.direct, role: state.myRoles[view.name] });
@@ -130,7 +133,7 @@ function leaveLocally(view: RoomView): void {
 export function noteRefusal(room: string | undefined, code: string): void {
   if (room === undefined) return;
   if (code === 'banned' && !state.myBans[room]) {
-    state.myBans[room] = {};
+    state.myBans[room] = triedBans.get(room) ?? {};
     leaveLocally(roomView(room));
   }
   if (code === 'muted' && !myMute(room)) state.myMutes[room] = {};
@@ -140,6 +143,10 @@ export function noteRefusal(room: string | undefined, code: string): void {
 export async function joinAgain(room: string): Promise<void> {
   const view = roomView(room);
   view.removedBy = undefined;
+  const ban = state.myBans[room];
+  // Refused again: the ban as it was known comes back with the refusal.
+  if (ban && !banEnded(room)) triedBans.set(room, ban);
+  else triedBans.delete(room);
   delete state.myBans[room];
   view.loaded = false;
   await joinRoom(room);
