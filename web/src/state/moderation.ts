@@ -6,7 +6,7 @@
 import { ParleyError, moderation as api, type ClientEvents, type WelcomeFrame } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { inForce, powerIn, type ModAction, type ModerationEntry, type Power, type RoomRole } from '../moderation.js';
-import { origin, state, type Restriction, type RoomView } from './chat-state.js';
+import { DEFAULT_ROOM, origin, state, type Restriction, type RoomView } from './chat-state.js';
 import { joinRoom } from './actions.js';
 import { chatClient, forgetSubscription } from './connection.js';
 import { errorText, showNotice } from './notice.js';
@@ -27,7 +27,7 @@ export function myMute(room: string): Restriction | undefined {
   return mute && (mute.until === undefined || inForce(mute.until, state.now)) ? mute : undefined;
 }
 
-/** The user's ban from the room, while it is in force (a timed one that ended shows as ended: see banEnded). */
+/** The user's ban from the room as last known; one that ended stays until the room is joined again (see banEnded). */
 export function myBan(room: string): Restriction | undefined {
   return state.myBans[room];
 }
@@ -109,13 +109,15 @@ export function onKicked({ room, by }: ClientEvents['kicked']): void {
   const view = roomView(room);
   leaveLocally(view);
   view.removedBy = by.name;
-  showNotice(t('kickedNotice', { by: by.name, room: roomTitle(room) }));
+  // The room on screen says so in place of its messages; another is told in the notice line.
+  if (state.current !== room) showNotice(t('kickedNotice', { by: by.name, room: roomTitle(room) }));
 }
 
 /** The user was banned from the room: the room shows why in place of its messages. */
 export function onBanned({ room, by, until }: ClientEvents['banned']): void {
   state.myBans[room] = { by: by.name, until: until ?? null };
   leaveLocally(roomView(room));
+  if (state.current !== room) showNotice(t('banned.title', { room: roomTitle(room) }));
 }
 
 function leaveLocally(view: RoomView): void {
@@ -123,7 +125,7 @@ function leaveLocally(view: RoomView): void {
   view.online = [];
   view.typing = {};
   if (state.moderating?.room === view.name) state.moderating = null;
-  if (view.name !== 'lobby' && !view.direct) {
+  if (view.name !== DEFAULT_ROOM && !view.direct) {
     view.member = false;
     markLeft(view.name, view.private);
   }
@@ -196,9 +198,4 @@ export function isBanned(view: RoomView, userId: number): boolean {
 export function roleOf(view: RoomView, userId: number): RoomRole | 'admin' | undefined {
   if (userId === state.me?.id && state.admin && !view.direct) return 'admin';
   return view.roles[userId];
-}
-
-/** Shows the refusal of a moderation action taken outside the menu. */
-export function showRefusal(text: string): void {
-  if (text) showNotice(text);
 }
