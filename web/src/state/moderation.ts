@@ -3,13 +3,13 @@
  * the moderation frames as lines of the room, a kick or a ban of the user, the actions a moderator
  * takes and the audit log. The server is the judge; this only keeps what it said.
  */
-import { ParleyError, moderation as api, type ClientEvents, type WelcomeFrame } from '../../../src/client/index.js';
+import { moderation as api, type ClientEvents, type WelcomeFrame } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { inForce, powerIn, type ModAction, type ModerationEntry, type Power, type RoomRole } from '../moderation.js';
 import { DEFAULT_ROOM, origin, state, type Restriction, type RoomView } from './chat-state.js';
 import { joinRoom } from './actions.js';
 import { chatClient, forgetSubscription } from './connection.js';
-import { errorText, showNotice } from './notice.js';
+import { refusalWithReason, showNotice } from './notice.js';
 import { markLeft } from './prefs.js';
 import { nextKey, roomTitle, roomView } from './rooms.js';
 
@@ -170,12 +170,6 @@ export async function moderate(room: string, userId: number, action: ModAction, 
   } catch (err) {
     return refusalWithReason(err);
   }
-}
-
-/** A refusal in the page's language, with the server's reason when the translation leaves it out. */
-function refusalWithReason(err: unknown): string {
-  const text = errorText(err);
-  return err instanceof ParleyError && text !== err.message ? `${text} (${err.message})` : text;
 }
 
 /** The room's audit log, newest first; it also tells the page who is banned now. */
