@@ -54,7 +54,15 @@ export interface ClientEvents {
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
-  list: { room: string; data: WireUser[]; lastId?: number };
+  list: {
+    room: string;
+    data: WireUser[];
+    lastId?: number;
+    /** The room's owner and moderators by user id (present or not); everyone else is a member. */
+    roles?: Record<string, 'owner' | 'moderator'>;
+    /** Who is muted in the room now, by user id: until when (null: until lifted). */
+    muted?: Record<string, number | null>;
+  };
   typing: { room: string; user: WireUser };
   /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
   room: { room: string; private: boolean };
@@ -548,7 +556,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
         }
         this.#members.set(frame.room, new Map(frame.data.map((u) => [u.id, u])));
         if (rewound) this.emit('rewound', { room: frame.room, lastId: frame.lastId! });
-        this.emit('list', frame.lastId === undefined ? { room: frame.room, data: frame.data } : { room: frame.room, data: frame.data, lastId: frame.lastId });
+        const list: ClientEvents['list'] = { room: frame.room, data: frame.data };
+        if (frame.lastId !== undefined) list.lastId = frame.lastId;
+        if (frame.roles !== undefined) list.roles = frame.roles;
+        if (frame.muted !== undefined) list.muted = frame.muted;
+        this.emit('list', list);
         return;
       }
       case 'join':

@@ -66,6 +66,22 @@ describe('ParleyClient moderation', () => {
     assert.equal((await kicked).room, 'sdk-room');
   });
 
+  it("passes the list's roles and mutes on: the room's owner, its moderators and who is muted until when", async () => {
+    await createRoom(server.url, 'list-room', { token: owner.token });
+    const mia = await signIn.guest(server.url, 'mia');
+    const o = await connect(owner);
+    o.join('list-room');
+    await once(o, 'list');
+    await o.setRole('list-room', mia.user.id, 'moderator');
+    await o.mute('list-room', sam.user.id, { minutes: 10 });
+    const s = await connect(sam);
+    s.join('list-room');
+    const list = await once(s, 'list');
+    assert.deepEqual(list.roles, { [owner.user.id]: 'owner', [mia.user.id]: 'moderator' });
+    assert.deepEqual(Object.keys(list.muted ?? {}), [String(sam.user.id)]);
+    assert.ok(list.muted![sam.user.id]! > Date.now());
+  });
+
   it('has HTTP helpers for every action and the audit log, and stops with 4003 when banned everywhere', async () => {
     await createRoom(server.url, 'http-room', { token: owner.token });
     const mute = await moderation.mute(server.url, 'http-room', sam.user.id, { minutes: 1, token: owner.token });

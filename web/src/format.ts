@@ -32,3 +32,8 @@ export function shortText(text: string, max = 80): string {
   const chars = [...flat];
   return chars.length <= max ? flat : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
 }
+
+/** A moment soon or later, as an end of a mute or ban: the time alone today, with its day otherwise. */
+export function formatWhen(ts: number, now = Date.now()): string {
+  return dayKey(ts) === dayKey(now) ? formatTime(ts) : `${formatDay(ts, now)} ${formatTime(ts)}`;
+}

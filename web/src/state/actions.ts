@@ -5,7 +5,8 @@
 import { ParleyError, addMember, type ChatMessage, createRoom as apiCreateRoom, findUsers as apiFindUsers, listRooms } from '../../../src/client/index.js';
 import { DEFAULT_ROOM, origin, state, type PendingMessage, type RoomView, type Self, type User } from './chat-state.js';
 import { chatClient, markReadIfVisible, openRoom, signalTyping, subscribe, typingEnded, unsubscribe } from './connection.js';
-import { errorText, showNotice } from './notice.js';
+import { errorText, refusalWithReason, showNotice } from './notice.js';
+import { noteRefusal } from './moderation.js';
 import { markJoined, markLeft, unhide } from './prefs.js';
 import { applyEntry, currentRoom, dmPartner, nextKey, roomView } from './rooms.js';
 
@@ -49,6 +50,8 @@ function deliver(view: RoomView, pending: PendingMessage): void {
       entry.status = 'failed';
       entry.error = errorText(err);
       entry.code = err instanceof ParleyError ? err.code : undefined;
+      // Muted or banned meanwhile (a frame the page missed): the room says so from now on.
+      if (entry.code === 'muted' || entry.code === 'banned') noteRefusal(view.name, entry.code);
     },
   );
 }
@@ -194,12 +197,12 @@ export async function saveEdit(room: string, id: number, text: string): Promise<
   }
 }
 
-/** Deletes the user's message (asked to confirm first by the caller). */
+/** Deletes a message, the user's or (moderating) anyone's; asked to confirm first by the caller. */
 export async function deleteMessage(room: string, id: number): Promise<void> {
   try {
     await chatClient()?.delete(room, id);
   } catch (err) {
-    showNotice(errorText(err));
+    showNotice(refusalWithReason(err));
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { reactive } from 'vue';
 import type { ChatMessage, WireUser } from '../../../src/client/index.js';
+import type { ModerationEntry, RoomRole } from '../moderation.js';
 
 /** A user as the server sends them: `guest: true` marks a guest. */
 export type User = WireUser;
@@ -20,6 +21,23 @@ export interface PresenceLine {
   user: User;
   ts: number;
   afterId: number;
+}
+
+/** What a moderator did in the room, as a line of the message list, placed after the message `afterId`. */
+export interface ModerationLine {
+  key: number;
+  kind: 'moderation';
+  entry: ModerationEntry;
+  ts: number;
+  afterId: number;
+}
+
+export type RoomLine = PresenceLine | ModerationLine;
+
+/** A ban or mute of the user: by whom when known, until when (null: until lifted; undefined: not known). */
+export interface Restriction {
+  by?: string;
+  until?: number | null;
 }
 
 /** A message typed here and not acknowledged yet (or refused). */
@@ -44,7 +62,7 @@ export interface RoomView {
   /** Known to exist on the server (a DM room exists only after its first message). */
   exists: boolean;
   messages: ChatMessage[];
-  lines: PresenceLine[];
+  lines: RoomLine[];
   pending: PendingMessage[];
   online: User[];
   /**
@@ -83,6 +101,14 @@ export interface RoomView {
   rewoundTo: number | undefined;
   /** The text in the message box; kept across room switches and disconnects. */
   draft: string;
+  /** The room's owner and moderators by user id (from its list and moderation frames). */
+  roles: Record<number, RoomRole>;
+  /** Who is muted in the room, by user id: until when (null: until lifted). */
+  mutes: Record<number, number | null>;
+  /** Who the page knows is banned from the room (moderation frames, the audit log): until when. */
+  bans: Record<number, number | null>;
+  /** A moderator took the user out of the room (kicked): by whom. */
+  removedBy: string | undefined;
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -92,7 +118,8 @@ export const DEFAULT_ROOM = 'lobby';
 const DEFAULT_MAX_TEXT = 4000;
 
 export const state = reactive({
-  phase: 'loading' as 'loading' | 'signin' | 'chat',
+  /** 'banned': an admin banned the account from the server (its connection closed with 4003). */
+  phase: 'loading' as 'loading' | 'signin' | 'chat' | 'banned',
   me: null as Self | null,
   connection: 'connecting' as ConnectionState,
   reconnectDelayMs: 0,
@@ -116,6 +143,19 @@ export const state = reactive({
   searching: false,
   /** Notification.permission, mirrored so the page can offer to ask for it. */
   notifications: 'default' as NotificationPermission | 'unsupported',
+  /** An admin (ADMINS): moderates every room but DMs. */
+  admin: false,
+  /** The rooms the user owns or moderates (the welcome's, kept up to date by lists and role frames). */
+  myRoles: {} as Record<string, RoomRole>,
+  /** The rooms the user is muted in, and banned from. */
+  myMutes: {} as Record<string, Restriction>,
+  myBans: {} as Record<string, Restriction>,
+  /** The person whose moderation menu is open. */
+  moderating: null as { room: string; user: User } | null,
+  /** The audit log dialog is open (for the current room). */
+  auditOpen: false,
+  /** The time, ticking every second while in the chat: countdowns of mutes and bans. */
+  now: Date.now(),
 });
 
 /** The page's origin: the server the page came from serves the API and the WebSocket too. */

@@ -3,12 +3,13 @@
  * and hands each room's messages over once, in id order. This module creates it at sign-in, turns
  * its events into room state, keeps the subscriptions and the room list, and loads history pages.
  */
-import { ParleyClient, listRooms, type RoomInfo, type TimelineEventFrame } from '../../../src/client/index.js';
+import { ParleyClient, ParleyError, listRooms, type RoomInfo, type TimelineEventFrame } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { DEFAULT_ROOM, origin, state, type RoomView } from './chat-state.js';
 import { errorText, showNotice } from './notice.js';
 import { notifyMention } from './notify.js';
 import { isHidden, isJoined, unhide } from './prefs.js';
+import { joinBlocked, noteRefusal, onBanned, onKicked, onList, onModeration, onWelcome } from './moderation.js';
 import {
   addLine,
   addPage,
@@ -47,13 +48,14 @@ export function chatClient(): ParleyClient | undefined {
 }
 
 /** Connects as the signed-in user; `onSessionEnded` runs when the server no longer takes the session. */
-export function connect(onSessionEnded: () => void): void {
+export function connect(onSessionEnded: () => void, onAccountBanned: () => void): void {
   const c = new ParleyClient({ url: origin });
   client = c;
 
   offs.push(
     c.on('welcome', (frame) => {
       state.me = frame.user;
+      onWelcome(frame);
       for (const [room, id] of Object.entries(frame.read ?? {})) setRead(room, id);
       void syncRooms(frame.rooms);
     }),
@@ -92,13 +94,17 @@ export function connect(onSessionEnded: () => void): void {
       delete view.typing[user.id];
       if (user.id !== state.me?.id) addLine(view, 'left', user);
     }),
-    c.on('list', ({ room, data }) => {
-      const view = state.rooms[room];
+    c.on('list', (list) => {
+      const view = state.rooms[list.room];
       if (!view) return;
-      view.online = data.map((u) => ({ ...u }));
+      view.online = list.data.map((u) => ({ ...u }));
       view.onlineStale = false;
-      for (const u of data) state.names[u.id] = u.name;
+      for (const u of list.data) state.names[u.id] = u.name;
+      onList(view, list);
     }),
+    c.on('moderation', onModeration),
+    c.on('kicked', onKicked),
+    c.on('banned', onBanned),
     // A new public room, or one we were added to: the list shows it at once, without a refresh.
     c.on('room', () => void refreshRooms()),
     c.on('typing', ({ room, user }) => {
@@ -118,6 +124,11 @@ export function connect(onSessionEnded: () => void): void {
     c.on('error', (err) => {
       // Errors of a send reject its promise and show on the message; gaps have their own line.
       if (err.cid || err.code === 'history_gap') return;
+      // A join refused for a ban: the room says why in place of its messages.
+      if (err.code === 'banned' || err.code === 'muted') {
+        noteRefusal(err.room, err.code);
+        if (err.room !== undefined) return;
+      }
       showNotice(err.message);
     }),
     c.on('state', (s) => {
@@ -131,10 +142,16 @@ export function connect(onSessionEnded: () => void): void {
       state.connection = 'closed';
       // 401: the session is gone (signed out elsewhere, expired): back to the sign-in page.
       if (client === c && info.code === 401) onSessionEnded();
+      // 4003: an admin banned the user from the server; the SDK does not reconnect.
+      if (client === c && info.code === 4003) onAccountBanned();
     }),
   );
 
-  typingTimer = setInterval(expireTyping, 1_000);
+  typingTimer = setInterval(() => {
+    expireTyping();
+    // Countdowns of mutes and bans, and a timed mute that ends by itself, follow the clock.
+    state.now = Date.now();
+  }, 1_000);
   c.connect();
 }
 
@@ -177,7 +194,8 @@ export function disconnect(): void {
  */
 export function subscribe(view: RoomView): void {
   view.member = true;
-  if (!client || subscribed.has(view.name) || !view.exists) return;
+  // A room the user was banned from or kicked out of is joined again only when they ask.
+  if (!client || subscribed.has(view.name) || !view.exists || joinBlocked(view.name) || view.removedBy !== undefined) return;
   subscribed.add(view.name);
   noteLiveFrom(view, view.latestId);
   // A DM room the server subscribed us to on its first message is already tracked by the SDK.
@@ -186,6 +204,11 @@ export function subscribe(view: RoomView): void {
 
 export function unsubscribe(name: string): void {
   if (subscribed.delete(name)) client?.leave(name);
+}
+
+/** The server took the user out of the room (a kick, a ban): nothing to send, only to forget. */
+export function forgetSubscription(name: string): void {
+  subscribed.delete(name);
 }
 
 /** Tells the room that the user is typing, at most every few seconds. */
@@ -271,7 +294,8 @@ function loadLatest(view: RoomView): Promise<void> {
 }
 
 async function loadLatestNow(view: RoomView): Promise<void> {
-  if (!client || view.loaded) return;
+  // A room closed to the user shows why instead (see RoomClosed).
+  if (!client || view.loaded || joinBlocked(view.name) || view.removedBy !== undefined) return;
   if (!view.exists) {
     view.loaded = true;
     view.more = false;
@@ -285,7 +309,8 @@ async function loadLatestNow(view: RoomView): Promise<void> {
     markReadIfVisible(view);
   } catch (err) {
     view.loaded = false;
-    showNotice(errorText(err));
+    if (err instanceof ParleyError && err.code === 'banned') noteRefusal(view.name, err.code);
+    else showNotice(errorText(err));
   }
 }
 

@@ -6,6 +6,8 @@ import type { ChatMessage } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { deleteMessage, startEdit, startReply } from './actions.js';
 import { state } from './chat-state.js';
+import { isBanned, isMuted, myPower } from './moderation.js';
+import { moderates, offeredActions } from '../moderation.js';
 
 export interface MessageAction {
   /** Stable name (tests and styles use it). */
@@ -30,6 +32,24 @@ export function messageActions(room: string, m: ChatMessage): MessageAction[] {
       { key: 'delete', label: t('deleteMessage'), icon: '🗑', danger: true, run: () => confirmDelete(room, m.id) },
     );
   }
+  actions.push(...moderatorActions(room, m));
+  return actions;
+}
+
+/** A moderator's delete of someone else's message, and the menu of what they may do to its author. */
+function moderatorActions(room: string, m: ChatMessage): MessageAction[] {
+  const view = state.rooms[room];
+  if (!view || m.user.id === state.me?.id) return [];
+  const power = myPower(view);
+  if (!moderates(power)) return [];
+  const actions: MessageAction[] = [
+    { key: 'mod-delete', label: t('deleteAsModerator'), icon: '🗑', danger: true, run: () => confirmDelete(room, m.id, m.user.name) },
+  ];
+  const target = { self: false, admin: false, role: view.roles[m.user.id], muted: isMuted(view, m.user.id), banned: isBanned(view, m.user.id) };
+  if (offeredActions(power, target).length > 0) {
+    const user = m.user;
+    actions.push({ key: 'moderate', label: t('moderateUser', { name: user.name }), icon: '🛡', run: () => (state.moderating = { room, user }) });
+  }
   return actions;
 }
 
@@ -38,6 +58,7 @@ function togglePicker(room: string, id: number): void {
   state.picking = open ? null : { room, id };
 }
 
-function confirmDelete(room: string, id: number): void {
-  if (window.confirm(t('confirmDelete'))) void deleteMessage(room, id);
+/** Asks first; `author` when it is someone else's message (a moderator's delete). */
+function confirmDelete(room: string, id: number, author?: string): void {
+  if (window.confirm(author === undefined ? t('confirmDelete') : t('confirmModDelete', { name: author }))) void deleteMessage(room, id);
 }

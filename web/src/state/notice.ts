@@ -22,3 +22,9 @@ export function errorText(err: unknown): string {
   if (typeof err === 'object' && err && 'message' in err && typeof err.message === 'string') return err.message;
   return String(err);
 }
+
+/** A refusal in the page's language, with the server's reason when the translation leaves it out (why a moderator may not). */
+export function refusalWithReason(err: unknown): string {
+  const text = errorText(err);
+  return err instanceof ParleyError && text !== err.message ? `${text} (${err.message})` : text;
+}

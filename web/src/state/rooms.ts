@@ -43,6 +43,12 @@ export function resetRooms(): void {
   state.editing = null;
   state.picking = null;
   state.searching = false;
+  state.admin = false;
+  state.myRoles = {};
+  state.myMutes = {};
+  state.myBans = {};
+  state.moderating = null;
+  state.auditOpen = false;
 }
 
 export function isDirect(name: string): boolean {
@@ -101,6 +107,10 @@ export function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
       gap: false,
       rewoundTo: undefined,
       draft: '',
+      roles: {},
+      mutes: {},
+      bans: {},
+      removedBy: undefined,
     };
     view = state.rooms[name]!;
   } else if (info) {

@@ -51,6 +51,8 @@ export async function signInWith(mode: SignInMode, name: string, password: strin
     startChat(session.user);
     return '';
   } catch (err) {
+    // The server's words name the account or the name; the page says it in the reader's language.
+    if (err instanceof ParleyHttpError && err.code === 'banned') return t('accountBanned');
     if (err instanceof ParleyHttpError) return errorText(err);
     return t('signin.network');
   }
@@ -80,7 +82,21 @@ function startChat(user: Self): void {
   loadPrefs(user.id);
   state.phase = 'chat';
   state.connection = 'connecting';
-  connect(() => signOutLocally(t('sessionEnded')));
+  connect(
+    () => signOutLocally(t('sessionEnded')),
+    () => {
+      // Banned from the server: its page says so, and nothing reconnects.
+      resetChat();
+      state.me = null;
+      state.phase = 'banned';
+    },
+  );
+}
+
+/** From the banned page back to the sign-in form (someone else may sign in on this browser). */
+export function backToSignIn(): void {
+  state.signInMessage = '';
+  state.phase = 'signin';
 }
 
 function signOutLocally(message: string): void {
