@@ -16,6 +16,7 @@
  *   --cpu-prof=DIR      write a V8 CPU profile of every server process into DIR
  *   --idle=N            idle connections in scenario 3 (default 10,000; up to the open-file limit)
  *   --json=PATH         also write every raw result as JSON
+ *   --report-from=PATH  run nothing: write the report again from such a JSON (after editing bench/analysis.md)
  *   --cpu-prof-load=DIR a V8 CPU profile of every load process, to check that it is not the bottleneck
  *   --node-flags=F,G    extra node flags for every server process (a diagnostic; noted in the report)
  */
@@ -23,7 +24,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CONTENDERS, FULL, QUICK, SCENARIOS, timeoutMs } from './scenarios.js';
+import { CONTENDERS, FULL, QUICK, SCENARIOS, timeoutMs, type Sizes } from './scenarios.js';
 import { freePort, prepareParley, repoRoot, spawnWithFileLimit, type ParleyMode } from './servers.js';
 import { contenderLabel, SEVERAL_NODES, startDeployment, type Deployment } from './deployments.js';
 import { report, CONTENDER_ORDER, type Results } from './report.js';
@@ -42,10 +43,23 @@ interface Options {
   json: string | undefined;
   loadProfileDir: string | undefined;
   idle: number | undefined;
+  reportFrom: string | undefined;
+}
+
+/** What a set of runs measured: everything the report is made from (and what --json keeps). */
+interface Measured {
+  machine: string[];
+  sizes: Sizes;
+  scenarios: ScenarioName[];
+  runs: number;
+  quick: boolean;
+  notes: string[];
+  command: string;
+  results: Results;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, runs: 1, servers: CONTENDER_ORDER, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined, idle: undefined };
+  const opts: Options = { quick: false, runs: 1, servers: CONTENDER_ORDER, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined, idle: undefined, reportFrom: undefined };
   let write = true;
   for (const arg of argv) {
     const eq = arg.indexOf('=');
@@ -67,9 +81,10 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--json' && val) opts.json = resolve(val);
     else if (flag === '--idle' && /^[1-9]\d*$/.test(val)) opts.idle = Number(val);
     else if (flag === '--cpu-prof-load' && val) opts.loadProfileDir = resolve(val);
+    else if (flag === '--report-from' && val) opts.reportFrom = resolve(val);
     else usage(`bad option ${arg}`);
   }
-  if (write && opts.out === undefined && !opts.quick) opts.out = join(repoRoot, 'docs/benchmarks.md');
+  if (write && opts.out === undefined && (!opts.quick || opts.reportFrom)) opts.out = join(repoRoot, 'docs/benchmarks.md');
   if (!write) opts.out = undefined;
   return opts;
 }
@@ -158,8 +173,8 @@ function summary(scenario: ScenarioName, r: ScenarioResult): string {
   }
 }
 
-async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+/** Runs every scenario the options ask for, `runs` times, and returns what was measured. */
+async function measure(opts: Options): Promise<Measured> {
   const base = opts.quick ? QUICK : FULL;
   const sizes = opts.idle ? { ...base, idle: { ...base.idle, connections: opts.idle } } : base;
   const notes: string[] = [];
@@ -235,24 +250,38 @@ async function main(): Promise<void> {
   }
 
   const args = process.argv.slice(2).join(' ');
+  const command = `npm run bench${args ? ` -- ${args}` : ''}`;
+  return { machine: machineLines, sizes, scenarios: opts.scenarios, runs: opts.runs, quick: opts.quick, notes, command, results };
+}
+
+/** A --json file read back: its errors were written as `{error}`. */
+function readMeasured(path: string): Measured {
+  const measured = JSON.parse(readFileSync(path, 'utf8')) as Measured;
+  for (const byContender of Object.values(measured.results)) {
+    for (const runs of Object.values(byContender ?? {})) {
+      runs?.forEach((r, i) => {
+        const failed = r as unknown as { error?: string };
+        if (typeof failed.error === 'string') runs[i] = new Error(failed.error);
+      });
+    }
+  }
+  return measured;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const measured = opts.reportFrom ? readMeasured(opts.reportFrom) : await measure(opts);
   const { markdown, passed } = report({
-    results,
-    sizes,
-    scenarios: opts.scenarios,
-    runs: opts.runs,
-    quick: opts.quick,
+    ...measured,
     analysis: existsSync(join(repoRoot, 'bench/analysis.md')) ? readFileSync(join(repoRoot, 'bench/analysis.md'), 'utf8') : undefined,
-    machine: machineLines,
-    notes,
-    command: `npm run bench${args ? ` -- ${args}` : ''}`,
   });
   process.stdout.write(markdown + '\n');
   if (opts.out) {
     writeFileSync(opts.out, markdown + '\n');
     process.stderr.write(`bench: wrote ${opts.out}\n`);
   }
-  if (opts.json) {
-    const raw = JSON.stringify({ machine: machineLines, sizes, results }, (_k, v: unknown) => (v instanceof Error ? { error: v.message } : v), 2);
+  if (opts.json && !opts.reportFrom) {
+    const raw = JSON.stringify(measured, (_k, v: unknown) => (v instanceof Error ? { error: v.message } : v), 2);
     writeFileSync(opts.json, raw + '\n');
   }
   process.exitCode = passed ? 0 : 1;

@@ -55,12 +55,12 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     const w0 = monotonicUs();
     clients = await connectAll(target, p.connections, 'idle', p.concurrency);
     const connectSeconds = (performance.now() - t0) / 1000;
+    const wConnected = monotonicUs();
     const t1 = performance.now();
     await runPool(clients, p.concurrency, (c, i) => c.join(roomOf(i)));
     const joinSeconds = (performance.now() - t1) / 1000;
     const loadCpu = load();
     const otherCpu = other();
-    const w1 = monotonicUs();
     await waitQuiet(clients, 300);
     const settled = performance.now();
     await sleep(p.burstReadMs);
@@ -94,7 +94,8 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
         ...parleyMetrics,
       },
       loadCpu,
-      windowUs: [w0, w1],
+      // The window of the connects (sign-in + upgrade + welcome), the handshake figure a profile is read for.
+      windowUs: [w0, wConnected],
       notes: open < p.connections ? [`${p.connections - open} connections were closed by the server`] : [],
     };
   } finally {

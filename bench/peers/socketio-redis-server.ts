@@ -1,8 +1,11 @@
 /**
  * Peer 2 on several nodes (scenarios 5-7): the socket.io peer of socketio-server.ts, deployed as
  * socket.io's documentation deploys several servers, with `@socket.io/redis-adapter` on one Redis
- * (REDIS_URL; the client is node-redis's core, @redis/client, which Parley uses too). Every node
- * runs this file; a broadcast reaches the room's sockets on every node through Redis pub/sub.
+ * (REDIS_URL). Every node runs this file; a broadcast reaches the room's sockets on every node
+ * through Redis pub/sub. The Redis client is ioredis 5, one of the two the adapter is tested with
+ * (node-redis 4 is the other). node-redis 6, which Parley uses, also works with it, but its default
+ * 5-s command timeout rejected a publish of the adapter under scenario 5's join burst, and the
+ * rejection, unhandled in the adapter, ended the node.
  *
  * The same work per connection as the one-node peer: the signed sign-in token (PEER_SECRET, shared
  * by the nodes) checked from the CONNECT packet, and presence per room, kept where every node sees
@@ -18,8 +21,8 @@
  * after the broadcast, when the sender asked for an acknowledgement; so is a join, once answered.
  */
 import { createServer } from 'node:http';
-import { createClient } from '@redis/client';
 import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { handleHttp, listenAddress, verifyToken, type PeerUser } from './signin.js';
 
@@ -28,10 +31,10 @@ if (!url) {
   process.stderr.write('socketio-redis-server: REDIS_URL is required\n');
   process.exit(2);
 }
-const pub = createClient({ url });
+const pub = new Redis(url);
 const sub = pub.duplicate();
 for (const client of [pub, sub]) client.on('error', (err: Error) => process.stderr.write(`redis: ${err.message}\n`));
-await Promise.all([pub.connect(), sub.connect()]);
+await Promise.all([pub, sub].map((client) => new Promise((resolve) => client.once('ready', resolve))));
 
 const lastId = new Map<string, number>();
 const presenceKey = (room: string) => `presence:${room}`;
@@ -58,8 +61,8 @@ io.on('connection', (socket) => {
     const done = () => typeof ack === 'function' && (ack as () => void)();
     if (typeof room !== 'string' || socket.rooms.has(room)) return done();
     await socket.join(room);
-    const replies = await pub.multi().hSet(presenceKey(room), socket.id, JSON.stringify(user)).hVals(presenceKey(room)).exec();
-    const users = replies[1] as unknown as string[];
+    const replies = await pub.multi().hset(presenceKey(room), socket.id, JSON.stringify(user)).hvals(presenceKey(room)).exec();
+    const users = (replies?.[1]?.[1] ?? []) as string[];
     io.to(room).emit('join', { type: 'join', room, user });
     socket.emit('list', { type: 'list', room, data: users.map((u) => JSON.parse(u) as PeerUser) });
     done();
@@ -67,7 +70,7 @@ io.on('connection', (socket) => {
   socket.on('disconnecting', () => {
     for (const room of socket.rooms) {
       if (room === socket.id) continue;
-      void pub.hDel(presenceKey(room), socket.id);
+      void pub.hdel(presenceKey(room), socket.id);
       socket.to(room).emit('left', { type: 'left', room, user });
     }
   });
