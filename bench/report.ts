@@ -49,6 +49,8 @@ const ONE_NODE_ROWS: Row[] = [
   { scenario: 'idle', key: 'liveRssPerConnKB', label: 'RSS per connection KB after a full GC', format: kb },
   { scenario: 'idle', key: 'heapPerConnKB', label: 'of which JS heap used KB (Parley /metrics)', format: kb },
   { scenario: 'idle', key: 'connectPerSec', label: 'connects/s (sign-in + upgrade)', format: int },
+  { scenario: 'idle', key: 'connectCpuUs', label: 'server CPU µs per connect', format: int },
+  { scenario: 'idle', key: 'loadConnectCpuUs', label: 'load generator CPU µs per connect', format: int, noRatio: true },
   { scenario: 'idle', key: 'joinPerSec', label: 'joins/s', format: int },
   { scenario: 'idle', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
   ...throughputRows('rooms'),

@@ -204,8 +204,9 @@ async function measure(opts: Options): Promise<Measured> {
         const slot = ((results[scenario] ??= {})[contender] ??= []);
         let server: Deployment | undefined;
         try {
-          // Every server of the idle scenario gets an inspector, through which the load forces a full GC.
-          const inspectPort = scenario === 'idle' ? await freePort() : undefined;
+          // Every server of the idle scenario gets an inspector, through which the load forces a full GC;
+          // not while profiling: with an inspector open, Node wrote no profile of Parley's store thread.
+          const inspectPort = scenario === 'idle' && !opts.cpuProfileDir ? await freePort() : undefined;
           server = await startDeployment(contender, scenario, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir, nodeFlags: opts.nodeFlags, inspectPort });
           live.add(server);
           const first = server.nodes[0]!;
