@@ -46,6 +46,11 @@ export function methodText(): string {
   presence in a Redis hash per room, connection-state recovery on. socket.io's nodes share no room
   sequence, so its receivers are checked by each publisher's order (the text of every message starts with
   its publisher and that publisher's count); Parley's by the room's ids.
+- Parley's rows "messages per store append", "store append, mean ms" and "messages a node read from the
+  store" come from its own \`/metrics\`, read on every node right before and after the window:
+  \`parley_messages_stored_total\`, \`parley_store_seconds{method="appendMessages"}\` and
+  \`parley_messages_caught_up_total\` (a node reads a message from the store when a later one reached it
+  first, or never got its broadcast).
 - 7 · A node's death: the clients are what an application uses: Parley's SDK (\`ParleyClient\` of
   \`src/client\`, its defaults: reconnect with backoff from 250 ms, rejoin with \`after\` and \`at\`,
   duplicates dropped, unacked sends sent again with their \`cid\`) and socket.io-client 4 (its defaults:

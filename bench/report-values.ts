@@ -8,6 +8,7 @@ export type Results = Partial<Record<ScenarioName, Partial<Record<Contender, (Sc
 export const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '–');
 export const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '–');
 export const kb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+export const oneDecimal = kb;
 export const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : '–');
 
 export function ok(runs: (ScenarioResult | Error)[] | undefined): ScenarioResult[] {

@@ -8,7 +8,7 @@ import { describe, type Sizes } from './scenarios.js';
 import { contenderLabel } from './deployments.js';
 import { methodText } from './report-method.js';
 import { targets } from './report-targets.js';
-import { int, kb, ms, ok, pct, ratio, value, type Results } from './report-values.js';
+import { int, kb, ms, ok, oneDecimal, pct, ratio, value, type Results } from './report-values.js';
 import type { Contender, DeliveryCheck, ScenarioName } from './types.js';
 
 export type { Results };
@@ -34,6 +34,15 @@ const throughputRows = (scenario: ScenarioName, serverCpu = 'server CPU (of one 
   { scenario, key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
   { scenario, key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
   { scenario, key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
+];
+
+/** Parley's own counters (its /metrics over the window): the store's batches and, on several nodes, the holes filled from it. */
+const storeRows = (scenario: ScenarioName, several: boolean): Row[] => [
+  { scenario, key: 'messagesPerAppend', label: 'Parley: messages per store append (its batches)', format: oneDecimal, noRatio: true },
+  { scenario, key: 'appendMs', label: 'Parley: store append, mean ms', format: ms, noRatio: true },
+  ...(several
+    ? [{ scenario, key: 'filledFromStore', label: "Parley: messages a node read from the store (a hole: another node's came first)", format: pct, noRatio: true }]
+    : []),
 ];
 
 const ONE_NODE_ROWS: Row[] = [
@@ -230,7 +239,7 @@ export function report(input: ReportInput): { markdown: string; passed: boolean 
   const pg = (['fanout', 'rooms'] as ScenarioName[]).filter((s) => present(s) && has(s, 'parley-pg'));
   if (pg.length > 0) {
     const columns = ([['parley', 'Parley (SQLite)'], ['parley-pg', 'Parley (PostgreSQL + Redis)']] as [Contender, string][]).filter(([c]) => pg.some((s) => has(s, c)));
-    let rows = pg.flatMap((s) => throughputRows(s, 'server CPU, all its processes (of one core)'));
+    let rows = pg.flatMap((s) => [...throughputRows(s, 'server CPU, all its processes (of one core)'), ...storeRows(s, false)]);
     for (const s of pg) rows = withProcessRows(rows, results, s, ['parley', 'parley-pg'], 'serverCpu', (name) => `of which ${name}`);
     parts.push(
       '## One node on PostgreSQL + Redis',
@@ -245,7 +254,10 @@ export function report(input: ReportInput): { markdown: string; passed: boolean 
   const several = (['nodes-fanout', 'nodes-rooms', 'node-death'] as ScenarioName[]).filter(present);
   if (several.length > 0) {
     const both: Contender[] = ['socketio', 'parley'];
-    let rows = [...throughputRows('nodes-fanout', 'server CPU, all processes (of one core)'), ...throughputRows('nodes-rooms', 'server CPU, all processes (of one core)')];
+    let rows = (['nodes-fanout', 'nodes-rooms'] as ScenarioName[]).flatMap((s) => [
+      ...throughputRows(s, 'server CPU, all processes (of one core)'),
+      ...storeRows(s, true),
+    ]);
     for (const s of ['nodes-fanout', 'nodes-rooms'] as ScenarioName[]) rows = withProcessRows(rows, results, s, both, 'serverCpu', (name) => `of which ${name}`);
     rows = withProcessRows([...rows, ...DEATH_ROWS], results, 'node-death', both, 'recovered', (name) => `CPU of ${name}, from the kill until all were back`);
     rows.push({ scenario: 'node-death', key: 'loadCpu', label: 'load generator CPU, the same window', format: pct, fromLoad: true });

@@ -8,6 +8,7 @@
  */
 import { createRooms } from './client.js';
 import { stopwatch, checkDelivery, clientOptions, closeAll, connectAll, measureThroughput, nodeTargets, payload, throughputMetrics, sleep, waitQuiet, waitUntil } from './common.js';
+import { counterMetrics, readCounters } from './parley-metrics.js';
 import type { FanoutParams, JobTarget, ScenarioResult } from '../types.js';
 
 const ROOM = 'fanout';
@@ -54,7 +55,9 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     }
     pump();
     await sleep(p.warmupMs);
+    const parleyBefore = jobTarget.kind === 'parley' ? await readCounters(nodeTargets(jobTarget)) : undefined;
     const window = await measureThroughput(jobTarget, p.measureMs, () => delivered);
+    const parleyAfter = parleyBefore ? await readCounters(nodeTargets(jobTarget)) : undefined;
     stopped = true;
 
     const acks = () => publishers.reduce((s, c) => s + c.acks, 0);
@@ -62,7 +65,10 @@ export async function fanout(jobTarget: JobTarget, p: FanoutParams): Promise<Sce
     await waitUntil(() => delivered >= sent * n && (!parley || acks() >= sent), 15_000);
     const check = checkDelivery([{ receivers, expected: sent }], parley ? { got: acks(), sent } : undefined, publishers);
     return {
-      metrics: throughputMetrics(window, n),
+      metrics: {
+        ...throughputMetrics(window, n),
+        ...(parleyBefore && parleyAfter ? counterMetrics(parleyBefore, parleyAfter, jobTarget.nodes.length) : {}),
+      },
       check,
       loadCpu: window.loadCpu,
       notes: [],

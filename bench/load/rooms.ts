@@ -9,6 +9,7 @@
  */
 import { BenchClient, createRooms } from './client.js';
 import { stopwatch, checkDelivery, clientOptions, closeAll, connectAll, measureThroughput, nodeTargets, payload, throughputMetrics, sleep, waitQuiet, waitUntil } from './common.js';
+import { counterMetrics, readCounters } from './parley-metrics.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
@@ -63,7 +64,9 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     }
     for (let r = 0; r < p.rooms; r++) top(r);
     await sleep(p.warmupMs);
+    const parleyBefore = jobTarget.kind === 'parley' ? await readCounters(nodeTargets(jobTarget)) : undefined;
     const window = await measureThroughput(jobTarget, p.measureMs, () => delivered);
+    const parleyAfter = parleyBefore ? await readCounters(nodeTargets(jobTarget)) : undefined;
     stopped = true;
 
     const parley = jobTarget.kind === 'parley';
@@ -73,7 +76,10 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     const groups = names.map((_, r) => ({ receivers: clients.slice(r * p.roomSize, (r + 1) * p.roomSize), expected: sent[r]! }));
     const check = checkDelivery(groups, parley ? { got: acks(), sent: totalSent() } : undefined);
     return {
-      metrics: throughputMetrics(window, p.roomSize),
+      metrics: {
+        ...throughputMetrics(window, p.roomSize),
+        ...(parleyBefore && parleyAfter ? counterMetrics(parleyBefore, parleyAfter, jobTarget.nodes.length) : {}),
+      },
       check,
       loadCpu: window.loadCpu,
       notes: [],
