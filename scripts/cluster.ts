@@ -21,7 +21,7 @@ const USAGE = `usage: npm run cluster [-- --nodes N] [--port PORT] [--from-sourc
 
 Starts PostgreSQL, Redis, N Parley nodes (default 3) and nginx in front of them on
 http://127.0.0.1:PORT (default 8080), all on this machine and all thrown away at the end.
-The nodes run as \`npm start\` runs Parley: built first if a source changed. --from-sources
+The nodes run the built Parley (bin/parley.js), built first if a source changed. --from-sources
 runs them from src/ with tsx instead, without a build (the web app is served as last built).
 Any other Parley setting in the environment goes to every node (GUESTS=off npm run cluster).
 While it runs, type: kill N (SIGKILL node-N), start N (start it again), nodes, help.
@@ -157,6 +157,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('Ctrl-C'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // npm passes a SIGTERM of its own on to nobody: when it is gone (this process was handed to
+  // another parent), stop as for a SIGTERM.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop('the parent process (npm) ended');
+  }, 500).unref();
 
   process.stdout.write(
     `\nParley cluster ready: open ${cluster.url} (nginx, round robin over ${flags.nodes} node${flags.nodes === 1 ? '' : 's'})\n` +

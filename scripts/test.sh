@@ -34,3 +34,5 @@ npm run lint
 npm run typecheck
 npm run build
 npm run test:run
+# The delivery and protocol tests again, every server on PostgreSQL + Redis (see test/helpers/server.ts).
+npm run test:postgres

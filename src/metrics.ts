@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   registry: Registry;
   connections: Gauge;
+  /** Open /ws/echo connections (they count against MAX_CONNECTIONS too). */
+  echoConnections: Gauge;
   roomsActive: Gauge;
   upgradesRefused: Counter<'status'>;
   messagesStored: Counter;
@@ -38,7 +40,8 @@ export function createMetrics(nodeId = 'parley'): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   return {
     registry,
-    connections: new Gauge({ name: 'parley_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    connections: new Gauge({ name: 'parley_connections', help: 'Open chat WebSocket connections', registers: [registry] }),
+    echoConnections: new Gauge({ name: 'parley_echo_connections', help: 'Open /ws/echo WebSocket connections', registers: [registry] }),
     roomsActive: new Gauge({ name: 'parley_rooms_active', help: 'Rooms with subscribers on this node', registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'parley_upgrades_refused_total',

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Broker, RoomEvent } from '../src/broker/types.js';
+import type { Broker, ChannelEvent } from '../src/broker/types.js';
 
 export type OpenBrokers = (count: number) => Promise<{ brokers: Broker[]; cleanup: () => Promise<void> }>;
 
 /** What one node's handlers received. */
 export class Received {
-  readonly events: { channel: string; event: RoomEvent }[] = [];
+  readonly events: { channel: string; event: ChannelEvent }[] = [];
   resyncs = 0;
   #waiters: (() => void)[] = [];
 
@@ -29,7 +29,7 @@ export class Received {
     });
   }
 
-  on(channel: string): RoomEvent[] {
+  on(channel: string): ChannelEvent[] {
     return this.events.filter((e) => e.channel === channel).map((e) => e.event);
   }
 
@@ -57,11 +57,11 @@ export class Received {
 }
 
 let nextId = 1;
-export function chat(room: string, data: string, id = nextId++): RoomEvent {
+export function chat(room: string, data: string, id = nextId++): ChannelEvent {
   return { kind: 'chat', message: { room, id, user: { id: 7, name: 'ann' }, data, ts: 1_700_000_000_000 + id } };
 }
 
-const ids = (events: RoomEvent[]) => events.map((e) => (e.kind === 'chat' ? e.message.id : -1));
+const ids = (events: ChannelEvent[]) => events.map((e) => (e.kind === 'chat' ? e.message.id : -1));
 
 export function runBrokerContract(name: string, open: OpenBrokers, options: { nodes: number }): void {
   const withBrokers = (count: number, fn: (brokers: Broker[], received: Received[]) => Promise<void>) => async () => {
@@ -77,7 +77,7 @@ export function runBrokerContract(name: string, open: OpenBrokers, options: { no
     it('delivers an event to a subscribed node, itself included, from the subscribe on', withBrokers(1, async ([broker], [got]) => {
       await broker!.publish('lobby', chat('lobby', 'before'));
       await broker!.subscribe('lobby');
-      const every: RoomEvent[] = [
+      const every: ChannelEvent[] = [
         chat('lobby', 'hello'),
         { kind: 'join', room: 'lobby', user: { id: 1, name: 'ann' } },
         { kind: 'typing', room: 'lobby', user: { id: 1, name: 'ann' } },
@@ -131,8 +131,10 @@ export function runBrokerContract(name: string, open: OpenBrokers, options: { no
       await broker!.publish('user', toRoom);
       const toDm = chat('dm:7:70', 'to the DM room');
       await broker!.publish('dm:7:70', toDm);
-      await got!.until(() => got!.events.length >= 3, 'three events');
-      assert.deepEqual(got!.on('user:7'), [toUser]);
+      const ended: ChannelEvent[] = [{ kind: 'sessions_ended', session: 'rJ3lM9x0Qq2Vd8kS1f6YwA' }, { kind: 'sessions_ended' }];
+      for (const event of ended) await broker!.publish('user:7', event);
+      await got!.until(() => got!.events.length >= 5, 'five events');
+      assert.deepEqual(got!.on('user:7'), [toUser, ...ended]);
       assert.deepEqual(got!.on('user:70'), []);
       assert.deepEqual(got!.on('user'), [toRoom]);
       assert.deepEqual(got!.on('dm:7:70'), [toDm]);

@@ -3,7 +3,7 @@
  * Shared by the HTTP API and the WebSocket upgrade, so both accept the same three forms.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Store, User } from '../store/types.js';
+import type { Session, Store } from '../store/types.js';
 import { verifySession } from './tokens.js';
 
 export const SESSION_COOKIE = 'parley_session';
@@ -67,21 +67,25 @@ export function clearedSessionCookie(options: { secure: boolean }): string {
 }
 
 /**
- * The signed-in user of a request: a valid, unexpired token whose user still exists in the store
+ * The session of a request: a token with a valid signature, unexpired, whose session still exists
+ * in the store (not logged out, its password not changed, its user not banned) for the same user
  * under the same name (a wiped database must not hand an old token to whoever got the id next).
+ * One store read.
  */
 export async function resolveSession(
-  store: Pick<Store, 'getUser'>,
+  store: Pick<Store, 'getSession'>,
   secret: string,
   headers: IncomingHttpHeaders,
   url: string | undefined,
   now = Date.now(),
-): Promise<User | undefined> {
+): Promise<Session | undefined> {
   const token = tokenFromRequest(headers, url);
   if (!token) return undefined;
   const claimed = verifySession(secret, token, now);
   if (!claimed) return undefined;
-  const user = await store.getUser(claimed.id);
-  if (!user || user.name !== claimed.name || user.guest !== claimed.guest) return undefined;
-  return user;
+  const session = await store.getSession(claimed.sid, now);
+  if (!session) return undefined;
+  const { user } = session;
+  if (user.id !== claimed.id || user.name !== claimed.name || user.guest !== claimed.guest) return undefined;
+  return session;
 }

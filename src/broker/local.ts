@@ -1,11 +1,11 @@
-import type { Broker, BrokerHandlers, RoomEvent } from './types.js';
+import type { Broker, BrokerHandlers, ChannelEvent } from './types.js';
 
 /** The broker of a single node: events go straight back to this process. */
 export class LocalBroker implements Broker {
   #handlers: BrokerHandlers | undefined;
   readonly #subscribed = new Set<string>();
 
-  publish(channel: string, event: RoomEvent): void {
+  publish(channel: string, event: ChannelEvent): void {
     if (this.#subscribed.has(channel)) this.#handlers?.event(channel, event);
   }
 

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { createClient } from '@redis/client';
 import { answers, closeConnection, connectOrFail, redisOptions, watchConnection } from './redis-client.js';
-import { BrokerUnavailableError, userOfChannel, type Broker, type BrokerHandlers, type RoomEvent } from './types.js';
+import { BrokerUnavailableError, userOfChannel, type Broker, type BrokerHandlers, type ChannelEvent } from './types.js';
 
 /**
  * Redis channel names: `parley:room:<room>` and `parley:user:<id>`. No hash tag: each channel then
@@ -61,7 +61,7 @@ export class RedisBroker implements Broker {
    * (those of one stored batch) leave in one write: node-redis pipelines them. Rejects with
    * BrokerUnavailableError while Redis cannot be reached.
    */
-  publish(channel: string, event: RoomEvent): Promise<void> {
+  publish(channel: string, event: ChannelEvent): Promise<void> {
     return this.#publisher.publish(redisChannel(channel), JSON.stringify(event)).then(
       () => undefined,
       (err: unknown) => {
@@ -112,9 +112,9 @@ export class RedisBroker implements Broker {
   #deliver(message: string, redisName: string): void {
     const channel = this.#wanted.get(redisName)?.channel;
     if (channel === undefined || !this.#handlers) return;
-    let event: RoomEvent;
+    let event: ChannelEvent;
     try {
-      event = JSON.parse(message) as RoomEvent;
+      event = JSON.parse(message) as ChannelEvent;
     } catch (err) {
       this.#log.warn({ err, channel: redisName }, 'ignored a message that is not JSON');
       return;

@@ -3,18 +3,32 @@
  * counts sign-in attempts. The in-process implementations serve one node, the Redis ones several.
  * Nothing here knows about WebSocket.
  */
-import type { StoredMessage, User } from '../store/types.js';
+import type { TimelineEntry, User } from '../store/types.js';
 
 export type PresenceUser = Pick<User, 'id' | 'name'>;
 
-/** An event of a channel, as every node subscribed to that channel receives it. */
+/** An event of a room's channel (a chat also goes to user channels), as every node subscribed to it receives it. */
 export type RoomEvent =
-  | { kind: 'chat'; message: StoredMessage }
+  /** A stored entry of a room's timeline: a message, or an edit, delete or react event (each has the room's next id). */
+  | { kind: 'chat'; message: TimelineEntry }
   | { kind: 'join'; room: string; user: PresenceUser }
   | { kind: 'left'; room: string; user: PresenceUser }
   | { kind: 'typing'; room: string; user: PresenceUser }
+  /** On a user channel: the user read `room` up to `id` on connection `conn` (the others are told). */
+  | { kind: 'read'; room: string; id: number; conn: string }
+  /** On a user channel: message `id` of `room`, by `user`, names the channel's user. */
+  | { kind: 'mention'; room: string; id: number; user: PresenceUser }
   /** A room appeared to the users of the channel: a new public room (ROOMS_CHANNEL), or one they were added to (their user channel). */
   | { kind: 'room'; room: string; private: boolean };
+
+/**
+ * An event of a user channel only: the user's session `session` (without it, every session of
+ * theirs) ended in the store, and their connections of it are to be closed wherever they are.
+ */
+export type SessionsEndedEvent = { kind: 'sessions_ended'; session?: string };
+
+/** Whatever a channel carries. */
+export type ChannelEvent = RoomEvent | SessionsEndedEvent;
 
 /**
  * Channels are room names (a room's events) and user channels (what goes to every connection of
@@ -45,7 +59,7 @@ export class BrokerUnavailableError extends Error {
 /** What a node does with what its broker receives. */
 export interface BrokerHandlers {
   /** An event of a channel this node subscribes to. */
-  event(channel: string, event: RoomEvent): void;
+  event(channel: string, event: ChannelEvent): void;
   /**
    * The broker had lost its connection and has every subscription back: events published meanwhile
    * were missed, so whatever the node follows must be read again from the store.
@@ -61,7 +75,7 @@ export interface Broker {
    * promise that settles once it is out (a networked one): a promise and its callback per message
    * cost the in-process case about 4% of its throughput with many rooms.
    */
-  publish(channel: string, event: RoomEvent): Promise<void> | void;
+  publish(channel: string, event: ChannelEvent): Promise<void> | void;
   /** Starts delivering the channel's events to this node's handler. Idempotent. */
   subscribe(channel: string): Promise<void>;
   /** Stops delivering the channel's events to this node. Idempotent. */

@@ -3,6 +3,7 @@
  * every room with `after` = the last id it delivered, delivers each room's messages once and in id
  * order, and retries unacked sends with their `cid` so that a retry never makes a duplicate.
  */
+import { CloseCode } from '../protocol/close-codes.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { me } from './http.js';
@@ -15,6 +16,9 @@ import {
   type Ack,
   type ChatMessage,
   type ClientFrame,
+  type DeleteFrame,
+  type EditFrame,
+  type ReactFrame,
   type SelfUser,
   type ServerFrame,
   type WelcomeFrame,
@@ -35,8 +39,18 @@ export interface StateChange {
 
 export interface ClientEvents {
   welcome: WelcomeFrame;
-  /** A room message; each room's messages arrive once and in id order. */
+  /** A room message; each room's messages and events arrive once and in id order. */
   chat: ChatMessage;
+  /** Message `target` of the room now reads `data` (see Timeline to fold events into messages). */
+  edit: EditFrame;
+  /** Message `target` of the room was deleted. */
+  delete: DeleteFrame;
+  /** `user` added (`on`) or took back `emoji` on message `target`. */
+  react: ReactFrame;
+  /** You read `room` up to `id` on another connection (another tab or device): see readMarkers. */
+  read: { room: string; id: number };
+  /** Message `id` of `room`, by `user`, names you (`@name`); on every connection of yours, joined or not. */
+  mention: { room: string; id: number; user: WireUser };
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
@@ -55,7 +69,7 @@ export interface ClientEvents {
    */
   rewound: { room: string; lastId: number };
   state: StateChange;
-  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade) or 1000 (close()). */
+  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade; 401 also when the server ended the session, close code 4001) or 1000 (close()). */
   closed: { code: number; reason: string };
 }
 
@@ -84,6 +98,22 @@ export interface ParleyClientOptions {
   keepAliveMs?: number;
 }
 
+/** A page of history: messages oldest first; `lastId`, the room's newest id when it was read. */
+export interface HistoryResult {
+  data: ChatMessage[];
+  /** Older messages exist. */
+  more: boolean;
+  /** Every event up to this id is folded into `data` (a Timeline folds the later ones in again). */
+  lastId?: number;
+}
+
+/** A page of search results: messages newest first; `more` when older ones match. */
+export interface SearchResult {
+  q: string;
+  data: ChatMessage[];
+  more: boolean;
+}
+
 /** An error the server answered to a request, with its stable code; `closed` when the client stopped. */
 export class ParleyError extends Error {
   readonly code: string;
@@ -102,16 +132,19 @@ export class ParleyError extends Error {
 interface PendingSend {
   /** Order of the call, so that what waited for a connection goes out in the order it was asked. */
   seq: number;
-  frame: Extract<ClientFrame, { type: 'chat' | 'dm' }> & { cid: string };
+  frame: Extract<ClientFrame, { type: 'chat' | 'dm' | 'edit' | 'delete' | 'react' }> & { cid: string };
   resolve(ack: Ack): void;
   reject(err: Error): void;
   retryTimer?: ReturnType<typeof setTimeout>;
 }
 
-interface PendingHistory {
+/** A request the server answers (history, search). */
+interface PendingRequest {
   seq: number;
-  frame: Extract<ClientFrame, { type: 'history' }>;
-  resolve(result: { data: ChatMessage[]; more: boolean }): void;
+  /** Its `rid` matches the answer, and an error about it, to this request. */
+  frame: Extract<ClientFrame, { type: 'history' | 'search' }> & { rid: string };
+  /** Takes the answer (a frame of the request's type). */
+  answer(frame: Extract<ServerFrame, { type: 'history' | 'search' }>): void;
   reject(err: Error): void;
 }
 
@@ -139,7 +172,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #joined = new Map<string, RoomCursor>();
   #members = new Map<string, Map<number, WireUser>>();
   #outbox = new Map<string, PendingSend>();
-  #histories = new Map<string, PendingHistory[]>();
+  /** Requests not answered yet, by rid. */
+  #requests = new Map<string, PendingRequest>();
+  /** How far the user has read each room: the welcome's, then the highest told or marked since. */
+  #read = new Map<string, number>();
+  /** Read markers made while offline, sent on the next welcome. */
+  #unsentReads = new Map<string, number>();
   #seq = 0;
 
   constructor(options: ParleyClientOptions) {
@@ -170,6 +208,13 @@ export class ParleyClient extends Emitter<ClientEvents> {
   /** Who is in `room` now, as far as this client has been told (list, join, left). */
   members(room: string): WireUser[] {
     return [...(this.#members.get(room)?.values() ?? [])];
+  }
+  /**
+   * How far the user has read each room (`{room: id}`), agreed across their connections: from the
+   * welcome, the `read` events of their other connections, and markRead here.
+   */
+  get readMarkers(): Record<string, number> {
+    return Object.fromEntries(this.#read);
   }
   /** Sends not acked yet (queued or in flight). */
   get pendingSends(): number {
@@ -203,9 +248,29 @@ export class ParleyClient extends Emitter<ClientEvents> {
     if (this.#open) this.#write({ type: 'leave', room });
   }
 
-  /** Sends a message to a room; resolves with the ack. Queued while offline, retried with the same cid. */
-  send(room: string, text: string): Promise<Ack> {
-    return this.#enqueue({ type: 'chat', room, data: text, cid: newCid() });
+  /**
+   * Sends a message to a room; resolves with the ack. Queued while offline, retried with the same
+   * cid. `reply`: the id of the message of the room that this one answers.
+   */
+  send(room: string, text: string, options: { reply?: number } = {}): Promise<Ack> {
+    const frame: PendingSend['frame'] = { type: 'chat', room, data: text, cid: newCid() };
+    if (options.reply !== undefined) frame.reply = options.reply;
+    return this.#enqueue(frame);
+  }
+
+  /** Changes the text of your message `id` of the room; acked like a send (the ack's id is the edit's). */
+  edit(room: string, id: number, text: string): Promise<Ack> {
+    return this.#enqueue({ type: 'edit', room, target: id, data: text, cid: newCid() });
+  }
+
+  /** Deletes your message `id` of the room: its text is erased on the server. */
+  delete(room: string, id: number): Promise<Ack> {
+    return this.#enqueue({ type: 'delete', room, target: id, cid: newCid() });
+  }
+
+  /** Adds (`on`, the default) or takes back your `emoji` reaction to message `id` of the room. */
+  react(room: string, id: number, emoji: string, on = true): Promise<Ack> {
+    return this.#enqueue({ type: 'react', room, target: id, emoji, on, cid: newCid() });
   }
 
   /** Sends a direct message to a user id; the ack names the DM room `dm:<a>:<b>`. */
@@ -213,18 +278,60 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.#enqueue({ type: 'dm', to: userId, data: text, cid: newCid() });
   }
 
-  /** Stored messages of a room, oldest first: the `limit` (1-100, default 50) before id `before`. */
-  history(room: string, options: { before?: number; limit?: number } = {}): Promise<{ data: ChatMessage[]; more: boolean }> {
+  /**
+   * Stored messages of a room in their current state (edits, deletions and reactions folded in),
+   * oldest first: the `limit` (1-100, default 50) before id `before`. Give the result to a Timeline.
+   */
+  history(room: string, options: { before?: number; limit?: number } = {}): Promise<HistoryResult> {
     if (this.#stopped) return Promise.reject(this.#closedError());
-    const frame: PendingHistory['frame'] = { type: 'history', room };
+    const frame: Extract<ClientFrame, { type: 'history' }> & { rid: string } = { type: 'history', room, rid: newCid() };
     if (options.before !== undefined) frame.before = options.before;
     if (options.limit !== undefined) frame.limit = options.limit;
-    return new Promise((resolve, reject) => {
-      const queue = this.#histories.get(room) ?? [];
-      queue.push({ seq: ++this.#seq, frame, resolve, reject });
-      this.#histories.set(room, queue);
+    return this.#request(frame, (answer) => {
+      if (answer.type !== 'history') return undefined;
+      const result: HistoryResult = { data: answer.data.map(toChatMessage), more: answer.more };
+      if (answer.lastId !== undefined) result.lastId = answer.lastId;
+      return result;
+    });
+  }
+
+  /**
+   * Finds messages by words in the rooms you can read (or in `room`), newest first: up to `limit`
+   * (1-100, default 20), with every other one that shares the time of the oldest. `before`: a ts,
+   * for the next page pass the `ts` of the oldest message of this one. Re-asked after a reconnect.
+   */
+  search(q: string, options: { room?: string; before?: number; limit?: number } = {}): Promise<SearchResult> {
+    if (this.#stopped) return Promise.reject(this.#closedError());
+    const frame: Extract<ClientFrame, { type: 'search' }> & { rid: string } = { type: 'search', q, rid: newCid() };
+    if (options.room !== undefined) frame.room = options.room;
+    if (options.before !== undefined) frame.before = options.before;
+    if (options.limit !== undefined) frame.limit = options.limit;
+    return this.#request(frame, (answer) =>
+      answer.type === 'search' ? { q: answer.q, data: answer.data.map(toChatMessage), more: answer.more } : undefined,
+    );
+  }
+
+  /** Sends a request and settles with what `read` makes of its answer (undefined: not its answer). */
+  #request<T>(frame: PendingRequest['frame'], read: (answer: Extract<ServerFrame, { type: 'history' | 'search' }>) => T | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const answer = (frame_: Extract<ServerFrame, { type: 'history' | 'search' }>) => {
+        const result = read(frame_);
+        if (result !== undefined) resolve(result);
+      };
+      this.#requests.set(frame.rid, { seq: ++this.#seq, frame, answer, reject });
       if (this.#open) this.#write(frame);
     });
+  }
+
+  /**
+   * Marks `room` read up to `id` (markers only go up): stored on the server and told to the user's
+   * other connections, so unread counts agree across tabs and devices. Sent on reconnect if offline.
+   */
+  markRead(room: string, id: number): void {
+    if (this.#stopped || (this.#read.get(room) ?? -1) >= id) return;
+    this.#read.set(room, id);
+    if (this.#open) this.#write({ type: 'read', room, id });
+    else this.#unsentReads.set(room, id);
   }
 
   /** Tells the room that the user is typing (dropped while offline: it is only a hint). */
@@ -274,6 +381,12 @@ export class ParleyClient extends Emitter<ClientEvents> {
       this.#stop(info.httpStatus, FATAL_STATUS[info.httpStatus]!);
       return;
     }
+    // The session ended (logged out, password changed): its token is refused from now on, so a
+    // reconnect with it could only be refused too.
+    if (info.code === CloseCode.sessionEnded) {
+      this.#stop(401, info.reason || 'the session ended: sign in again');
+      return;
+    }
     if (wasStable) this.#attempt = 0;
     const reason = info.httpStatus !== undefined ? `server answered ${info.httpStatus}` : info.reason || `closed (${info.code})`;
     if (!info.wasOpen && !info.statusVisible) {
@@ -318,8 +431,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
       pending.reject(err);
     }
     this.#outbox.clear();
-    for (const queue of this.#histories.values()) for (const pending of queue) pending.reject(err);
-    this.#histories.clear();
+    for (const pending of this.#requests.values()) pending.reject(err);
+    this.#requests.clear();
     this.#setState({ state: 'closed', reason });
     this.emit('closed', { code, reason });
   }
@@ -362,14 +475,21 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'welcome':
         return this.#onWelcome(frame);
       case 'chat':
-        return this.#onChat(frame);
+      case 'edit':
+      case 'delete':
+      case 'react':
+        return this.#onEntry(frame);
       case 'ack':
         return this.#onAck(frame);
       case 'error':
         return this.#onError(frame);
-      case 'history': {
-        const pending = this.#histories.get(frame.room)?.shift();
-        pending?.resolve({ data: frame.data.map(toChatMessage), more: frame.more });
+      case 'history':
+      case 'search': {
+        // A server older than rids answers history without one: the oldest request of the room it is for.
+        const pending = frame.rid !== undefined ? this.#requests.get(frame.rid) : frame.type === 'history' ? this.#oldestHistory(frame.room) : undefined;
+        if (!pending || pending.frame.type !== frame.type) return;
+        this.#requests.delete(pending.frame.rid);
+        pending.answer(frame);
         return;
       }
       case 'list': {
@@ -400,6 +520,14 @@ export class ParleyClient extends Emitter<ClientEvents> {
       case 'typing':
         this.emit('typing', { room: frame.room, user: frame.user });
         return;
+      case 'read':
+        if ((this.#read.get(frame.room) ?? -1) >= frame.id) return;
+        this.#read.set(frame.room, frame.id);
+        this.emit('read', { room: frame.room, id: frame.id });
+        return;
+      case 'mention':
+        this.emit('mention', { room: frame.room, id: frame.id, user: frame.user });
+        return;
       case 'room':
         if (!this.#rooms.includes(frame.room)) this.#rooms = [...this.#rooms, frame.room].sort();
         this.emit('room', { room: frame.room, private: frame.private });
@@ -410,19 +538,23 @@ export class ParleyClient extends Emitter<ClientEvents> {
   #onWelcome(frame: WelcomeFrame): void {
     this.#user = frame.user;
     this.#rooms = frame.rooms;
+    for (const [room, id] of Object.entries(frame.read ?? {})) if ((this.#read.get(room) ?? -1) < id) this.#read.set(room, id);
     this.#open = true;
     this.#openedAt = Date.now();
     // Rejoin first so that nothing sent below is missed, then what waited for the connection.
     for (const [room, cursor] of this.#joined) this.#sendJoin(room, cursor);
-    const waiting: Array<PendingSend | PendingHistory> = [...this.#outbox.values()].filter((p) => p.retryTimer === undefined);
-    for (const queue of this.#histories.values()) waiting.push(...queue);
+    const waiting: Array<PendingSend | PendingRequest> = [...this.#outbox.values()].filter((p) => p.retryTimer === undefined);
+    waiting.push(...this.#requests.values());
     waiting.sort((a, b) => a.seq - b.seq);
     for (const pending of waiting) this.#write(pending.frame);
+    for (const [room, id] of this.#unsentReads) this.#write({ type: 'read', room, id });
+    this.#unsentReads.clear();
     this.#setState({ state: 'open' });
     this.emit('welcome', frame);
   }
 
-  #onChat(frame: Extract<ServerFrame, { type: 'chat' }>): void {
+  /** A message or an event: each takes an id of the room's sequence, and arrives once and in order. */
+  #onEntry(frame: Extract<ServerFrame, { type: 'chat' | 'edit' | 'delete' | 'react' }>): void {
     let cursor = this.#joined.get(frame.room);
     if (!cursor) {
       // The server subscribes both users to a DM room when a DM arrives; remember it like a join.
@@ -433,8 +565,19 @@ export class ParleyClient extends Emitter<ClientEvents> {
     const verdict = cursor.offer(frame.id);
     if (verdict === 'deliver') {
       cursor.lastTs = frame.ts;
-      this.emit('chat', toChatMessage(frame));
+      if (frame.type === 'chat') this.emit('chat', toChatMessage(frame));
+      else if (frame.type === 'edit') this.emit('edit', frame);
+      else if (frame.type === 'delete') this.emit('delete', frame);
+      else this.emit('react', frame);
     } else if (verdict === 'resync') this.#sendJoin(frame.room, cursor);
+  }
+
+  #oldestHistory(room: string): PendingRequest | undefined {
+    let oldest: PendingRequest | undefined;
+    for (const pending of this.#requests.values()) {
+      if (pending.frame.type === 'history' && pending.frame.room === room && (oldest === undefined || pending.seq < oldest.seq)) oldest = pending;
+    }
+    return oldest;
   }
 
   #onAck(frame: Extract<ServerFrame, { type: 'ack' }>): void {
@@ -445,7 +588,14 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 
   #onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
-    const { code, message, cid, room } = frame;
+    const { code, message, cid, rid, room } = frame;
+    const request = rid === undefined ? undefined : this.#requests.get(rid);
+    if (request) {
+      // An error about one request (its rid) rejects that request and nothing else.
+      this.#requests.delete(rid!);
+      request.reject(new ParleyError(code, message, room === undefined ? {} : { room }));
+      return;
+    }
     if (code === 'history_gap' && room !== undefined) {
       const cursor = this.#joined.get(room);
       cursor?.historyGap();
@@ -473,8 +623,6 @@ export class ParleyClient extends Emitter<ClientEvents> {
       return;
     }
     if (room !== undefined && cid === undefined) {
-      const history = this.#histories.get(room)?.shift();
-      history?.reject(new ParleyError(code, message, { room }));
       // A room we may not read is not rejoined after every reconnect.
       if (code === 'forbidden' || code === 'not_found') {
         this.#joined.delete(room);

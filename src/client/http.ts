@@ -4,7 +4,7 @@
  * they return the token, which the client then sends as `Authorization: Bearer`.
  */
 import { httpBaseUrl } from './url.js';
-import type { ChatMessage, SelfUser } from './types.js';
+import type { ChatMessage, SelfUser, TimelineEventFrame } from './types.js';
 
 /** An HTTP error of the API: the status and the stable `code` of `{error: {code, message}}`. */
 export class ParleyHttpError extends Error {
@@ -113,16 +113,60 @@ export async function addMember(baseUrl: string, room: string, userId: number, t
   });
 }
 
-/** Stored messages of a room, oldest first. */
+/** Users whose name starts with `prefix` (case aside), registered accounts first: up to `limit` (1-50, default 20). */
+export async function findUsers(baseUrl: string, prefix: string, options: { limit?: number; token?: string } = {}): Promise<SelfUser[]> {
+  const limit = options.limit === undefined ? '' : `&limit=${options.limit}`;
+  return (await request<{ users: SelfUser[] }>(baseUrl, `/api/users?q=${encodeURIComponent(prefix)}${limit}`, { token: options.token })).users;
+}
+
+
+/**
+ * Stored messages of a room, oldest first, in their current state (edits, deletions and reactions
+ * folded in), as history() gives them: the `limit` (1-100, default 50) before id `before`.
+ * `lastId`: the room's newest id when the page was read (give the page to a Timeline).
+ */
 export async function fetchMessages(
   baseUrl: string,
   room: string,
-  query: { before?: number; after?: number; limit?: number; token?: string } = {},
-): Promise<{ room: string; data: ChatMessage[]; more: boolean }> {
+  query: { before?: number; limit?: number; token?: string } = {},
+): Promise<{ room: string; data: ChatMessage[]; more: boolean; lastId: number }> {
+  return request(baseUrl, messagesPath(room, query), { token: query.token });
+}
+
+/**
+ * A catch-up over HTTP: the room's messages and its edit, delete and react events after id `after`,
+ * in id order (up to `limit`, 1-100; `more` when there are more). `gap` is true when some of them are
+ * no longer kept. Apply each to a Timeline, as the client's events.
+ */
+export async function fetchTimeline(
+  baseUrl: string,
+  room: string,
+  query: { after: number; limit?: number; token?: string },
+): Promise<{ room: string; data: Array<ChatMessage | TimelineEventFrame>; more: boolean; gap?: boolean }> {
+  return request(baseUrl, messagesPath(room, query), { token: query.token });
+}
+
+function messagesPath(room: string, query: { before?: number; after?: number; limit?: number }): string {
   const params = new URLSearchParams();
   if (query.before !== undefined) params.set('before', String(query.before));
   if (query.after !== undefined) params.set('after', String(query.after));
   if (query.limit !== undefined) params.set('limit', String(query.limit));
   const qs = params.size > 0 ? `?${params}` : '';
-  return request(baseUrl, `/api/rooms/${encodeURIComponent(room)}/messages${qs}`, { token: query.token });
+  return `/api/rooms/${encodeURIComponent(room)}/messages${qs}`;
+}
+
+/**
+ * Finds messages by words in the rooms the user can read (or in `room`), newest first, as the
+ * client's search() does; for the next page pass `before` = the `ts` of the oldest message.
+ */
+export async function searchMessages(
+  baseUrl: string,
+  q: string,
+  query: { room?: string; before?: number; limit?: number; token?: string } = {},
+): Promise<{ q: string; data: ChatMessage[]; more: boolean }> {
+  const params = new URLSearchParams({ q });
+  if (query.room !== undefined) params.set('room', query.room);
+  if (query.before !== undefined) params.set('before', String(query.before));
+  if (query.limit !== undefined) params.set('limit', String(query.limit));
+  return request(baseUrl, `/api/search?${params}`, { token: query.token });
 }

@@ -8,11 +8,16 @@ import { serverFrameSchema, type ChatMessage, type ServerFrame } from '../protoc
 export {
   type ChatMessage,
   type ClientFrame,
+  type DeleteFrame,
+  type EditFrame,
+  type ReactFrame,
   type SelfUser,
   type ServerFrame,
+  type TimelineEventFrame,
   type WelcomeFrame,
   type WireUser,
 } from '../protocol/frames.js';
+export { isEmoji, MAX_EMOJI_LENGTH } from '../protocol/emoji.js';
 export { errorCodes, type ErrorCode } from '../protocol/error-codes.js';
 
 /** The server's answer to a send: the message was stored as `id` in `room`. */
@@ -36,6 +41,6 @@ export function parseServerFrame(text: string): ServerFrame | undefined {
 
 /** The chat message of a chat frame, without the frame's `type`. */
 export function toChatMessage(frame: ChatMessage & { type?: string }): ChatMessage {
-  const { room, id, user, data, ts, cid } = frame;
-  return cid === undefined ? { room, id, user, data, ts } : { room, id, user, data, ts, cid };
+  const { type: _type, ...message } = frame;
+  return message;
 }

@@ -13,6 +13,8 @@ import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
 import { requestTarget } from './request-target.js';
 import { roomsRoutes } from './rooms-routes.js';
+import { searchRoutes } from './search-routes.js';
+import { usersRoutes } from './users-routes.js';
 import { securityHeaders } from './security-headers.js';
 import { staticFiles } from './static-files.js';
 
@@ -78,7 +80,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));
   app.use(jsonBody(JSON_BODY_LIMIT));
-  for (const router of [authRoutes(deps), roomsRoutes(deps), messagesRoutes(deps), healthRoutes(deps)]) {
+  for (const router of [authRoutes(deps), roomsRoutes(deps), usersRoutes(deps), messagesRoutes(deps), searchRoutes(deps), healthRoutes(deps)]) {
     app.use(router.routes());
   }
   app.use(noSuchEndpoint);

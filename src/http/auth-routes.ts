@@ -1,4 +1,4 @@
-/** Sign-in: register, login, guest, logout, me, session. */
+/** Sign-in: register, login, guest, logout, password, me, session. */
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -6,7 +6,7 @@ import { hashPassword, passwordSchema, verifyPassword } from '../auth/passwords.
 import { signSession } from '../auth/tokens.js';
 import { userNameSchema } from '../protocol/names.js';
 import type { User } from '../store/types.js';
-import { currentUser, requireUser } from './current-user.js';
+import { currentSession, currentUser, requireSession, requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
 import { rateLimitKey } from './rate-limit.js';
@@ -18,11 +18,13 @@ const registerBody = z.object({ name: userNameSchema, password: passwordSchema }
 // Login checks types only: a name or password that breaks the rules simply matches no account.
 const loginBody = z.object({ name: z.string(), password: z.string() });
 const guestBody = z.object({ name: userNameSchema });
+// The current password is checked for types only, as at login: a wrong one is simply wrong.
+const passwordBody = z.object({ password: z.string(), newPassword: passwordSchema });
 
 const WRONG_LOGIN = 'wrong name or password';
 
 export function authRoutes(deps: HttpDeps): Router {
-  const { settings, store, secret, signInLimiter } = deps;
+  const { settings, store, secret, signInLimiter, chat } = deps;
   const router = new Router({ prefix: '/api' });
 
   // Compared against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -37,8 +39,10 @@ export function authRoutes(deps: HttpDeps): Router {
     }
   }
 
-  function signIn(ctx: Context, user: User, status: number): void {
-    const token = signSession(secret, user, settings.sessionTtlMs);
+  /** Starts a session of the user and answers with its token, in the body and as the cookie. */
+  async function signIn(ctx: Context, user: User, status: number): Promise<void> {
+    const session = await store.createSession(user.id, Date.now() + settings.sessionTtlMs);
+    const token = signSession(secret, session);
     setSessionCookie(ctx, token, isSecureRequest(ctx, settings), settings.sessionTtlMs);
     ctx.status = status;
     ctx.body = { user: userView(user), token };
@@ -50,7 +54,7 @@ export function authRoutes(deps: HttpDeps): Router {
     const passwordHash = await hashPassword(password);
     const user = await store.createUser({ name, passwordHash, guest: false });
     deps.logger.info({ user: user.id, name: user.name, ip: ctx.state.ip }, 'account registered');
-    signIn(ctx, user, 201);
+    await signIn(ctx, user, 201);
   });
 
   router.post('/login', async (ctx) => {
@@ -63,7 +67,7 @@ export function authRoutes(deps: HttpDeps): Router {
     if (record?.passwordHash) matches = await verifyPassword(body.password, record.passwordHash);
     else await verifyPassword(body.password, await decoy());
     if (!record || !matches) throw new HttpError(401, 'unauthorized', WRONG_LOGIN);
-    signIn(ctx, { id: record.id, name: record.name, guest: record.guest }, 200);
+    await signIn(ctx, { id: record.id, name: record.name, guest: record.guest }, 200);
   });
 
   router.post('/guest', async (ctx) => {
@@ -71,13 +75,36 @@ export function authRoutes(deps: HttpDeps): Router {
     await limitSignIn(ctx);
     const { name } = parseBody(ctx, guestBody);
     const user = await store.createUser({ name, passwordHash: null, guest: true });
-    signIn(ctx, user, 200);
+    await signIn(ctx, user, 200);
   });
 
-  router.post('/logout', (ctx) => {
-    // Tokens are stateless: logging out makes the browser forget its cookie; a copied token lives until it expires.
+  // Ends this session only (the user's other devices stay signed in), everywhere at once: its token
+  // is refused from now on and its WebSocket connections on every node are closed with 4001.
+  router.post('/logout', async (ctx) => {
+    const session = await currentSession(ctx, store, secret);
+    if (session) {
+      await store.endSession(session.id);
+      await chat.endSessions(session.user.id, session.id);
+    }
     clearSessionCookie(ctx, isSecureRequest(ctx, settings));
     ctx.status = 204;
+  });
+
+  // Ends every session of the account (a password that leaked must not leave one behind) and
+  // starts a new one for this request, so that whoever changed it stays signed in here.
+  router.post('/password', async (ctx) => {
+    const { user } = await requireSession(ctx, store, secret);
+    if (user.guest) throw new HttpError(403, 'forbidden', 'a guest has no password; register an account');
+    // Each try costs an scrypt: with a stolen token, guesses of the password count as sign-ins.
+    await limitSignIn(ctx);
+    const { password, newPassword } = parseBody(ctx, passwordBody);
+    const record = await store.findRegisteredUser(user.name);
+    const matches = record?.id === user.id && record.passwordHash !== null && (await verifyPassword(password, record.passwordHash));
+    if (!matches) throw new HttpError(403, 'forbidden', 'the current password is wrong');
+    await store.setPassword(user.id, await hashPassword(newPassword));
+    await chat.endSessions(user.id);
+    deps.logger.info({ user: user.id, name: user.name, ip: ctx.state.ip }, 'password changed: every session ended');
+    await signIn(ctx, user, 200);
   });
 
   router.get('/me', async (ctx) => {

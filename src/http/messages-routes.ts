@@ -9,7 +9,7 @@ import { roomNameSchema } from '../protocol/names.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { parse, parseBody } from './validate.js';
-import { chatView } from './views.js';
+import { entryView } from './views.js';
 
 const messageId = z
   .string()
@@ -41,13 +41,17 @@ export function messagesRoutes(deps: HttpDeps): Router {
     const user = await requireUser(ctx, store, secret);
     const room = parse(roomNameSchema, ctx.params.room);
     const query = parse(historyQuery, ctx.query);
-    const { data, more, gap } = await chat.history({ id: user.id, name: user.name }, room, {
+    const { data, more, gap, lastId } = await chat.history({ id: user.id, name: user.name }, room, {
       before: query.before,
       after: query.after,
       limit: query.limit ?? HISTORY_PAGE_DEFAULT,
     });
+    const body: Record<string, unknown> = { room, data: data.map(entryView), more };
+    // A page of messages says where the room was when it was read (events up to it are folded in).
+    if (lastId !== undefined) body.lastId = lastId;
     // A catch-up (`after`) over messages no longer kept says so, rather than leave a silent hole.
-    ctx.body = gap ? { room, data: data.map(chatView), more, gap } : { room, data: data.map(chatView), more };
+    if (gap) body.gap = gap;
+    ctx.body = body;
   });
 
   router.post('/', async (ctx) => {

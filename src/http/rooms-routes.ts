@@ -2,6 +2,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { newRoomNameSchema, roomNameSchema } from '../protocol/names.js';
+import { noSuchRoom } from '../realtime/access.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
@@ -38,12 +39,10 @@ export function roomsRoutes(deps: HttpDeps): Router {
     const me = await requireUser(ctx, store, secret);
     const name = parse(roomNameSchema, ctx.params.room);
     const body = parseBody(ctx, addMemberBody);
+    // A private room (or DM) is answered to a non-member as a missing one; its members learn more.
     const room = await store.getRoom(name);
-    if (!room) throw new HttpError(404, 'not_found', `no room "${name}"`);
+    if (!room || (room.private && !(await store.isMember(room.name, me.id)))) throw noSuchRoom(name);
     if (room.direct) throw new HttpError(403, 'forbidden', 'a direct-message room has exactly its two members');
-    if (room.private && !(await store.isMember(room.name, me.id))) {
-      throw new HttpError(403, 'forbidden', `only members of "${room.name}" may add members`);
-    }
     const user = typeof body.user === 'number' ? await store.getUser(body.user) : await store.findRegisteredUser(body.user.normalize('NFC').trim());
     if (!user) throw new HttpError(404, 'not_found', `no user ${body.user}`);
     await store.addMember(room.name, user.id);

@@ -1,5 +1,7 @@
 /** The JSON shapes of the API (the same as on the WebSocket). */
-import type { Room, StoredMessage, User } from '../store/types.js';
+import type { TimelineFrame } from '../protocol/frames.js';
+import { toFrame } from '../realtime/history.js';
+import type { Room, TimelineEntry, User } from '../store/types.js';
 
 export function userView(user: User): { id: number; name: string; guest: boolean } {
   return { id: user.id, name: user.name, guest: user.guest };
@@ -9,7 +11,5 @@ export function roomView(room: Room): { name: string; private: boolean; direct: 
   return { name: room.name, private: room.private, direct: room.direct, lastId: room.lastId };
 }
 
-export function chatView(message: StoredMessage) {
-  const { room, id, user, data, ts, cid } = message;
-  return { type: 'chat' as const, room, id, user: { id: user.id, name: user.name }, data, ts, ...(cid !== undefined ? { cid } : {}) };
-}
+/** A message as a chat frame, or an event as its frame: the WebSocket's shapes. */
+export const entryView: (entry: TimelineEntry) => TimelineFrame = toFrame;

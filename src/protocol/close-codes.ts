@@ -5,4 +5,6 @@ export const CloseCode = {
   tooBig: 1009,
   internalError: 1011,
   tryAgainLater: 1013,
+  /** The session was ended (logout, password change): its token is refused from now on; sign in again. */
+  sessionEnded: 4001,
 } as const;

@@ -6,7 +6,8 @@
  * docs/protocol.md is the user-facing version of this file.
  */
 import { z } from 'zod';
-import { HISTORY_PAGE_MAX } from './limits.js';
+import { isEmoji, MAX_EMOJI_LENGTH } from './emoji.js';
+import { HISTORY_PAGE_MAX, SEARCH_PAGE_MAX, SEARCH_QUERY_MAX } from './limits.js';
 import { roomNameSchema } from './names.js';
 
 /**
@@ -18,10 +19,18 @@ const wellFormed = (s: string) => s.isWellFormed();
 const NOT_TEXT = 'must be valid Unicode text (it has a \\u escape of a lone UTF-16 surrogate)';
 
 const cid = z.string().min(1).max(64).refine(wellFormed, `cid ${NOT_TEXT}`);
+/** The client's id for a request that is answered (history, search): echoed in the answer, and in an error about it. */
+const rid = z.string().min(1).max(64).refine(wellFormed, `rid ${NOT_TEXT}`);
 const messageId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const timestamp = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** The text of a message; its length limit (MAX_TEXT) is checked by the server, to answer too_large. */
 const text = z.string().min(1, 'data must not be empty').refine(wellFormed, `data ${NOT_TEXT}`);
+/** The id of a message a frame names (a reply's, an event's target): ids start at 1. */
+const target = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const emoji = z
+  .string()
+  .max(MAX_EMOJI_LENGTH, `emoji must be one emoji (at most ${MAX_EMOJI_LENGTH} UTF-16 code units)`)
+  .refine(isEmoji, 'emoji must be one emoji');
 
 // ---------------------------------------------------------------- client to server
 
@@ -34,15 +43,29 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     at: timestamp.optional(),
   }),
   z.object({ type: z.literal('leave'), room: roomNameSchema }),
-  z.object({ type: z.literal('chat'), room: roomNameSchema, data: text, cid: cid.optional() }),
+  z.object({ type: z.literal('chat'), room: roomNameSchema, data: text, cid: cid.optional(), reply: target.optional() }),
   z.object({ type: z.literal('dm'), to: z.number().int().positive(), data: text, cid: cid.optional() }),
   z.object({
     type: z.literal('history'),
     room: roomNameSchema,
     before: messageId.optional(),
     limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
+    rid: rid.optional(),
   }),
   z.object({ type: z.literal('typing'), room: roomNameSchema }),
+  z.object({ type: z.literal('edit'), room: roomNameSchema, target, data: text, cid: cid.optional() }),
+  z.object({ type: z.literal('delete'), room: roomNameSchema, target, cid: cid.optional() }),
+  z.object({ type: z.literal('react'), room: roomNameSchema, target, emoji, on: z.boolean().optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('read'), room: roomNameSchema, id: messageId }),
+  z.object({
+    type: z.literal('search'),
+    q: z.string().min(1, 'q must not be empty').max(SEARCH_QUERY_MAX, `q must be at most ${SEARCH_QUERY_MAX} characters`).refine(wellFormed, `q ${NOT_TEXT}`),
+    room: roomNameSchema.optional(),
+    // A ts: only messages older than it (the ts of the oldest message of the page before).
+    before: timestamp.optional(),
+    limit: z.number().int().min(1).max(SEARCH_PAGE_MAX).optional(),
+    rid: rid.optional(),
+  }),
 ]);
 
 /** Every frame a client sends on /ws/chat. */
@@ -65,12 +88,48 @@ export const chatMessageSchema = z.object({
   data: z.string(),
   ts: z.number(),
   cid: z.string().optional(),
+  /** The id of the message this one answers. */
+  reply: z.number().int().optional(),
+  /** The users its @names named. */
+  mentions: z.array(z.number().int()).optional(),
+  /** In history and replays: the ts of its last edit. */
+  edited: z.number().optional(),
+  /** In history and replays: it was deleted (`data` is ""). */
+  deleted: z.literal(true).optional(),
+  /** In history pages: who reacted with what, user ids in the order they reacted. */
+  reactions: z.record(z.string(), z.array(z.number().int())).optional(),
 });
-/** A stored room message: `id` is the room's sequence number 1, 2, 3… */
+/**
+ * A room message: `id` is the room's sequence number 1, 2, 3… (shared with the room's edit, delete
+ * and react events). History pages give it in its current state (edits, deletion and reactions
+ * folded in); a live chat frame as it was sent.
+ */
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 const chatFrameSchema = chatMessageSchema.extend({ type: z.literal('chat') });
 export type ChatFrame = z.infer<typeof chatFrameSchema>;
+
+const eventBase = {
+  room: z.string(),
+  id: z.number().int().nonnegative(),
+  user: wireUserSchema,
+  target: z.number().int(),
+  ts: z.number(),
+  cid: z.string().optional(),
+};
+/** Message `target` now reads `data` (its author changed it). */
+export const editFrameSchema = z.object({ type: z.literal('edit'), ...eventBase, data: z.string() });
+/** Message `target` was deleted: its text is erased. */
+export const deleteFrameSchema = z.object({ type: z.literal('delete'), ...eventBase });
+/** `user` added (`on`) or took back `emoji` on message `target`. */
+export const reactFrameSchema = z.object({ type: z.literal('react'), ...eventBase, emoji: z.string(), on: z.boolean() });
+export type EditFrame = z.infer<typeof editFrameSchema>;
+export type DeleteFrame = z.infer<typeof deleteFrameSchema>;
+export type ReactFrame = z.infer<typeof reactFrameSchema>;
+/** A change of a room's timeline other than a new message: it has the room's next id, like a message. */
+export type TimelineEventFrame = EditFrame | DeleteFrame | ReactFrame;
+/** What takes an id of a room's sequence, as frames: a message or an event. */
+export type TimelineFrame = ChatFrame | TimelineEventFrame;
 
 export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({
@@ -78,8 +137,13 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     user: selfUserSchema,
     conn: z.object({ id: z.string(), ip: z.string() }),
     rooms: z.array(z.string()),
+    // How far this user has read each of those rooms (read frames, from any of their connections).
+    read: z.record(z.string(), z.number().int().nonnegative()).optional(),
   }),
   chatFrameSchema,
+  editFrameSchema,
+  deleteFrameSchema,
+  reactFrameSchema,
   z.object({ type: z.literal('join'), room: z.string(), user: wireUserSchema }),
   z.object({ type: z.literal('left'), room: z.string(), user: wireUserSchema }),
   z.object({
@@ -89,9 +153,23 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     lastId: z.number().int().nonnegative(),
     lastTs: z.number().optional(),
   }),
-  z.object({ type: z.literal('history'), room: z.string(), data: z.array(chatFrameSchema), more: z.boolean() }),
+  z.object({
+    type: z.literal('history'),
+    room: z.string(),
+    data: z.array(chatFrameSchema),
+    more: z.boolean(),
+    // The room's newest id when the page was read: every event up to it is folded into the page.
+    lastId: z.number().int().nonnegative().optional(),
+    rid: z.string().optional(),
+  }),
   z.object({ type: z.literal('ack'), cid: z.string(), room: z.string(), id: z.number().int(), ts: z.number() }),
   z.object({ type: z.literal('typing'), room: z.string(), user: wireUserSchema }),
+  // This user read the room up to `id` on another of their connections.
+  z.object({ type: z.literal('read'), room: z.string(), id: z.number().int().nonnegative() }),
+  // The answer to a search: matching messages newest first; `more` when older ones match.
+  z.object({ type: z.literal('search'), q: z.string(), data: z.array(chatFrameSchema), more: z.boolean(), rid: z.string().optional() }),
+  // Message `id` of the room, by `user`, names this user.
+  z.object({ type: z.literal('mention'), room: z.string(), id: z.number().int().nonnegative(), user: wireUserSchema }),
   // A room you can see now appeared: a new public room, or a private room you were added to.
   z.object({ type: z.literal('room'), room: z.string(), private: z.boolean() }),
   z.object({
@@ -100,6 +178,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     code: z.string(),
     message: z.string(),
     cid: z.string().optional(),
+    // The rid of the refused request (history, search), when it had one.
+    rid: z.string().optional(),
     room: z.string().optional(),
     // For history_gap: the id the room's history now goes on after.
     lastId: z.number().int().nonnegative().optional(),

@@ -1,8 +1,9 @@
 /**
  * The naming rules both sides of the protocol and every Store share: user and room names, the
- * direct-message room of two users, and the key under which two account names count as one.
+ * direct-message room of two users, and the keys under which two account names count as one.
  * Imported by the server (store, http, realtime) and by the clients (SDK, CLI, web).
  */
+import unhomoglyph from 'unhomoglyph';
 import { z } from 'zod';
 
 /** Longest user name, in characters (code points). */
@@ -62,11 +63,69 @@ export function isDirectRoom(room: string): boolean {
 export const DEFAULT_ROOM = 'lobby';
 
 /**
- * The form in which two account names are compared: NFC, then lower case. "Alice", "ALICE" and
- * "alice" are one name; so are a precomposed "é" and "e" + combining accent.
+ * The form in which an account is looked up by name at login: NFC, then lower case. "Alice",
+ * "ALICE" and "alice" are one name; so are a precomposed "é" and "e" + combining accent.
  * Every Store implementation must use the same key, or the same name could be taken twice.
  */
 export function nameKey(name: string): string {
   // Lower-casing can unpack a character (İ -> i + dot), so normalise again after it.
   return name.normalize('NFC').toLowerCase().normalize('NFC');
+}
+
+/**
+ * The keys under which two names look alike, so that one account cannot pass for another: a name
+ * whose `folded` or `cased` key is a registered account's is taken (by that account).
+ * - `folded`: the Unicode TS #39 confusable skeleton of the name case-folded (lower case of NFKC).
+ *   "alice", "ALICE", "ａｌｉｃｅ" (full-width), "аlice" (Cyrillic а), "alıce" (dotless ı) and
+ *   "ALİCE" share it, and so do "bob" and "b0b".
+ * - `cased`: the skeleton of the name as written (NFKC), then folded the same way, for look-alikes
+ *   that folding first would hide: a capital I passes for a small l, so "AIice" looks like "Alice"
+ *   and "alice" alike, though "aiice" is neither.
+ * Every Store stores both for each account. Changing what they are (a new confusables table, that
+ * is, another unhomoglyph version: it is pinned) needs a migration that computes them again.
+ */
+export function nameSkeletons(name: string): { folded: string; cased: string } {
+  const nfkc = name.normalize('NFKC');
+  // The skeleton's prototypes may be capitals (0 -> O): fold again after it.
+  const folded = skeleton(skeleton(nfkc.toLowerCase()).toLowerCase());
+  return { folded, cased: skeleton(skeleton(nfkc).toLowerCase()) };
+}
+
+/** Readings of a name's capital I's tried one by one; a name with more gets the all-l and all-i readings. */
+const MAX_I_READINGS = 4;
+
+/**
+ * Every key under which a new name could pass for an account's: both of its own skeletons
+ * (nameSkeletons), and the folded skeleton of each reading of its capital I's, each an l or an i:
+ * "AIICE" reads "alice" with its first I an l and its second an i, which neither the folded
+ * skeleton ("aiice") nor the cased one ("allce") shows. A name is refused when any of these is an
+ * account's folded or cased skeleton.
+ */
+export function lookAlikeKeys(name: string): string[] {
+  const nfkc = name.normalize('NFKC');
+  const { folded, cased } = nameSkeletons(name);
+  const keys = new Set([folded, cased]);
+  const parts = nfkc.split('I');
+  const count = parts.length - 1;
+  const readings = count === 0 ? [] : count <= MAX_I_READINGS ? Array.from({ length: 2 ** count }, (_, bits) => bits) : [0, 2 ** count - 1];
+  for (const bits of readings) {
+    const reading = parts.reduce((text, part, i) => (i === 0 ? part : text + ((bits >> (i - 1)) & 1 ? 'l' : 'i') + part), '');
+    keys.add(skeleton(skeleton(reading.toLowerCase()).toLowerCase()));
+  }
+  return [...keys];
+}
+
+/** Default-ignorable code points (ZWJ, ZWNJ, variation selectors…): invisible, so not part of a skeleton. */
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
+/** A dot above on a soft-dotted letter (i, j…) takes the place of its own dot: "i̇" looks like "i". */
+const DOT_ON_SOFT_DOTTED = /(\p{Soft_Dotted})\u0307/gu;
+
+/**
+ * skeleton(X) of Unicode TS #39: NFD, without default-ignorable code points, each character
+ * replaced by its prototype in the confusables table (unhomoglyph ships it), NFD again. A dot
+ * above a soft-dotted letter is dropped too, which the table has no entry for.
+ */
+function skeleton(s: string): string {
+  const prototypes = unhomoglyph(s.normalize('NFD').replace(IGNORABLE, '')).normalize('NFD');
+  return prototypes.replace(DOT_ON_SOFT_DOTTED, '$1');
 }

@@ -1,8 +1,9 @@
 /**
  * Who may use which room. Public rooms are open to everyone; private rooms and DMs to their
- * members. Rooms are cached (they are never deleted and their privacy never changes), and a
- * connection remembers the private rooms it was found allowed in, so that the hot path (a chat to
- * a room already allowed) needs no await.
+ * members, and to anyone else they do not exist: a non-member gets the not_found of a missing room,
+ * so that trying names cannot discover private rooms. Rooms are cached (they are never deleted and
+ * their privacy never changes), and a connection remembers the private rooms it was found allowed
+ * in, so that the hot path (a chat to a room already allowed) needs no await.
  */
 import type { PresenceUser } from '../broker/types.js';
 import type { Room, Store } from '../store/types.js';
@@ -25,17 +26,15 @@ export class RoomAccess {
     const cached = this.#rooms.get(name);
     if (cached) return cached;
     const room = await this.store.getRoom(name);
-    if (!room) throw new ChatError('not_found', `no room "${name}"`);
+    if (!room) throw noSuchRoom(name);
     this.#rooms.set(name, room);
     return room;
   }
 
-  /** The room, when the user may read and write it; not_found or forbidden otherwise. */
+  /** The room, when the user may read and write it; not_found otherwise (a private room included). */
   async check(user: PresenceUser, name: string): Promise<Room> {
     const room = await this.room(name);
-    if (room.private && !(await this.store.isMember(name, user.id))) {
-      throw new ChatError('forbidden', `"${name}" is private: members only`);
-    }
+    if (room.private && !(await this.store.isMember(name, user.id))) throw noSuchRoom(name);
     return room;
   }
 
@@ -52,6 +51,14 @@ export class RoomAccess {
     if (room.private) conn.allow(name);
   }
 
+  /**
+   * Whether the user may delete others' messages in the room, and not only their own. Nobody may
+   * yet: moderation (room moderators and owners, server admins) will decide it here.
+   */
+  async mayDeleteAnyMessage(_user: PresenceUser, _room: Room): Promise<boolean> {
+    return false;
+  }
+
   /** The DM room of two users, made on first use. */
   async directRoom(from: PresenceUser, to: number): Promise<Room> {
     if (to === from.id) throw new ChatError('bad_request', 'a direct message needs another user');
@@ -60,4 +67,9 @@ export class RoomAccess {
     this.#rooms.set(room.name, room);
     return room;
   }
+}
+
+/** What a missing room, and a private room to a non-member, are answered with: the same words. */
+export function noSuchRoom(name: string): ChatError {
+  return new ChatError('not_found', `no room "${name}"`);
 }

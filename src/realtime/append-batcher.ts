@@ -4,12 +4,12 @@
  * grows with the load and the store sees few, large commits. Callbacks rather than promises: this
  * is the per-message hot path, and each promise is an allocation and a microtask.
  */
-import { StoreUnavailableError, type AppendResult, type NewMessage, type Store } from '../store/types.js';
+import { StoreUnavailableError, type AppendResult, type NewEntry, type Store } from '../store/types.js';
 
 export type AppendCallback = (err: unknown, result: AppendResult | undefined) => void;
 
 export class AppendBatcher {
-  #messages: NewMessage[] = [];
+  #messages: NewEntry[] = [];
   #callbacks: AppendCallback[] = [];
   #inFlight: Promise<void> | undefined;
   #scheduled = false;
@@ -19,7 +19,7 @@ export class AppendBatcher {
     private readonly maxBatch = 2000,
   ) {}
 
-  append(message: NewMessage, done: AppendCallback): void {
+  append(message: NewEntry, done: AppendCallback): void {
     this.#messages.push(message);
     this.#callbacks.push(done);
     this.#schedule();
@@ -44,7 +44,7 @@ export class AppendBatcher {
 
   #flush(): Promise<void> {
     if (this.#inFlight || this.#messages.length === 0) return this.#inFlight ?? Promise.resolve();
-    let messages: NewMessage[];
+    let messages: NewEntry[];
     let callbacks: AppendCallback[];
     if (this.#messages.length <= this.maxBatch) {
       messages = this.#messages;
@@ -66,7 +66,7 @@ export class AppendBatcher {
     if (this.#messages.length > 0) void this.#flush();
   }
 
-  async #store_(messages: NewMessage[], callbacks: AppendCallback[]): Promise<void> {
+  async #store_(messages: NewEntry[], callbacks: AppendCallback[]): Promise<void> {
     let results: AppendResult[];
     try {
       results = await this.store.appendMessages(messages);

@@ -14,7 +14,7 @@ import { OutboundQueue } from './outbound.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
 import { clientFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
-import { refusalIds } from './refusal-ids.js';
+import { refusalIds, type RefusalIds } from './refusal-ids.js';
 import type { RateLimit } from './rate-limiter.js';
 import type { Receiver, Subscription } from './room-channel.js';
 
@@ -52,7 +52,7 @@ function onClose(this: WebSocket, code: number): void {
   conn.context.onClose(conn, code);
 }
 
-function refusedIds(data: RawData): { cid?: string; room?: string } {
+function refusedIds(data: RawData): RefusalIds {
   try {
     return refusalIds(JSON.parse(data.toString()));
   } catch {
@@ -89,16 +89,25 @@ export class ClientConnection implements Receiver {
   /** Messages waiting for an earlier one that is still being handled (or for the welcome). */
   #waiting: ClientFrame[] | undefined;
   #busy = false;
+  /** No frame is admitted any more: a close is under way, or the peer is gone. */
   #closing = false;
+  /** The peer is gone, or the close frame is sent: nothing more can reach it. */
+  #gone = false;
+  /** Admitted messages whose answer (ack or error) comes later, from the store (see expectAnswer). */
+  #unanswered = 0;
+  /** The close frame to send once every admitted message is answered. */
+  #closeFrame: { code: number; reason: string } | undefined;
 
   /**
    * @param user who is connected, as messages and presence name them (the same object for all)
+   * @param session the id of the session it was opened with: ending that session closes it
    */
   constructor(
     readonly ws: WebSocket,
     socket: Duplex,
     readonly user: PresenceUser,
     readonly guest: boolean,
+    readonly session: string,
     readonly ip: string,
     readonly context: ConnectionContext,
   ) {
@@ -153,8 +162,27 @@ export class ClientConnection implements Receiver {
     this.context.onSlowReader(this);
   }
 
+  /** True once the connection admits no more frames (it is closing or closed). */
   get closing(): boolean {
     return this.#closing;
+  }
+
+  /** True once nothing more can reach the peer: its admitted messages are not worth handling. */
+  get gone(): boolean {
+    return this.#gone;
+  }
+
+  /**
+   * An admitted message was handed on, and its answer (ack or error) will come later: a close
+   * waits for it. Each call is matched by one call of answered(), after the answer is queued.
+   */
+  expectAnswer(): void {
+    this.#unanswered++;
+  }
+
+  answered(): void {
+    this.#unanswered--;
+    this.#closeWhenAnswered();
   }
 
   push(frame: Buffer): void {
@@ -165,7 +193,7 @@ export class ClientConnection implements Receiver {
     this.#outbound.push(encodeFrame(message));
   }
 
-  sendError(code: ErrorCode, message: string, extra: { cid?: string; room?: string; lastId?: number } = {}): void {
+  sendError(code: ErrorCode, message: string, extra: RefusalIds & { lastId?: number } = {}): void {
     this.send({ type: 'error', code, message, ...extra });
   }
 
@@ -220,9 +248,12 @@ export class ClientConnection implements Receiver {
   #resume(): void {
     this.#busy = false;
     const waiting = this.#waiting;
-    if (!waiting) return;
-    while (!this.#busy && waiting.length > 0 && !this.#closing) this.#run(waiting.shift()!);
-    if (waiting.length === 0) this.#waiting = undefined;
+    // Admitted messages are handled even when a close is under way: each is answered before it.
+    if (waiting) {
+      while (!this.#busy && waiting.length > 0 && !this.#gone) this.#run(waiting.shift()!);
+      if (waiting.length === 0 || this.#gone) this.#waiting = undefined;
+    }
+    this.#closeWhenAnswered();
   }
 
   #parse(data: RawData, isBinary: boolean): ClientFrame | undefined {
@@ -243,24 +274,41 @@ export class ClientConnection implements Receiver {
     return undefined;
   }
 
-  /** Writes what is queued, then closes with `code`; ws cuts off a peer that does not complete the close in 30 s. */
+  /**
+   * Admits no more frames, answers every message admitted so far (handling those still waiting),
+   * writes what is queued, then closes with `code`; ws cuts off a peer that does not complete the
+   * close in 30 s. A slow reader (1013) is closed at once: nothing more can be written to it.
+   */
   close(code: number, reason: string): void {
-    if (this.#closing) return;
+    if (this.#gone) return;
     this.#closing = true;
-    if (code === CloseCode.tryAgainLater) this.#outbound.close();
-    else this.#outbound.flush();
-    this.#outbound.close();
-    this.ws.close(code, reason);
+    if (code === CloseCode.tryAgainLater) {
+      this.#closeFrame = undefined;
+      this.#gone = true;
+      this.#outbound.close();
+      this.ws.close(code, reason);
+      return;
+    }
+    this.#closeFrame ??= { code, reason };
+    this.#closeWhenAnswered();
   }
 
-  /** Writes what is queued now (before a close or at shutdown). */
-  flush(): void {
+  #closeWhenAnswered(): void {
+    const frame = this.#closeFrame;
+    if (frame === undefined || this.#busy || this.#unanswered > 0) return;
+    this.#closeFrame = undefined;
+    this.#gone = true;
     this.#outbound.flush();
+    this.#outbound.close();
+    this.ws.close(frame.code, frame.reason);
   }
 
   /** The peer went away: stop writing. */
   closed(): void {
     this.#closing = true;
+    this.#gone = true;
+    this.#closeFrame = undefined;
+    this.#waiting = undefined;
     this.#outbound.close();
   }
 }

@@ -31,9 +31,21 @@ export function chatFramePrefix(room: string): string {
  */
 export function encodeChatFrame(prefix: string, m: StoredMessage): Buffer {
   const cid = m.cid === undefined ? '' : `,"cid":${JSON.stringify(m.cid)}`;
+  // A plain message has none of the timeline's fields: one check, and nothing more to write.
+  const more = m.reply === undefined && m.mentions === undefined && m.edited === undefined && m.deleted === undefined ? '' : timelineFields(m);
   return textFrame(
-    `${prefix}${m.id},"user":{"id":${m.user.id},"name":${JSON.stringify(m.user.name)}},"data":${JSON.stringify(m.data)},"ts":${m.ts}${cid}}`,
+    `${prefix}${m.id},"user":{"id":${m.user.id},"name":${JSON.stringify(m.user.name)}},"data":${JSON.stringify(m.data)},"ts":${m.ts}${cid}${more}}`,
   );
+}
+
+/** The reply, mentions, edited and deleted fields of a message, in the order the store gives them. */
+function timelineFields(m: StoredMessage): string {
+  let out = '';
+  if (m.reply !== undefined) out += `,"reply":${m.reply}`;
+  if (m.mentions !== undefined) out += `,"mentions":${JSON.stringify(m.mentions)}`;
+  if (m.edited !== undefined) out += `,"edited":${m.edited}`;
+  if (m.deleted !== undefined) out += ',"deleted":true';
+  return out;
 }
 
 /** The frame of an ack, the same bytes as `encodeFrame({ type: 'ack', cid, room, id, ts })`. */

@@ -8,17 +8,20 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
+import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { HISTORY_PAGE_DEFAULT } from '../protocol/limits.js';
-import type { AppendResult, HistoryQuery, Room, StoredMessage, Store } from '../store/types.js';
+import { HISTORY_PAGE_DEFAULT, SEARCH_PAGE_DEFAULT } from '../protocol/limits.js';
+import { searchTerms } from '../store/search-text.js';
+import type { AppendResult, HistoryQuery, NewEntry, Room, SearchPage, Store, TimelineEntry } from '../store/types.js';
+import type { AppendCallback } from './append-batcher.js';
 import { RoomAccess } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
+import { MentionResolver } from './mentions.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame, encodeFrame } from './frames.js';
-import { historyPage, missingAfter, toFrame } from './history.js';
+import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
 import type { ClientFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
@@ -52,6 +55,12 @@ export interface HubDeps {
   options: HubOptions;
 }
 
+/**
+ * How long shutdown waits for the connections to answer what they admitted and finish their close
+ * handshake before it cuts them off (within the 10 s that `parley serve` gives the whole shutdown).
+ */
+const SHUTDOWN_CLOSE_MS = 5000;
+
 export class ChatHub implements ChatService {
   readonly #store: Store;
   readonly #broker: Broker;
@@ -62,6 +71,7 @@ export class ChatHub implements ChatService {
   readonly #access: RoomAccess;
   readonly #subscriptions: Subscriptions;
   readonly #publisher: Publisher;
+  readonly #mentions: MentionResolver;
   readonly #connections = new Set<ClientConnection>();
   /** A user's connections on this node. */
   readonly #byUser = new Map<number, OneOrSet<ClientConnection>>();
@@ -86,6 +96,7 @@ export class ChatHub implements ChatService {
     this.#options = deps.options;
     const onError = (err: unknown) => this.#fail(err);
     this.#access = new RoomAccess(deps.store);
+    this.#mentions = new MentionResolver(deps.store, deps.presence);
     this.#subscriptions = new Subscriptions({ store: deps.store, broker: deps.broker, metrics: deps.metrics, onError });
     this.#publisher = new Publisher({
       store: deps.store,
@@ -143,11 +154,12 @@ export class ChatHub implements ChatService {
   // ---------------------------------------------------------------- connections
 
   /**
-   * Takes over an upgraded chat connection: welcomes it and serves it until it closes.
+   * Takes over an upgraded chat connection: welcomes it and serves it until it closes, or until its
+   * session ends (endSessions).
    * @param user the user as messages and presence will name them: kept, and shared by all of them
    */
-  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, ip: string): Promise<void> {
-    const conn = new ClientConnection(ws, socket, user, guest, ip, this.#context);
+  async attach(ws: WebSocket, socket: Duplex, user: PresenceUser, guest: boolean, session: string, ip: string): Promise<void> {
+    const conn = new ClientConnection(ws, socket, user, guest, session, ip, this.#context);
     this.#connections.add(conn);
     this.#metrics.connections.set(this.#connections.size);
     const others = this.#byUser.get(user.id);
@@ -157,9 +169,9 @@ export class ChatHub implements ChatService {
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
-      const rooms = await this.#store.listRoomNames(user.id);
+      const [rooms, read] = await Promise.all([this.#store.listRoomNames(user.id), this.#store.readMarkers(user.id)]);
       const you = { id: user.id, name: user.name, guest };
-      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms });
+      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read });
     })();
     // Frames the client sends before its welcome is out wait for it.
     conn.listen(welcome);
@@ -199,12 +211,15 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- client messages
 
-  /** The hot path (a chat to a room already allowed) is synchronous; everything else is async. */
+  /**
+   * The hot path (a chat to a room already allowed, naming nobody) is synchronous; everything else
+   * is async, and the connection's next frame waits for it, so its messages keep their order.
+   */
   #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
-    if (conn.closing) return undefined;
-    if (message.type === 'chat' && this.#access.mayUse(conn, message.room)) {
+    if (conn.gone) return undefined;
+    if (message.type === 'chat' && !MentionResolver.mayMention(message.data) && this.#access.mayUse(conn, message.room)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
-      else this.#sendAndAck(conn, message.room, message.data, message.cid);
+      else this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, undefined);
       return undefined;
     }
     return this.#handle(conn, message);
@@ -224,25 +239,62 @@ export class ChatHub implements ChatService {
         case 'chat': {
           this.#checkText(message.data);
           await this.#access.allow(conn, message.room);
-          this.#sendAndAck(conn, message.room, message.data, message.cid);
+          const mentions = await this.#named(await this.#access.room(message.room), message.data, conn.user);
+          this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, mentions);
           break;
         }
         case 'dm': {
           this.#checkText(message.data);
           const room = await this.#access.directRoom(conn.user, message.to);
           conn.allow(room.name);
-          this.#sendAndAck(conn, room.name, message.data, message.cid);
+          this.#sendAndAck(conn, room.name, message.data, message.cid, undefined, await this.#named(room, message.data, conn.user));
           break;
         }
         case 'history': {
           await this.#access.allow(conn, message.room);
-          const page = await historyPage(this.#store, message.room, { before: message.before, limit: message.limit ?? HISTORY_PAGE_DEFAULT });
-          conn.send({ type: 'history', room: message.room, data: page.data.map(toFrame), more: page.more });
+          const page = await messagesPage(this.#store, message.room, { before: message.before, limit: message.limit ?? HISTORY_PAGE_DEFAULT });
+          const answer = { type: 'history' as const, room: message.room, data: page.data.map(chatFrame), more: page.more, lastId: page.lastId };
+          conn.send(message.rid === undefined ? answer : { ...answer, rid: message.rid });
           break;
         }
         case 'typing': {
           await this.#access.allow(conn, message.room);
           await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: conn.user });
+          break;
+        }
+        case 'edit': {
+          this.#checkText(message.data);
+          await this.#access.allow(conn, message.room);
+          const { room, target, data, cid } = message;
+          this.#storeAndAck(conn, { kind: 'edit', room, user: conn.user, target, data, cid, ts: Date.now() });
+          break;
+        }
+        case 'delete': {
+          await this.#access.allow(conn, message.room);
+          const { room, target, cid } = message;
+          const anyAuthor = await this.#access.mayDeleteAnyMessage(conn.user, await this.#access.room(room));
+          this.#storeAndAck(conn, { kind: 'delete', room, user: conn.user, target, cid, anyAuthor, ts: Date.now() });
+          break;
+        }
+        case 'react': {
+          await this.#access.allow(conn, message.room);
+          const { room, target, emoji, cid } = message;
+          this.#storeAndAck(conn, { kind: 'react', room, user: conn.user, target, emoji, on: message.on ?? true, cid, ts: Date.now() });
+          break;
+        }
+        case 'search': {
+          const { q, room, before, limit, rid } = message;
+          if (room !== undefined) await this.#access.allow(conn, room);
+          const page = await this.#search(conn.user, { q, room, before, limit: limit ?? SEARCH_PAGE_DEFAULT });
+          const answer = { type: 'search' as const, q, data: page.data.map(chatFrame), more: page.more };
+          conn.send(rid === undefined ? answer : { ...answer, rid });
+          break;
+        }
+        case 'read': {
+          await this.#access.allow(conn, message.room);
+          const id = await this.#store.setReadMarker(conn.user.id, message.room, message.id);
+          // Only a marker that went up is news to the user's other connections.
+          if (id !== undefined) await this.#broker.publish(userChannel(conn.user.id), { kind: 'read', room: message.room, id, conn: conn.id });
           break;
         }
       }
@@ -253,19 +305,39 @@ export class ChatHub implements ChatService {
     }
   }
 
-  /** Queues the message for the store; the ack follows when it is stored and published. */
-  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined): void {
-    this.#publisher.append(conn.user, room, data, cid, (err, result) => {
-      if (result) {
-        if (!cid) return;
-        const m = result.message;
-        conn.push(encodeAckFrame(cid, m.room, m.id, m.ts));
-        return;
-      }
+  /** The users the text names, if it may name any (see MentionResolver). */
+  async #named(room: Room, data: string, sender: PresenceUser): Promise<number[] | undefined> {
+    return MentionResolver.mayMention(data) ? this.#mentions.resolve(room, data, sender) : undefined;
+  }
+
+  /**
+   * Queues the message for the store; the ack follows when it is stored and published. The
+   * connection does not send its close frame before this answer (ack or error) is out.
+   */
+  #sendAndAck(conn: ClientConnection, room: string, data: string, cid: string | undefined, reply: number | undefined, mentions: number[] | undefined): void {
+    conn.expectAnswer();
+    const done: AppendCallback = (err, result) => this.#answer(conn, room, cid, err, result);
+    if (reply === undefined && mentions === undefined) this.#publisher.append(conn.user, room, data, cid, done);
+    else this.#publisher.appendEntry({ room, user: conn.user, data, cid, reply, mentions, ts: Date.now() }, done);
+  }
+
+  /** Queues an entry (an event) for the store; acked like a message, or refused on its own. */
+  #storeAndAck(conn: ClientConnection, entry: NewEntry): void {
+    conn.expectAnswer();
+    this.#publisher.appendEntry(entry, (err, result) => this.#answer(conn, entry.room, entry.cid, err, result));
+  }
+
+  /** Tells the sender how its entry went (an ack when it has a cid, or the error), and that it is answered. */
+  #answer(conn: ClientConnection, room: string, cid: string | undefined, err: unknown, result: AppendResult | undefined): void {
+    if (result) {
+      if (result.refused) conn.sendError(result.refused.code, result.refused.message, cid ? { cid, room } : { room });
+      else if (cid) conn.push(encodeAckFrame(cid, result.message.room, result.message.id, result.message.ts));
+    } else {
       const refusal = asRefusal(err);
       if (refusal) conn.sendError(refusal.code, refusal.message, cid ? { cid, room } : { room });
       else this.#fail(err, conn);
-    });
+    }
+    conn.answered();
   }
 
   #tooLong(data: string): boolean {
@@ -313,13 +385,28 @@ export class ChatHub implements ChatService {
     }
   }
 
-  #onBrokerEvent(channel: string, event: RoomEvent): void {
+  #onBrokerEvent(channel: string, event: ChannelEvent): void {
     if (event.kind === 'room') return this.#tellRoom(channel, event.room, event.private);
     const userId = userOfChannel(channel);
+    if (event.kind === 'sessions_ended') {
+      if (userId !== undefined) this.#closeSessions(userId, event.session);
+      return;
+    }
     if (userId === undefined) return this.#subscriptions.route(channel, event);
-    if (event.kind !== 'chat') return;
     const conns = itemsOf(this.#byUser.get(userId));
-    if (conns.length > 0) void this.#subscriptions.deliverDirect(conns, event.message).catch((e) => this.#fail(e));
+    if (conns.length === 0) return;
+    switch (event.kind) {
+      case 'chat':
+        void this.#subscriptions.deliverDirect(conns, event.message).catch((e) => this.#fail(e));
+        return;
+      case 'read':
+        // The connection that read knows; the user's others (every node, every tab) are told.
+        for (const conn of conns) if (conn.id !== event.conn) conn.send({ type: 'read', room: event.room, id: event.id });
+        return;
+      case 'mention':
+        for (const conn of conns) conn.send({ type: 'mention', room: event.room, id: event.id, user: event.user });
+        return;
+    }
   }
 
   /** A room appeared: to every connection here (a public room), or to the user's (one they were added to). */
@@ -332,20 +419,37 @@ export class ChatHub implements ChatService {
 
   // ---------------------------------------------------------------- ChatService (for HTTP)
 
-  async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult> {
+  async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }> {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
-    await this.#access.check(user, room);
+    const where = await this.#access.check(user, room);
+    const sender = pick(user);
+    const mentions = await this.#named(where, data, sender);
     return new Promise((resolve, reject) =>
-      this.#publisher.append(pick(user), room, data, cid, (err, result) => (result ? resolve(result) : reject(err))),
+      this.#publisher.appendEntry({ room, user: sender, data, cid, mentions, ts: Date.now() }, (err, result) => {
+        if (!result) reject(err);
+        else if (result.refused) reject(new ChatError(result.refused.code, result.refused.message));
+        else resolve({ message: result.message, duplicate: result.duplicate });
+      }),
     );
+  }
+
+  async search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage> {
+    if (query.room !== undefined) await this.#access.check(user, query.room);
+    return this.#search(user, query);
+  }
+
+  /** A search over the rooms the user may read (or the one room given, which the caller has checked). */
+  async #search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage> {
+    if (searchTerms(query.q).length === 0) throw new ChatError('bad_request', 'q must have something to look for');
+    return this.#store.search({ userId: user.id, ...query });
   }
 
   accessibleRoom(user: PresenceUser, room: string): Promise<Room> {
     return this.#access.check(user, room);
   }
 
-  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }> {
+  async history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: TimelineEntry[]; more: boolean; gap?: boolean; lastId?: number }> {
     await this.#access.check(user, room);
     const page = await historyPage(this.#store, room, query);
     if (query.after === undefined) return page;
@@ -368,6 +472,24 @@ export class ChatHub implements ChatService {
     await this.#broker.publish(userChannel(userId), { kind: 'room', room: room.name, private: room.private });
   }
 
+  async endSessions(userId: number, session?: string): Promise<void> {
+    this.#closeSessions(userId, session);
+    // The other nodes hear it on the user's channel, which each of them follows while it has a
+    // connection of the user.
+    try {
+      await this.#broker.publish(userChannel(userId), session === undefined ? { kind: 'sessions_ended' } : { kind: 'sessions_ended', session });
+    } catch (err) {
+      this.#log.warn({ err, userId }, 'the broker could not take an ended session: its connections on other nodes stay open until they reconnect');
+    }
+  }
+
+  /** Closes the user's connections on this node of the ended session, or of all their sessions. */
+  #closeSessions(userId: number, session: string | undefined): void {
+    for (const conn of itemsOf(this.#byUser.get(userId))) {
+      if (session === undefined || conn.session === session) conn.close(CloseCode.sessionEnded, 'session ended');
+    }
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   #fail(err: unknown, conn?: ClientConnection): void {
@@ -378,17 +500,20 @@ export class ChatHub implements ChatService {
     if (conn && !(err instanceof ChatError)) conn.sendError(refusal?.code ?? 'internal', refusal?.message ?? 'the server failed to handle that message');
   }
 
-  /** Shutdown: closes every connection with 1001 and waits for pending store writes. */
+  /**
+   * Shutdown: every connection stops taking frames, answers those it took (storing their messages),
+   * and closes with 1001; then the store writes still pending (from HTTP) are finished.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
     clearInterval(this.#catchUp);
-    await this.#publisher.close();
     for (const conn of this.#connections) conn.close(CloseCode.goingAway, 'server shutting down');
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + SHUTDOWN_CLOSE_MS;
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.#connections) conn.ws.terminate();
+    await this.#publisher.close();
   }
 }
 

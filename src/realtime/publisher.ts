@@ -6,7 +6,7 @@
 import { userChannel, type Broker, type PresenceUser, type RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { directRoomMembers } from '../protocol/names.js';
-import type { Store } from '../store/types.js';
+import type { NewEntry, Store } from '../store/types.js';
 import { AppendBatcher, type AppendCallback } from './append-batcher.js';
 import { ChatError } from './errors.js';
 
@@ -53,9 +53,19 @@ export class Publisher {
    * becomes one transaction. Callbacks, not promises: this is the per-message hot path.
    */
   append(user: PresenceUser, room: string, data: string, cid: string | undefined, done: AppendCallback): void {
+    this.appendEntry({ room, user, data, cid, ts: Date.now() }, done);
+  }
+
+  /**
+   * Like append, for any entry of a timeline: a message (with a reply, mentions) or an edit, delete
+   * or react event. An entry the store refused (its result has `refused`) is not published.
+   */
+  appendEntry(entry: NewEntry, done: AppendCallback): void {
     if (this.#closed) return done(new ChatError('internal', 'server is shutting down'), undefined);
-    this.#batcher.append({ room, user, data, cid, ts: Date.now() }, (err, result) => {
+    const { room } = entry;
+    this.#batcher.append(entry, (err, result) => {
       if (!result) return done(err, undefined);
+      if (result.refused) return done(undefined, result);
       if (!result.duplicate) {
         this.#metrics.messagesStored.inc();
         this.#maybePrune(room);
@@ -69,6 +79,12 @@ export class Publisher {
         all = members
           ? Promise.all([published, ...[...new Set(members)].map((id) => this.#broker.publish(userChannel(id), event))])
           : published;
+        // Each user the message names is told on their own channel, once (not again for a retry).
+        const named = result.message.kind === undefined && !result.duplicate ? result.message.mentions : undefined;
+        if (named !== undefined) {
+          const mention: RoomEvent = { kind: 'mention', room, id: result.message.id, user: entry.user };
+          all = Promise.all([all, ...named.map((id) => this.#broker.publish(userChannel(id), mention))]);
+        }
       } catch (e) {
         all = Promise.reject(e);
       }

@@ -1,13 +1,15 @@
 /**
  * One room as seen by one node: the local subscribers and the node's position in the room's
- * message sequence. Chat events from the broker are put in id order here, once per node: a gap
+ * sequence (its messages and its edit, delete and react events, which share the ids). Entries from
+ * the broker are put in id order here, once per node: a gap
  * (another node's message overtaken on the wire) is filled from the store before anything later
  * is delivered, and a message seen before is dropped. Each message is encoded once and the same
  * bytes go to every subscriber.
  */
 import type { PresenceUser, RoomEvent } from '../broker/types.js';
-import type { StoredMessage, Store } from '../store/types.js';
+import type { Store, TimelineEntry } from '../store/types.js';
 import { chatFramePrefix, encodeChatFrame, encodeFrame } from './frames.js';
+import { toFrame } from './history.js';
 
 /** What a channel needs of a connection. */
 export interface Receiver {
@@ -66,8 +68,8 @@ export class RoomChannel {
   #lastSeq: number | undefined;
   /** The ts of message #lastSeq, when known: a client that joins now is told it with the list. */
   #lastTs: number | undefined;
-  readonly #early: StoredMessage[] = [];
-  readonly #pending = new Map<number, StoredMessage>();
+  readonly #early: TimelineEntry[] = [];
+  readonly #pending = new Map<number, TimelineEntry>();
   /** The newest id the store was found to have (catchUp): the channel fills up to it even if nothing follows. */
   #known = 0;
   #filling = false;
@@ -106,8 +108,8 @@ export class RoomChannel {
       else this.#accept(event.message);
       return;
     }
-    // News of rooms come on the rooms and user channels, never on a room's own.
-    if (event.kind === 'room') return;
+    // Read markers, mentions and news of rooms travel on user channels (and the rooms channel), never on a room's own.
+    if (event.kind === 'read' || event.kind === 'mention' || event.kind === 'room') return;
     const frame = encodeFrame(
       event.kind === 'typing'
         ? { type: 'typing', room: event.room, user: event.user }
@@ -130,7 +132,7 @@ export class RoomChannel {
     if (this.#lastSeq !== undefined && lastId > this.#lastSeq && !this.#filling) void this.#fill();
   }
 
-  #accept(message: StoredMessage): void {
+  #accept(message: TimelineEntry): void {
     const last = this.#lastSeq!;
     if (message.id <= last) return;
     if (message.id === last + 1 && !this.#filling) {
@@ -189,11 +191,12 @@ export class RoomChannel {
     }
   }
 
-  #dispatch(message: StoredMessage): void {
+  #dispatch(message: TimelineEntry): void {
     this.#lastSeq = message.id;
     this.#lastTs = message.ts;
     if (this.subscribers.size === 0) return;
-    const frame = encodeChatFrame(this.#chatPrefix, message);
+    // Messages are the per-message path, written by hand; events are rare.
+    const frame = message.kind === undefined ? encodeChatFrame(this.#chatPrefix, message) : encodeFrame(toFrame(message));
     for (const sub of this.subscribers) sub.deliver(message.id, frame);
   }
 }

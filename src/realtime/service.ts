@@ -1,5 +1,5 @@
 import type { PresenceUser } from '../broker/types.js';
-import type { AppendResult, HistoryQuery, Room, StoredMessage } from '../store/types.js';
+import type { HistoryQuery, Room, SearchPage, TimelineEntry } from '../store/types.js';
 
 /**
  * What the HTTP layer may ask of the realtime core. The hub implements it, so a message published
@@ -8,15 +8,22 @@ import type { AppendResult, HistoryQuery, Room, StoredMessage } from '../store/t
  */
 export interface ChatService {
   /** Stores `data` in `room` as `user` and fans it out to the room's subscribers on every node. */
-  publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<AppendResult>;
+  publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }>;
   /** The room, when `user` may read and write it. */
   accessibleRoom(user: PresenceUser, room: string): Promise<Room>;
   /**
-   * Messages of the room the user may read, oldest first; `more` is true when older ones exist (for
-   * `before`) or newer ones (for `after`). `gap` is true when `after` is given and some messages
-   * after it are no longer kept (HISTORY_KEEP).
+   * Messages of the room the user may read, oldest first, in their current state; with `after`, the
+   * room's timeline itself (messages and edit, delete and react events). `more` is true when older
+   * ones exist (for `before`) or newer ones (for `after`). `gap` is true when `after` is given and
+   * some entries after it are no longer kept (HISTORY_KEEP). `lastId` (a page without `after`): the
+   * room's newest id when the page was read; every event up to it is folded into its messages.
    */
-  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: StoredMessage[]; more: boolean; gap?: boolean }>;
+  history(user: PresenceUser, room: string, query: HistoryQuery): Promise<{ data: TimelineEntry[]; more: boolean; gap?: boolean; lastId?: number }>;
+  /**
+   * Messages of the rooms the user may read (or of `room`: not_found or forbidden otherwise) that
+   * match `q`, newest first; bad_request when `q` has nothing to look for.
+   */
+  search(user: PresenceUser, query: { q: string; room?: string; before?: number; limit: number }): Promise<SearchPage>;
   /** Who is in the room now. */
   presence(room: string): Promise<PresenceUser[]>;
   /**
@@ -26,4 +33,10 @@ export interface ChatService {
   roomCreated(room: Room): Promise<void>;
   /** Tells a user, on every node, that they were added to the room. */
   memberAdded(room: Room, userId: number): Promise<void>;
+  /**
+   * The user's session `session` (or, without it, every session of theirs) has ended in the store:
+   * their WebSocket connections of it are closed with 4001, on this node at once and on the others
+   * through the broker. Resolves once that is under way; a broker that is down is logged, not thrown.
+   */
+  endSessions(userId: number, session?: string): Promise<void>;
 }

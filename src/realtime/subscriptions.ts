@@ -5,7 +5,7 @@
  */
 import type { Broker, RoomEvent } from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
-import type { StoredMessage, Store } from '../store/types.js';
+import type { Store, TimelineEntry } from '../store/types.js';
 import type { ClientConnection } from './connection.js';
 import { missingAfter, toFrame } from './history.js';
 import { RoomChannel, Subscription } from './room-channel.js';
@@ -106,7 +106,7 @@ export class Subscriptions {
    * from this message on. A burst of DMs finds the subscription that the first one started; one that
    * overtook an earlier message on the way (another node's) moves its start back to that message.
    */
-  async deliverDirect(conns: ClientConnection[], message: StoredMessage): Promise<void> {
+  async deliverDirect(conns: ClientConnection[], message: TimelineEntry): Promise<void> {
     const starts: Promise<Subscription>[] = [];
     for (const conn of conns) {
       if (conn.closing) continue;

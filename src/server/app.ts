@@ -131,7 +131,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const scheme = config.tls ? 'https' : 'http';
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `${scheme}://${shownHost}:${port}`;
-  logger.info({ url, dataDir: config.dataDir, node: config.nodeId, ...backendNames(config) }, 'parley listening');
+  logger.info({ url, dataDir: config.dataDir, ...backendNames(config) }, 'parley listening');
   const idleCollector = startIdleCollector({
     ...IDLE_COLLECTOR_DEFAULTS,
     onCollect: ({ ms, heapBefore, heapAfter }) =>

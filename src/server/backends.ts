@@ -28,11 +28,17 @@ export async function createStore(config: Config, options: StoreOptions): Promis
   if (config.databaseUrl) {
     // While PostgreSQL is away the store rejects calls with StoreUnavailableError and reconnects
     // by itself: nothing fatal. A connection it drops is worth a line in the log.
-    return PostgresStore.open(config.databaseUrl, {
+    const store = await PostgresStore.open(config.databaseUrl, {
       // The message and code only: pg's errors carry their connection, with its every statement.
       onConnectionError: (err) =>
         options.logger.warn({ error: err.message, code: (err as { code?: unknown }).code }, 'lost a PostgreSQL connection; the pool opens a new one when needed'),
     });
+    // Messages stored before search existed get their search keys now, without holding up the start.
+    store.indexOlderMessages().then(
+      (count) => count > 0 && options.logger.info({ count }, 'indexed older messages for search'),
+      (err: unknown) => options.logger.warn({ err }, 'could not index older messages for search; the next start tries again'),
+    );
+    return store;
   }
   return WorkerStore.open(join(config.dataDir, DB_FILE), {
     onFailure: (err) => {

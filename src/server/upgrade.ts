@@ -89,6 +89,11 @@ export class UpgradeRouter {
     if (req.method !== 'GET') return refuseWith(405, 'method_not_allowed', 'a WebSocket handshake is a GET request');
     if (!this.#accepting) return refuseWith(503, 'unavailable', 'the server is shutting down');
     if (this.connections >= config.maxConnections) return refuseWith(503, 'unavailable', 'the server is at its connection limit');
+    // Echo needs no session: without a share of its own, anyone could fill the server's limit with
+    // echo sockets and lock the chat's users out.
+    if (path === '/ws/echo' && this.#echo.size >= echoLimit(config.maxConnections)) {
+      return refuseWith(503, 'unavailable', 'the echo endpoint is at its connection limit');
+    }
     // The place is held from the check on: the session lookup is async, and a burst of upgrades
     // would all pass the check meanwhile. handleUpgrade calls back synchronously, so once #accept
     // is done the upgrade is either a connection that counts itself or nothing.
@@ -106,7 +111,11 @@ export class UpgradeRouter {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         socket.off('error', destroySocket);
         this.#echo.add(ws);
-        ws.once('close', () => this.#echo.delete(ws));
+        this.deps.metrics.echoConnections.set(this.#echo.size);
+        ws.once('close', () => {
+          this.#echo.delete(ws);
+          this.deps.metrics.echoConnections.set(this.#echo.size);
+        });
         serveEcho(ws, ip, logger);
       });
       return;
@@ -116,16 +125,18 @@ export class UpgradeRouter {
     if (!originAllowed(req.headers.origin, config.allowedOrigins, scheme, requestHost(req, config.trustProxy))) {
       return refuseWith(403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
     }
-    const user = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);
-    if (!user) {
-      const message = tokenFromRequest(req.headers, req.url) ? 'session is invalid or expired' : 'sign in first: no session token';
+    // One store read: the session, with its user.
+    const session = await resolveSession(this.deps.store, this.deps.secret, req.headers, req.url);
+    if (!session) {
+      const message = tokenFromRequest(req.headers, req.url) ? 'session is invalid, ended or expired' : 'sign in first: no session token';
       return refuseWith(401, 'unauthorized', message);
     }
     if (socket.destroyed) return;
+    const { user } = session;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       // From here ws handles the socket's errors itself.
       socket.off('error', destroySocket);
-      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name }, user.guest, ip);
+      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name }, user.guest, session.id, ip);
     });
   }
 
@@ -134,6 +145,11 @@ export class UpgradeRouter {
     for (const ws of this.#echo) ws.terminate();
     this.#wss.close();
   }
+}
+
+/** Echo connections allowed at once: a tenth of MAX_CONNECTIONS (at least one). */
+export function echoLimit(maxConnections: number): number {
+  return Math.max(1, Math.floor(maxConnections / 10));
 }
 
 /** A socket error during or after the handshake: drop the socket (the close handlers clean up). */

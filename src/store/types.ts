@@ -11,6 +11,18 @@ export interface User {
   guest: boolean;
 }
 
+/**
+ * A signed-in session: what a token names (with its signature) besides the user. Ending it ends the
+ * token at once, on every node: each request and each upgrade looks it up.
+ */
+export interface Session {
+  /** Random, unguessable (128 bits, base64url). */
+  id: string;
+  user: User;
+  /** Milliseconds since the epoch; the token's `exp`. */
+  expiresAt: number;
+}
+
 /** A user plus what only sign-in needs. */
 export interface UserRecord extends User {
   /** scrypt hash string; null for guests. */
@@ -29,30 +41,164 @@ export interface Room {
   lastId: number;
 }
 
-/** A stored chat message. `id` is the room's sequence number: 1, 2, 3… with no gaps. */
+/**
+ * A stored chat message. `id` is the room's sequence number: 1, 2, 3… with no gaps, shared with the
+ * room's timeline events (edit, delete, react).
+ */
 export interface StoredMessage {
+  /** Absent: a chat message (events have a kind). */
+  kind?: undefined;
   room: string;
   id: number;
   user: { id: number; name: string };
+  /** The text as it reads now: the last edit's, or "" once deleted (the text is erased). */
   data: string;
   /** Milliseconds since the epoch, set by the server when stored. */
   ts: number;
   /** The client's id for the message, when it gave one. */
   cid?: string;
+  /** The id of the message of the same room that this one answers. */
+  reply?: number;
+  /** The users its `@name`s named (resolved when it was sent), in the order named. */
+  mentions?: number[];
+  /** The ts of its last edit. */
+  edited?: number;
+  deleted?: true;
+  /**
+   * Who reacted with what: user ids in the order they reacted, emoji in the order of their oldest
+   * reaction. Only in folded pages (Store.messages); the timeline (Store.history) carries react events.
+   */
+  reactions?: Record<string, number[]>;
 }
 
+/** Message `target` now reads `data` (its author changed it). */
+export interface StoredEdit {
+  kind: 'edit';
+  room: string;
+  id: number;
+  user: { id: number; name: string };
+  target: number;
+  /** The new text; "" once the target is deleted (every text of a deleted message is erased). */
+  data: string;
+  ts: number;
+  cid?: string;
+}
+
+/** Message `target` was deleted. */
+export interface StoredDelete {
+  kind: 'delete';
+  room: string;
+  id: number;
+  user: { id: number; name: string };
+  target: number;
+  ts: number;
+  cid?: string;
+}
+
+/** `user` added (`on`) or took back an emoji reaction to message `target`. */
+export interface StoredReact {
+  kind: 'react';
+  room: string;
+  id: number;
+  user: { id: number; name: string };
+  target: number;
+  emoji: string;
+  on: boolean;
+  ts: number;
+  cid?: string;
+}
+
+/** A change of a room's timeline other than a new message. */
+export type TimelineEvent = StoredEdit | StoredDelete | StoredReact;
+/** Everything that takes an id of a room's sequence: a message or an event. */
+export type TimelineEntry = StoredMessage | TimelineEvent;
+
+/** A new chat message. */
 export interface NewMessage {
+  kind?: undefined;
   room: string;
   user: { id: number; name: string };
   data: string;
   cid?: string;
   ts: number;
+  /** Must name a message of the same room (refused not_found otherwise). */
+  reply?: number;
+  mentions?: number[];
 }
 
-/** What appending one message produced. `duplicate` is true when (room, user, cid) was stored before. */
-export interface AppendResult {
-  message: StoredMessage;
-  duplicate: boolean;
+export interface NewEdit {
+  kind: 'edit';
+  room: string;
+  user: { id: number; name: string };
+  target: number;
+  data: string;
+  cid?: string;
+  ts: number;
+}
+
+export interface NewDelete {
+  kind: 'delete';
+  room: string;
+  user: { id: number; name: string };
+  target: number;
+  cid?: string;
+  ts: number;
+  /** The user may delete others' messages too (the hub's access decision: a moderator); else the author only. */
+  anyAuthor?: boolean;
+}
+
+export interface NewReact {
+  kind: 'react';
+  room: string;
+  user: { id: number; name: string };
+  target: number;
+  emoji: string;
+  on: boolean;
+  cid?: string;
+  ts: number;
+}
+
+/** What appendMessages stores: a message or an event. */
+export type NewEntry = NewMessage | NewEdit | NewDelete | NewReact;
+
+/** Why one entry of a batch was not stored; the rest of the batch is not affected. */
+export interface Refusal {
+  code: 'not_found' | 'forbidden';
+  message: string;
+}
+
+/**
+ * What appending one entry produced: stored (`duplicate` is true when (room, user, cid) was stored
+ * before, and `message` is that earlier entry), or refused.
+ */
+export type AppendResult =
+  | { message: TimelineEntry; duplicate: boolean; refused?: undefined }
+  | { refused: Refusal; message?: undefined; duplicate?: undefined };
+
+/** Messages in their current state, read at one moment: when the room's newest id was `lastId`. */
+export interface MessagesPage {
+  data: StoredMessage[];
+  lastId: number;
+}
+
+/** A search (see search-text.ts for what matches). */
+export interface SearchQuery {
+  /** Who searches: only the rooms they can read (listRooms) are searched. */
+  userId: number;
+  /** The query, as the user typed it. */
+  q: string;
+  /** Only this room (the caller has checked that the user may read it). */
+  room?: string;
+  /** Only messages with a ts below this. */
+  before?: number;
+  /** At least this many results when there are (a page never splits messages that share a ts). */
+  limit: number;
+}
+
+/** Messages that match, newest first (by ts), in their current text; `more` when older ones match. */
+export interface SearchPage {
+  data: StoredMessage[];
+  more: boolean;
 }
 
 export interface HistoryQuery {
@@ -64,11 +210,11 @@ export interface HistoryQuery {
   limit: number;
 }
 
-/** Thrown by createUser when the name is taken (case-insensitive among registered accounts). */
+/** Thrown by createUser when the name is taken, or looks like a taken one (see Store.createUser). */
 export class NameTakenError extends Error {
   readonly code = 'name_taken';
   constructor(name: string) {
-    super(`the name "${name}" is taken`);
+    super(`the name "${name}" is taken, or looks too much like a name that is`);
   }
 }
 
@@ -103,14 +249,38 @@ export interface Store {
   // --- accounts ---
   /**
    * Creates an account. A registered account's name (passwordHash not null) must be unique among
-   * registered accounts, compared case-insensitively after NFC normalisation: NameTakenError.
-   * A guest (passwordHash null, guest true) may not take a registered name either: NameTakenError.
-   * Two guests may share a name; they are different users with different ids.
+   * registered accounts, compared case-insensitively after NFC normalisation (nameKey), and must not
+   * look like one either (either of its nameSkeletons is a registered account's): NameTakenError.
+   * A guest (passwordHash null, guest true) may not take a registered name or a look-alike of one
+   * either: NameTakenError. Two guests may share a name; they are different users with different ids.
    */
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User>;
   /** The registered (non-guest) account with this name, case-insensitive. */
   findRegisteredUser(name: string): Promise<UserRecord | undefined>;
   getUser(id: number): Promise<User | undefined>;
+  /**
+   * Users whose name starts with `prefix`, compared by name key (nameKey: case and composition do
+   * not matter): registered accounts first, then guests, each by name then id; at most `limit`.
+   */
+  findUsers(prefix: string, limit: number): Promise<User[]>;
+  /**
+   * Sets a registered account's password hash, and ends every session of the account (a password
+   * that was guessed or leaked must not leave its sessions behind). Does nothing for an unknown id.
+   */
+  setPassword(userId: number, passwordHash: string): Promise<void>;
+
+  // --- sessions ---
+  /**
+   * Starts a session of the user, valid until `expiresAt`, and returns it. Also forgets sessions
+   * that have expired (of anyone). Rejects for an unknown user.
+   */
+  createSession(userId: number, expiresAt: number): Promise<Session>;
+  /** The session with its user, while it has not ended and `now` is before its expiry. */
+  getSession(id: string, now: number): Promise<Session | undefined>;
+  /** Ends one session (logout). Ending one that is gone is fine. */
+  endSession(id: string): Promise<void>;
+  /** Ends every session of the user (a ban, say). */
+  endUserSessions(userId: number): Promise<void>;
 
   // --- rooms ---
   /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */
@@ -129,16 +299,38 @@ export interface Store {
    */
   ensureDirectRoom(a: number, b: number): Promise<Room>;
 
-  // --- messages ---
+  // --- timeline: messages and events ---
   /**
-   * Stores a batch of messages in one transaction, in array order, assigning each room's next ids.
-   * A message whose (room, user.id, cid) was stored before is not stored again: its result carries the
-   * earlier message and duplicate = true. Results are in the order of the input.
+   * Stores a batch of entries (messages and events) in one transaction, in array order, assigning
+   * each room's next ids. An entry whose (room, user.id, cid) was stored before is not stored again:
+   * its result carries the earlier entry and duplicate = true (messages and events share the cid
+   * space). Results are in the order of the input.
+   *
+   * Each event (and a message's reply) is checked in the same transaction, against the timeline as
+   * the entries before it left it, and refused on its own when it does not hold: a target that is
+   * not a message of the room, or is deleted (`not_found`; a reply may answer a deleted message);
+   * an edit, or a delete without anyAuthor, by someone else than its author (`forbidden`); a react
+   * off that the user has not on (`not_found`); a react on of a 21st different emoji
+   * (`forbidden`). A react on that the user has already on is not stored again: its result is the
+   * event that put it on, as a duplicate. Each stored event is folded into its target in the same
+   * transaction (its text and `edited`; `deleted`, with every text of the message erased and its
+   * reactions and mentions dropped; the reactions), so folded pages cost no more than plain ones.
+   *
    * Rejects the whole batch with NoSuchRoomError if a room is missing.
    */
-  appendMessages(batch: NewMessage[]): Promise<AppendResult[]>;
-  /** Messages of a room, oldest first, filtered by the query. */
-  history(room: string, query: HistoryQuery): Promise<StoredMessage[]>;
+  appendMessages(batch: NewEntry[]): Promise<AppendResult[]>;
+  /**
+   * The room's timeline, oldest first, filtered by the query: messages (their text as it reads now,
+   * `edited` and `deleted` folded in, no reactions) and events, each by its id. What a replay sends.
+   */
+  history(room: string, query: HistoryQuery): Promise<TimelineEntry[]>;
+  /**
+   * The room's messages in their current state (edits, deletions and reactions folded in), oldest
+   * first; events are not listed. `before` and `after` bound ids, and `limit` counts messages.
+   * Read in one snapshot with `lastId`, the room's newest id then: every event up to it is folded
+   * in, none after it.
+   */
+  messages(room: string, query: HistoryQuery): Promise<MessagesPage>;
   /** The smallest id still kept in the room, or undefined when no message is kept. */
   oldestKeptId(room: string): Promise<number | undefined>;
   /**
@@ -151,8 +343,30 @@ export interface Store {
    * none: where a client's history and a store that went back in time (a restored backup) agree.
    */
   lastIdBefore(room: string, ts: number): Promise<number>;
-  /** Deletes the room's oldest messages so that at most `keep` remain. Returns how many were deleted. */
+  /** Deletes the room's oldest entries so that at most `keep` remain. Returns how many were deleted. */
   prune(room: string, keep: number): Promise<number>;
+
+  /**
+   * Messages (not deleted) of the rooms the user can read that match the query, newest first by ts:
+   * the `limit` newest below `before`, and with them every other one that shares the ts of the
+   * oldest, so that asking again with `before` = that ts misses and repeats none. Edited messages
+   * are found by their new text, deleted ones not at all. The page's messages carry no reactions.
+   */
+  search(query: SearchQuery): Promise<SearchPage>;
+
+  // --- read markers and names ---
+  /**
+   * Records that the user read the room up to `id` (at most the room's lastId), keeping the highest
+   * marker. Resolves the new marker when it went up, undefined when it stayed (or the room is missing).
+   */
+  setReadMarker(userId: number, room: string, id: number): Promise<number | undefined>;
+  /** The user's read markers in the rooms they can see (listRooms), by room. */
+  readMarkers(userId: number): Promise<Record<string, number>>;
+  /**
+   * The users whose name key (nameKey) is one of `keys`: registered accounts, or with `membersOf`,
+   * the members of that room (guests included).
+   */
+  usersByNameKeys(keys: string[], options?: { membersOf?: string }): Promise<User[]>;
 
   /** Whether the store answers (for /readyz). */
   ping(): Promise<boolean>;

@@ -96,6 +96,19 @@ test('a private room and a DM are visible to their members only', async () => {
     assert.equal(await carol.page.getByText('the plan is ready').count(), 0);
     assert.equal(await carol.page.getByText('psst, just between us').count(), 0);
 
+    // Alice has never met Carol in a room: she finds her by name and invites her.
+    await alice.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
+    await alice.page.getByRole('searchbox', { name: 'Find someone by name' }).fill('car');
+    await alice.page.getByRole('button', { name: 'Invite Carol' }).waitFor();
+    // The server's answer marks her as a guest.
+    await alice.page.locator('.users .other-room', { hasText: 'Carol' }).locator('.badge', { hasText: 'guest' }).waitFor();
+    assert.equal(await alice.page.getByRole('button', { name: 'Invite Bob' }).count(), 0, 'only those whose name starts with "car"');
+    await screenshot(alice.page, 'invite-search');
+    await alice.page.getByRole('button', { name: 'Invite Carol' }).click();
+    await alice.page.getByText('Carol can now see this room.').waitFor();
+    await carol.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
+    await waitForMessage(carol.page, 'the plan is ready');
+
     // Bob leaves the private room: it leaves his list, and stays gone after a reload.
     await bob.page.locator('.rooms .room-item', { hasText: 'secret-plans' }).click();
     await bob.page.getByRole('button', { name: 'Leave room' }).click();

@@ -11,7 +11,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -66,18 +66,6 @@ export function postgresBinDir(): string {
   const dir = versions.map((v) => join(root, String(v), 'bin')).find((d) => existsSync(join(d, 'pg_ctl')));
   if (!dir) throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/N/bin/pg_ctl): apt-get install postgresql, or set PG_BIN');
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const asRoot = process.getuid?.() === 0;

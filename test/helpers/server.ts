@@ -2,6 +2,12 @@
  * Starts the real Parley server for a test: in this process (startTestServer) or as a child
  * process that can be killed (spawnServer). Both listen on 127.0.0.1 on a free port with a fresh
  * data dir, and stop when the test calls close()/kill().
+ *
+ * With PARLEY_TEST_BACKEND=postgres, every server that is not given a DATABASE_URL runs on
+ * PostgreSQL and Redis instead of SQLite and the in-process broker: a database of its own on one
+ * throw-away PostgreSQL of the test process, and a Redis of its own (pub/sub channels are shared
+ * by every database of a Redis). A server started again on the same data dir gets the same ones,
+ * as a node restarted on its machine would. `npm test` runs the delivery and protocol files so.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -12,6 +18,8 @@ import { createInterface } from 'node:readline';
 import { loadConfig, settings as settingSpecs, type SettingName } from '../../src/server/config.js';
 import { startParley } from '../../src/server/app.js';
 import { freePort } from './free-port.js';
+import { startPostgres, type PostgresServer } from './postgres.js';
+import { startRedis } from './redis.js';
 import { watchProcess } from './watchdog.js';
 
 export { freePort };
@@ -32,9 +40,31 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'parley-test-'));
 }
 
+/** Which store and broker test servers use: 'sqlite' (the default: SQLite, in-process) or 'postgres' (PostgreSQL + Redis). */
+export const testBackend = process.env.PARLEY_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+let postgres: Promise<PostgresServer> | undefined;
+const backends = new Map<string, Promise<Settings>>();
+
+/** DATABASE_URL and REDIS_URL for a server on `dataDir`, in the postgres mode and unless it has its own. */
+function backendSettings(dataDir: string, settings: Settings): Promise<Settings> {
+  if (testBackend === 'sqlite' || settings.DATABASE_URL !== undefined) return Promise.resolve({});
+  let found = backends.get(dataDir);
+  if (!found) {
+    found = (async () => {
+      const database = await (postgres ??= startPostgres()).then((pg) => pg.createDatabase());
+      const redis = await startRedis();
+      return { DATABASE_URL: database.url, REDIS_URL: redis.url };
+    })();
+    backends.set(dataDir, found);
+  }
+  return found;
+}
+
 export async function startTestServer(settings: Settings = {}): Promise<TestServer> {
   const dataDir = settings.DATA_DIR ?? tempDataDir();
-  const config = loadConfig({}, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...settings, DATA_DIR: dataDir });
+  const backend = await backendSettings(dataDir, settings);
+  const config = loadConfig({}, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...backend, ...settings, DATA_DIR: dataDir });
   const server = await startParley(config);
   return {
     url: `http://127.0.0.1:${server.port}`,
@@ -76,7 +106,7 @@ const fromSources = [process.execPath, '--import', 'tsx', join(repoRoot, 'src/cl
 export async function spawnServer(settings: Settings & { DATA_DIR: string; PORT: string }, options: SpawnOptions = {}): Promise<SpawnedServer> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (options.inheritSettings === false) for (const name of Object.keys(settingSpecs)) delete env[name];
-  Object.assign(env, { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...settings });
+  Object.assign(env, { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(await backendSettings(settings.DATA_DIR, settings)), ...settings });
   const [command, ...args] = options.command ?? fromSources;
   const output = options.output ?? 'inherit';
   const child = spawn(command!, [...args, 'serve'], {

@@ -114,6 +114,35 @@ describe('limits and liveness', () => {
     }
   });
 
+  it('keeps echo sockets, which need no session, to a tenth of MAX_CONNECTIONS, so they cannot lock the chat out', async () => {
+    const server = await startTestServer({ MAX_CONNECTIONS: '20' });
+    const echoes: WebSocket[] = [];
+    try {
+      const echoStatus = () =>
+        new Promise<number>((resolve, reject) => {
+          const ws = new WebSocket(`${server.wsUrl}/ws/echo`);
+          ws.once('open', () => {
+            echoes.push(ws);
+            resolve(101);
+          });
+          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          ws.once('error', reject);
+        });
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push(await echoStatus());
+      assert.deepEqual(statuses, [101, 101, 503, 503, 503], 'two echo sockets, a tenth of 20');
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /^parley_echo_connections 2$/m);
+      const u = await signInGuest(server.url, 'chatter');
+      const chats = await upgradeBurst(server.port, u.token, 18);
+      assert.equal(chats.opened.length, 18, 'the chat still has the rest of the places');
+      for (const socket of chats.opened) socket.destroy();
+    } finally {
+      for (const ws of echoes) ws.terminate();
+      await server.close();
+    }
+  });
+
   it('cuts off a peer that does not answer pings', async () => {
     const server = await startTestServer({ HEARTBEAT_MS: '1000' });
     try {

@@ -204,7 +204,7 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(err2.cid, 'nf');
   });
 
-  it('keeps private rooms to their members for join, chat and history', async () => {
+  it('keeps private rooms to their members, and answers a non-member as if the room did not exist', async () => {
     const room = 'secret';
     const res = await fetch(`${server.url}/api/rooms`, {
       method: 'POST',
@@ -214,9 +214,17 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(res.status, 201);
     const c = await connect(carol);
     assert.ok(!(c.frames[0]!.rooms as string[]).includes(room));
-    for (const msg of [{ type: 'join', room }, { type: 'chat', room, data: 'x', cid: 'p' }, { type: 'history', room }]) {
-      c.send(msg);
-      assert.equal((await c.next('error')).code, 'forbidden');
+    // The same frame to a private room and to a missing one gets the same error, but for the name.
+    const missing = 'no-such-secret';
+    const refusal = async (frame: Record<string, unknown>) => {
+      c.send(frame);
+      const { type, code, message, cid } = await c.next('error');
+      return { type, code, message: String(message).replace(String(frame.room), 'ROOM'), cid };
+    };
+    for (const frame of [{ type: 'join' }, { type: 'chat', data: 'x', cid: 'p' }, { type: 'history' }, { type: 'typing' }]) {
+      const forPrivate = await refusal({ ...frame, room });
+      assert.deepEqual(forPrivate, await refusal({ ...frame, room: missing }), `${frame.type}`);
+      assert.equal(forPrivate.code, 'not_found');
     }
     const a = await connect(alice);
     assert.ok((a.frames[0]!.rooms as string[]).includes(room));
@@ -238,9 +246,9 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal((await a.next('chat', (f) => f.data === 'back')).room, ack.room);
     const c = await connect(carol);
     c.send({ type: 'history', room: ack.room });
-    assert.equal((await c.next('error')).code, 'forbidden');
+    assert.equal((await c.next('error')).code, 'not_found');
     c.send({ type: 'join', room: ack.room });
-    assert.equal((await c.next('error')).code, 'forbidden');
+    assert.equal((await c.next('error')).code, 'not_found');
   });
 
   it('tells every connection of a new public room, and only the invited user of a private room they were added to', async () => {
@@ -283,6 +291,24 @@ describe('chat protocol on /ws/chat', () => {
     const oldest = await a.next('history');
     assert.deepEqual((oldest.data as Array<{ id: number }>).map((m) => m.id), [1]);
     assert.equal(oldest.more, false);
+  });
+
+  it('echoes a history request\'s rid in its answer and in an error about it, and no other error', async () => {
+    const a = await connect(alice);
+    a.send({ type: 'history', room: 'lobby', limit: 1, rid: 'r-1' });
+    const page = await a.next('history');
+    assert.equal(page.rid, 'r-1');
+    a.send({ type: 'history', room: 'nowhere', rid: 'r-2' });
+    const refused = await a.next('error');
+    assert.equal(refused.code, 'not_found');
+    assert.equal(refused.rid, 'r-2');
+    a.send({ type: 'history', room: 'lobby', limit: 0, rid: 'r-3' });
+    const bad = await a.next('error');
+    assert.equal(bad.code, 'bad_request');
+    assert.equal(bad.rid, 'r-3');
+    a.send({ type: 'join', room: 'nowhere' });
+    const other = await a.next('error');
+    assert.equal(other.rid, undefined);
   });
 
   it('relays typing to the others in the room', async () => {

@@ -24,7 +24,8 @@ describe('parley chat --json', () => {
     try {
       await eve.waitFor((e) => e.type === 'list' && e.room === 'lobby', 'eve in lobby');
       eve.send('/join secret');
-      await eve.waitFor((e) => e.type === 'error' && e.code === 'forbidden', 'the refusal');
+      // A private room is, to a non-member, a room that does not exist (and cannot be created either).
+      await eve.waitFor((e) => e.type === 'error' && e.code === 'not_found', 'the refusal');
       const back = await eve.waitFor((e) => e.type === 'current', 'back in a room');
       assert.equal(back.room, 'lobby');
       eve.send('still here');

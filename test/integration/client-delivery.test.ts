@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, rmSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { ParleyClient, ParleyError, createRoom, fetchMessages, signIn, type Ack, type ChatMessage } from '../../src/client/index.js';
+import { ParleyClient, ParleyError, createRoom, fetchMessages, logout, signIn, type Ack, type ChatMessage } from '../../src/client/index.js';
+import { CuttableProxy } from '../helpers/cuttable-proxy.js';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,51 +20,14 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): 
   }
 }
 
-/** A TCP proxy in front of the server whose connections the test can cut, or refuse for a while. */
-class CuttableProxy {
-  #server: Server;
-  #sockets = new Set<Socket>();
-  refusing = false;
-  port = 0;
-  cuts = 0;
-
-  constructor(targetPort: number) {
-    this.#server = createServer((client) => {
-      if (this.refusing) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(targetPort, '127.0.0.1');
-      for (const [a, b] of [
-        [client, upstream],
-        [upstream, client],
-      ] as const) {
-        this.#sockets.add(a);
-        a.pipe(b);
-        a.on('error', () => b.destroy());
-        a.on('close', () => {
-          this.#sockets.delete(a);
-          b.destroy();
-        });
-      }
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.#server.address() as { port: number }).port;
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  /** Destroys every proxied connection, as a network failure would. */
-  cut(): void {
-    this.cuts += 1;
-    for (const s of this.#sockets) s.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+/** Writes the texts to lobby with a client of its own, so that no retry of an earlier send gets mixed in. */
+async function writeToLobby(url: string, token: string, texts: string[]): Promise<void> {
+  const writer = new ParleyClient({ url, token });
+  writer.connect();
+  try {
+    for (const text of texts) await writer.send('lobby', text);
+  } finally {
+    writer.close();
   }
 }
 
@@ -345,16 +308,7 @@ describe('ParleyClient against the real server', () => {
     const ann = await signIn.guest(server.url, 'ann');
     const bob = await signIn.guest(server.url, 'bob');
     const reader = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
-    /** Bob writes with a client of his own each time, so that no retry of an earlier send gets mixed in. */
-    const write = async (texts: string[]) => {
-      const writer = new ParleyClient({ url: server.url, token: bob.token });
-      writer.connect();
-      try {
-        for (const text of texts) await writer.send('lobby', text);
-      } finally {
-        writer.close();
-      }
-    };
+    const write = (texts: string[]) => writeToLobby(server.url, bob.token, texts);
     try {
       const got: string[] = [];
       const rewinds: Array<{ room: string; lastId: number }> = [];
@@ -399,15 +353,7 @@ describe('ParleyClient against the real server', () => {
     const ann = await signIn.guest(server.url, 'ann');
     const bob = await signIn.guest(server.url, 'bob');
     const reader = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
-    const write = async (url: string, texts: string[]) => {
-      const writer = new ParleyClient({ url, token: bob.token });
-      writer.connect();
-      try {
-        for (const text of texts) await writer.send('lobby', text);
-      } finally {
-        writer.close();
-      }
-    };
+    const write = (url: string, texts: string[]) => writeToLobby(url, bob.token, texts);
     try {
       const got: string[] = [];
       const rewinds: Array<{ room: string; lastId: number }> = [];
@@ -443,6 +389,25 @@ describe('ParleyClient against the real server', () => {
     }
   });
 
+  it('stops for good, without trying again, when its session is ended (logged out from another window)', async () => {
+    const server = await startTestServer();
+    const ann = await signIn.guest(server.url, 'ann');
+    const client = new ParleyClient({ url: server.url, token: ann.token, reconnect: { minDelayMs: 10, maxDelayMs: 20 } });
+    try {
+      const states: string[] = [];
+      client.on('state', (s) => states.push(s.state));
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on('closed', resolve));
+      client.connect();
+      await waitFor(() => client.state === 'open', 'open');
+      await logout(server.url, ann.token);
+      assert.equal((await closed).code, 401);
+      assert.ok(!states.includes('reconnecting'), `no reconnect with a token that is refused (${states.join(', ')})`);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
   it('stops for good on 401, and rejects sends the server refuses with their code', async () => {
     const server = await startTestServer({ RATE_LIMIT: '0', MAX_TEXT: '20' });
     const ann = await signIn.guest(server.url, 'ann');
@@ -463,7 +428,7 @@ describe('ParleyClient against the real server', () => {
       await assert.rejects(a.send('lobby', 'x'.repeat(21)), (e: unknown) => e instanceof ParleyError && e.code === 'too_large');
       await createRoom(server.url, 'secret', { private: true, token: ann.token });
       await a.send('secret', 'members only');
-      await assert.rejects(b.send('secret', 'let me in'), (e: unknown) => e instanceof ParleyError && e.code === 'forbidden');
+      await assert.rejects(b.send('secret', 'let me in'), (e: unknown) => e instanceof ParleyError && e.code === 'not_found');
       assert.equal(a.pendingSends + b.pendingSends, 0);
     } finally {
       stranger.close();

@@ -118,4 +118,37 @@ describe('npm run cluster', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
+
+  it('stops everything when npm, which started it, is sent SIGTERM (npm does not pass it on)', { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    // Its own process group, so that the test can tell what is left once npm alone is gone.
+    const npm = spawn('npm', ['run', 'cluster', '--', '--from-sources', '--nodes', '1', '--port', String(port)], {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    npm.stdout.on('data', (d) => (out += d));
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('Parley cluster ready')) {
+        assert.ok(Date.now() < deadline && npm.exitCode === null, `the cluster did not start:\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      process.kill(npm.pid!, 'SIGTERM');
+      const stopBy = Date.now() + 30_000;
+      while (!(await refused(`${url}/healthz`))) {
+        assert.ok(Date.now() < stopBy, 'nginx still answers 30 s after npm was sent SIGTERM');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      // Whatever is left of the group (nothing, when it works).
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
 });

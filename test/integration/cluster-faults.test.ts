@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRoom, fetchMessages, ParleyClient, signIn, type ChatMessage } from '../../src/client/index.js';
+import { createRoom, fetchTimeline, ParleyClient, signIn, type ChatMessage } from '../../src/client/index.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { ChatClient, type Frame } from '../helpers/chat-client.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -112,8 +112,9 @@ async function checkDelivery(room: string, acks: Map<number, string>, subscriber
   const stored: ChatMessage[] = [];
   const { token } = await signIn.guest(cluster.url, `${room}-auditor`);
   for (;;) {
-    const page = await fetchMessages(cluster.url, room, { after: stored.at(-1)?.id ?? 0, limit: 100, token });
-    stored.push(...page.data);
+    const page = await fetchTimeline(cluster.url, room, { after: stored.at(-1)?.id ?? 0, limit: 100, token });
+    // Nothing here edits, deletes or reacts: the timeline is messages only.
+    stored.push(...(page.data as ChatMessage[]));
     if (!page.more || page.data.length === 0) break;
   }
   assert.deepEqual(stored.map((m) => [m.id, m.data]), expected, 'the history has every acked message');
@@ -198,7 +199,7 @@ describe('three nodes when the shared services fail', () => {
       const at = Date.now();
       await until(() => readers.every((r) => r.chats.length === 1), 'every node to deliver the message from the store', 4000);
       const waited = Date.now() - at;
-      for (const r of readers) assert.deepEqual(r.chats.map((m) => [m.id, m.data]), [[stored!.message.id, 'stored, never published']]);
+      for (const r of readers) assert.deepEqual(r.chats.map((m) => [m.id, m.data]), [[stored!.message!.id, 'stored, never published']]);
       assert.ok(waited < 3500, `found in ${waited} ms`);
     } finally {
       await store.close();

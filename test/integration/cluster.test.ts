@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRoom, fetchMessages, ParleyClient, signIn, type ChatMessage } from '../../src/client/index.js';
+import { createRoom, fetchTimeline, ParleyClient, signIn, type ChatMessage } from '../../src/client/index.js';
 import { ChatClient, type Frame } from '../helpers/chat-client.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 
@@ -85,8 +85,9 @@ const memberNames = (user: User, room: string) => user.client.members(room).map(
 async function history(room: string, token: string): Promise<ChatMessage[]> {
   const all: ChatMessage[] = [];
   for (;;) {
-    const page = await fetchMessages(cluster.url, room, { after: all.at(-1)?.id ?? 0, limit: 100, token });
-    all.push(...page.data);
+    const page = await fetchTimeline(cluster.url, room, { after: all.at(-1)?.id ?? 0, limit: 100, token });
+    // Nothing here edits, deletes or reacts: the timeline is messages only.
+    all.push(...(page.data as ChatMessage[]));
     if (!page.more || page.data.length === 0) return all;
   }
 }

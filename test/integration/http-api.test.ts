@@ -77,7 +77,8 @@ describe('sign-in and sessions', () => {
   let server: TestServer;
   let base: string;
   before(async () => {
-    server = await startTestServer();
+    // These tests sign in more often than the sign-in limit allows one address (it has its own test).
+    server = await startTestServer({ SIGNIN_RATE: '0' });
     base = server.url;
   });
   after(() => server.close());
@@ -149,6 +150,17 @@ describe('sign-in and sessions', () => {
     assertError(await call(base, '/api/register', { json: { name: 'carol', password: 'another one' } }), 409, 'name_taken');
     assertError(await call(base, '/api/register', { json: { name: 'CAROL', password: 'another one' } }), 409, 'name_taken');
     assertError(await call(base, '/api/guest', { json: { name: 'cArOl' } }), 409, 'name_taken');
+  });
+
+  it('refuses with 409 a name that looks like a registered one: full-width, Cyrillic, dotless i, Turkish capital I', async () => {
+    await register(base, 'alina');
+    for (const name of ['ａｌｉｎａ', '\u0430lina', 'al\u0131na', 'AL\u0130NA']) {
+      assertError(await call(base, '/api/guest', { json: { name } }), 409, 'name_taken');
+      assertError(await call(base, '/api/register', { json: { name, password: 'another one' } }), 409, 'name_taken');
+    }
+    // Guests may still share a name that no account has, look-alike or not.
+    assert.equal((await guest(base, 'visitor')).user.name, 'visitor');
+    assert.equal((await guest(base, 'ｖｉｓｉｔｏｒ')).user.name, 'ｖｉｓｉｔｏｒ');
   });
 
   it('GET /api/me knows the session from a Bearer token or from the cookie', async () => {
@@ -372,6 +384,25 @@ describe('rooms and messages', () => {
   });
   after(() => server.close());
 
+  it('finds users by the start of their name, accounts before guests, for a signed-in user only', async () => {
+    const found = await call(base, `/api/users?q=${encodeURIComponent('AL')}`, { token: bob.token });
+    assert.equal(found.status, 200);
+    assert.deepEqual(found.body.users, [{ id: alice.user.id, name: 'alice', guest: false }]);
+    const chinese = await call(base, `/api/users?q=${encodeURIComponent('小')}&limit=5`, { token: alice.token });
+    assert.deepEqual(chinese.body.users, [{ id: carol.user.id, name: '小明', guest: true }]);
+    assert.deepEqual((await call(base, '/api/users?q=nobody-at-all', { token: alice.token })).body.users, []);
+    assertError(await call(base, '/api/users?q=al'), 401, 'unauthorized');
+    for (const [query, message] of [
+      ['', /^q /],
+      ['?q=%20%20', /q must not be empty/],
+      ['?q=a&limit=500', /limit must be/],
+    ] as const) {
+      const refused = await call(base, `/api/users${query}`, { token: alice.token });
+      assertError(refused, 400, 'bad_request');
+      assert.match(refused.body.error.message, message);
+    }
+  });
+
   it('lists the rooms a user can see, lobby included', async () => {
     const a = await call(base, '/api/rooms', { token: alice.token });
     assert.equal(a.status, 200);
@@ -411,9 +442,21 @@ describe('rooms and messages', () => {
     assert.equal(created.body.room.private, true);
     const path = '/api/rooms/secret-club/messages';
 
-    assertError(await call(base, path, { token: bob.token }), 403, 'forbidden');
-    assertError(await call(base, path, { token: bob.token, json: { data: 'let me in' } }), 403, 'forbidden');
-    assertError(await call(base, '/api/rooms/secret-club/members', { token: bob.token, json: { user: bob.user.id } }), 403, 'forbidden');
+    // A non-member gets what a missing room gets (but for the name), so private names stay unknown.
+    const asIfMissing = async (template: string, options: Call) => {
+      const forPrivate = await call(base, template.replace('ROOM', 'secret-club'), options);
+      const forMissing = await call(base, template.replace('ROOM', 'no-such-club'), options);
+      assertError(forPrivate, 404, 'not_found');
+      assert.deepEqual(
+        [forPrivate.status, JSON.stringify(forPrivate.body).replace('secret-club', 'ROOM')],
+        [forMissing.status, JSON.stringify(forMissing.body).replace('no-such-club', 'ROOM')],
+        template,
+      );
+    };
+    await asIfMissing('/api/rooms/ROOM/messages', { token: bob.token });
+    await asIfMissing('/api/rooms/ROOM/messages?after=0', { token: bob.token });
+    await asIfMissing('/api/rooms/ROOM/messages', { token: bob.token, json: { data: 'let me in' } });
+    await asIfMissing('/api/rooms/ROOM/members', { token: bob.token, json: { user: bob.user.id } });
     const bobsRooms = await call(base, '/api/rooms', { token: bob.token });
     assert.ok(!bobsRooms.body.rooms.some((r: { name: string }) => r.name === 'secret-club'));
 
@@ -438,7 +481,7 @@ describe('rooms and messages', () => {
     const nowBobs = await call(base, '/api/rooms', { token: bob.token });
     assert.ok(nowBobs.body.rooms.some((r: { name: string }) => r.name === 'secret-club'));
     // A new member may add others too; a non-member still may not.
-    assertError(await call(base, '/api/rooms/secret-club/members', { token: carol.token, json: { user: carol.user.id } }), 403, 'forbidden');
+    assertError(await call(base, '/api/rooms/secret-club/members', { token: carol.token, json: { user: carol.user.id } }), 404, 'not_found');
     assert.equal((await call(base, '/api/rooms/secret-club/members', { token: bob.token, json: { user: carol.user.id } })).status, 200);
     assert.equal((await call(base, path, { token: carol.token })).status, 200);
 
@@ -548,9 +591,12 @@ describe('rooms and messages', () => {
       const a = await call(base, path, { token: bob.token });
       assert.equal(a.status, 200, JSON.stringify(a.body));
       assert.deepEqual(a.body.data.map((m: { data: string }) => m.data), ['psst']);
-      assertError(await call(base, path, { token: carol.token }), 403, 'forbidden');
+      // Carol is not in the conversation: to her it does not exist.
+      assertError(await call(base, path, { token: carol.token }), 404, 'not_found');
     }
+    // Its members are told the real reason.
     assertError(await call(base, `/api/rooms/${room}/members`, { token: alice.token, json: { user: carol.user.id } }), 403, 'forbidden');
+    assertError(await call(base, `/api/rooms/${room}/members`, { token: carol.token, json: { user: carol.user.id } }), 404, 'not_found');
     const reply = await call(base, `/api/rooms/${encodeURIComponent(room)}/messages`, { token: bob.token, json: { data: 'hi back' } });
     assert.equal(reply.status, 201);
     assert.equal(reply.body.room, room);

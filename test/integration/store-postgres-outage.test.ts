@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { StoreUnavailableError, type NewMessage, type Store, type User } from '../../src/store/types.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { chats, messagesOf } from '../helpers/appended.js';
 
 let server: PostgresServer;
 before(async () => {
@@ -81,7 +82,7 @@ describe('PostgresStore when PostgreSQL goes away', () => {
         for (let n = 0, attempts = 0; (!stopping || pending.length > 0) && attempts < 5000; attempts++) {
           if (pending.length === 0) pending = Array.from({ length: 5 }, () => message('r', user, `m${++n}`, `c${n}`));
           try {
-            for (const r of await store.appendMessages(pending)) acked.set(r.message.cid!, r.message.id);
+            for (const r of chats(await store.appendMessages(pending))) acked.set(r.message.cid!, r.message.id);
             pending = [];
           } catch (err) {
             assert.ok(err instanceof StoreUnavailableError, String(err));
@@ -103,7 +104,7 @@ describe('PostgresStore when PostgreSQL goes away', () => {
       await stream;
       assert.equal(await store.ping(), true);
 
-      const stored = await store.history('r', { after: 0, limit: 1000 });
+      const stored = messagesOf(await store.history('r', { after: 0, limit: 1000 }));
       assert.deepEqual(stored.map((m) => m.id), Array.from({ length: stored.length }, (_, i) => i + 1), 'no gap');
       assert.equal(new Set(stored.map((m) => m.cid)).size, stored.length, 'no cid twice');
       for (const [cid, id] of acked) assert.equal(stored.find((m) => m.cid === cid)?.id, id, `acked ${cid} is stored at ${id}`);
@@ -119,7 +120,7 @@ describe('PostgresStore when PostgreSQL goes away', () => {
     const store = await PostgresStore.open(db.url);
     const user = await store.createUser({ name: 'writer', passwordHash: 'scrypt$x', guest: false });
     await store.createRoom({ name: 'r', private: false, createdBy: null });
-    await store.appendMessages([message('r', user, 'before', 'b-1')]);
+    chats(await store.appendMessages([message('r', user, 'before', 'b-1')]));
     await server.pause();
     try {
       // Each call waits for its connection or its answer no longer than the store's timeouts; the
@@ -135,9 +136,9 @@ describe('PostgresStore when PostgreSQL goes away', () => {
       await server.resume();
     }
     try {
-      const [later] = await store.appendMessages([message('r', user, 'after', 'a-1')]);
+      const [later] = chats(await store.appendMessages([message('r', user, 'after', 'a-1')]));
       assert.deepEqual([later!.message.id, later!.duplicate], [2, false]);
-      assert.deepEqual((await store.history('r', { limit: 10 })).map((m) => m.data), ['before', 'after']);
+      assert.deepEqual((messagesOf(await store.history('r', { limit: 10 }))).map((m) => m.data), ['before', 'after']);
       assert.equal(await store.ping(), true);
     } finally {
       await store.close();

@@ -98,6 +98,54 @@ describe('two nodes on one Redis', () => {
     }
   });
 
+  it('tells a user\'s connections on the other node how far they read, and that someone named them', async () => {
+    const dora = await signInGuest(A.url, 'dora');
+    const emil = await signInGuest(B.url, 'emil');
+    const onA = await ChatClient.connect(A.ws, dora.token);
+    const onB = await ChatClient.connect(B.ws, dora.token);
+    const e = await ChatClient.connect(B.ws, emil.token);
+    try {
+      onA.send({ type: 'join', room: 'lobby' });
+      await onA.next('list');
+      e.send({ type: 'chat', room: 'lobby', data: 'hello @dora', cid: 'm' });
+      const ack = await e.next('ack');
+      const mention = { type: 'mention', room: 'lobby', id: ack.id, user: { id: emil.user.id, name: 'emil' } };
+      assert.deepEqual(await onA.next('mention'), mention, 'through Redis, to the node where she is present');
+      assert.deepEqual(await onB.next('mention'), mention);
+      onA.send({ type: 'read', room: 'lobby', id: ack.id });
+      assert.deepEqual(await onB.next('read'), { type: 'read', room: 'lobby', id: ack.id });
+    } finally {
+      await Promise.all([onA.close(), onB.close(), e.close()]);
+    }
+  });
+
+  it('closes the connections of an ended session on the other node: logout ends one, a password change all', { timeout: 20_000 }, async () => {
+    // From an address of its own, so that these sign-ins leave the limit of 127.0.0.1 to the others.
+    const json = { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' };
+    const post = async (url: string, path: string, body: object | undefined, token?: string) => {
+      const headers: Record<string, string> = token ? { ...json, authorization: `Bearer ${token}` } : json;
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers, body: body && JSON.stringify(body) });
+      return { status: res.status, token: res.status === 204 ? '' : ((await res.json()) as { token: string }).token };
+    };
+    const first = await post(A.url, '/api/register', { name: 'nora', password: 'noras password' });
+    const second = await post(A.url, '/api/login', { name: 'nora', password: 'noras password' });
+    const third = await post(B.url, '/api/login', { name: 'nora', password: 'noras password' });
+    const onB = [await ChatClient.connect(B.ws, first.token), await ChatClient.connect(B.ws, second.token)];
+    const onA = await ChatClient.connect(A.ws, third.token);
+    try {
+      assert.equal((await post(A.url, '/api/logout', undefined, first.token)).status, 204);
+      assert.equal(await onB[0]!.closed, 4001, 'logged out on node a, closed on node b');
+      // The other sessions' connections stay: this one still chats.
+      onB[1]!.send({ type: 'chat', room: 'lobby', data: 'still in', cid: 'n1' });
+      assert.equal((await onB[1]!.next('ack')).cid, 'n1');
+      const changed = await post(B.url, '/api/password', { password: 'noras password', newPassword: 'noras new password' }, third.token);
+      assert.equal(changed.status, 200);
+      assert.deepEqual(await Promise.all([onB[1]!.closed, onA.closed]), [4001, 4001], 'every session ended, on both nodes');
+    } finally {
+      for (const c of [...onB, onA]) await c.close();
+    }
+  });
+
   it('shares the sign-in limit between the nodes', async () => {
     // From an address of its own (the nodes believe X-Forwarded-For from 127.0.0.1), so that the
     // sign-ins of the other tests do not count. SIGNIN_RATE=10: a burst of 10 in all, not 10 per node.

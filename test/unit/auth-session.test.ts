@@ -9,7 +9,7 @@ import {
   tokenFromRequest,
 } from '../../src/auth/session.js';
 import { signSession } from '../../src/auth/tokens.js';
-import type { User } from '../../src/store/types.js';
+import type { Session, User } from '../../src/store/types.js';
 
 test('the token comes from a Bearer header first', () => {
   const headers = { authorization: 'Bearer tok.A', cookie: `${SESSION_COOKIE}=tok.B` };
@@ -50,16 +50,27 @@ test('the session cookie is HttpOnly, SameSite=Lax, site-wide, and Secure only u
   assert.match(clearedSessionCookie({ secure: true }), /Secure/);
 });
 
-test('resolveSession accepts a valid token of a user who still exists under that name', async () => {
+test('resolveSession accepts a valid token while its session exists, for the user it names', async () => {
   const secret = 's'.repeat(64);
-  const users = new Map<number, User>([[3, { id: 3, name: 'alice', guest: false }]]);
-  const store = { getUser: async (id: number) => users.get(id) };
-  const token = signSession(secret, users.get(3)!, 60_000);
-  assert.deepEqual(await resolveSession(store, secret, { authorization: `Bearer ${token}` }, '/'), users.get(3));
+  const now = Date.now();
+  const alice: User = { id: 3, name: 'alice', guest: false };
+  const sessions = new Map<string, Session>([['c2Vzc2lvbiBvZiBhbGljZQ', { id: 'c2Vzc2lvbiBvZiBhbGljZQ', user: alice, expiresAt: now + 60_000 }]]);
+  // The Store's getSession, as every implementation answers it.
+  const store = {
+    getSession: async (id: string, at: number) => {
+      const s = sessions.get(id);
+      return s && s.expiresAt > at ? s : undefined;
+    },
+  };
+  const session = sessions.get('c2Vzc2lvbiBvZiBhbGljZQ')!;
+  const headers = { authorization: `Bearer ${signSession(secret, session)}` };
+  assert.deepEqual(await resolveSession(store, secret, headers, '/'), session);
   assert.equal(await resolveSession(store, secret, {}, '/'), undefined, 'no token');
-  assert.equal(await resolveSession(store, 'x'.repeat(64), { authorization: `Bearer ${token}` }, '/'), undefined, 'other secret');
-  users.set(3, { id: 3, name: 'mallory', guest: false });
-  assert.equal(await resolveSession(store, secret, { authorization: `Bearer ${token}` }, '/'), undefined, 'id now belongs to someone else');
-  users.delete(3);
-  assert.equal(await resolveSession(store, secret, { authorization: `Bearer ${token}` }, '/'), undefined, 'user is gone');
+  assert.equal(await resolveSession(store, 'x'.repeat(64), headers, '/'), undefined, 'other secret');
+  sessions.set(session.id, { ...session, user: { id: 3, name: 'mallory', guest: false } });
+  assert.equal(await resolveSession(store, secret, headers, '/'), undefined, 'its id now names someone else');
+  sessions.set(session.id, { ...session, user: { id: 4, name: 'alice', guest: false } });
+  assert.equal(await resolveSession(store, secret, headers, '/'), undefined, 'the session is another user\'s');
+  sessions.delete(session.id);
+  assert.equal(await resolveSession(store, secret, headers, '/'), undefined, 'the session ended');
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { describeIssues } from '../../src/issues.js';
-import { directRoomMembers, directRoomName, newRoomNameSchema, roomNameSchema, userNameSchema } from '../../src/protocol/names.js';
+import { directRoomMembers, directRoomName, lookAlikeKeys, nameSkeletons, newRoomNameSchema, roomNameSchema, userNameSchema } from '../../src/protocol/names.js';
 
 const ok = (s: string) => userNameSchema.safeParse(s).success;
 
@@ -29,6 +29,34 @@ describe('user names', () => {
     };
     assert.equal(problem({ name: '   ', data: 'x' }), 'name must not be empty');
     assert.equal(problem({ name: 'x'.repeat(33), data: '' }), 'name must be at most 32 characters; data must not be empty');
+  });
+});
+
+describe('look-alike names', () => {
+  /** Whether a new name `b` passes for the account `a`: one of its look-alike keys is one of a's skeletons. */
+  const alike = (a: string, b: string) => {
+    const account = nameSkeletons(userNameSchema.parse(a));
+    return lookAlikeKeys(userNameSchema.parse(b)).some((key) => key === account.folded || key === account.cased);
+  };
+
+  it('finds alice in full-width, Cyrillic, dotless-i, Turkish capital and other disguises', () => {
+    for (const name of ['ａｌｉｃｅ', 'аlice', 'alıce', 'ALİCE', 'Alice', 'ALICE', 'al\u200dice', 'alic\u0435']) {
+      assert.ok(alike('alice', name), JSON.stringify(name));
+    }
+    assert.ok(alike('Alice', 'AIice'), 'a capital I passes for a small l');
+    // Whatever the case of the rest of the name.
+    for (const [account, disguise] of [['alice', 'AIice'], ['alice', 'AIICE'], ['ALICE', 'AIICE'], ['AIex', 'alex'], ['Bill', 'biII'], ['MALLORY', 'maIlory'], ['william', 'WIIIIAM']]) {
+      assert.ok(alike(account!, disguise!), `${disguise} looks like ${account}`);
+    }
+    assert.ok(alike('bob', 'b0b'), 'a zero passes for an o');
+    assert.ok(alike('Ren\u00e9e', 'Rene\u0301e'), 'composed and decomposed accents');
+  });
+
+  it('keeps names that look different apart', () => {
+    const distinct = ['Ann', 'Anna', '小明', '小朋', 'alice', 'alicia', 'Renée', 'Renee', 'Мария', 'Марина', 'bob', 'rob', 'Ian', 'Ivan', 'Lia'];
+    for (const a of distinct) {
+      for (const b of distinct) if (a !== b) assert.ok(!alike(a, b), `${a} and ${b}`);
+    }
   });
 });
 

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppendBatcher } from '../../src/realtime/append-batcher.js';
 import { WorkerStore } from '../../src/store/sqlite/worker-store.js';
-import type { AppendResult, NewMessage } from '../../src/store/types.js';
+import type { NewMessage } from '../../src/store/types.js';
+import { chats, messagesOf, type StoredChat } from '../helpers/appended.js';
 
 /**
  * The store as the server runs it, on its own thread (so a batch really is in flight for a while),
@@ -21,9 +22,9 @@ async function recordedStore() {
   return { store, batches, user: { id: user.id, name: user.name } };
 }
 
-function appendOne(batcher: AppendBatcher, message: NewMessage): Promise<AppendResult> {
+function appendOne(batcher: AppendBatcher, message: NewMessage): Promise<StoredChat> {
   return new Promise((resolve, reject) => {
-    batcher.append(message, (err, result) => (err ? reject(err) : resolve(result!)));
+    batcher.append(message, (err, result) => (err ? reject(err) : resolve(chats([result!])[0]!)));
   });
 }
 
@@ -75,7 +76,7 @@ test('a batch with a message for a missing room stores the others, in order, bef
   const stored = settled.filter((s) => s.status === 'fulfilled').map((s) => [s.value.message.id, s.value.message.data]);
   assert.deepEqual(stored, [[1, 'a'], [2, 'b'], [3, 'c']]);
   await batcher.drain();
-  const history = await store.history('lobby', { limit: 10 });
+  const history = messagesOf(await store.history('lobby', { limit: 10 }));
   assert.deepEqual(history.map((m) => m.data), ['a', 'b', 'c']);
   await store.close();
 });

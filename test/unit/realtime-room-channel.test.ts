@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { RoomChannel, Subscription, type Receiver } from '../../src/realtime/room-channel.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { StoredMessage } from '../../src/store/types.js';
+import { chats } from '../helpers/appended.js';
 
 /** A receiver that decodes what it is sent (the frames are complete unmasked text frames). */
 class Collector implements Receiver {
@@ -22,9 +23,9 @@ async function roomWith(count: number): Promise<{ store: SqliteStore; messages: 
   const store = await SqliteStore.open(':memory:');
   const user = await store.createUser({ name: 'writer', passwordHash: null, guest: true });
   await store.createRoom({ name: 'r', private: false, createdBy: null });
-  const results = await store.appendMessages(
+  const results = chats(await store.appendMessages(
     Array.from({ length: count }, (_, i) => ({ room: 'r', user: { id: user.id, name: user.name }, data: `m${i + 1}`, ts: i })),
-  );
+  ));
   return { store, messages: results.map((r) => r.message) };
 }
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { MIGRATIONS, SchemaTooNewError, WrongEncodingError } from '../../src/store/postgres/migrations.js';
+import { MIGRATIONS, SchemaTooNewError, WrongEncodingError, migrate } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import type { NewMessage, Store, User } from '../../src/store/types.js';
+import { NameTakenError, type NewMessage, type Store, type User } from '../../src/store/types.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { runStoreContract } from '../store-contract.js';
+import { chats, messagesOf } from '../helpers/appended.js';
 
 let server: PostgresServer;
 before(async () => {
@@ -89,12 +90,12 @@ describe('PostgresStore with several nodes', () => {
         ),
       ),
     );
-    const results = (await Promise.all(runs)).flat();
+    const results = chats((await Promise.all(runs)).flat());
     assert.ok(results.every((r) => !r.duplicate));
     for (const room of rooms) {
       const acked = results.filter((r) => r.message.room === room).map((r) => r.message.id).sort((x, y) => x - y);
       assert.deepEqual(acked, range(1, 450), `room ${room}: ids 1..450, each once`);
-      const stored = await stores[2]!.history(room, { after: 0, limit: 1000 });
+      const stored = messagesOf(await stores[2]!.history(room, { after: 0, limit: 1000 }));
       assert.deepEqual(stored.map((m) => m.id), range(1, 450));
       const byId = new Map(results.filter((r) => r.message.room === room).map((r) => [r.message.id, r.message.data]));
       assert.ok(stored.every((m) => byId.get(m.id) === m.data), 'each id holds the message it was acked for');
@@ -105,7 +106,7 @@ describe('PostgresStore with several nodes', () => {
   it('stores a cid retried through two nodes at the same moment once, inside batches of new messages', withStores(2, async ([a, b]) => {
     const u = await registered(a!, 'writer');
     await a!.createRoom({ name: 'r', private: false, createdBy: null });
-    const [original] = await a!.appendMessages([message('r', u, 'hello', 'retried')]);
+    const [original] = chats(await a!.appendMessages([message('r', u, 'hello', 'retried')]));
     for (let round = 0; round < 10; round++) {
       // Both nodes get the retry in the middle of a batch of their own new messages, and a new
       // cid that both of them get at once.
@@ -115,12 +116,12 @@ describe('PostgresStore with several nodes', () => {
         message('r', u, `race ${round}`, `race-${round}`),
         message('r', u, `${node} ${round} after`, `${node}-${round}`),
       ];
-      const [fromA, fromB] = await Promise.all([a!.appendMessages(batch('a')), b!.appendMessages(batch('b'))]);
+      const [fromA, fromB] = (await Promise.all([a!.appendMessages(batch('a')), b!.appendMessages(batch('b'))])).map(chats);
       for (const results of [fromA!, fromB!]) assert.deepEqual(results[1], { message: original!.message, duplicate: true });
       assert.equal([fromA![2]!, fromB![2]!].filter((r) => !r.duplicate).length, 1, 'the racing cid is stored once');
       assert.equal(fromA![2]!.message.id, fromB![2]!.message.id);
     }
-    const stored = await b!.history('r', { after: 0, limit: 1000 });
+    const stored = messagesOf(await b!.history('r', { after: 0, limit: 1000 }));
     // 1 + 10 rounds × (2 + 1 + 2) new messages.
     assert.deepEqual(stored.map((m) => m.id), range(1, 51));
     assert.equal(stored.filter((m) => m.cid === 'retried').length, 1);
@@ -140,6 +141,42 @@ describe('PostgresStore with several nodes', () => {
     await sql(server.url('postgres'), "CREATE DATABASE parley_latin1 ENCODING 'LATIN1' TEMPLATE template0");
     await assert.rejects(PostgresStore.open(latin), WrongEncodingError);
     await sql(latin, 'SELECT 1 FROM pg_tables WHERE tablename = $1', ['rooms']).then((r) => assert.equal(r.rowCount, 0, 'no table made'));
+  });
+
+  it('keeps accounts made before look-alike names were refused, and refuses new look-alikes of them', async () => {
+    const db = await server.createDatabase();
+    try {
+      // As schema 1 left it: registered names that look alike (Cyrillic а, full-width), and a guest.
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        await migrate(client, MIGRATIONS.filter((m) => m.version <= 1));
+        await client.query(
+          `INSERT INTO users (id, name, name_key, password_hash, guest, created_at) OVERRIDING SYSTEM VALUE VALUES
+           (1, 'alice', 'alice', 'scrypt$one', false, 1), (2, '\u0430lice', '\u0430lice', 'scrypt$two', false, 1),
+           (3, 'ａｌｉｃｅ', 'ａｌｉｃｅ', 'scrypt$three', false, 1), (4, 'alice', 'alice', NULL, true, 1), (5, 'Bob', 'bob', 'scrypt$five', false, 1)`,
+        );
+        await client.query("SELECT setval(pg_get_serial_sequence('users', 'id'), 5)");
+      } finally {
+        await client.end();
+      }
+      const store = await PostgresStore.open(db.url);
+      try {
+        for (const [name, id] of [['alice', 1], ['\u0430lice', 2], ['ａｌｉｃｅ', 3], ['BOB', 5]] as const) {
+          assert.equal((await store.findRegisteredUser(name))?.id, id, name);
+        }
+        assert.deepEqual(await store.getUser(4), { id: 4, name: 'alice', guest: true });
+        for (const name of ['alıce', 'ALİCE', 'b0b']) {
+          await assert.rejects(store.createUser({ name, passwordHash: null, guest: true }), NameTakenError, name);
+          await assert.rejects(store.createUser({ name, passwordHash: 'scrypt$x', guest: false }), NameTakenError, name);
+        }
+        assert.equal((await store.createUser({ name: 'carol', passwordHash: 'scrypt$x', guest: false })).name, 'carol');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   it('migrates a new database once when three nodes start at the same moment', async () => {

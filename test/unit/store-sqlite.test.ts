@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +10,9 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SchemaTooNewError, migrate } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { NewMessage } from '../../src/store/types.js';
+import { NameTakenError, type NewMessage } from '../../src/store/types.js';
 import { runStoreContract } from '../store-contract.js';
+import { chats, messagesOf } from '../helpers/appended.js';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'parley-store-'));
 
@@ -122,7 +123,7 @@ describe('SqliteStore on disk', () => {
     await store.createRoom({ name: 'lobby', private: false, createdBy: null });
     await store.createRoom({ name: 'secret', private: true, createdBy: alice.id });
     const dm = await store.ensureDirectRoom(alice.id, bob.id);
-    await store.appendMessages([message('lobby', alice, 'one', 'c1'), message('lobby', bob, 'two 🎉'), message(dm.name, bob, 'psst')]);
+    chats(await store.appendMessages([message('lobby', alice, 'one', 'c1'), message('lobby', bob, 'two 🎉'), message(dm.name, bob, 'psst')]));
     await store.close();
 
     store = await openSqliteStore(dir);
@@ -133,12 +134,12 @@ describe('SqliteStore on disk', () => {
       await assert.rejects(store.createUser({ name: 'ALICE', passwordHash: 'h', guest: false }), { code: 'name_taken' });
       assert.equal(await store.isMember('secret', alice.id), true);
       assert.deepEqual((await store.listRooms(bob.id)).map((r) => r.name), [dm.name, 'lobby']);
-      assert.deepEqual((await store.history('lobby', { limit: 10 })).map((m) => [m.id, m.user.name, m.data]), [
+      assert.deepEqual((messagesOf(await store.history('lobby', { limit: 10 }))).map((m) => [m.id, m.user.name, m.data]), [
         [1, 'Alice', 'one'],
         [2, '小明', 'two 🎉'],
       ]);
       // The cid is still known, and numbering continues where it stopped.
-      const results = await store.appendMessages([message('lobby', alice, 'one', 'c1'), message('lobby', alice, 'three')]);
+      const results = chats(await store.appendMessages([message('lobby', alice, 'one', 'c1'), message('lobby', alice, 'three')]));
       assert.deepEqual(results.map((r) => [r.message.id, r.duplicate]), [[1, true], [3, false]]);
       assert.equal((await store.getRoom(dm.name))?.lastId, 1);
     } finally {
@@ -169,10 +170,10 @@ describe('SqliteStore on disk', () => {
     try {
       const u = await one.createUser({ name: 'w', passwordHash: null, guest: true });
       await one.createRoom({ name: 'shared', private: false, createdBy: null });
-      await one.appendMessages([message('shared', u, 'from one')]);
-      await two.appendMessages([message('shared', u, 'from two')]);
-      await one.appendMessages([message('shared', u, 'from one again')]);
-      assert.deepEqual((await two.history('shared', { limit: 10 })).map((m) => [m.id, m.data]), [
+      chats(await one.appendMessages([message('shared', u, 'from one')]));
+      chats(await two.appendMessages([message('shared', u, 'from two')]));
+      chats(await one.appendMessages([message('shared', u, 'from one again')]));
+      assert.deepEqual((messagesOf(await two.history('shared', { limit: 10 }))).map((m) => [m.id, m.data]), [
         [1, 'from one'],
         [2, 'from two'],
         [3, 'from one again'],
@@ -209,7 +210,7 @@ describe('SqliteStore appendMessages', () => {
         const b = await store.createUser({ name: 'b', passwordHash: null, guest: true });
         await store.createRoom({ name: 'r1', private: false, createdBy: null });
         await store.createRoom({ name: 'r2', private: false, createdBy: null });
-        const results = await store.appendMessages([
+        const results = chats(await store.appendMessages([
           message('r1', a, 'r1 first', 'x'),
           message('r2', b, 'r2 first', 'x'),
           message('r1', a, 'r1 retry of first', 'x'),
@@ -217,7 +218,7 @@ describe('SqliteStore appendMessages', () => {
           message('r1', b, 'r1 second', 'x'),
           message('r2', b, 'r2 retry of first', 'x'),
           message('r1', a, 'r1 third'),
-        ]);
+        ]));
         assert.deepEqual(results.map((r) => [r.message.room, r.message.id, r.message.data, r.duplicate]), [
           ['r1', 1, 'r1 first', false],
           ['r2', 1, 'r2 first', false],
@@ -228,11 +229,11 @@ describe('SqliteStore appendMessages', () => {
           ['r1', 3, 'r1 third', false],
         ]);
         // A retry in a later batch finds it too, and a duplicate takes no id.
-        const later = await store.appendMessages([message('r2', a, 'again', 'x'), message('r2', a, 'new')]);
+        const later = chats(await store.appendMessages([message('r2', a, 'again', 'x'), message('r2', a, 'new')]));
         assert.deepEqual(later.map((r) => [r.message.id, r.duplicate]), [[2, true], [3, false]]);
         assert.deepEqual((await store.getRoom('r1'))?.lastId, 3);
         assert.deepEqual((await store.getRoom('r2'))?.lastId, 3);
-        assert.deepEqual((await store.history('r1', { limit: 10 })).map((m) => m.data), ['r1 first', 'r1 second', 'r1 third']);
+        assert.deepEqual((messagesOf(await store.history('r1', { limit: 10 }))).map((m) => m.data), ['r1 first', 'r1 second', 'r1 third']);
       } finally {
         await store.close();
       }
@@ -253,10 +254,10 @@ describe('SqliteStore appendMessages', () => {
       const originals = Array.from({ length: 150 }, (_, i) => message(rooms[i % 3]!, users[i % 2]!, `m${i}`, `c${i % 50}`));
       // One per batch: a table being moved gives up a chunk of about two rows per batch.
       const first = [];
-      for (const m of originals) first.push(...(await store.appendMessages([m])));
+      for (const m of originals) first.push(...(chats(await store.appendMessages([m]))));
       // No two originals share room, sender and cid: i % 3, i % 2 and i % 50 together fix i below 150.
       assert.ok(first.every((r) => !r.duplicate));
-      for (let i = 0; i < 4; i++) await store.appendMessages([message('r0', users[0]!, `push ${i}`)]);
+      for (let i = 0; i < 4; i++) chats(await store.appendMessages([message('r0', users[0]!, `push ${i}`)]));
       // Retries in reverse order, each between two new messages: the same cid from the other
       // sender, or in another room, is a new message.
       const batch: NewMessage[] = [];
@@ -264,7 +265,7 @@ describe('SqliteStore appendMessages', () => {
         batch.push(message(rooms[i % 3]!, users[i % 2]!, `retry ${i}`, `c${i % 50}`));
         batch.push(message(rooms[i % 3]!, users[(i + 1) % 2]!, `other sender ${i}`, `n${i}`));
       }
-      const results = await store.appendMessages(batch);
+      const results = chats(await store.appendMessages(batch));
       for (let k = 0; k < 150; k++) {
         const i = 149 - k;
         const retry = results[2 * k]!;
@@ -285,16 +286,16 @@ describe('SqliteStore appendMessages', () => {
     try {
       const u = await one.createUser({ name: 'w', passwordHash: null, guest: true });
       await one.createRoom({ name: 'shared', private: false, createdBy: null });
-      await one.appendMessages([message('shared', u, 'a', 'ca')]);
-      const [fromTwo] = await two.appendMessages([message('shared', u, 'a again', 'ca'), message('shared', u, 'b', 'cb')]);
+      chats(await one.appendMessages([message('shared', u, 'a', 'ca')]));
+      const [fromTwo] = chats(await two.appendMessages([message('shared', u, 'a again', 'ca'), message('shared', u, 'b', 'cb')]));
       assert.deepEqual([fromTwo!.message.id, fromTwo!.duplicate], [1, true]);
-      const [fromOne] = await one.appendMessages([message('shared', u, 'b again', 'cb')]);
+      const [fromOne] = chats(await one.appendMessages([message('shared', u, 'b again', 'cb')]));
       assert.deepEqual([fromOne!.message.id, fromOne!.message.data, fromOne!.duplicate], [2, 'b', true]);
       // A pruned message's cid goes with it, for both connections.
       assert.equal(await two.prune('shared', 1), 1);
-      const again = await one.appendMessages([message('shared', u, 'a anew', 'ca'), message('shared', u, 'b again', 'cb')]);
+      const again = chats(await one.appendMessages([message('shared', u, 'a anew', 'ca'), message('shared', u, 'b again', 'cb')]));
       assert.deepEqual(again.map((r) => [r.message.id, r.duplicate]), [[3, false], [2, true]]);
-      const [third] = await two.appendMessages([message('shared', u, 'a anew again', 'ca')]);
+      const [third] = chats(await two.appendMessages([message('shared', u, 'a anew again', 'ca')]));
       assert.deepEqual([third!.message.id, third!.duplicate], [3, true]);
     } finally {
       await one.close();
@@ -308,9 +309,9 @@ describe('SqliteStore appendMessages', () => {
       try {
         const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
         await store.createRoom({ name: 'r', private: false, createdBy: null });
-        await store.appendMessages([message('r', u, 'one', 'c1'), message('r', u, 'two', 'c2')]);
+        chats(await store.appendMessages([message('r', u, 'one', 'c1'), message('r', u, 'two', 'c2')]));
         assert.equal(await store.prune('r', 1), 1);
-        const results = await store.appendMessages([message('r', u, 'one anew', 'c1'), message('r', u, 'two again', 'c2')]);
+        const results = chats(await store.appendMessages([message('r', u, 'one anew', 'c1'), message('r', u, 'two again', 'c2')]));
         assert.deepEqual(results.map((r) => [r.message.id, r.message.data, r.duplicate]), [[3, 'one anew', false], [2, 'two', true]]);
       } finally {
         await store.close();
@@ -327,28 +328,28 @@ describe('SqliteStore appendMessages', () => {
       for (const room of ['a', 'b', 'c']) await store.createRoom({ name: room, private: false, createdBy: null });
       // 30 messages fill the first staging table past its limit: the next ones land in the other.
       const first = Array.from({ length: 30 }, (_, i) => message(['a', 'b', 'c'][i % 3]!, u, `m${i}`, `c${i}`));
-      await store.appendMessages(first);
+      chats(await store.appendMessages(first));
       assert.deepEqual([count('messages'), count('messages_recent'), count('messages_recent_b')], [0, 30, 0]);
       let sent = 30;
       const seen: number[] = [];
       for (let batch = 0; count('messages_recent') > 0; batch++) {
         assert.ok(batch < 30, 'the full table is moved within a few batches');
-        await store.appendMessages([message('a', u, `m${sent}`, `c${sent}`)]);
+        chats(await store.appendMessages([message('a', u, `m${sent}`, `c${sent}`)]));
         sent++;
         seen.push(count('messages'));
         // While the table is moved, its moved rows are in two tables; every reader sees them once.
-        const a = await store.history('a', { after: 0, limit: 100 });
+        const a = messagesOf(await store.history('a', { after: 0, limit: 100 }));
         assert.deepEqual(a.map((m) => m.id), Array.from({ length: a.length }, (_, i) => i + 1));
-        assert.deepEqual((await store.history('b', { limit: 100 })).map((m) => m.id), Array.from({ length: 10 }, (_, i) => i + 1));
+        assert.deepEqual((messagesOf(await store.history('b', { limit: 100 }))).map((m) => m.id), Array.from({ length: 10 }, (_, i) => i + 1));
         assert.equal(await store.oldestKeptId('c'), 1);
-        const [retry] = await store.appendMessages([message('b', u, 'again', 'c1')]);
+        const [retry] = chats(await store.appendMessages([message('b', u, 'again', 'c1')]));
         assert.deepEqual([retry!.message.id, retry!.duplicate], [1, true]);
       }
       // Moved in chunks (more than one batch, each moving some), then emptied at once.
       assert.ok(seen.length > 1 && seen[0]! > 0 && seen[0]! < 30, `moved ${seen.join(', ')}`);
       assert.equal(count('messages'), 30);
       assert.equal(await store.prune('b', 4), 6);
-      assert.deepEqual((await store.history('b', { limit: 100 })).map((m) => m.id), [7, 8, 9, 10]);
+      assert.deepEqual((messagesOf(await store.history('b', { limit: 100 }))).map((m) => m.id), [7, 8, 9, 10]);
       assert.equal(await store.prune('a', 0), sent - 20);
       assert.equal(await store.oldestKeptId('a'), undefined);
     } finally {
@@ -362,11 +363,11 @@ describe('SqliteStore appendMessages', () => {
     try {
       const u = await store.createUser({ name: 'w', passwordHash: null, guest: true });
       await store.createRoom({ name: 'r', private: false, createdBy: null });
-      await store.appendMessages(Array.from({ length: 40 }, (_, i) => message('r', u, `m${i}`)));
+      chats(await store.appendMessages(Array.from({ length: 40 }, (_, i) => message('r', u, `m${i}`))));
       // One message more: a first chunk of the 40 moves, the rest waits.
-      await store.appendMessages([message('r', u, 'm40')]);
+      chats(await store.appendMessages([message('r', u, 'm40')]));
       assert.equal(await store.prune('r', 5), 36);
-      assert.deepEqual((await store.history('r', { after: 0, limit: 100 })).map((m) => m.id), [37, 38, 39, 40, 41]);
+      assert.deepEqual((messagesOf(await store.history('r', { after: 0, limit: 100 }))).map((m) => m.id), [37, 38, 39, 40, 41]);
       assert.equal(await store.oldestKeptId('r'), 37);
     } finally {
       await store.close();
@@ -383,20 +384,20 @@ describe('SqliteStore appendMessages', () => {
       const stored: number[] = [];
       for (let i = 0; i < 12; i++) {
         const store = i % 3 === 0 ? two : one;
-        const results = await store.appendMessages([message('shared', u, `m${i}`, `c${i}`), message('shared', u, `n${i}`)]);
+        const results = chats(await store.appendMessages([message('shared', u, `m${i}`, `c${i}`), message('shared', u, `n${i}`)]));
         stored.push(...results.map((r) => r.message.id));
       }
       assert.deepEqual(stored, Array.from({ length: 24 }, (_, i) => i + 1));
       // Each connection recognises the other's cids, wherever they are now.
       for (const [store, i] of [[one, 0], [two, 1], [one, 11]] as const) {
-        const [retry] = await store.appendMessages([message('shared', u, 'again', `c${i}`)]);
+        const [retry] = chats(await store.appendMessages([message('shared', u, 'again', `c${i}`)]));
         assert.deepEqual([retry!.message.id, retry!.duplicate], [2 * i + 1, true]);
       }
-      const all = await two.history('shared', { after: 0, limit: 100 });
+      const all = messagesOf(await two.history('shared', { after: 0, limit: 100 }));
       assert.deepEqual(all.map((m) => m.id), stored);
       assert.equal(await one.prune('shared', 5), 19);
       assert.equal(await two.oldestKeptId('shared'), 20);
-      assert.deepEqual((await one.history('shared', { limit: 100 })).map((m) => m.id), [20, 21, 22, 23, 24]);
+      assert.deepEqual((messagesOf(await one.history('shared', { limit: 100 }))).map((m) => m.id), [20, 21, 22, 23, 24]);
     } finally {
       await one.close();
       await two.close();
@@ -417,7 +418,7 @@ const walRestarts = (file: string): number => {
 /** Appends about `mb` MB of messages to `room` in batches of 100, pausing so that checkpoints can finish. */
 async function writeMegabytes(store: SqliteStore, room: string, user: { id: number; name: string }, mb: number): Promise<void> {
   for (let b = 0; b < mb * 5; b++) {
-    await store.appendMessages(Array.from({ length: 100 }, (_, i) => message(room, user, `${b}.${i} ${'x'.repeat(2000)}`)));
+    chats(await store.appendMessages(Array.from({ length: 100 }, (_, i) => message(room, user, `${b}.${i} ${'x'.repeat(2000)}`))));
     await sleep(5);
   }
 }
@@ -433,7 +434,7 @@ describe('SqliteStore background checkpoint', () => {
       await writeMegabytes(store, 'big', u, 6);
       for (let tries = 0; walRestarts(store.file) === 0 && tries < 200; tries++) await sleep(25);
       assert.ok(walRestarts(store.file) > 0, 'the checkpointer made the commit that starts the WAL over');
-      assert.equal((await store.history('big', { after: 0, limit: 1000 })).length, 1000);
+      assert.equal((messagesOf(await store.history('big', { after: 0, limit: 1000 }))).length, 1000);
     } finally {
       await store.close();
     }
@@ -490,13 +491,13 @@ describe('SqliteStore background checkpoint', () => {
       // About 6 MB of messages: past the 1,000 frames at which the checkpointer copies the WAL, far
       // below the threshold at which the writer would checkpoint itself.
       for (let b = 0; b < 30; b++) {
-        await store.appendMessages(Array.from({ length: 100 }, (_, i) => message('big', u, `${b}.${i} ${'x'.repeat(2000)}`)));
+        chats(await store.appendMessages(Array.from({ length: 100 }, (_, i) => message('big', u, `${b}.${i} ${'x'.repeat(2000)}`))));
       }
       // Only another thread can have grown the file: this connection has not checkpointed. The
       // checkpointer copies in steps, so wait for the whole growth, not the first of it.
       for (let tries = 0; statSync(file).size <= before + 1_000_000 && tries < 200; tries++) await sleep(25);
       assert.ok(statSync(file).size > before + 1_000_000, `${statSync(file).size} > ${before} + 1 MB`);
-      assert.equal((await store.history('big', { limit: 1000 })).length, 1000);
+      assert.equal((messagesOf(await store.history('big', { limit: 1000 }))).length, 1000);
     } finally {
       await store.close();
     }
@@ -517,11 +518,11 @@ describe('SqliteStore durability', () => {
 
     const store = await openSqliteStore(dir);
     try {
-      const kept = await store.history('crash', { after: 0, limit: 1000 });
+      const kept = messagesOf(await store.history('crash', { after: 0, limit: 1000 }));
       assert.deepEqual(kept.map((m) => m.id), Array.from({ length: count }, (_, i) => i + 1));
       assert.equal(kept.at(-1)?.data, `m${count}`);
       assert.equal((await store.getRoom('crash'))?.lastId, count);
-      const [retry] = await store.appendMessages([{ room: 'crash', user: kept[0]!.user, data: 'again', ts: 0, cid: 'c1' }]);
+      const [retry] = chats(await store.appendMessages([{ room: 'crash', user: kept[0]!.user, data: 'again', ts: 0, cid: 'c1' }]));
       assert.deepEqual([retry!.message.id, retry!.duplicate], [1, true]);
     } finally {
       await store.close();
@@ -592,12 +593,12 @@ describe('SqliteStore migrations', () => {
     const store = await openSqliteStore(dir);
     try {
       const old = { id: 7, name: 'Old' };
-      assert.deepEqual((await store.history('lobby', { limit: 10 })).map((m) => [m.id, m.data, m.cid]), [
+      assert.deepEqual((messagesOf(await store.history('lobby', { limit: 10 }))).map((m) => [m.id, m.data, m.cid]), [
         [1, 'one', 'c1'],
         [2, 'two', undefined],
         [3, 'three', 'c3'],
       ]);
-      const results = await store.appendMessages([message('lobby', old, 'one again', 'c1'), message('lobby', old, 'four', 'c4'), message('lobby', old, 'three again', 'c3')]);
+      const results = chats(await store.appendMessages([message('lobby', old, 'one again', 'c1'), message('lobby', old, 'four', 'c4'), message('lobby', old, 'three again', 'c3')]));
       assert.deepEqual(results.map((r) => [r.message.id, r.message.data, r.duplicate]), [
         [1, 'one', true],
         [4, 'four', false],
@@ -636,17 +637,17 @@ describe('SqliteStore migrations', () => {
     const store = await openSqliteStore(dir);
     try {
       const old = { id: 7, name: 'Old' };
-      assert.deepEqual((await store.history('lobby', { limit: 10 })).map((m) => [m.id, m.data, m.cid]), [
+      assert.deepEqual((messagesOf(await store.history('lobby', { limit: 10 }))).map((m) => [m.id, m.data, m.cid]), [
         [1, 'one', 'c1'],
         [2, 'two', undefined],
         [3, 'three', 'c3'],
         [4, 'four', undefined],
       ]);
-      const results = await store.appendMessages([
+      const results = chats(await store.appendMessages([
         message('lobby', old, 'three again', 'c3'),
         message('lobby', old, 'five', 'c5'),
         message('lobby', old, 'one again', 'c1'),
-      ]);
+      ]));
       assert.deepEqual(results.map((r) => [r.message.id, r.message.data, r.duplicate]), [
         [3, 'three', true],
         [5, 'five', false],
@@ -665,11 +666,155 @@ describe('SqliteStore migrations', () => {
     }
   }));
 
+  it('keeps accounts made before look-alike names were refused, and refuses new look-alikes of them', inTempDir(async (dir) => {
+    // As schema 4 left it: registered names that look alike (Cyrillic а, full-width), and a guest.
+    const db = new Database(join(dir, 'parley.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 4));
+    const insert = db.prepare('INSERT INTO users (id, name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, ?, ?, 1)');
+    insert.run(1, 'alice', 'alice', 'scrypt$one', 0);
+    insert.run(2, '\u0430lice', '\u0430lice', 'scrypt$two', 0);
+    insert.run(3, 'ａｌｉｃｅ', 'ａｌｉｃｅ', 'scrypt$three', 0);
+    insert.run(4, 'alice', 'alice', null, 1);
+    insert.run(5, 'Bob', 'bob', 'scrypt$five', 0);
+    db.close();
+
+    const store = await openSqliteStore(dir);
+    try {
+      // Every account is kept and logs in under its own name.
+      for (const [name, id] of [['alice', 1], ['\u0430lice', 2], ['ａｌｉｃｅ', 3], ['BOB', 5]] as const) {
+        assert.equal((await store.findRegisteredUser(name))?.id, id, name);
+      }
+      assert.deepEqual(await store.getUser(4), { id: 4, name: 'alice', guest: true });
+      for (const name of ['alıce', 'ALİCE', 'b0b']) {
+        await assert.rejects(store.createUser({ name, passwordHash: null, guest: true }), NameTakenError, name);
+        await assert.rejects(store.createUser({ name, passwordHash: 'scrypt$x', guest: false }), NameTakenError, name);
+      }
+      assert.equal((await store.createUser({ name: 'carol', passwordHash: 'scrypt$x', guest: false })).name, 'carol');
+    } finally {
+      await store.close();
+    }
+  }));
+
   it('refuses a file written by a newer schema', inTempDir(async (dir) => {
     await (await openSqliteStore(dir)).close();
     const db = new Database(join(dir, 'parley.db'));
     db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(9999, 'future', Date.now());
     db.close();
     await assert.rejects(openSqliteStore(dir), SchemaTooNewError);
+  }));
+});
+
+describe('SqliteStore erasing deleted messages', () => {
+  it('leaves no copy of a deleted message\'s texts in a backup made after (VACUUM INTO), staged or moved', inTempDir(async (dir) => {
+    const store = await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 8 });
+    try {
+      const u = await store.createUser({ name: 'ann', passwordHash: null, guest: true });
+      const who = { id: u.id, name: u.name };
+      await store.createRoom({ name: 'r', private: false, createdBy: null });
+      const secrets = ['the launch code is 0000-Z9Y8X7', 'moved-text QWERTY-SECRET-1', 'edited-text QWERTY-SECRET-2'];
+      // One message moves into messages (many after it), one stays staged; one edit text on top.
+      chats(await store.appendMessages([message('r', who, secrets[1]!)]));
+      for (let i = 0; i < 30; i++) chats(await store.appendMessages([message('r', who, `filler ${i}`)]));
+      chats(await store.appendMessages([message('r', who, secrets[0]!)]));
+      await store.appendMessages([{ kind: 'edit', room: 'r', user: who, target: 1, data: secrets[2]!, ts: 1 }]);
+      store.indexForSearch();
+      await store.appendMessages([
+        { kind: 'delete', room: 'r', user: who, target: 1, ts: 2 },
+        { kind: 'delete', room: 'r', user: who, target: 32, ts: 3 },
+      ]);
+      const backup = join(dir, 'backup.db');
+      const db = new Database(join(dir, 'parley.db'));
+      db.prepare('VACUUM INTO ?').run(backup);
+      db.close();
+      const bytes = readFileSync(backup);
+      for (const secret of secrets) assert.equal(bytes.indexOf(Buffer.from(secret)), -1, `"${secret}" is in the backup`);
+      assert.notEqual(bytes.indexOf(Buffer.from('filler 7')), -1, 'the backup has the other messages');
+      assert.deepEqual((await store.search({ userId: u.id, q: 'QWERTY', limit: 10 })).data, []);
+      assert.equal((await store.search({ userId: u.id, q: 'filler', limit: 50 })).data.length, 30);
+    } finally {
+      await store.close();
+    }
+  }));
+});
+
+describe('SqliteStore search index', () => {
+  const words = ['deploy', 'build', 'hello', 'ok', 'book', 'ok!', 'Café', '你好', '大家', '好', '天气', '🎉', '👍🏽', 'a', 'x1', '会议'];
+  const queries = ['deploy', 'hello ok', 'ok', 'a', 'book', 'café', '你好', '好', '大家好', '🎉', '👍🏽', 'x1', '会', 'deploy 你好', 'nothing', '天气 🎉', 'o', 'ok!'];
+  /** Every page of a query, as (room, id, data) lines. */
+  const allPages = async (store: SqliteStore, userId: number, q: string): Promise<string[]> => {
+    const lines: string[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await store.search({ userId, q, limit: 7, ...(before === undefined ? {} : { before }) });
+      lines.push(...page.data.map((m) => `${m.room}#${m.id} ${m.data}`));
+      if (!page.more) return lines;
+      before = page.data.at(-1)!.ts;
+    }
+  };
+
+  it('finds the same through the index as by reading the messages, across edits, deletes and prunes', inTempDir(async (dir) => {
+    const store = await SqliteStore.open(join(dir, 'parley.db'), { recentLimit: 50, searchIndexDelayMs: 60_000 });
+    try {
+      const u = await store.createUser({ name: 'ann', passwordHash: null, guest: true });
+      const who = { id: u.id, name: u.name };
+      for (const room of ['r1', 'r2', 'r3']) await store.createRoom({ name: room, private: false, createdBy: null });
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 48271) % 2147483647) % n);
+      const batch: NewMessage[] = [];
+      for (let i = 0; i < 600; i++) {
+        const text = Array.from({ length: 1 + rnd(5) }, () => words[rnd(words.length)]).join(rnd(2) ? ' ' : '');
+        batch.push(message(`r${1 + rnd(3)}`, who, text));
+        batch[i]!.ts = 1000 + Math.floor(i / 4);
+      }
+      chats(await store.appendMessages(batch));
+      const unindexed = await Promise.all(queries.map((q) => allPages(store, u.id, q)));
+      assert.ok(store.indexForSearch() >= 600);
+      const indexed = await Promise.all(queries.map((q) => allPages(store, u.id, q)));
+      assert.deepEqual(indexed, unindexed);
+      // "o" is a one-letter term: a whole word, and there is none.
+      assert.deepEqual(queries.filter((_, i) => indexed[i]!.length === 0), ['nothing', 'o']);
+      // Changes to indexed messages reach the index in their own transaction.
+      const [gone] = (await store.messages('r2', { after: 1, limit: 1 })).data;
+      assert.ok((await allPages(store, u.id, gone!.data.split(/\s/)[0]!)).some((l) => l.startsWith(`r2#${gone!.id} `)));
+      await store.appendMessages([
+        { kind: 'edit', room: 'r1', user: who, target: 1, data: 'zebra crossing', ts: 5000 },
+        { kind: 'delete', room: 'r2', user: who, target: gone!.id, ts: 5001 },
+      ]);
+      chats(await store.appendMessages([message('r3', who, 'zebra at the end')]));
+      assert.deepEqual(await allPages(store, u.id, 'zebra'), [`r3#${(await store.getRoom('r3'))!.lastId} zebra at the end`, 'r1#1 zebra crossing']);
+      assert.ok(!(await allPages(store, u.id, gone!.data.split(/\s/)[0]!)).some((l) => l.startsWith(`r2#${gone!.id} `)), 'a deleted message is not found');
+      const r1 = (await store.getRoom('r1'))!.lastId;
+      await store.prune('r1', 10);
+      const after = await Promise.all(queries.map((q) => allPages(store, u.id, q)));
+      store.indexForSearch();
+      assert.deepEqual(await Promise.all(queries.map((q) => allPages(store, u.id, q))), after);
+      const r1Ids = after.flat().filter((l) => l.startsWith('r1#')).map((l) => Number(l.slice(3).split(' ')[0]));
+      assert.ok(r1Ids.length > 0 && r1Ids.every((id) => id > r1 - 10), 'pruned messages are not found');
+    } finally {
+      await store.close();
+    }
+  }));
+
+  it('indexes by itself once writes pause, and after a restart goes on where it was', inTempDir(async (dir) => {
+    const file = join(dir, 'parley.db');
+    let store = await SqliteStore.open(file, { searchIndexDelayMs: 20 });
+    const u = await store.createUser({ name: 'ann', passwordHash: null, guest: true });
+    await store.createRoom({ name: 'r', private: false, createdBy: null });
+    chats(await store.appendMessages([message('r', u, 'first words')]));
+    const look = new Database(file, { readonly: true });
+    try {
+      const indexedId = () => look.prepare("SELECT indexed_id FROM rooms WHERE name = 'r'").pluck().get() as number;
+      for (let i = 0; i < 100 && indexedId() < 1; i++) await sleep(20);
+      assert.equal(indexedId(), 1);
+      await store.close();
+      store = await SqliteStore.open(file, { searchIndexDelayMs: 60_000 });
+      chats(await store.appendMessages([message('r', u, 'second words')]));
+      assert.equal(store.indexForSearch(), 1, 'only the new message');
+      assert.deepEqual((await store.search({ userId: u.id, q: 'words', limit: 10 })).data.map((m) => m.data), ['second words', 'first words']);
+    } finally {
+      look.close();
+      await store.close();
+    }
   }));
 });

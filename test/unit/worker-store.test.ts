@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { WorkerStore } from '../../src/store/sqlite/worker-store.js';
 import { NameTakenError, NoSuchRoomError, RoomExistsError, type NewMessage } from '../../src/store/types.js';
 import { runStoreContract } from '../store-contract.js';
+import { chats, messagesOf } from '../helpers/appended.js';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'parley-worker-store-'));
 
@@ -64,8 +65,8 @@ describe('WorkerStore', () => {
       // Not awaited one by one: the history read is posted right behind the appends.
       const appends = [1, 2, 3].map((n) => store.appendMessages([{ room: 'r', user, data: `m${n}`, ts: n }]));
       const history = store.history('r', { limit: 10 });
-      assert.deepEqual((await Promise.all(appends)).map(([r]) => r!.message.id), [1, 2, 3]);
-      assert.deepEqual((await history).map((m) => m.data), ['m1', 'm2', 'm3']);
+      assert.deepEqual((await Promise.all(appends)).map((r) => chats(r)[0]!.message.id), [1, 2, 3]);
+      assert.deepEqual(messagesOf(await history).map((m) => m.data), ['m1', 'm2', 'm3']);
     } finally {
       await store.close();
     }
@@ -82,14 +83,14 @@ describe('WorkerStore', () => {
         { room: 'r', user: sender, data: '', ts: 11 },
         { room: 'r', user: sender, data: 'third "quoted"', ts: 12, cid: '' },
       ];
-      const results = await store.appendMessages(batch);
+      const results = chats(await store.appendMessages(batch));
       const expected = [
         { room: 'r', id: 1, user: { id: 7, name: 'Bo 字' }, data: 'first', ts: 10, cid: 'a' },
         { room: 'r', id: 2, user: { id: 7, name: 'Bo 字' }, data: '', ts: 11 },
         { room: 'r', id: 3, user: { id: 7, name: 'Bo 字' }, data: 'third "quoted"', ts: 12, cid: '' },
       ];
       assert.deepEqual(results.map((r) => r.message), expected);
-      assert.deepEqual(await store.history('r', { limit: 10 }), expected);
+      assert.deepEqual(messagesOf(await store.history('r', { limit: 10 })), expected);
     } finally {
       await store.close();
     }
@@ -108,7 +109,7 @@ describe('WorkerStore', () => {
         { room: '房间 🏠', user: ann, data: '', ts: 3, cid: '' },
         { room: 'r', user: zoe, data: 'back\\slash "and" \n', ts: 4, cid: 'c'.repeat(64) },
       ];
-      const results = await store.appendMessages(batch);
+      const results = chats(await store.appendMessages(batch));
       assert.deepEqual(
         results.map((r) => r.message),
         [
@@ -119,14 +120,14 @@ describe('WorkerStore', () => {
         ],
       );
       assert.deepEqual(
-        (await store.history('房间 🏠', { limit: 10 })).map((m) => [m.user.name, m.data, m.cid]),
+        (messagesOf(await store.history('房间 🏠', { limit: 10 }))).map((m) => [m.user.name, m.data, m.cid]),
         [
           ['佐伊 👩‍💻', '😀 two surrogates, then text', 'ü-1'],
           ['Ann', '', ''],
         ],
       );
       assert.deepEqual(
-        (await store.history('r', { limit: 10 })).map((m) => [m.user.id, m.data.length, m.cid]),
+        (messagesOf(await store.history('r', { limit: 10 }))).map((m) => [m.user.id, m.data.length, m.cid]),
         [
           [3, 5000, undefined],
           [40, batch[3]!.data.length, 'c'.repeat(64)],
@@ -145,7 +146,7 @@ describe('WorkerStore', () => {
       const batch = Array.from({ length: 50_000 }, (_, i): NewMessage => ({ room: 'big', user, data: `message ${i}`, ts: i, cid: `c${i}` }));
       let turns = 0;
       const ticker = setInterval(() => turns++, 0);
-      const results = await store.appendMessages(batch);
+      const results = chats(await store.appendMessages(batch));
       clearInterval(ticker);
       assert.equal(results.length, batch.length);
       assert.equal(results.at(-1)!.message.id, batch.length);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { skeletonsOfExisting } from '../name-skeletons.js';
 
 /**
  * One step of the schema, as in the SQLite store: applied in `version` order, each at most once,
@@ -7,7 +8,10 @@ import type pg from 'pg';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** The step in SQL; or */
+  sql?: string;
+  /** the step in code, for what SQL cannot compute (run in the same transaction). */
+  run?: (client: pg.ClientBase) => Promise<void>;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -70,6 +74,126 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX messages_cid ON messages (room, user_id, cid) WHERE cid IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'users.name_skeleton, name_skeleton_cased: look-alike names',
+    run: async (client) => {
+      // The confusable skeletons of names (nameSkeletons), computed by the node since SQL cannot.
+      // Registered names that look alike are refused from now on; two accounts made before that
+      // already do are both kept (skeletonsOfExisting).
+      await client.query('ALTER TABLE users ADD COLUMN name_skeleton text, ADD COLUMN name_skeleton_cased text');
+      const { rows } = await client.query<{ id: string; name: string; guest: boolean }>('SELECT id, name, guest FROM users');
+      const keys = skeletonsOfExisting(rows.map((r) => ({ id: Number(r.id), name: r.name, guest: r.guest })));
+      // One statement for every row: the keys as three arrays, zipped by unnest.
+      await client.query(
+        `UPDATE users SET name_skeleton = k.folded, name_skeleton_cased = k.cased
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k (id, folded, cased) WHERE users.id = k.id`,
+        [keys.map((k) => k.id), keys.map((k) => k.folded), keys.map((k) => k.cased)],
+      );
+      await client.query(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE NOT guest;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE NOT guest;
+      `);
+    },
+  },
+  {
+    version: 3,
+    name: 'sessions: a token works only while its session exists',
+    sql: `
+      -- Looked up by every request and upgrade; deleted by logout, a password change or a ban.
+      CREATE TABLE sessions (
+        id         text   COLLATE "C" PRIMARY KEY,
+        user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
+  {
+    version: 4,
+    name: 'users found by the start of their name (inviting someone)',
+    // Byte order ("C"), so that a prefix is a range of the index whatever the database's collation.
+    sql: `CREATE INDEX users_by_name_key ON users ((name_key COLLATE "C"), guest, id);`,
+  },
+  {
+    version: 5,
+    name: 'users.name_skeleton_cased folded: "AIice" looks like "alice" too, not only like "Alice"',
+    run: async (client) => {
+      await client.query('DROP INDEX users_registered_skeleton; DROP INDEX users_registered_skeleton_cased');
+      const { rows } = await client.query<{ id: string; name: string; guest: boolean }>('SELECT id, name, guest FROM users');
+      const keys = skeletonsOfExisting(rows.map((r) => ({ id: Number(r.id), name: r.name, guest: r.guest })));
+      await client.query(
+        `UPDATE users SET name_skeleton = k.folded, name_skeleton_cased = k.cased
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k (id, folded, cased) WHERE users.id = k.id`,
+        [keys.map((k) => k.id), keys.map((k) => k.folded), keys.map((k) => k.cased)],
+      );
+      await client.query(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE NOT guest;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE NOT guest;
+      `);
+    },
+  },
+  {
+    version: 6,
+    name: 'the timeline: edit, delete and react events, replies, mentions, reactions, read markers',
+    sql: `
+      -- Events share the room's id sequence with messages, so they are rows of messages: a replay
+      -- reads one range. Existing rows are messages (kind NULL). Every column is NULL for a plain
+      -- message, which the batch statement inserts as before.
+      --   kind:     NULL a message, 1 edit, 2 delete, 3 react on, 4 react off
+      --   ref:      a message: the id it replies to; an event: its target
+      --   data:     an edit: the new text; a react: the emoji; a delete: ''
+      --   mentions: a message: the user ids its @names named
+      --   edited:   a message: the ts of its last edit (folded in by the edit)
+      --   deleted:  a message: true once deleted (its text, and every edit's, is then '')
+      ALTER TABLE messages
+        ADD COLUMN kind smallint,
+        ADD COLUMN ref bigint,
+        ADD COLUMN mentions bigint[],
+        ADD COLUMN edited bigint,
+        ADD COLUMN deleted boolean;
+      -- The events of a message (to erase its edits' text) and the replies to it; plain messages
+      -- have no ref, so appending them costs this index nothing.
+      CREATE INDEX messages_ref ON messages (room, ref) WHERE ref IS NOT NULL;
+
+      -- The reactions now on each message, kept by the react events in their transaction, so a
+      -- page of folded history reads them in one range. id: the event that put it on.
+      CREATE TABLE reactions (
+        room    text   COLLATE "C" NOT NULL,
+        target  bigint NOT NULL,
+        emoji   text   NOT NULL,
+        user_id bigint NOT NULL,
+        id      bigint NOT NULL,
+        PRIMARY KEY (room, target, emoji, user_id)
+      );
+
+      -- How far each user has read each room (the highest id they said).
+      CREATE TABLE read_markers (
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        room    text   COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        id      bigint NOT NULL,
+        PRIMARY KEY (user_id, room)
+      );
+    `,
+  },
+  {
+    version: 7,
+    name: 'search: the search keys of each message, GIN-indexed',
+    sql: `
+      -- The search keys of a message (search-text.ts: the trigrams of its folded text and of the
+      -- keys of its short terms), computed by the node that stores or edits it, so that Chinese,
+      -- emoji and any script are indexed alike whatever the database's locale (pg_trgm takes only
+      -- letters and digits of the locale's LC_CTYPE: none of Chinese under C). NULL for events and
+      -- deleted messages. Messages stored before this step get theirs from the nodes in the
+      -- background (PostgresStore.open).
+      ALTER TABLE messages ADD COLUMN search_keys text[];
+      CREATE INDEX messages_search ON messages USING gin (search_keys) WHERE search_keys IS NOT NULL;
+      -- Newest first across rooms, for a common term (the planner reads the newest and checks them).
+      CREATE INDEX messages_newest ON messages (ts, room, id) WHERE kind IS NULL;
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */
@@ -119,7 +243,8 @@ export async function migrate(client: pg.ClientBase, migrations: readonly Migrat
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      await client.query(m.sql);
+      if (m.sql !== undefined) await client.query(m.sql);
+      await m.run?.(client);
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
       done.push(m.version);
     }

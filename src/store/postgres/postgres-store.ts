@@ -1,6 +1,9 @@
 import pg from 'pg';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
+import { SearchPageBuilder } from '../search-page.js';
+import { matchesSearch, searchDocument, searchKeys, searchTerms, trigrams } from '../search-text.js';
+import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
   NameTakenError,
   NoSuchRoomError,
@@ -8,13 +11,21 @@ import {
   StoreUnavailableError,
   type AppendResult,
   type HistoryQuery,
+  type MessagesPage,
+  type NewEntry,
   type NewMessage,
+  type Refusal,
   type Room,
+  type SearchPage,
+  type SearchQuery,
+  type Session,
   type Store,
   type StoredMessage,
+  type TimelineEntry,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 
@@ -32,6 +43,16 @@ const TIMEOUTS = {
   /** A transaction left open by a node that vanished holds its room locks no longer than this. */
   idleInTransactionMs: 10_000,
 };
+/** Candidates of a search read per round, older than its first window. */
+const SEARCH_CHUNK = 200;
+/** The newest messages a search looks at first (see search). */
+const SEARCH_WINDOW = 5000;
+/** Where a message is in search order: (ts, room, id). */
+type Position = [number, string, number];
+/** The rooms a search covers ($5: one room or NULL for all; $6: the user, who must be able to read them). */
+const SEARCH_SCOPE = '($5::text IS NULL OR m.room = $5) AND (NOT r.private OR EXISTS (SELECT 1 FROM members mm WHERE mm.room = r.name AND mm.user_id = $6))';
+/** Older messages given their search keys per transaction. */
+const SEARCH_BACKFILL = 1000;
 /** Connections per store (per node): one batch of appends at a time, plus reads. */
 const DEFAULT_POOL_SIZE = 10;
 
@@ -68,9 +89,20 @@ interface MessageRow {
   data_bytes: Buffer | null;
   ts: number;
   cid: string | null;
+  kind: number | null;
+  ref: number | null;
+  /** bigint[] comes as strings. */
+  mentions: string[] | null;
+  edited: number | null;
+  deleted: boolean | null;
 }
 
+/** The columns the batch statement writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
 const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, data_bytes, ts, cid';
+/** Every column of a message or event row. */
+const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
+/** The kind column of an event row (NULL for a message); see migration 6. */
+const KIND = { edit: 1, delete: 2, reactOn: 3, reactOff: 4 } as const;
 
 const toRoom = (r: RoomRow): Room => ({
   name: r.name,
@@ -81,14 +113,33 @@ const toRoom = (r: RoomRow): Room => ({
   lastId: r.last_id,
 });
 
-const toMessage = (r: MessageRow): StoredMessage => ({
-  room: r.room,
-  id: r.id,
-  user: { id: r.user_id, name: r.user_name },
-  data: r.data ?? r.data_bytes!.toString('utf8'),
-  ts: r.ts,
-  ...(r.cid === null ? {} : { cid: r.cid }),
-});
+/** The entry a row holds: a message (with what was folded into it) or an event. */
+function toEntry(r: MessageRow): TimelineEntry {
+  const user = { id: r.user_id, name: r.user_name };
+  const data = r.data ?? r.data_bytes!.toString('utf8');
+  let entry: TimelineEntry;
+  switch (r.kind) {
+    case null: {
+      const m: StoredMessage = { room: r.room, id: r.id, user, data, ts: r.ts };
+      if (r.cid !== null) m.cid = r.cid;
+      if (r.ref !== null) m.reply = r.ref;
+      if (r.mentions !== null) m.mentions = r.mentions.map(Number);
+      if (r.edited !== null) m.edited = r.edited;
+      if (r.deleted) m.deleted = true;
+      return m;
+    }
+    case KIND.edit:
+      entry = { kind: 'edit', room: r.room, id: r.id, user, target: r.ref!, data, ts: r.ts };
+      break;
+    case KIND.delete:
+      entry = { kind: 'delete', room: r.room, id: r.id, user, target: r.ref!, ts: r.ts };
+      break;
+    default:
+      entry = { kind: 'react', room: r.room, id: r.id, user, target: r.ref!, emoji: data, on: r.kind === KIND.reactOn, ts: r.ts };
+  }
+  if (r.cid !== null) entry.cid = r.cid;
+  return entry;
+}
 
 /**
  * bigint columns (ids, times) as numbers: every value is below 2^53 (ids count up from 1, times
@@ -99,7 +150,7 @@ const TYPES = {
     oid === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Advisory lock space of createUser: one name key at a time, so a guest cannot slip past a registration. */
+/** Advisory lock space of createUser: one name skeleton at a time, so a guest cannot slip past a registration. */
 const NAME_LOCK_SPACE = 0x70617231;
 
 /** A batch met a cid stored before that it had not looked up: nothing was stored; it starts over, looking them up. */
@@ -205,17 +256,26 @@ export class PostgresStore implements Store {
 
   createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
+    const alike = lookAlikeKeys(input.name);
     return this.#call(() =>
       this.#transaction(async (client): Promise<User> => {
-        // Taken for guests too: a guest and a registration of the same name one at a time.
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [NAME_LOCK_SPACE, key]);
+        // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
+        // names that look alike share a key, so they share a lock; taken in a fixed order.
+        await client.query(
+          'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
+          [NAME_LOCK_SPACE, alike],
+        );
         let inserted: pg.QueryResult<{ id: number }>;
         try {
           inserted = await client.query<{ id: number }>(
-            `INSERT INTO users (name, name_key, password_hash, guest, created_at)
-             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+            `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
+               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
              RETURNING id`,
-            [input.name, key, input.passwordHash, input.guest, Date.now()],
+            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
           );
         } catch (err) {
           if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
@@ -246,6 +306,77 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow>({ name: 'user-by-id', text: 'SELECT * FROM users WHERE id = $1', values: [id] });
       const row = rows[0];
       return row ? { id: row.id, name: row.name, guest: row.guest } : undefined;
+    });
+  }
+
+  findUsers(prefix: string, limit: number): Promise<User[]> {
+    return this.#call(async () => {
+      const from = nameKey(prefix);
+      const { rows } = await this.#query<UserRow>({
+        name: 'users-by-prefix',
+        text: `SELECT id, name, guest FROM users
+               WHERE name_key COLLATE "C" >= $1 AND name_key COLLATE "C" < $2
+               ORDER BY guest, name_key COLLATE "C", id LIMIT $3`,
+        values: [from, `${from}\u{10FFFF}`, Math.max(0, Math.floor(limit))],
+      });
+      return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest }));
+    });
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<void> {
+    return this.#call(async () => {
+      // One statement, so one transaction: the new hash and no session left.
+      await this.#query({
+        name: 'set-password',
+        text: `WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 AND NOT guest RETURNING id)
+               DELETE FROM sessions WHERE user_id = $1`,
+        values: [userId, passwordHash],
+      });
+    });
+  }
+
+  // --- sessions ---
+
+  createSession(userId: number, expiresAt: number): Promise<Session> {
+    const id = newSessionId();
+    const now = Date.now();
+    return this.#call(async () => {
+      // One statement: the expired sessions forgotten, the new one inserted, its user read.
+      const { rows } = await this.#query<UserRow>({
+        name: 'create-session',
+        text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4),
+               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 RETURNING user_id)
+               SELECT u.* FROM inserted JOIN users u ON u.id = inserted.user_id`,
+        values: [id, userId, expiresAt, now],
+      });
+      const row = rows[0];
+      if (!row) throw new Error(`no user with id ${userId}`);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt };
+    });
+  }
+
+  getSession(id: string, now: number): Promise<Session | undefined> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<UserRow & { expires_at: number }>({
+        name: 'session-by-id',
+        text: `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.id = $1 AND s.expires_at > $2`,
+        values: [id, now],
+      });
+      const row = rows[0];
+      return row ? { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt: row.expires_at } : undefined;
+    });
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.#call(async () => {
+      await this.#query({ name: 'end-session', text: 'DELETE FROM sessions WHERE id = $1', values: [id] });
+    });
+  }
+
+  endUserSessions(userId: number): Promise<void> {
+    return this.#call(async () => {
+      await this.#query({ name: 'end-user-sessions', text: 'DELETE FROM sessions WHERE user_id = $1', values: [userId] });
     });
   }
 
@@ -342,16 +473,18 @@ export class PostgresStore implements Store {
     return this.#call(async () => {
       // One statement: the room and both memberships, or nothing (an unknown user fails the
       // members' foreign key). Two nodes at once: the second insert waits for the first's commit
-      // and then does nothing, so both get the same room.
+      // and then does nothing, so both get the same room. The members go in in id order, whoever
+      // writes first: in the caller's order, A->B and B->A at once deadlocked now and then.
+      const [low, high] = a < b ? [a, b] : [b, a];
       try {
         await this.#query({
           name: 'ensure-direct-room',
           text: `WITH room AS (
-                   INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES ($1, true, true, $2, $4)
+                   INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES ($1, true, true, $2, $5)
                    ON CONFLICT (name) DO NOTHING
                  )
-                 INSERT INTO members (room, user_id) VALUES ($1, $2), ($1, $3) ON CONFLICT DO NOTHING`,
-          values: [name, a, b, Date.now()],
+                 INSERT INTO members (room, user_id) VALUES ($1, $3), ($1, $4) ON CONFLICT DO NOTHING`,
+          values: [name, a, low, high, Date.now()],
         });
       } catch (err) {
         if ((err as { code?: string }).code === '23503') throw new Error(`no user with id ${a} or ${b}`, { cause: err });
@@ -376,9 +509,11 @@ export class PostgresStore implements Store {
    * unique index messages_cid makes the retry answer with the stored messages (duplicate = true)
    * instead of storing them twice. (A message without a cid could be stored twice then.)
    */
-  appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+  appendMessages(batch: NewEntry[]): Promise<AppendResult[]> {
     if (batch.length === 0) return Promise.resolve([]);
     const plan = planAppend(batch);
+    // A batch with events or replies is checked and stored entry by entry (appendEntries).
+    if (!batch.every(isPlainMessage)) return this.#call(() => this.#transaction((client) => appendEntries(client, plan)));
     return this.#call(async () => {
       try {
         return await store(this.#pool, plan, undefined);
@@ -395,26 +530,55 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * With `after` alone: the first `limit` messages above it (a replay, read forwards). Otherwise
-   * the newest `limit` messages below `before` (and above `after`, when both are given): a page
+   * With `after` alone: the first `limit` entries above it (a replay, read forwards). Otherwise
+   * the newest `limit` entries below `before` (and above `after`, when both are given): a page
    * of older history. Always oldest first. Both are range scans of the primary key (room, id).
    */
-  history(room: string, query: HistoryQuery): Promise<StoredMessage[]> {
+  history(room: string, query: HistoryQuery): Promise<TimelineEntry[]> {
+    return this.#call(async () => (await this.#range(room, query, false)).map(toEntry));
+  }
+
+  messages(room: string, query: HistoryQuery): Promise<MessagesPage> {
+    // One snapshot (REPEATABLE READ): another node's commit cannot fall between the three reads.
+    return this.#call(() =>
+      this.#transaction(async (client) => {
+        await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const { rows: room_ } = await client.query<{ last_id: number }>({ name: 'last-id', text: 'SELECT last_id FROM rooms WHERE name = $1', values: [room] });
+        const lastId = room_[0]?.last_id ?? 0;
+        const messages = (await this.#range(room, query, true, client)).map(toEntry) as StoredMessage[];
+        if (messages.length === 0) return { data: messages, lastId };
+        // The reactions of the page in one range, in the order they were put on (by event id).
+        const { rows } = await client.query<{ target: number; emoji: string; user_id: number }>({
+          name: 'reactions-between',
+          text: 'SELECT target, emoji, user_id FROM reactions WHERE room = $1 AND target BETWEEN $2 AND $3 ORDER BY id',
+          values: [room, messages[0]!.id, messages.at(-1)!.id],
+        });
+        if (rows.length > 0) {
+          const byId = new Map(messages.map((m) => [m.id, m]));
+          for (const r of rows) {
+            const m = byId.get(r.target);
+            if (m !== undefined) ((m.reactions ??= {})[r.emoji] ??= []).push(r.user_id);
+          }
+        }
+        return { data: messages, lastId };
+      }),
+    );
+  }
+
+  /** The rows of a history query, oldest first: every entry, or (messagesOnly) the messages. */
+  async #range(room: string, query: HistoryQuery, messagesOnly: boolean, client?: pg.PoolClient): Promise<MessageRow[]> {
     const limit = Math.min(STORE_HISTORY_MAX, Math.floor(query.limit));
-    if (!(limit > 0)) return this.#call(async () => []);
+    if (!(limit > 0)) return [];
     const after = query.after ?? 0;
     const before = query.before ?? Number.MAX_SAFE_INTEGER;
     const forward = query.after !== undefined && query.before === undefined;
-    return this.#call(async () => {
-      const { rows } = await this.#query<MessageRow>({
-        name: forward ? 'history-forward' : 'history-backward',
-        text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND id > $2 AND id < $3
-               ORDER BY id ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
-        values: [room, after, before, limit],
-      });
-      const messages = rows.map(toMessage);
-      return forward ? messages : messages.reverse();
+    const { rows } = await (client ?? this.#pool).query<MessageRow>({
+      name: `${messagesOnly ? 'messages' : 'history'}-${forward ? 'forward' : 'backward'}`,
+      text: `SELECT ${ENTRY_COLUMNS} FROM messages WHERE room = $1 AND id > $2 AND id < $3${messagesOnly ? ' AND kind IS NULL' : ''}
+             ORDER BY id ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
+      values: [room, after, before, limit],
     });
+    return forward ? rows : rows.reverse();
   }
 
   oldestKeptId(room: string): Promise<number | undefined> {
@@ -459,12 +623,149 @@ export class PostgresStore implements Store {
       // Ids are gapless up to last_id and only the oldest are ever deleted, so the kept messages are
       // exactly last_id - keep + 1 … last_id: a range delete. last_id itself is untouched, so
       // pruned ids are never handed out again.
-      const { rowCount } = await this.#query({
+      const { rows } = await this.#query<{ deleted: number }>({
         name: 'prune',
-        text: 'DELETE FROM messages WHERE room = $1 AND id <= (SELECT last_id FROM rooms WHERE name = $1) - $2',
+        text: `WITH upto AS (SELECT last_id - $2 AS id FROM rooms WHERE name = $1),
+               gone AS (DELETE FROM messages WHERE room = $1 AND id <= (SELECT id FROM upto) RETURNING 1),
+               reactions AS (DELETE FROM reactions WHERE room = $1 AND target <= (SELECT id FROM upto))
+               SELECT count(*)::int AS deleted FROM gone`,
         values: [room, Math.max(0, Math.floor(keep))],
       });
-      return rowCount ?? 0;
+      return rows[0]?.deleted ?? 0;
+    });
+  }
+
+  // --- search ---
+
+  search(query: SearchQuery): Promise<SearchPage> {
+    const terms = searchTerms(query.q);
+    if (terms.length === 0) return Promise.resolve({ data: [], more: false });
+    const keys = searchKeys(terms);
+    const scope = { room: query.room ?? null, userId: query.userId };
+    // One snapshot: the window and what follows it see the same messages.
+    return this.#call(() =>
+      this.#transaction(async (client) => {
+        await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const page = new SearchPageBuilder(query.limit);
+        const check = (rows: MessageRow[]) => rows.map(toEntry).filter((m): m is StoredMessage => m.kind === undefined && matchesSearch(m.data, terms));
+        const start: Position = [query.before ?? Number.MAX_SAFE_INTEGER, '', 0];
+        // First the newest SEARCH_WINDOW messages, read along messages_newest: a common term fills a
+        // page there at once, where the planner, which cannot tell how common a set of keys is,
+        // might read every match through the GIN index and sort them all.
+        const { rows: window } = await client.query<MessageRow>({
+          name: 'search-window',
+          text: `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
+                 FROM (SELECT * FROM messages WHERE kind IS NULL AND (ts, room, id) < ($2::bigint, $3::text COLLATE "C", $4::bigint)
+                       ORDER BY ts DESC, room DESC, id DESC LIMIT ${SEARCH_WINDOW}) m
+                 JOIN rooms r ON r.name = m.room
+                 WHERE m.search_keys @> $1::text[] AND m.deleted IS NOT TRUE AND ${SEARCH_SCOPE}
+                 ORDER BY m.ts DESC, m.room DESC, m.id DESC`,
+          values: [keys, ...start, scope.room, scope.userId],
+        });
+        const { rows: ends } = await client.query<{ ts: number; room: string; id: number }>({
+          name: 'search-window-end',
+          text: `SELECT ts, room, id FROM messages WHERE kind IS NULL AND (ts, room, id) < ($1::bigint, $2::text COLLATE "C", $3::bigint)
+                 ORDER BY ts DESC, room DESC, id DESC OFFSET ${SEARCH_WINDOW - 1} LIMIT 1`,
+          values: start,
+        });
+        page.add(check(window), ends[0]?.ts ?? Number.NEGATIVE_INFINITY);
+        // Then, older than the window, through the GIN index, newest first, SEARCH_CHUNK at a time.
+        let cursor: Position | undefined = ends[0] ? [ends[0].ts, ends[0].room, ends[0].id] : undefined;
+        while (cursor !== undefined && !page.complete) {
+          const { rows } = await client.query<MessageRow>({
+            name: 'search-older',
+            text: `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM messages m JOIN rooms r ON r.name = m.room
+                   WHERE m.search_keys @> $1::text[] AND m.kind IS NULL AND m.deleted IS NOT TRUE
+                     AND (m.ts, m.room, m.id) < ($2::bigint, $3::text COLLATE "C", $4::bigint) AND ${SEARCH_SCOPE}
+                   ORDER BY m.ts DESC, m.room DESC, m.id DESC LIMIT ${SEARCH_CHUNK}`,
+            values: [keys, ...cursor, scope.room, scope.userId],
+          });
+          const last = rows.at(-1);
+          page.add(check(rows), last?.ts ?? Number.NEGATIVE_INFINITY);
+          cursor = rows.length === SEARCH_CHUNK && last ? [last.ts, last.room, last.id] : undefined;
+        }
+        page.end();
+        return page.page();
+      }),
+    );
+  }
+
+  /**
+   * Gives messages stored before search existed (migration 7) their search keys, a batch at a time,
+   * in the background; several nodes share the work (SKIP LOCKED). Resolves with how many it did.
+   */
+  async indexOlderMessages(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      if (this.#closing) return done;
+      const n = await this.#call(() =>
+        this.#transaction(async (client) => {
+          const { rows } = await client.query<{ room: string; id: number; data: string | null; data_bytes: Buffer | null }>({
+            name: 'unindexed',
+            text: `SELECT room, id, data, data_bytes FROM messages
+                   WHERE search_keys IS NULL AND kind IS NULL AND deleted IS NOT TRUE LIMIT $1 FOR UPDATE SKIP LOCKED`,
+            values: [SEARCH_BACKFILL],
+          });
+          if (rows.length === 0) return 0;
+          await client.query({
+            name: 'set-search-keys',
+            text: `UPDATE messages SET search_keys = string_to_array(k.keys, ${KEYS_SEPARATOR_SQL})
+                   FROM unnest($1::text[], $2::bigint[], $3::text[]) AS k (room, id, keys)
+                   WHERE messages.room = k.room AND messages.id = k.id`,
+            values: [
+              rows.map((r) => r.room),
+              rows.map((r) => r.id),
+              rows.map((r) => searchKeysOf(r.data ?? r.data_bytes!.toString('utf8')).join(KEYS_SEPARATOR)),
+            ],
+          });
+          return rows.length;
+        }),
+      );
+      if (n === 0) return done;
+      done += n;
+    }
+  }
+
+  // --- read markers and names ---
+
+  setReadMarker(userId: number, room: string, id: number): Promise<number | undefined> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<{ id: number }>({
+        name: 'set-read-marker',
+        text: `INSERT INTO read_markers (user_id, room, id)
+               SELECT $1, name, least($3::bigint, last_id) FROM rooms WHERE name = $2
+               ON CONFLICT (user_id, room) DO UPDATE SET id = excluded.id WHERE excluded.id > read_markers.id
+               RETURNING id`,
+        values: [userId, room, id],
+      });
+      return rows[0]?.id;
+    });
+  }
+
+  readMarkers(userId: number): Promise<Record<string, number>> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<{ room: string; id: number }>({
+        name: 'read-markers',
+        text: `SELECT k.room, k.id FROM read_markers k JOIN rooms r ON r.name = k.room
+               WHERE k.user_id = $1 AND (NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1))`,
+        values: [userId],
+      });
+      return Object.fromEntries(rows.map((r) => [r.room, r.id]));
+    });
+  }
+
+  usersByNameKeys(keys: string[], options: { membersOf?: string } = {}): Promise<User[]> {
+    return this.#call(async () => {
+      if (keys.length === 0) return [];
+      const { rows } =
+        options.membersOf === undefined
+          ? await this.#query<UserRow>({ name: 'registered-by-keys', text: 'SELECT * FROM users WHERE NOT guest AND name_key = ANY($1::text[])', values: [keys] })
+          : await this.#query<UserRow>({
+              name: 'members-by-keys',
+              text: 'SELECT u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.room = $1 AND u.name_key = ANY($2::text[])',
+              values: [options.membersOf, keys],
+            });
+      return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest }));
     });
   }
 
@@ -490,7 +791,7 @@ export class PostgresStore implements Store {
 
 /** What appendMessages works out before it touches the database. */
 interface AppendPlan {
-  batch: NewMessage[];
+  batch: NewEntry[];
   /** The batch's rooms, each once, in the order they first appear. */
   rooms: string[];
   /** For a message whose (room, user, cid) came earlier in the batch: that message's index. */
@@ -499,7 +800,7 @@ interface AppendPlan {
   withCid: number[];
 }
 
-function planAppend(batch: NewMessage[]): AppendPlan {
+function planAppend(batch: NewEntry[]): AppendPlan {
   const rooms = new Set<string>();
   const firstCopy = new Array<number | undefined>(batch.length);
   const withCid: number[] = [];
@@ -521,6 +822,14 @@ function planAppend(batch: NewMessage[]): AppendPlan {
 }
 
 /**
+ * A message's search keys travel as one string per message (unnest of an array of arrays would
+ * flatten it), joined with a control character, which search keys never contain.
+ */
+const KEYS_SEPARATOR = '\u001f';
+const KEYS_SEPARATOR_SQL = 'chr(31)';
+const searchKeysOf = (text: string): string[] => trigrams(searchDocument(text));
+
+/**
  * Locks the rooms in name order, so that two batches that share rooms wait for each other instead
  * of deadlocking. In READ COMMITTED, a row that another transaction changed while this one waited
  * for its lock is returned as that transaction left it: the counter is always the latest.
@@ -540,10 +849,10 @@ const STORE_BATCH = `
   WITH locked AS MATERIALIZED (${LOCK_ROOMS}),
   complete AS (SELECT count(*) = cardinality($1::text[]) AS ok FROM locked),
   stored AS (
-    INSERT INTO messages (${MESSAGE_COLUMNS})
-    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid
-    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[])
-      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid)
+    INSERT INTO messages (${MESSAGE_COLUMNS}, search_keys)
+    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid, string_to_array(m.keys, ${KEYS_SEPARATOR_SQL})
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $12::text[])
+      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid, keys)
     JOIN locked l ON l.name = m.room
     WHERE (SELECT ok FROM complete)
   ),
@@ -559,15 +868,15 @@ const STORE_BATCH = `
  * pool (a transaction of its own) or on a client in a transaction. Without `earlier`, throws
  * EarlierCid if a cid was stored before.
  */
-async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map<number, StoredMessage> | undefined): Promise<AppendResult[]> {
+async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map<number, TimelineEntry> | undefined): Promise<AppendResult[]> {
   const { batch, firstCopy } = plan;
   const place = new Array<number>(batch.length);
   const added = new Map<string, number>();
-  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null> };
+  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null>, keys: [] as string[] };
   let withNul = false;
   for (let i = 0; i < batch.length; i++) {
     if (firstCopy[i] !== undefined || earlier?.has(i)) continue;
-    const m = batch[i]!;
+    const m = batch[i] as NewMessage;
     const n = (added.get(m.room) ?? 0) + 1;
     added.set(m.room, n);
     place[i] = n;
@@ -581,13 +890,14 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
     rows.bytes.push(nul ? Buffer.from(m.data, 'utf8') : null);
     rows.ts.push(m.ts);
     rows.cid.push(m.cid ?? null);
+    rows.keys.push(searchKeysOf(m.data).join(KEYS_SEPARATOR));
   }
   let locked: pg.QueryResult<{ name: string; last_id: number }>;
   try {
     locked = await db.query<{ name: string; last_id: number }>({
       name: 'store-batch',
       text: STORE_BATCH,
-      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()]],
+      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()], rows.keys],
     });
   } catch (err) {
     const { code, constraint } = err as { code?: string; constraint?: string };
@@ -596,7 +906,8 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
   }
   const lastIds = new Map(locked.rows.map((r) => [r.name, r.last_id]));
   for (const room of plan.rooms) if (!lastIds.has(room)) throw new NoSuchRoomError(room);
-  const results = new Array<AppendResult>(batch.length);
+  // A batch of plain messages: nothing in it is refused.
+  const results = new Array<{ message: TimelineEntry; duplicate: boolean }>(batch.length);
   for (let i = 0; i < batch.length; i++) {
     const copyOf = firstCopy[i];
     if (copyOf !== undefined) {
@@ -608,7 +919,7 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
       results[i] = { message: stored, duplicate: true };
       continue;
     }
-    const m = batch[i]!;
+    const m = batch[i] as NewMessage;
     const message: StoredMessage = { room: m.room, id: lastIds.get(m.room)! + place[i]!, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
     if (m.cid !== undefined) message.cid = m.cid;
     results[i] = { message, duplicate: false };
@@ -617,17 +928,176 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
 }
 
 /** The messages stored before that have the (room, user, cid) of one of the batch's, by batch index. */
-async function findEarlier(client: pg.PoolClient, plan: AppendPlan): Promise<Map<number, StoredMessage>> {
-  const found = new Map<number, StoredMessage>();
+async function findEarlier(client: pg.PoolClient, plan: AppendPlan): Promise<Map<number, TimelineEntry>> {
+  const found = new Map<number, TimelineEntry>();
   if (plan.withCid.length === 0) return found;
   const probes = plan.withCid.map((i) => plan.batch[i]!);
   const { rows } = await client.query<MessageRow & { i: number }>({
     name: 'find-earlier-cids',
-    text: `SELECT p.i, ${MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
+    text: `SELECT p.i, ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
            FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[]) AS p (i, room, user_id, cid)
            JOIN messages m ON m.room = p.room AND m.user_id = p.user_id AND m.cid = p.cid`,
     values: [plan.withCid, probes.map((m) => m.room), probes.map((m) => m.user.id), probes.map((m) => m.cid)],
   });
-  for (const row of rows) found.set(row.i, toMessage(row));
+  for (const row of rows) found.set(row.i, toEntry(row));
   return found;
+}
+
+/**
+ * A batch with events or replies, in a transaction: locks its rooms, looks its cids up, then stores
+ * its entries one by one, each checked against the timeline as the entries before it left it
+ * (timeline-rules.ts) and folded into its target. Under the room locks no other node changes
+ * these rooms meanwhile, so the checks hold across nodes.
+ */
+async function appendEntries(client: pg.PoolClient, plan: AppendPlan): Promise<AppendResult[]> {
+  const { batch, firstCopy } = plan;
+  const locked = await client.query<{ name: string; last_id: number }>({ name: 'lock-rooms', text: LOCK_ROOMS, values: [plan.rooms] });
+  const lastIds = new Map(locked.rows.map((r) => [r.name, r.last_id]));
+  for (const room of plan.rooms) if (!lastIds.has(room)) throw new NoSuchRoomError(room);
+  const earlier = await findEarlier(client, plan);
+  const results = new Array<AppendResult>(batch.length);
+  const advanced = new Set<string>();
+  for (let i = 0; i < batch.length; i++) {
+    const copyOf = firstCopy[i];
+    if (copyOf !== undefined) {
+      const first = results[copyOf]!;
+      results[i] = first.refused ? first : { message: first.message, duplicate: true };
+      continue;
+    }
+    const stored = earlier.get(i);
+    if (stored !== undefined) {
+      results[i] = { message: stored, duplicate: true };
+      continue;
+    }
+    const entry = batch[i]!;
+    const outcome = await check(client, entry);
+    if (outcome !== undefined) {
+      results[i] = 'code' in outcome ? { refused: outcome } : { message: outcome, duplicate: true };
+      continue;
+    }
+    const id = lastIds.get(entry.room)! + 1;
+    lastIds.set(entry.room, id);
+    advanced.add(entry.room);
+    results[i] = { message: await insertEntry(client, entry, id), duplicate: false };
+    await fold(client, entry, id);
+  }
+  const rooms = [...advanced];
+  if (rooms.length > 0) {
+    await client.query({
+      name: 'set-last-ids',
+      text: 'UPDATE rooms SET last_id = c.last_id FROM unnest($1::text[], $2::bigint[]) AS c (name, last_id) WHERE rooms.name = c.name',
+      values: [rooms, rooms.map((r) => lastIds.get(r)!)],
+    });
+  }
+  return results;
+}
+
+async function target(client: pg.PoolClient, room: string, id: number): Promise<(TargetInfo & { row: MessageRow }) | undefined> {
+  const { rows } = await client.query<MessageRow>({
+    name: 'entry-at',
+    text: `SELECT ${ENTRY_COLUMNS} FROM messages WHERE room = $1 AND id = $2`,
+    values: [room, id],
+  });
+  const row = rows[0];
+  return row === undefined ? undefined : { message: row.kind === null, userId: row.user_id, deleted: row.deleted === true, row };
+}
+
+/**
+ * Whether the entry may be stored now: undefined when it may, a refusal, or (a react on that is on
+ * already) the event that put it on, which answers it.
+ */
+async function check(client: pg.PoolClient, entry: NewEntry): Promise<Refusal | TimelineEntry | undefined> {
+  if (entry.kind === undefined) {
+    return entry.reply === undefined ? undefined : refuseReply(entry.room, entry.reply, await target(client, entry.room, entry.reply));
+  }
+  const refused = refuseEvent(entry, await target(client, entry.room, entry.target));
+  if (refused || entry.kind !== 'react') return refused;
+  const { rows } = await client.query<{ mine: number | null; count: number; present: boolean }>({
+    name: 'reaction-state',
+    text: `SELECT max(id) FILTER (WHERE emoji = $3 AND user_id = $4) AS mine, count(DISTINCT emoji)::int AS count,
+                  coalesce(bool_or(emoji = $3), false) AS present
+           FROM reactions WHERE room = $1 AND target = $2`,
+    values: [entry.room, entry.target, entry.emoji, entry.user.id],
+  });
+  const { mine, count, present } = rows[0]!;
+  if (entry.on && mine !== null) return toEntry((await target(client, entry.room, mine))!.row);
+  return refuseReaction(entry, mine !== null, count, present);
+}
+
+/** Inserts one entry as `id`; returns it as stored. */
+async function insertEntry(client: pg.PoolClient, entry: NewEntry, id: number): Promise<TimelineEntry> {
+  const { room, user, ts } = entry;
+  const who = { id: user.id, name: user.name };
+  let stored: TimelineEntry;
+  let kind: number | null = null;
+  let ref: number | null = null;
+  let data = '';
+  let mentions: number[] | null = null;
+  switch (entry.kind) {
+    case undefined: {
+      const m: StoredMessage = { room, id, user: who, data: entry.data, ts };
+      data = entry.data;
+      if (entry.reply !== undefined) ref = m.reply = entry.reply;
+      if (entry.mentions !== undefined) mentions = m.mentions = [...entry.mentions];
+      stored = m;
+      break;
+    }
+    case 'edit':
+      stored = { kind: 'edit', room, id, user: who, target: entry.target, data: entry.data, ts };
+      [kind, ref, data] = [KIND.edit, entry.target, entry.data];
+      break;
+    case 'delete':
+      stored = { kind: 'delete', room, id, user: who, target: entry.target, ts };
+      [kind, ref] = [KIND.delete, entry.target];
+      break;
+    case 'react':
+      stored = { kind: 'react', room, id, user: who, target: entry.target, emoji: entry.emoji, on: entry.on, ts };
+      [kind, ref, data] = [entry.on ? KIND.reactOn : KIND.reactOff, entry.target, entry.emoji];
+      break;
+  }
+  if (entry.cid !== undefined) stored.cid = entry.cid;
+  const nul = data.includes('\u0000');
+  await client.query({
+    name: 'insert-entry',
+    text: `INSERT INTO messages (${ENTRY_COLUMNS}, search_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)`,
+    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions, kind === null ? searchKeysOf(data) : null],
+  });
+  return stored;
+}
+
+/** Folds a stored event into its target: its text, its deletion (erasing every text of it), its reactions. */
+async function fold(client: pg.PoolClient, entry: NewEntry, id: number): Promise<void> {
+  if (entry.kind === undefined) return;
+  const at = [entry.room, entry.target];
+  switch (entry.kind) {
+    case 'edit': {
+      const nul = entry.data.includes('\u0000');
+      await client.query({
+        name: 'fold-edit',
+        text: 'UPDATE messages SET data = $3, data_bytes = $4, edited = $5, search_keys = $6 WHERE room = $1 AND id = $2',
+        values: [...at, nul ? null : entry.data, nul ? Buffer.from(entry.data, 'utf8') : null, entry.ts, searchKeysOf(entry.data)],
+      });
+      break;
+    }
+    case 'delete':
+      await client.query({
+        name: 'fold-delete',
+        text: `WITH erased AS (
+                 UPDATE messages SET data = '', data_bytes = NULL, deleted = true, edited = NULL, mentions = NULL, search_keys = NULL
+                 WHERE room = $1 AND id = $2
+               ), edits AS (
+                 UPDATE messages SET data = '', data_bytes = NULL WHERE room = $1 AND ref = $2 AND kind = ${KIND.edit}
+               )
+               DELETE FROM reactions WHERE room = $1 AND target = $2`,
+        values: at,
+      });
+      break;
+    case 'react':
+      await client.query(
+        entry.on
+          ? { name: 'add-reaction', text: 'INSERT INTO reactions (room, target, emoji, user_id, id) VALUES ($1, $2, $3, $4, $5)', values: [...at, entry.emoji, entry.user.id, id] }
+          : { name: 'remove-reaction', text: 'DELETE FROM reactions WHERE room = $1 AND target = $2 AND emoji = $3 AND user_id = $4', values: [...at, entry.emoji, entry.user.id] },
+      );
+      break;
+  }
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { skeletonsOfExisting } from '../name-skeletons.js';
 
 /**
  * One step of the schema. Steps are applied in `version` order, each at most once, and never
@@ -8,7 +9,10 @@ import type Database from 'better-sqlite3';
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** The step in SQL; or */
+  sql?: string;
+  /** the step in code, for what SQL cannot compute (run in the same transaction). */
+  run?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -158,6 +162,133 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE store_state ADD COLUMN drain_id INTEGER;
     `,
   },
+  {
+    version: 5,
+    name: 'users.name_skeleton, name_skeleton_cased: look-alike names',
+    run: (db) => {
+      // The confusable skeletons of names (nameSkeletons), computed here in JavaScript since SQL
+      // cannot. Registered names that look alike are refused from now on; two accounts made before
+      // that already do are both kept (skeletonsOfExisting).
+      db.exec(`
+        ALTER TABLE users ADD COLUMN name_skeleton TEXT;
+        ALTER TABLE users ADD COLUMN name_skeleton_cased TEXT;
+      `);
+      const users = db.prepare('SELECT id, name, guest FROM users').all() as Array<{ id: number; name: string; guest: 0 | 1 }>;
+      const update = db.prepare('UPDATE users SET name_skeleton = ?, name_skeleton_cased = ? WHERE id = ?');
+      for (const u of skeletonsOfExisting(users.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 })))) {
+        update.run(u.folded, u.cased, u.id);
+      }
+      db.exec(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE guest = 0;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE guest = 0;
+      `);
+    },
+  },
+  {
+    version: 6,
+    name: 'sessions: a token works only while its session exists',
+    sql: `
+      -- Looked up by every request and upgrade; deleted by logout, a password change or a ban.
+      CREATE TABLE sessions (
+        id         TEXT    PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
+  {
+    version: 7,
+    name: 'users found by the start of their name (inviting someone)',
+    sql: `CREATE INDEX users_by_name_key ON users (name_key, guest, id);`,
+  },
+  {
+    version: 8,
+    name: 'users.name_skeleton_cased folded: "AIice" looks like "alice" too, not only like "Alice"',
+    run: (db) => {
+      db.exec('DROP INDEX users_registered_skeleton; DROP INDEX users_registered_skeleton_cased;');
+      const users = db.prepare('SELECT id, name, guest FROM users').all() as Array<{ id: number; name: string; guest: 0 | 1 }>;
+      const update = db.prepare('UPDATE users SET name_skeleton = ?, name_skeleton_cased = ? WHERE id = ?');
+      for (const u of skeletonsOfExisting(users.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 })))) {
+        update.run(u.folded, u.cased, u.id);
+      }
+      db.exec(`
+        CREATE UNIQUE INDEX users_registered_skeleton ON users (name_skeleton) WHERE guest = 0;
+        CREATE UNIQUE INDEX users_registered_skeleton_cased ON users (name_skeleton_cased) WHERE guest = 0;
+      `);
+    },
+  },
+  {
+    version: 9,
+    name: 'the timeline: edit, delete and react events, replies, mentions, reactions, read markers',
+    sql: `
+      -- Events share the room's id sequence with messages, so they are rows of the same tables: a
+      -- replay reads one range. Existing rows are messages (kind NULL). Every column is NULL for a
+      -- plain message, which the hot path inserts as before.
+      --   kind:     NULL a message, 1 edit, 2 delete, 3 react on, 4 react off
+      --   ref:      a message: the id it replies to; an event: its target
+      --   data:     an edit: the new text; a react: the emoji; a delete: ''
+      --   mentions: a message: JSON array of the user ids its @names named
+      --   edited:   a message: the ts of its last edit (folded in by the edit)
+      --   deleted:  a message: 1 once deleted (its text, and every edit's, is then '')
+      ${['messages', 'messages_recent', 'messages_recent_b']
+        .map(
+          (t) => `
+      ALTER TABLE ${t} ADD COLUMN kind INTEGER;
+      ALTER TABLE ${t} ADD COLUMN ref INTEGER;
+      ALTER TABLE ${t} ADD COLUMN mentions TEXT;
+      ALTER TABLE ${t} ADD COLUMN edited INTEGER;
+      ALTER TABLE ${t} ADD COLUMN deleted INTEGER;`,
+        )
+        .join('')}
+      -- The events of a message (to erase its edits' text) and the replies to it. Plain messages
+      -- have no ref, so appending them costs this index nothing.
+      CREATE INDEX messages_ref ON messages (room, ref) WHERE ref IS NOT NULL;
+
+      -- The reactions now on each message, kept by the react events in their transaction, so a
+      -- page of folded history reads them in one range. id: the event that put it on.
+      CREATE TABLE reactions (
+        room    TEXT    NOT NULL,
+        target  INTEGER NOT NULL,
+        emoji   TEXT    NOT NULL,
+        user_id INTEGER NOT NULL,
+        id      INTEGER NOT NULL,
+        PRIMARY KEY (room, target, emoji, user_id)
+      ) WITHOUT ROWID;
+
+      -- How far each user has read each room (the highest id they said).
+      CREATE TABLE read_markers (
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        room    TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        id      INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 10,
+    name: 'search: an FTS5 trigram index of messages, filled in the background',
+    sql: `
+      -- The search keys of each message (search-text.ts: its folded text, and keys for its short
+      -- terms), as trigrams. Contentless: the text stays in the messages tables only. detail=none:
+      -- a key, not where (the store checks each candidate's text). secure-delete: a deleted message's
+      -- keys are taken out of the index, not marked as gone.
+      CREATE VIRTUAL TABLE search USING fts5(text, content='', contentless_delete=1, tokenize='trigram case_sensitive 1', detail=none);
+      INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+      -- The index's rowid (doc), ordered by ts, for each indexed message.
+      CREATE TABLE search_docs (
+        doc  INTEGER PRIMARY KEY,
+        room TEXT    NOT NULL,
+        id   INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX search_docs_message ON search_docs (room, id);
+      -- Every message of the room up to this id is in the index (or needs not be: events, deleted
+      -- messages); the newer ones are read by the search itself until the store indexes them.
+      ALTER TABLE rooms ADD COLUMN indexed_id INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */
@@ -193,7 +324,8 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     const done: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
-      db.exec(m.sql);
+      if (m.sql !== undefined) db.exec(m.sql);
+      m.run?.(db);
       record.run(m.version, m.name, Date.now());
       done.push(m.version);
     }

@@ -2,22 +2,32 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
-import { directRoomName, nameKey } from '../../protocol/names.js';
+import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
+import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
   type AppendResult,
   type HistoryQuery,
+  type MessagesPage,
+  type NewEntry,
   type NewMessage,
+  type Refusal,
   type Room,
+  type SearchPage,
+  type SearchQuery,
+  type Session,
   type Store,
   type StoredMessage,
+  type TimelineEntry,
   type User,
   type UserRecord,
 } from '../types.js';
+import { newSessionId } from '../session-id.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
+import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
 
 /** The file name of the database inside the data dir. */
 export const DB_FILE = 'parley.db';
@@ -34,6 +44,17 @@ const BUSY_TIMEOUT_MS = 5000;
 export const DEFAULT_RECENT_LIMIT = 16_384;
 /** The two staging tables, by store_state.recent_active. */
 const STAGING = ['messages_recent', 'messages_recent_b'] as const;
+
+/** Messages (rows) indexed for search per step; a step takes some milliseconds, between other calls. */
+const SEARCH_STEP = 1000;
+/** Between the steps of one catching-up, when no write comes (ms). */
+const SEARCH_STEP_GAP_MS = 5;
+/**
+ * Messages not indexed yet beyond which the store indexes a step every SEARCH_BUSY_STEP_MS even
+ * while writes go on (a search reads every unindexed message itself: this bounds what it reads).
+ */
+const SEARCH_BACKLOG = 250_000;
+const SEARCH_BUSY_STEP_MS = 100;
 
 /** The page cache of the connection, in KiB. */
 const CACHE_SIZE_KIB = 32 * 1024;
@@ -57,6 +78,12 @@ const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
 export interface SqliteStoreOptions {
   /** Messages a staging table collects before it moves into messages (tests make it small). */
   recentLimit?: number;
+  /**
+   * How long the store must go without a write before it indexes new messages for search (ms,
+   * default 250): indexing costs several times what storing does, so it waits for a pause. Searches
+   * read what is not indexed yet themselves.
+   */
+  searchIndexDelayMs?: number;
   /** Checkpoint the WAL from a worker thread (default true; not for ':memory:'). */
   backgroundCheckpoint?: boolean;
 }
@@ -92,8 +119,8 @@ interface StagingState {
  * collector copy and mark tens of MB; a retry (rare) reads its earlier copy back from the table.
  */
 type RecentCids = Map<string, Map<string, number>>;
-/** Messages with a cid, by room and then by cidKey. */
-type MessagesByCid = Map<string, Map<string, StoredMessage>>;
+/** Entries with a cid, by room and then by cidKey. */
+type EntriesByCid = Map<string, Map<string, TimelineEntry>>;
 
 interface MessageRow {
   room: string;
@@ -103,7 +130,15 @@ interface MessageRow {
   data: string;
   ts: number;
   cid: string | null;
+  kind: number | null;
+  ref: number | null;
+  mentions: string | null;
+  edited: number | null;
+  deleted: number | null;
 }
+
+/** The kind column of an event row (NULL for a message); see migration 9. */
+const KIND = { edit: 1, delete: 2, reactOn: 3, reactOff: 4 } as const;
 
 const toRoom = (r: RoomRow): Room => ({
   name: r.name,
@@ -114,17 +149,38 @@ const toRoom = (r: RoomRow): Room => ({
   lastId: r.last_id,
 });
 
-const toMessage = (r: MessageRow): StoredMessage => ({
-  room: r.room,
-  id: r.id,
-  user: { id: r.user_id, name: r.user_name },
-  data: r.data,
-  ts: r.ts,
-  ...(r.cid === null ? {} : { cid: r.cid }),
-});
+/** The entry a row holds: a message (with what was folded into it) or an event. */
+function toEntry(r: MessageRow): TimelineEntry {
+  const user = { id: r.user_id, name: r.user_name };
+  let entry: TimelineEntry;
+  switch (r.kind) {
+    case null: {
+      const m: StoredMessage = { room: r.room, id: r.id, user, data: r.data, ts: r.ts };
+      if (r.cid !== null) m.cid = r.cid;
+      if (r.ref !== null) m.reply = r.ref;
+      if (r.mentions !== null) m.mentions = JSON.parse(r.mentions) as number[];
+      if (r.edited !== null) m.edited = r.edited;
+      if (r.deleted === 1) m.deleted = true;
+      return m;
+    }
+    case KIND.edit:
+      entry = { kind: 'edit', room: r.room, id: r.id, user, target: r.ref!, data: r.data, ts: r.ts };
+      break;
+    case KIND.delete:
+      entry = { kind: 'delete', room: r.room, id: r.id, user, target: r.ref!, ts: r.ts };
+      break;
+    default:
+      entry = { kind: 'react', room: r.room, id: r.id, user, target: r.ref!, emoji: r.data, on: r.kind === KIND.reactOn, ts: r.ts };
+  }
+  if (r.cid !== null) entry.cid = r.cid;
+  return entry;
+}
 
+/** The columns the hot path writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
 const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid';
 const MESSAGE_COLUMN_COUNT = 7;
+/** Every column of a message or event row, as reads and the moves into messages take them. */
+const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
 /** Rows per INSERT into a staging table (7 values each; SQLite allows 32,766 variables). */
 const ROWS_PER_INSERT = 32;
 /** cids per look-up in messages_cid (3 values each). */
@@ -171,6 +227,17 @@ export class SqliteStore implements Store {
   readonly #insertMany: [Map<number, Database.Statement>, Map<number, Database.Statement>] = [new Map(), new Map()];
   /** Look-ups of several cids in messages at once, by number of cids (prepared when first needed). */
   readonly #probeMany = new Map<number, Database.Statement>();
+  readonly #search: SearchIndex;
+  /** SearchStoreAccess.unindexed, by number of LIKE patterns. */
+  readonly #unindexedRows = new Map<string, Database.Statement>();
+  /** Rooms with messages not indexed for search yet (this connection's writes, and those found at open). */
+  readonly #unindexed = new Set<string>();
+  /** About how many messages are not indexed yet. */
+  #backlog = 0;
+  readonly #searchIndexDelayMs: number;
+  #indexTimer: NodeJS.Timeout | undefined;
+  /** When this connection last wrote (performance.now()): indexing waits for a pause. */
+  #lastWrite = 0;
   #closed = false;
 
   /**
@@ -208,6 +275,16 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#stmt = prepareStatements(db);
     this.#transaction = db.transaction((work: () => unknown) => work());
+    this.#searchIndexDelayMs = options.searchIndexDelayMs ?? 250;
+    this.#search = new SearchIndex(db, {
+      rowsAfter: (room, after, limit) => this.#stmt.historyForward.all({ room, after, before: Number.MAX_SAFE_INTEGER, limit }) as SearchRow[],
+      rowAt: (room, id) => this.#entryAt(room, id),
+      unindexed: (scope, before, likes) =>
+        this.#unindexedStatement(likes.length, scope.room !== null).all({ ...scope, before, ...Object.fromEntries(likes.map((p, i) => [`p${i}`, p])) }) as SearchRow[],
+      toMessage: (row) => toEntry(row) as StoredMessage,
+    });
+    for (const room of this.#search.roomsBehind()) this.#unindexed.add(room);
+    this.#scheduleIndexing();
     if ((options.backgroundCheckpoint ?? true) && !db.memory && file !== '') {
       db.pragma(`wal_autocheckpoint = ${WAL_PAGES_BEFORE_FOREGROUND_CHECKPOINT}`);
       // When this connection starts the WAL over, it cuts a file that grew back too.
@@ -228,14 +305,21 @@ export class SqliteStore implements Store {
     return this.#transaction.immediate(work) as T;
   }
 
+  /** Runs `work` in one read transaction: what it reads is one snapshot of the database. */
+  #read<T>(work: () => T): T {
+    return this.#transaction.deferred(work) as T;
+  }
+
   // --- accounts ---
 
   async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
     const key = nameKey(input.name);
+    const { folded, cased } = nameSkeletons(input.name);
+    const alike = JSON.stringify(lookAlikeKeys(input.name));
     return this.#write((): User => {
-      // Checked here for guests; for registered accounts the unique index would catch it too.
-      if (this.#stmt.registeredNameTaken.get(key) !== undefined) throw new NameTakenError(input.name);
-      const id = this.#stmt.insertUser.get(input.name, key, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
+      // Checked here for guests; for registered accounts the unique indexes would catch most of it too.
+      if (this.#stmt.registeredNameTaken.get({ key, alike }) !== undefined) throw new NameTakenError(input.name);
+      const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
     });
   }
@@ -255,6 +339,46 @@ export class SqliteStore implements Store {
   async getUser(id: number): Promise<User | undefined> {
     const row = this.#stmt.userById.get(id) as UserRow | undefined;
     return row ? { id: row.id, name: row.name, guest: row.guest === 1 } : undefined;
+  }
+  async findUsers(prefix: string, limit: number): Promise<User[]> {
+    const from = nameKey(prefix);
+    const rows = this.#stmt.usersByPrefix.all({ from, to: `${from}\u{10FFFF}`, limit: Math.max(0, Math.floor(limit)) }) as UserRow[];
+    return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 }));
+  }
+
+
+  async setPassword(userId: number, passwordHash: string): Promise<void> {
+    this.#write(() => {
+      this.#stmt.setPassword.run(passwordHash, userId);
+      this.#stmt.endUserSessions.run(userId);
+    });
+  }
+
+  // --- sessions ---
+
+  async createSession(userId: number, expiresAt: number): Promise<Session> {
+    const now = Date.now();
+    return this.#write((): Session => {
+      const row = this.#stmt.userById.get(userId) as UserRow | undefined;
+      if (row === undefined) throw new Error(`no user with id ${userId}`);
+      this.#stmt.endExpiredSessions.run(now);
+      const id = newSessionId();
+      this.#stmt.insertSession.run(id, userId, now, expiresAt);
+      return { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt };
+    });
+  }
+
+  async getSession(id: string, now: number): Promise<Session | undefined> {
+    const row = this.#stmt.sessionById.get(id, now) as (UserRow & { expires_at: number }) | undefined;
+    return row ? { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt: row.expires_at } : undefined;
+  }
+
+  async endSession(id: string): Promise<void> {
+    this.#stmt.endSession.run(id);
+  }
+
+  async endUserSessions(userId: number): Promise<void> {
+    this.#stmt.endUserSessions.run(userId);
   }
 
   // --- rooms ---
@@ -322,11 +446,26 @@ export class SqliteStore implements Store {
     if (this.#stmt.userById.get(id) === undefined) throw new Error(`no user with id ${id}`);
   }
 
-  // --- messages ---
+  // --- timeline: messages and events ---
 
-  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+  async appendMessages(batch: NewEntry[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    const { results, keys, generation, landed, emptied } = this.#write(() => this.#append(batch));
+    // Plain messages (the hot path) take the batched path; a batch with an event or a reply is stored entry by entry.
+    const plain = batch.every(isPlainMessage);
+    // An edit or a delete overwrites text: with secure_delete on, SQLite zeroes what it overwrites
+    // instead of leaving it in the page's free space (a deleted message's text must be gone).
+    const erases = !plain && batch.some((e) => e.kind === 'edit' || e.kind === 'delete');
+    if (erases) this.#db.pragma('secure_delete = ON');
+    let appended: Appended;
+    try {
+      appended = this.#write(() => (plain ? this.#append(batch as NewMessage[]) : this.#appendEntries(batch)));
+    } finally {
+      if (erases) this.#db.pragma('secure_delete = OFF');
+    }
+    const { results, keys, generation, landed, emptied, rooms, stored } = appended;
+    for (const room of rooms) this.#unindexed.add(room);
+    this.#backlog += stored;
+    this.#scheduleIndexing();
     // Only now that the batch is committed do its cids join those known to be in the staging table.
     this.#recentGeneration = generation;
     if (emptied !== undefined) this.#recent[emptied] = new Map();
@@ -334,7 +473,7 @@ export class SqliteStore implements Store {
     for (let i = 0; i < results.length; i++) {
       const { message, duplicate } = results[i]!;
       const key = keys[i];
-      if (!duplicate && key !== undefined) rememberRecent(recent, message.room, key, message.id);
+      if (message !== undefined && !duplicate && key !== undefined) rememberRecent(recent, message.room, key, message.id);
     }
     return results;
   }
@@ -368,21 +507,14 @@ export class SqliteStore implements Store {
    * duplicate takes no id. Runs inside the batch transaction, so a throw stores nothing (and
    * #recent is updated only after the commit).
    */
-  #append(batch: NewMessage[]): {
-    results: AppendResult[];
-    /** cidKey of each message with a cid, in batch order. */
-    keys: Array<string | undefined>;
-    generation: number;
-    landed: 0 | 1;
-    emptied: 0 | 1 | undefined;
-  } {
+  #append(batch: NewMessage[]): Appended {
     const s = this.#stmt;
     const state = this.#stagingState();
     const landed = state.recent_active;
     const [recentA, recentB] = this.#recent;
     // The new rows' values, in order, for multi-row inserts once every room's ids are known.
     const rows: unknown[] = [];
-    const results = new Array<AppendResult>(batch.length);
+    const results = new Array<{ message: TimelineEntry; duplicate: boolean }>(batch.length);
     const byRoom = new Map<string, number[]>();
     for (let i = 0; i < batch.length; i++) {
       const room = batch[i]!.room;
@@ -414,7 +546,7 @@ export class SqliteStore implements Store {
       const moved = movedCopies?.get(room);
       // The messages with a cid that this batch stores in this room, by cidKey: a later
       // copy in the same batch is their duplicate (they are not in the database when it is looked up).
-      let withCid: Map<string, StoredMessage> | undefined;
+      let withCid: Map<string, TimelineEntry> | undefined;
       for (const i of indexes) {
         const m = batch[i]!;
         const key = keys[i];
@@ -429,7 +561,7 @@ export class SqliteStore implements Store {
             const row = s.staging[copy.table].byId.get(room, copy.id) as MessageRow | undefined;
             // #recent matches the tables in this transaction (#stagingState), so this is a bug.
             if (row === undefined) throw new Error(`staged message ${room} #${copy.id} is missing`);
-            results[i] = { message: toMessage(row), duplicate: true };
+            results[i] = { message: toEntry(row), duplicate: true };
             continue;
           }
           const earlier = moved?.get(key);
@@ -452,8 +584,10 @@ export class SqliteStore implements Store {
       if (id === undefined) throw new NoSuchRoomError(room);
       s.setLastId.run(id + fresh, room);
       for (const i of indexes) {
-        const { message, duplicate } = results[i]!;
+        const { duplicate } = results[i]!;
         if (duplicate) continue;
+        // Every result that is not a duplicate is a message made above.
+        const message = results[i]!.message as StoredMessage;
         message.id = ++id;
         const { user, cid } = message;
         rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null);
@@ -461,6 +595,15 @@ export class SqliteStore implements Store {
     }
     const stored = rows.length / MESSAGE_COLUMN_COUNT;
     const lastSeq = stored === 0 ? 0 : this.#insertStaged(landed, rows);
+    return { results, keys, landed, rooms: byRoom.keys(), stored, ...this.#endStaging(state, stored, lastSeq) };
+  }
+
+  /**
+   * The end of every transaction that staged `stored` new rows (the last with seq `lastSeq`): moves
+   * a chunk of the other staging table into messages, or switches tables when this one is full, and
+   * records the staging state.
+   */
+  #endStaging(state: StagingState, stored: number, lastSeq: number): { generation: number; emptied: 0 | 1 | undefined } {
     let emptied: 0 | 1 | undefined;
     const next = { ...state };
     if (state.drain_room !== null) {
@@ -468,11 +611,133 @@ export class SqliteStore implements Store {
     } else if (lastSeq >= this.#recentLimit) {
       // Emptying a table starts its seq at 1 again, so the newest seq is (at least) its row count.
       // The other table is empty (nothing to drain): new messages land there from the next batch.
-      next.recent_active = landed === 0 ? 1 : 0;
+      next.recent_active = state.recent_active === 0 ? 1 : 0;
       next.drain_room = '';
       next.drain_id = 0;
     }
-    return { results, keys, generation: this.#saveStagingState(next), landed, emptied };
+    return { generation: this.#saveStagingState(next), emptied };
+  }
+
+  /**
+   * The batch of entries with events or replies: stored one by one, each checked against the
+   * timeline as the entries before it left it (timeline-rules.ts), and folded into its target.
+   * Slower than #append per entry, and as rare as edits, deletes, reactions and replies.
+   */
+  #appendEntries(batch: NewEntry[]): Appended {
+    const s = this.#stmt;
+    const state = this.#stagingState();
+    const landed = state.recent_active;
+    const results = new Array<AppendResult>(batch.length);
+    const keys = new Array<string | undefined>(batch.length);
+    /** Each room's newest id so far in this batch. */
+    const lastIds = new Map<string, number>();
+    /** The first entry of this batch with each (room, cidKey): a later copy gets its outcome. */
+    const firsts = new Map<string, number>();
+    let stored = 0;
+    let lastSeq = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const entry = batch[i]!;
+      const { room, user, cid } = entry;
+      const key = cid === undefined ? undefined : (keys[i] = cidKey(user.id, cid));
+      if (key !== undefined) {
+        const first = firsts.get(`${room}\n${key}`);
+        if (first !== undefined) {
+          const earlier = results[first]!;
+          results[i] = earlier.refused ? earlier : { message: earlier.message, duplicate: true };
+          continue;
+        }
+        firsts.set(`${room}\n${key}`, i);
+        const earlier = this.#storedWithCid(room, user.id, cid!, key);
+        if (earlier !== undefined) {
+          results[i] = { message: earlier, duplicate: true };
+          continue;
+        }
+      }
+      let last = lastIds.get(room);
+      if (last === undefined) {
+        last = s.lastId.get(room) as number | undefined;
+        if (last === undefined) throw new NoSuchRoomError(room);
+      }
+      const outcome = this.#check(entry);
+      if (outcome !== undefined) {
+        results[i] = 'code' in outcome ? { refused: outcome } : { message: outcome, duplicate: true };
+        continue;
+      }
+      const id = last + 1;
+      lastIds.set(room, id);
+      const [message, row] = newRow(entry, id);
+      lastSeq = Number(s.insertEntry[landed].run(row).lastInsertRowid);
+      stored++;
+      this.#fold(entry, id);
+      results[i] = { message, duplicate: false };
+    }
+    for (const [room, id] of lastIds) s.setLastId.run(id, room);
+    return { results, keys, landed, rooms: lastIds.keys(), stored, ...this.#endStaging(state, stored, lastSeq) };
+  }
+
+  /** The entry (room, sender, cid) stored before this transaction, if any: staged (#recent) or moved. */
+  #storedWithCid(room: string, userId: number, cid: string, key: string): TimelineEntry | undefined {
+    for (const table of [0, 1] as const) {
+      const id = this.#recent[table].get(room)?.get(key);
+      if (id === undefined) continue;
+      const row = this.#stmt.staging[table].byId.get(room, id) as MessageRow | undefined;
+      if (row) return toEntry(row);
+    }
+    const row = this.#stmt.movedWithCid.get(room, userId, cid) as MessageRow | undefined;
+    return row ? toEntry(row) : undefined;
+  }
+
+  /** The entry at (room, id) in this transaction, wherever it is (messages or staging). */
+  #entryAt(room: string, id: number): MessageRow | undefined {
+    return this.#stmt.entryAt.get({ room, id }) as MessageRow | undefined;
+  }
+
+  #target(room: string, id: number): TargetInfo | undefined {
+    const row = this.#entryAt(room, id);
+    return row === undefined ? undefined : { message: row.kind === null, userId: row.user_id, deleted: row.deleted === 1 };
+  }
+
+  /**
+   * Whether the entry may be stored now: undefined when it may, a refusal, or (a react on that is on
+   * already) the event that put it on, which answers it.
+   */
+  #check(entry: NewEntry): Refusal | TimelineEntry | undefined {
+    if (entry.kind === undefined) {
+      return entry.reply === undefined ? undefined : refuseReply(entry.room, entry.reply, this.#target(entry.room, entry.reply));
+    }
+    const refused = refuseEvent(entry, this.#target(entry.room, entry.target));
+    if (refused || entry.kind !== 'react') return refused;
+    const s = this.#stmt;
+    const args = { room: entry.room, target: entry.target, emoji: entry.emoji };
+    const mine = s.reactionOf.get({ ...args, userId: entry.user.id }) as number | undefined;
+    if (entry.on && mine !== undefined) return toEntry(this.#entryAt(entry.room, mine)!);
+    const { count, present } = s.reactionCount.get(args) as { count: number; present: number };
+    return refuseReaction(entry, mine !== undefined, count, present === 1);
+  }
+
+  /** Folds a stored event into its target: its text, its deletion (erasing every text of it), its reactions. */
+  #fold(entry: NewEntry, id: number): void {
+    if (entry.kind === undefined) return;
+    const s = this.#stmt;
+    const at = { room: entry.room, target: entry.target };
+    switch (entry.kind) {
+      case 'edit':
+        for (const t of s.fold) t.edit.run({ ...at, data: entry.data, ts: entry.ts });
+        this.#search.update(entry.room, entry.target, entry.data);
+        break;
+      case 'delete':
+        for (const t of s.fold) {
+          t.erase.run(at);
+          t.eraseEdits.run(at);
+        }
+        s.dropReactions.run(at);
+        this.#search.remove(entry.room, entry.target);
+        break;
+      case 'react':
+        if (entry.on) s.addReaction.run({ ...at, emoji: entry.emoji, userId: entry.user.id, id });
+        else s.removeReaction.run({ ...at, emoji: entry.emoji, userId: entry.user.id });
+        break;
+    }
   }
 
   /**
@@ -481,8 +746,8 @@ export class SqliteStore implements Store {
    * Almost every probe misses. They are made PROBES_PER_SELECT at a time: one statement per
    * message cost more in binding and stepping than the index look-ups themselves.
    */
-  #findMoved(probes: unknown[]): MessagesByCid {
-    const found: MessagesByCid = new Map();
+  #findMoved(probes: unknown[]): EntriesByCid {
+    const found: EntriesByCid = new Map();
     const width = PROBES_PER_SELECT * 3;
     for (let at = 0; at < probes.length; at += width) {
       const part = probes.length <= width ? probes : probes.slice(at, at + width);
@@ -492,7 +757,7 @@ export class SqliteStore implements Store {
         const values = Array.from({ length: count }, () => '(?, ?, ?)').join(', ');
         // The VALUES clause in FROM drives the join, so each triple is one look-up in messages_cid.
         select = this.#db.prepare(
-          `SELECT ${MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM (VALUES ${values}) AS p
+          `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM (VALUES ${values}) AS p
            JOIN messages m ON m.room = p.column1 AND m.user_id = p.column2 AND m.cid = p.column3`,
         );
         this.#probeMany.set(count, select);
@@ -500,7 +765,7 @@ export class SqliteStore implements Store {
       for (const row of select.all(part) as MessageRow[]) {
         let inRoom = found.get(row.room);
         if (inRoom === undefined) found.set(row.room, (inRoom = new Map()));
-        inRoom.set(cidKey(row.user_id, row.cid!), toMessage(row));
+        inRoom.set(cidKey(row.user_id, row.cid!), toEntry(row));
       }
     }
     return found;
@@ -555,20 +820,48 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * With `after` alone: the first `limit` messages above it (a replay, read forwards). Otherwise
-   * the newest `limit` messages below `before` (and above `after`, when both are given): a page
+   * With `after` alone: the first `limit` entries above it (a replay, read forwards). Otherwise
+   * the newest `limit` entries below `before` (and above `after`, when both are given): a page
    * of older history. Always oldest first.
    */
-  async history(room: string, query: HistoryQuery): Promise<StoredMessage[]> {
+  async history(room: string, query: HistoryQuery): Promise<TimelineEntry[]> {
+    return this.#range(room, query, false).map(toEntry);
+  }
+
+  async messages(room: string, query: HistoryQuery): Promise<MessagesPage> {
+    // One read transaction: another connection's commit cannot fall between the three reads.
+    return this.#read(() => {
+      const lastId = (this.#stmt.lastId.get(room) as number | undefined) ?? 0;
+      const messages = this.#range(room, query, true).map(toEntry) as StoredMessage[];
+      if (messages.length === 0) return { data: messages, lastId };
+      // The reactions of the page in one range, in the order they were put on (by event id).
+      const reactions = this.#stmt.reactionsBetween.all({ room, from: messages[0]!.id, to: messages.at(-1)!.id }) as Array<{
+        target: number;
+        emoji: string;
+        user_id: number;
+      }>;
+      if (reactions.length > 0) {
+        const byId = new Map(messages.map((m) => [m.id, m]));
+        for (const r of reactions) {
+          const m = byId.get(r.target);
+          if (m !== undefined) ((m.reactions ??= {})[r.emoji] ??= []).push(r.user_id);
+        }
+      }
+      return { data: messages, lastId };
+    });
+  }
+
+  /** The rows of a history query, oldest first: every entry, or (messagesOnly) the messages. */
+  #range(room: string, query: HistoryQuery, messagesOnly: boolean): MessageRow[] {
     const limit = Math.min(STORE_HISTORY_MAX, Math.floor(query.limit));
     if (!(limit > 0)) return [];
     const after = query.after ?? 0;
     const before = query.before ?? Number.MAX_SAFE_INTEGER;
+    const s = this.#stmt;
     if (query.after !== undefined && query.before === undefined) {
-      return (this.#stmt.historyForward.all({ room, after, before, limit }) as MessageRow[]).map(toMessage);
+      return (messagesOnly ? s.messagesForward : s.historyForward).all({ room, after, before, limit }) as MessageRow[];
     }
-    const rows = this.#stmt.historyBackward.all({ room, after, before, limit }) as MessageRow[];
-    return rows.reverse().map(toMessage);
+    return ((messagesOnly ? s.messagesBackward : s.historyBackward).all({ room, after, before, limit }) as MessageRow[]).reverse();
   }
 
   async oldestKeptId(room: string): Promise<number | undefined> {
@@ -602,6 +895,8 @@ export class SqliteStore implements Store {
         deleted += draining.pruneUnmoved.run({ ...args, drainRoom: state.drain_room, drainId: state.drain_id }).changes;
       }
       draining.prune.run(args);
+      s.pruneReactions.run(args);
+      this.#search.removeUpTo(room, args.upTo);
       return { deleted, upTo: args.upTo, generation: this.#saveStagingState(state) };
     });
     this.#recentGeneration = generation;
@@ -611,6 +906,94 @@ export class SqliteStore implements Store {
       for (const [key, id] of inRoom) if (id <= upTo) inRoom.delete(key);
     }
     return deleted;
+  }
+
+  // --- search ---
+
+  async search(query: SearchQuery): Promise<SearchPage> {
+    return this.#search.search(query);
+  }
+
+  /**
+   * Indexes for search every message not indexed yet, now (the store does it by itself in pauses
+   * between writes). Returns how many rows it read. For tests and benchmarks.
+   */
+  indexForSearch(): number {
+    let read = 0;
+    while (this.#unindexed.size > 0) read += this.#indexStep();
+    return read;
+  }
+
+  /**
+   * Indexes the next step once the writes pause for searchIndexDelayMs, or, with a large backlog,
+   * every SEARCH_BUSY_STEP_MS whatever the writes do. A write only notes its time (this runs once
+   * per batch): the timer, when it fires, waits again if a write came meanwhile.
+   */
+  #scheduleIndexing(): void {
+    this.#lastWrite = performance.now();
+    if (this.#closed || this.#unindexed.size === 0 || this.#indexTimer !== undefined) return;
+    this.#armIndexing(this.#backlog > SEARCH_BACKLOG ? SEARCH_BUSY_STEP_MS : this.#searchIndexDelayMs);
+  }
+
+  #armIndexing(delayMs: number): void {
+    this.#indexTimer = setTimeout(() => {
+      this.#indexTimer = undefined;
+      if (this.#closed || this.#unindexed.size === 0) return;
+      const quiet = performance.now() - this.#lastWrite;
+      if (this.#backlog <= SEARCH_BACKLOG && quiet < this.#searchIndexDelayMs) return this.#armIndexing(this.#searchIndexDelayMs - quiet);
+      this.#indexStep();
+      if (this.#unindexed.size > 0) this.#armIndexing(this.#backlog > SEARCH_BACKLOG ? SEARCH_BUSY_STEP_MS : SEARCH_STEP_GAP_MS);
+    }, delayMs);
+    this.#indexTimer.unref();
+  }
+
+  /**
+   * The statement of SearchStoreAccess.unindexed with `count` LIKE patterns, for every readable room
+   * or for one (`@room`, which it reads by its index), prepared when first needed.
+   */
+  #unindexedStatement(count: number, oneRoom: boolean): Database.Statement {
+    const key = `${count} ${oneRoom}`;
+    let statement = this.#unindexedRows.get(key);
+    if (statement === undefined) {
+      const likes = Array.from({ length: count }, (_, i) => `m.data LIKE @p${i} ESCAPE '\\'`).join(' AND ') || '1';
+      const part = (table: string) =>
+        // CROSS JOIN: rooms first (SQLite keeps the order), then each one's unindexed range by its index.
+        `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM rooms r CROSS JOIN ${table} m ON m.room = r.name AND m.id > r.indexed_id
+         WHERE r.last_id > r.indexed_id AND ${oneRoom ? 'r.name = @room' : READABLE}
+           AND m.kind IS NULL AND m.deleted IS NULL AND m.ts < @before
+           AND (length(m.data) != length(CAST(m.data AS BLOB)) OR (${likes}))`;
+      statement = this.#db.prepare(['messages', ...STAGING].map(part).join(' UNION ALL '));
+      this.#unindexedRows.set(key, statement);
+    }
+    return statement;
+  }
+
+  /** One step of indexing, in a transaction of its own; returns the rows it read. */
+  #indexStep(): number {
+    const { read, finished } = this.#write(() => this.#search.step(this.#unindexed, SEARCH_STEP));
+    for (const room of finished) this.#unindexed.delete(room);
+    this.#backlog = this.#unindexed.size === 0 ? 0 : Math.max(0, this.#backlog - read);
+    return read;
+  }
+
+  // --- read markers and names ---
+
+  async setReadMarker(userId: number, room: string, id: number): Promise<number | undefined> {
+    return this.#write(() => this.#stmt.setReadMarker.get({ userId, room, id }) as number | undefined);
+  }
+
+  async readMarkers(userId: number): Promise<Record<string, number>> {
+    const rows = this.#stmt.readMarkers.all({ userId }) as Array<{ room: string; id: number }>;
+    return Object.fromEntries(rows.map((r) => [r.room, r.id]));
+  }
+
+  async usersByNameKeys(keys: string[], options: { membersOf?: string } = {}): Promise<User[]> {
+    if (keys.length === 0) return [];
+    const json = JSON.stringify(keys);
+    const rows = (
+      options.membersOf === undefined ? this.#stmt.registeredByKeys.all(json) : this.#stmt.membersByKeys.all(options.membersOf, json)
+    ) as UserRow[];
+    return rows.map((r) => ({ id: r.id, name: r.name, guest: r.guest === 1 }));
   }
 
   /** The connection's durability settings, for the start-up log and for tests. */
@@ -636,6 +1019,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#indexTimer);
     // First, so that this connection is the last one and can fold the WAL back into the file.
     await this.#checkpointer?.stop();
     try {
@@ -651,10 +1035,10 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 /** The statements on one staging table. */
 function stagingStatements(db: Database.Database, table: (typeof STAGING)[number]) {
-  const moveInto = `INSERT INTO messages (${MESSAGE_COLUMNS}) SELECT ${MESSAGE_COLUMNS} FROM ${table}`;
+  const moveInto = `INSERT INTO messages (${ENTRY_COLUMNS}) SELECT ${ENTRY_COLUMNS} FROM ${table}`;
   return {
     withCid: db.prepare(`SELECT room, id, user_id, cid FROM ${table} WHERE cid IS NOT NULL`),
-    byId: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM ${table} WHERE room = ? AND id = ?`),
+    byId: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM ${table} WHERE room = ? AND id = ?`),
     /** The (room, id) `skip` rows after the cursor: the end of the next chunk. */
     chunkEnd: db.prepare(`SELECT room, id FROM ${table} WHERE (room, id) > (@room, @id) ORDER BY room, id LIMIT 1 OFFSET @skip`),
     moveRange: db.prepare(
@@ -693,21 +1077,106 @@ function rememberRecent(recent: RecentCids, room: string, key: string, id: numbe
  * order; the outer query merges them. UNION rather than UNION ALL: a staging table being moved
  * shares identical rows with messages.
  */
-function historySql(order: 'ASC' | 'DESC'): string {
+function historySql(order: 'ASC' | 'DESC', messagesOnly = false): string {
   const part = (table: string) =>
-    `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM ${table}
-       WHERE room = @room AND id > @after AND id < @before ORDER BY id ${order} LIMIT @limit)`;
+    `SELECT * FROM (SELECT ${ENTRY_COLUMNS} FROM ${table}
+       WHERE room = @room AND id > @after AND id < @before${messagesOnly ? ' AND kind IS NULL' : ''} ORDER BY id ${order} LIMIT @limit)`;
   return `${['messages', ...STAGING].map(part).join(' UNION ')} ORDER BY id ${order} LIMIT @limit`;
+}
+
+/** The statements that fold an event into its target, on one table (the target may be in any). */
+function foldStatements(db: Database.Database, table: string) {
+  return {
+    edit: db.prepare(`UPDATE ${table} SET data = @data, edited = @ts WHERE room = @room AND id = @target`),
+    erase: db.prepare(`UPDATE ${table} SET data = '', deleted = 1, edited = NULL, mentions = NULL WHERE room = @room AND id = @target`),
+    eraseEdits: db.prepare(`UPDATE ${table} SET data = '' WHERE room = @room AND ref = @target AND kind = ${KIND.edit}`),
+  };
+}
+
+/** The row of a new entry with its id, and the entry as stored. */
+function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unknown>] {
+  const { room, user, ts } = entry;
+  const row: Record<string, unknown> = {
+    room, id, userId: user.id, userName: user.name, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
+  };
+  let stored: TimelineEntry;
+  switch (entry.kind) {
+    case undefined: {
+      const m: StoredMessage = { room, id, user: { id: user.id, name: user.name }, data: entry.data, ts };
+      row.data = entry.data;
+      if (entry.reply !== undefined) row.ref = m.reply = entry.reply;
+      if (entry.mentions !== undefined) {
+        m.mentions = [...entry.mentions];
+        row.mentions = JSON.stringify(m.mentions);
+      }
+      stored = m;
+      break;
+    }
+    case 'edit':
+      stored = { kind: 'edit', room, id, user: { id: user.id, name: user.name }, target: entry.target, data: entry.data, ts };
+      Object.assign(row, { kind: KIND.edit, ref: entry.target, data: entry.data });
+      break;
+    case 'delete':
+      stored = { kind: 'delete', room, id, user: { id: user.id, name: user.name }, target: entry.target, ts };
+      Object.assign(row, { kind: KIND.delete, ref: entry.target });
+      break;
+    case 'react':
+      stored = { kind: 'react', room, id, user: { id: user.id, name: user.name }, target: entry.target, emoji: entry.emoji, on: entry.on, ts };
+      Object.assign(row, { kind: entry.on ? KIND.reactOn : KIND.reactOff, ref: entry.target, data: entry.emoji });
+      break;
+  }
+  if (entry.cid !== undefined) stored.cid = entry.cid;
+  return [stored, row];
+}
+
+/** What one append transaction did, for appendMessages to finish after the commit. */
+interface Appended {
+  results: AppendResult[];
+  /** The rooms it wrote to, and how many entries it stored (for search indexing). */
+  rooms: Iterable<string>;
+  stored: number;
+  /** cidKey of each entry with a cid, in batch order. */
+  keys: Array<string | undefined>;
+  generation: number;
+  landed: 0 | 1;
+  emptied: 0 | 1 | undefined;
 }
 
 function prepareStatements(db: Database.Database) {
   return {
-    registeredNameTaken: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND guest = 0').pluck(),
+    // Index searches, one per key: written with OR, the planner scans a whole index of registered names.
+    registeredNameTaken: db
+      .prepare(
+        `SELECT 1 FROM users WHERE guest = 0 AND name_key = @key
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton IN (SELECT value FROM json_each(@alike))
+         UNION ALL SELECT 1 FROM users WHERE guest = 0 AND name_skeleton_cased IN (SELECT value FROM json_each(@alike))
+         LIMIT 1`,
+      )
+      .pluck(),
     insertUser: db
-      .prepare('INSERT INTO users (name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .prepare(
+        `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      )
       .pluck(),
     registeredUser: db.prepare('SELECT * FROM users WHERE name_key = ? AND guest = 0'),
+    // A range of the name-key index: the keys that start with the prefix sort between it and it
+    // followed by the highest code point.
+    usersByPrefix: db.prepare(
+      `SELECT id, name, guest FROM users WHERE name_key >= @from AND name_key < @to
+       ORDER BY guest, name_key, id LIMIT @limit`,
+    ),
     userById: db.prepare('SELECT * FROM users WHERE id = ?'),
+    setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND guest = 0'),
+
+    insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+    sessionById: db.prepare(
+      `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = ? AND s.expires_at > ?`,
+    ),
+    endSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
+    endUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
+    endExpiredSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ?'),
 
     insertRoom: db.prepare(
       `INSERT INTO rooms (name, private, direct, created_by, created_at) VALUES (?, ?, ?, ?, ?)
@@ -739,6 +1208,47 @@ function prepareStatements(db: Database.Database) {
     staging: [stagingStatements(db, STAGING[0]), stagingStatements(db, STAGING[1])] as const,
     historyForward: db.prepare(historySql('ASC')),
     historyBackward: db.prepare(historySql('DESC')),
+    messagesForward: db.prepare(historySql('ASC', true)),
+    messagesBackward: db.prepare(historySql('DESC', true)),
+    insertEntry: STAGING.map((t) =>
+      db.prepare(
+        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @kind, @ref, @mentions, NULL, NULL)`,
+      ),
+    ) as [Database.Statement, Database.Statement],
+    movedWithCid: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),
+    entryAt: db.prepare(
+      `${['messages', ...STAGING].map((t) => `SELECT ${ENTRY_COLUMNS} FROM ${t} WHERE room = @room AND id = @id`).join(' UNION ALL ')} LIMIT 1`,
+    ),
+    fold: ['messages', ...STAGING].map((t) => foldStatements(db, t)),
+    reactionOf: db
+      .prepare('SELECT id FROM reactions WHERE room = @room AND target = @target AND emoji = @emoji AND user_id = @userId')
+      .pluck(),
+    reactionCount: db.prepare(
+      `SELECT count(DISTINCT emoji) AS count, max(emoji = @emoji) AS present FROM reactions WHERE room = @room AND target = @target`,
+    ),
+    addReaction: db.prepare('INSERT INTO reactions (room, target, emoji, user_id, id) VALUES (@room, @target, @emoji, @userId, @id)'),
+    removeReaction: db.prepare('DELETE FROM reactions WHERE room = @room AND target = @target AND emoji = @emoji AND user_id = @userId'),
+    dropReactions: db.prepare('DELETE FROM reactions WHERE room = @room AND target = @target'),
+    reactionsBetween: db.prepare(
+      'SELECT target, emoji, user_id FROM reactions WHERE room = @room AND target BETWEEN @from AND @to ORDER BY id',
+    ),
+    pruneReactions: db.prepare('DELETE FROM reactions WHERE room = @room AND target <= @upTo'),
+    setReadMarker: db
+      .prepare(
+        `INSERT INTO read_markers (user_id, room, id)
+         SELECT @userId, name, min(@id, last_id) FROM rooms WHERE name = @room
+         ON CONFLICT (user_id, room) DO UPDATE SET id = excluded.id WHERE excluded.id > read_markers.id
+         RETURNING id`,
+      )
+      .pluck(),
+    readMarkers: db.prepare(
+      `SELECT k.room, k.id FROM read_markers k JOIN rooms r ON r.name = k.room
+       WHERE k.user_id = @userId AND (r.private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = @userId))`,
+    ),
+    registeredByKeys: db.prepare('SELECT * FROM users WHERE guest = 0 AND name_key IN (SELECT value FROM json_each(?))'),
+    membersByKeys: db.prepare(
+      'SELECT u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.room = ? AND u.name_key IN (SELECT value FROM json_each(?))',
+    ),
     oldestId: db
       .prepare(
         `SELECT min(id) FROM (SELECT min(id) AS id FROM messages WHERE room = @room

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AppendResult, Store } from '../types.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-import { packError, unpackBatch, type StoreCall, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { ENTRIES, packError, unpackBatch, type StoreCall, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('store-worker.js runs only as a worker thread');
@@ -17,11 +17,12 @@ const { file, options } = workerData as WorkerStoreData;
  * carries its earlier message. Cloning less is the point: this is the per-message hot path.
  */
 function packAppended(results: AppendResult[]): Array<number | AppendResult['message']> {
-  return results.map((r) => (r.duplicate ? r.message : r.message.id));
+  // A batch of plain messages is never refused.
+  return results.map((r) => (r.duplicate ? r.message : r.message!.id));
 }
 
 async function answer(store: Store, call: StoreCall): Promise<unknown> {
-  if (call.method === 'appendMessages') return packAppended(await store.appendMessages(unpackBatch(call.args[0])));
+  if (call.method === 'appendMessages' && call.args[1] !== ENTRIES) return packAppended(await store.appendMessages(unpackBatch(call.args[0])));
   const method = store[call.method] as (...args: unknown[]) => Promise<unknown>;
   return method.apply(store, call.args);
 }

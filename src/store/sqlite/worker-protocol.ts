@@ -27,6 +27,9 @@ export interface PackedBatch {
 
 const NO_CID = -1;
 
+/** The second argument of an appendMessages call whose batch crosses unpacked (it has events or replies). */
+export const ENTRIES = 'entries';
+
 export function packBatch(batch: readonly NewMessage[]): PackedBatch {
   const parts: string[] = [];
   const lengths = new Int32Array(batch.length * 4);

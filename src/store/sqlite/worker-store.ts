@@ -7,9 +7,10 @@
  * Calls are answered in the order they are made, so a read made after a write sees it.
  */
 import { Worker } from 'node:worker_threads';
-import type { AppendResult, HistoryQuery, NewMessage, Room, Store, StoredMessage, User, UserRecord } from '../types.js';
+import { isPlainMessage } from '../timeline-rules.js';
+import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-import { batchTransfer, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
 /**
  * What the thread allocates lives for one call (rows, results), so a small young generation holds
@@ -116,6 +117,30 @@ export class WorkerStore implements Store {
     return this.#call('getUser', [id]);
   }
 
+  findUsers(prefix: string, limit: number): Promise<User[]> {
+    return this.#call('findUsers', [prefix, limit]);
+  }
+
+  setPassword(userId: number, passwordHash: string): Promise<void> {
+    return this.#call('setPassword', [userId, passwordHash]);
+  }
+
+  createSession(userId: number, expiresAt: number): Promise<Session> {
+    return this.#call('createSession', [userId, expiresAt]);
+  }
+
+  getSession(id: string, now: number): Promise<Session | undefined> {
+    return this.#call('getSession', [id, now]);
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.#call('endSession', [id]);
+  }
+
+  endUserSessions(userId: number): Promise<void> {
+    return this.#call('endUserSessions', [userId]);
+  }
+
   createRoom(input: { name: string; private: boolean; createdBy: number | null; direct?: boolean }): Promise<Room> {
     return this.#call('createRoom', [input]);
   }
@@ -144,13 +169,16 @@ export class WorkerStore implements Store {
     return this.#call('ensureDirectRoom', [a, b]);
   }
 
-  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+  async appendMessages(batch: NewEntry[]): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
-    const batchPacked = packBatch(batch);
-    const packed = await this.#call<Array<number | StoredMessage>>('appendMessages', [batchPacked], batchTransfer(batchPacked));
+    // Events and replies are rare: they cross as they are, entries and results both.
+    if (!batch.every(isPlainMessage)) return this.#call('appendMessages', [batch, ENTRIES]);
+    const plain = batch as NewMessage[];
+    const batchPacked = packBatch(plain);
+    const packed = await this.#call<Array<number | TimelineEntry>>('appendMessages', [batchPacked], batchTransfer(batchPacked));
     return packed.map((p, i): AppendResult => {
       if (typeof p !== 'number') return { message: p, duplicate: true };
-      const m = batch[i]!;
+      const m = plain[i]!;
       // Only what is stored goes out with the message (a sender object may carry more).
       const message: StoredMessage = { room: m.room, id: p, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
       if (m.cid !== undefined) message.cid = m.cid;
@@ -158,8 +186,12 @@ export class WorkerStore implements Store {
     });
   }
 
-  history(room: string, query: HistoryQuery): Promise<StoredMessage[]> {
+  history(room: string, query: HistoryQuery): Promise<TimelineEntry[]> {
     return this.#call('history', [room, query]);
+  }
+
+  messages(room: string, query: HistoryQuery): Promise<MessagesPage> {
+    return this.#call('messages', [room, query]);
   }
 
   oldestKeptId(room: string): Promise<number | undefined> {
@@ -176,6 +208,22 @@ export class WorkerStore implements Store {
 
   prune(room: string, keep: number): Promise<number> {
     return this.#call('prune', [room, keep]);
+  }
+
+  search(query: SearchQuery): Promise<SearchPage> {
+    return this.#call('search', [query]);
+  }
+
+  setReadMarker(userId: number, room: string, id: number): Promise<number | undefined> {
+    return this.#call('setReadMarker', [userId, room, id]);
+  }
+
+  readMarkers(userId: number): Promise<Record<string, number>> {
+    return this.#call('readMarkers', [userId]);
+  }
+
+  usersByNameKeys(keys: string[], options?: { membersOf?: string }): Promise<User[]> {
+    return this.#call('usersByNameKeys', [keys, options]);
   }
 
   async ping(): Promise<boolean> {

@@ -1,5 +1,5 @@
 /** What the user does in the chat: send and take back messages, type, open, create, join and leave rooms, invite. */
-import { ParleyError, addMember, createRoom as apiCreateRoom, listRooms } from '../../../src/client/index.js';
+import { ParleyError, addMember, createRoom as apiCreateRoom, findUsers as apiFindUsers, listRooms } from '../../../src/client/index.js';
 import { DEFAULT_ROOM, origin, state, type PendingMessage, type RoomView, type User } from './chat-state.js';
 import { chatClient, openRoom, signalTyping, subscribe, typingEnded, unsubscribe } from './connection.js';
 import { errorText } from './notice.js';
@@ -133,6 +133,12 @@ export async function invite(room: string, user: User): Promise<string> {
   } catch (err) {
     return errorText(err);
   }
+}
+
+/** People whose name starts with `prefix`, to invite (the user themself left out). */
+export async function findPeople(prefix: string): Promise<Array<User & { guest: boolean }>> {
+  const found = await apiFindUsers(origin, prefix, { limit: 10 });
+  return found.filter((u) => u.id !== state.me?.id);
 }
 
 /** The room view is visible again: what is on screen counts as read. */
