@@ -169,7 +169,7 @@ export class ChatHub implements ChatService {
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
-      const [rooms, read] = await Promise.all([this.#store.listRoomNames(user.id), this.#store.readMarkers(user.id)]);
+      const { rooms, read } = await this.#store.welcomeRooms(user.id);
       const you = { id: user.id, name: user.name, guest };
       conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read });
     })();

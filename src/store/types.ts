@@ -23,6 +23,13 @@ export interface Session {
   expiresAt: number;
 }
 
+/** What createUser takes: a guest has no password hash. */
+export interface NewUser {
+  name: string;
+  passwordHash: string | null;
+  guest: boolean;
+}
+
 /** A user plus what only sign-in needs. */
 export interface UserRecord extends User {
   /** scrypt hash string; null for guests. */
@@ -254,7 +261,12 @@ export interface Store {
    * A guest (passwordHash null, guest true) may not take a registered name or a look-alike of one
    * either: NameTakenError. Two guests may share a name; they are different users with different ids.
    */
-  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User>;
+  createUser(input: NewUser): Promise<User>;
+  /**
+   * createUser and createSession of the new user in one transaction (one call for a sign-up, which
+   * a guest's connect waits on). Rejects as createUser does, and then starts no session.
+   */
+  createUserSession(input: NewUser, expiresAt: number): Promise<Session>;
   /** The registered (non-guest) account with this name, case-insensitive. */
   findRegisteredUser(name: string): Promise<UserRecord | undefined>;
   getUser(id: number): Promise<User | undefined>;
@@ -288,8 +300,11 @@ export interface Store {
   getRoom(name: string): Promise<Room | undefined>;
   /** Public rooms, and the private rooms and DMs the user is a member of, by name. */
   listRooms(forUserId: number): Promise<Room[]>;
-  /** The names of the rooms listRooms gives, in the same order (all a welcome frame needs). */
-  listRoomNames(forUserId: number): Promise<string[]>;
+  /**
+   * All a welcome frame needs, in one call (a connect waits on it): the names of the rooms listRooms
+   * gives, in the same order, and the user's read markers in those rooms, by room.
+   */
+  welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }>;
   /** Idempotent. */
   addMember(room: string, userId: number): Promise<void>;
   isMember(room: string, userId: number): Promise<boolean>;
@@ -360,8 +375,6 @@ export interface Store {
    * marker. Resolves the new marker when it went up, undefined when it stayed (or the room is missing).
    */
   setReadMarker(userId: number, room: string, id: number): Promise<number | undefined>;
-  /** The user's read markers in the rooms they can see (listRooms), by room. */
-  readMarkers(userId: number): Promise<Record<string, number>>;
   /**
    * The users whose name key (nameKey) is one of `keys`: registered accounts, or with `membersOf`,
    * the members of that room (guests included).

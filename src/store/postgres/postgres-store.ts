@@ -14,6 +14,7 @@ import {
   type MessagesPage,
   type NewEntry,
   type NewMessage,
+  type NewUser,
   type Refusal,
   type Room,
   type SearchPage,
@@ -254,38 +255,56 @@ export class PostgresStore implements Store {
 
   // --- accounts ---
 
-  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+  createUser(input: NewUser): Promise<User> {
+    return this.#call(() => this.#transaction((client) => this.#insertUser(client, input)));
+  }
+
+  createUserSession(input: NewUser, expiresAt: number): Promise<Session> {
+    const id = newSessionId();
+    const now = Date.now();
+    return this.#call(() =>
+      this.#transaction(async (client): Promise<Session> => {
+        const user = await this.#insertUser(client, input);
+        await client.query({
+          name: 'insert-session',
+          text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
+                 INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $4, $3)`,
+          values: [id, user.id, expiresAt, now],
+        });
+        return { id, user, expiresAt };
+      }),
+    );
+  }
+
+  /** Inserts a new user in the transaction of `client`, or throws NameTakenError. */
+  async #insertUser(client: pg.PoolClient, input: NewUser): Promise<User> {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
     const alike = lookAlikeKeys(input.name);
-    return this.#call(() =>
-      this.#transaction(async (client): Promise<User> => {
-        // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
-        // names that look alike share a key, so they share a lock; taken in a fixed order.
-        await client.query(
-          'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
-          [NAME_LOCK_SPACE, alike],
-        );
-        let inserted: pg.QueryResult<{ id: number }>;
-        try {
-          inserted = await client.query<{ id: number }>(
-            `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
-             RETURNING id`,
-            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
-          );
-        } catch (err) {
-          if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
-          throw err;
-        }
-        const row = inserted.rows[0];
-        if (row === undefined) throw new NameTakenError(input.name);
-        return { id: row.id, name: input.name, guest: input.guest };
-      }),
+    // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
+    // names that look alike share a key, so they share a lock; taken in a fixed order.
+    await client.query(
+      'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
+      [NAME_LOCK_SPACE, alike],
     );
+    let inserted: pg.QueryResult<{ id: number }>;
+    try {
+      inserted = await client.query<{ id: number }>(
+        `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7
+         WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+           AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
+           AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
+         RETURNING id`,
+        [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
+      throw err;
+    }
+    const row = inserted.rows[0];
+    if (row === undefined) throw new NameTakenError(input.name);
+    return { id: row.id, name: input.name, guest: input.guest };
   }
 
   findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -424,16 +443,19 @@ export class PostgresStore implements Store {
     });
   }
 
-  listRoomNames(forUserId: number): Promise<string[]> {
+  welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }> {
     return this.#call(async () => {
-      const { rows } = await this.#query<{ name: string }>({
-        name: 'visible-room-names',
-        text: `SELECT r.name FROM rooms r
-               WHERE NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1)
-               ORDER BY r.name`,
-        values: [forUserId],
-      });
-      return rows.map((r) => r.name);
+      const [names, read] = await Promise.all([
+        this.#query<{ name: string }>({
+          name: 'visible-room-names',
+          text: `SELECT r.name FROM rooms r
+                 WHERE NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1)
+                 ORDER BY r.name`,
+          values: [userId],
+        }),
+        this.#readMarkers(userId),
+      ]);
+      return { rooms: names.rows.map((r) => r.name), read };
     });
   }
 
@@ -742,16 +764,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  readMarkers(userId: number): Promise<Record<string, number>> {
-    return this.#call(async () => {
-      const { rows } = await this.#query<{ room: string; id: number }>({
-        name: 'read-markers',
-        text: `SELECT k.room, k.id FROM read_markers k JOIN rooms r ON r.name = k.room
-               WHERE k.user_id = $1 AND (NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1))`,
-        values: [userId],
-      });
-      return Object.fromEntries(rows.map((r) => [r.room, r.id]));
+  async #readMarkers(userId: number): Promise<Record<string, number>> {
+    const { rows } = await this.#query<{ room: string; id: number }>({
+      name: 'read-markers',
+      text: `SELECT k.room, k.id FROM read_markers k JOIN rooms r ON r.name = k.room
+             WHERE k.user_id = $1 AND (NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1))`,
+      values: [userId],
     });
+    return Object.fromEntries(rows.map((r) => [r.room, r.id]));
   }
 
   usersByNameKeys(keys: string[], options: { membersOf?: string } = {}): Promise<User[]> {

@@ -13,6 +13,7 @@ import {
   type MessagesPage,
   type NewEntry,
   type NewMessage,
+  type NewUser,
   type Refusal,
   type Room,
   type SearchPage,
@@ -312,16 +313,27 @@ export class SqliteStore implements Store {
 
   // --- accounts ---
 
-  async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+  async createUser(input: NewUser): Promise<User> {
+    const insert = this.#userInsert(input);
+    return this.#write(insert);
+  }
+
+  async createUserSession(input: NewUser, expiresAt: number): Promise<Session> {
+    const insert = this.#userInsert(input);
+    return this.#write((): Session => this.#insertSession(insert(), expiresAt));
+  }
+
+  /** The insert of a new user, to run in a write transaction (its name keys computed outside it). */
+  #userInsert(input: NewUser): () => User {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
     const alike = JSON.stringify(lookAlikeKeys(input.name));
-    return this.#write((): User => {
+    return () => {
       // Checked here for guests; for registered accounts the unique indexes would catch most of it too.
       if (this.#stmt.registeredNameTaken.get({ key, alike }) !== undefined) throw new NameTakenError(input.name);
       const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
-    });
+    };
   }
 
   async findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -357,15 +369,20 @@ export class SqliteStore implements Store {
   // --- sessions ---
 
   async createSession(userId: number, expiresAt: number): Promise<Session> {
-    const now = Date.now();
     return this.#write((): Session => {
       const row = this.#stmt.userById.get(userId) as UserRow | undefined;
       if (row === undefined) throw new Error(`no user with id ${userId}`);
-      this.#stmt.endExpiredSessions.run(now);
-      const id = newSessionId();
-      this.#stmt.insertSession.run(id, userId, now, expiresAt);
-      return { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt };
+      return this.#insertSession({ id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt);
     });
+  }
+
+  /** Inside a write transaction: forgets expired sessions and starts one of `user`. */
+  #insertSession(user: User, expiresAt: number): Session {
+    const now = Date.now();
+    this.#stmt.endExpiredSessions.run(now);
+    const id = newSessionId();
+    this.#stmt.insertSession.run(id, user.id, now, expiresAt);
+    return { id, user, expiresAt };
   }
 
   async getSession(id: string, now: number): Promise<Session | undefined> {
@@ -410,8 +427,8 @@ export class SqliteStore implements Store {
     return (this.#stmt.visibleRooms.all(forUserId) as RoomRow[]).map(toRoom);
   }
 
-  async listRoomNames(forUserId: number): Promise<string[]> {
-    return this.#stmt.visibleRoomNames.all(forUserId) as string[];
+  async welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }> {
+    return { rooms: this.#stmt.visibleRoomNames.all(userId) as string[], read: this.#readMarkers(userId) };
   }
 
   async addMember(room: string, userId: number): Promise<void> {
@@ -982,7 +999,7 @@ export class SqliteStore implements Store {
     return this.#write(() => this.#stmt.setReadMarker.get({ userId, room, id }) as number | undefined);
   }
 
-  async readMarkers(userId: number): Promise<Record<string, number>> {
+  #readMarkers(userId: number): Record<string, number> {
     const rows = this.#stmt.readMarkers.all({ userId }) as Array<{ room: string; id: number }>;
     return Object.fromEntries(rows.map((r) => [r.room, r.id]));
   }

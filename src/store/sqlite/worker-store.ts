@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
+import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, NewUser, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 
@@ -105,8 +105,12 @@ export class WorkerStore implements Store {
     });
   }
 
-  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+  createUser(input: NewUser): Promise<User> {
     return this.#call('createUser', [input]);
+  }
+
+  createUserSession(input: NewUser, expiresAt: number): Promise<Session> {
+    return this.#call('createUserSession', [input, expiresAt]);
   }
 
   findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -153,8 +157,8 @@ export class WorkerStore implements Store {
     return this.#call('listRooms', [forUserId]);
   }
 
-  listRoomNames(forUserId: number): Promise<string[]> {
-    return this.#call('listRoomNames', [forUserId]);
+  welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }> {
+    return this.#call('welcomeRooms', [userId]);
   }
 
   addMember(room: string, userId: number): Promise<void> {
@@ -218,9 +222,6 @@ export class WorkerStore implements Store {
     return this.#call('setReadMarker', [userId, room, id]);
   }
 
-  readMarkers(userId: number): Promise<Record<string, number>> {
-    return this.#call('readMarkers', [userId]);
-  }
 
   usersByNameKeys(keys: string[], options?: { membersOf?: string }): Promise<User[]> {
     return this.#call('usersByNameKeys', [keys, options]);
