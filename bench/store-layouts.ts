@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { NewMessage, User } from '../src/store/types.js';
 import { randomBatch, rng } from './store-batches.js';
+import { wireUser } from '../src/protocol/frames.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const BATCHES = Number(arg('batches') ?? 150);
@@ -117,7 +118,7 @@ async function measure(layout: Layout): Promise<{ cpuUs: number; walBytes: numbe
     const next = (r: number): NewMessage => {
       const n = ++sent[r]!;
       const cid = CIDS === 'uuid' ? randomUUID() : `c${n}`.padEnd(36, 'z');
-      return { room: `room-${r}`, user: users[r]!, data: `message ${n} `.padEnd(100, 'x'), ts: Date.now(), cid };
+      return { room: `room-${r}`, user: wireUser(users[r]!), data: `message ${n} `.padEnd(100, 'x'), ts: Date.now(), cid };
     };
     const random = rng(7);
     for (let i = 0; i < WARM; i++) await store.append(randomBatch(random, SHAPE, next));

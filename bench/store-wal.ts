@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { NewMessage, User } from '../src/store/types.js';
 import { randomBatch, rng } from './store-batches.js';
+import { wireUser } from '../src/protocol/frames.js';
 
 function flag(name: string, fallback: number, min: number): number {
   const raw = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -48,7 +49,7 @@ const sent = new Array<number>(ROOMS).fill(0);
 const next = (r: number): NewMessage => {
   const n = ++sent[r]!;
   const cid = `c${n}`.padEnd(CID_LENGTH, 'z');
-  return { room: `room-${r}`, user: users[r]!, data: `message ${n} `.padEnd(100, 'x'), ts: Date.now(), cid };
+  return { room: `room-${r}`, user: wireUser(users[r]!), data: `message ${n} `.padEnd(100, 'x'), ts: Date.now(), cid };
 };
 const random = rng(7);
 const batchOf = () => randomBatch(random, { rooms: ROOMS, roomsPerBatch: ROOMS_PER_BATCH, perRoom: PER_ROOM }, next);

@@ -92,6 +92,14 @@ export function runPresenceContract(name: string, open: OpenPresences, options: 
       assert.ok(inRoom.size > 10, 'the walk keeps a crowd in the room');
     }));
 
+    it('keeps a guest apart from an account of the same name', withPresences(options.nodes >= 2 ? 2 : 1, async (presences) => {
+      const guestSam = { id: 31, name: 'sam', guest: true as const };
+      const accountSam = { id: 32, name: 'sam' };
+      await presences[0]!.add('g', guestSam, 'g1');
+      await presences.at(-1)!.add('g', accountSam, 'a1');
+      for (const presence of presences) assert.deepEqual(await presence.list('g'), [guestSam, accountSam]);
+    }));
+
     it('answers ping', withPresences(1, async ([presence]) => {
       assert.equal(await presence!.ping(), true);
     }));

@@ -40,7 +40,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
   const registered = (store: Store, name: string, passwordHash = 'scrypt$hash') =>
     store.createUser({ name, passwordHash, guest: false });
   const guest = (store: Store, name: string) => store.createUser({ name, passwordHash: null, guest: true });
-  const readMarkers = async (store: Store, userId: number) => (await store.welcomeRooms(userId)).read;
+  const readMarkers = async (store: Store, userId: number) => (await store.welcomeRooms(userId, Date.now())).read;
+  const userModeration = async (store: Store, userId: number, now: number) => (await store.welcomeRooms(userId, now)).moderation;
 
   let ts = 1_700_000_000_000;
   const msg = (room: string, user: User, data: string, cid?: string): NewMessage => ({
@@ -353,12 +354,12 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.deepEqual(await names(owner.id), ['alpha', 'beta', 'middle', 'zeta']);
         assert.deepEqual(await names(other.id), ['alpha', 'zeta']);
 
-        assert.deepEqual((await store.welcomeRooms(owner.id)).rooms, await names(owner.id));
-        assert.deepEqual((await store.welcomeRooms(other.id)).rooms, ['alpha', 'zeta']);
+        assert.deepEqual((await store.welcomeRooms(owner.id, Date.now())).rooms, await names(owner.id));
+        assert.deepEqual((await store.welcomeRooms(other.id, Date.now())).rooms, ['alpha', 'zeta']);
 
         await store.addMember('middle', other.id);
         assert.deepEqual(await names(other.id), ['alpha', 'middle', 'zeta']);
-        assert.deepEqual((await store.welcomeRooms(other.id)).rooms, ['alpha', 'middle', 'zeta']);
+        assert.deepEqual((await store.welcomeRooms(other.id, Date.now())).rooms, ['alpha', 'middle', 'zeta']);
         assert.equal(await store.isMember('middle', other.id), true);
 
         const listed = (await store.listRooms(owner.id)).find((r) => r.name === 'beta');
@@ -461,8 +462,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         const ac = await store.ensureDirectRoom(a.id, c.id);
         assert.notEqual(ab.name, ac.name);
         assert.equal(await store.isMember(ab.name, c.id), false);
-        assert.deepEqual((await store.welcomeRooms(a.id)).rooms, [ab.name, ac.name].sort());
-        assert.deepEqual((await store.welcomeRooms(c.id)).rooms, [ac.name]);
+        assert.deepEqual((await store.welcomeRooms(a.id, Date.now())).rooms, [ab.name, ac.name].sort());
+        assert.deepEqual((await store.welcomeRooms(c.id, Date.now())).rooms, [ac.name]);
         assert.deepEqual(
           (await store.listRooms(a.id)).filter((r) => r.direct).map((r) => r.name),
           [ab.name, ac.name].sort(),
@@ -499,6 +500,28 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         const all = chats(results.flat()).map((r) => r.message.id).sort((x, y) => x - y);
         assert.deepEqual(all, range(1, 100));
         assert.equal((await store.getRoom('busy'))?.lastId, 100);
+      }));
+
+      it('keeps whether the sender was a guest, on the hot path and with events, for every read', withStore(async (store) => {
+        // A guest took the name first; an account of the same name came later: both wrote.
+        const visitor = await guest(store, 'Sam');
+        const account = await registered(store, 'Sam');
+        await store.createRoom({ name: 'r', private: false, createdBy: null });
+        const asGuest = { id: visitor.id, name: 'Sam', guest: true as const };
+        const asAccount = { id: account.id, name: 'Sam' };
+        const [g, a] = chats(await store.appendMessages([{ ...msg('r', visitor, 'sam the guest'), user: asGuest }, msg('r', account, 'sam the account')]));
+        assert.deepEqual([g!.message.user, a!.message.user], [asGuest, asAccount]);
+        const [reply] = chats(await store.appendMessages([{ ...msg('r', visitor, 'a reply from the guest'), user: asGuest, reply: 2 }]));
+        assert.deepEqual(reply!.message.user, asGuest);
+        const [edit] = await store.appendMessages([{ kind: 'edit', room: 'r', user: asGuest, target: 1, data: 'sam the guest, edited', ts: ts++ }]);
+        assert.deepEqual(edit!.message?.user, asGuest);
+        const expected = [asGuest, asAccount, asGuest, asGuest];
+        assert.deepEqual((await store.history('r', { limit: 10 })).map((e) => e.user), expected);
+        assert.deepEqual((await store.history('r', { after: 0, limit: 10 })).map((e) => e.user), expected);
+        assert.deepEqual((await store.messages('r', { limit: 10 })).data.map((m) => m.user), [asGuest, asAccount, asGuest]);
+        const found = await store.search({ userId: account.id, q: 'sam', limit: 10 });
+        assert.deepEqual(found.data.map((m) => [m.data, m.user]), [['sam the account', asAccount], ['sam the guest, edited', asGuest]]);
+        assert.ok(!('guest' in a!.message.user), 'an account has no guest key');
       }));
 
       it('stores what it was given and returns it as stored', withStore(async (store) => {
@@ -1034,6 +1057,124 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.deepEqual(names(await store.usersByNameKeys(['ann', 'zoë', 'ann b'], { membersOf: 'club' })), ['Zoë', 'ann b']);
         assert.deepEqual(await store.usersByNameKeys([]), []);
         assert.deepEqual((await store.usersByNameKeys(['ann']))[0], ann);
+      }));
+    });
+
+    describe('moderation', () => {
+      const MINUTE = 60_000;
+
+      it('makes and unmakes moderators, and says where a user owns and moderates', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const mod = await registered(store, 'mod');
+        const now = Date.now();
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
+        await store.ensureDirectRoom(owner.id, mod.id);
+        assert.equal(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now, role: 'moderator' }), true);
+        assert.deepEqual(await store.roomModeration('hall', now), { moderators: [mod.id], restrictions: [] });
+        assert.deepEqual(await userModeration(store, mod.id, now), { owns: [], moderates: ['hall'], restrictions: [] });
+        assert.deepEqual(await userModeration(store, owner.id, now), { owns: ['club', 'hall'], moderates: [], restrictions: [] }, 'a DM has no owner');
+        await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now + 1, role: 'member' });
+        assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
+        await assert.rejects(store.moderate({ room: 'nowhere', action: 'kick', user: mod.id, by: owner.id, ts: now }), NoSuchRoomError);
+      }));
+
+      it('bans and mutes, for a while or until lifted, and lifts only what is in force', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await guest(store, 'spammer');
+        const now = 1_800_000_000_000;
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
+        await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: owner.id, ts: now });
+        assert.deepEqual((await store.roomModeration('hall', now)).restrictions, [
+          { user: u.id, kind: 'ban', until: now + MINUTE },
+          { user: u.id, kind: 'mute' },
+        ]);
+        assert.deepEqual((await userModeration(store, u.id, now)).restrictions, [
+          { room: 'hall', kind: 'ban', until: now + MINUTE },
+          { room: 'hall', kind: 'mute' },
+        ]);
+        // The timed ban ends by itself.
+        assert.deepEqual((await store.roomModeration('hall', now + MINUTE)).restrictions, [{ user: u.id, kind: 'mute' }]);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + MINUTE }), false, 'ended already');
+        // Banned again: the new until replaces the old.
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now + 2, until: now + 10 * MINUTE });
+        assert.deepEqual((await userModeration(store, u.id, now + 5 * MINUTE)).restrictions.map((r) => r.until), [now + 10 * MINUTE, undefined]);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 3 }), true);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), true);
+        assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), false);
+        assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
+      }));
+
+      it('keeps an audit log of every action, newest first, and not of what changed nothing', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await guest(store, 'spammer');
+        const now = 1_800_000_000_000;
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'other', private: false, createdBy: owner.id });
+        await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
+        await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 1 });
+        await store.moderate({ room: 'hall', action: 'delete', user: u.id, by: owner.id, ts: now + 2 });
+        await store.moderate({ room: 'other', action: 'kick', user: u.id, by: owner.id, ts: now + 3 });
+        await store.moderate({ room: 'hall', action: 'role', user: u.id, by: owner.id, ts: now + 4, role: 'moderator' });
+        const o = { id: owner.id, name: 'owner' }; // an account: no guest key
+        const s = { id: u.id, name: 'spammer', guest: true };
+        assert.deepEqual(await store.auditLog('hall', 10), [
+          { action: 'role', user: s, by: o, ts: now + 4, role: 'moderator' },
+          { action: 'delete', user: s, by: o, ts: now + 2 },
+          { action: 'mute', user: s, by: o, ts: now, until: now + MINUTE },
+        ]);
+        assert.equal((await store.auditLog('hall', 1)).length, 1);
+        assert.deepEqual(await store.auditLog('nowhere', 10), []);
+      }));
+
+      it('withdraws a private room\'s membership on a kick', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await registered(store, 'member');
+        await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
+        await store.addMember('club', u.id);
+        await store.moderate({ room: 'club', action: 'kick', user: u.id, by: owner.id, ts: Date.now() });
+        assert.equal(await store.isMember('club', u.id), false);
+        assert.deepEqual((await store.welcomeRooms(u.id, Date.now())).rooms, []);
+        assert.equal(await store.isMember('club', owner.id), true);
+      }));
+
+      it('leaves a room the user is banned from out of their search, and in after the ban', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const u = await registered(store, 'reader');
+        for (const name of ['hall', 'yard']) {
+          await store.createRoom({ name, private: false, createdBy: owner.id });
+          await store.appendMessages([msg(name, owner, `hello from ${name}`)]);
+        }
+        const now = Date.now();
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
+        const rooms = async (at: number, room?: string) =>
+          (await store.search({ userId: u.id, q: 'hello', limit: 10, now: at, ...(room ? { room } : {}) })).data.map((m) => m.room);
+        assert.deepEqual(await rooms(now), ['yard']);
+        assert.deepEqual(await rooms(now, 'hall'), []);
+        assert.deepEqual((await rooms(now + MINUTE)).sort(), ['hall', 'yard'], 'the ban ended');
+        assert.deepEqual((await store.search({ userId: owner.id, q: 'hello', limit: 10, now })).data.length, 2);
+      }));
+
+      it('bans a user everywhere: their sessions end, none starts, their name is kept from guests', withStore(async (store) => {
+        const alice = await registered(store, 'alice');
+        const g = await guest(store, 'Rascal');
+        const now = Date.now();
+        const session = await store.createSession(alice.id, now + MINUTE);
+        assert.equal((await store.findRegisteredUser('alice'))?.banned, false);
+        assert.equal(await store.setUserBanned(alice.id, true), true);
+        assert.equal(await store.setUserBanned(g.id, true), true);
+        assert.equal(await store.setUserBanned(Math.max(alice.id, g.id) + 1000, true), false);
+        assert.equal((await store.findRegisteredUser('alice'))?.banned, true);
+        assert.equal(await store.getSession(session.id, now), undefined);
+        await assert.rejects(store.createSession(alice.id, now + MINUTE));
+        assert.equal(await store.isNameBanned('ALICE'), true);
+        assert.equal(await store.isNameBanned('rascal'), true);
+        assert.equal(await store.isNameBanned('bob'), false);
+        assert.equal(await store.setUserBanned(alice.id, false), true);
+        assert.equal(await store.isNameBanned('alice'), false);
+        const again = await store.createSession(alice.id, now + MINUTE);
+        assert.deepEqual(await store.getSession(again.id, now), again);
       }));
     });
 

@@ -6,7 +6,8 @@
  * - `parley:presence:conns:<room>`  sorted set of `<node>|<userId>|<connId>`, scored by the time
  *   (Redis's clock, ms) the entry expires unless its node refreshes it;
  * - `parley:presence:counts:<room>` hash userId -> that user's entries in the room (every node);
- * - `parley:presence:names:<room>`  hash userId -> name, for `list`;
+ * - `parley:presence:names:<room>`  hash userId -> the user's label (presenceLabel: the name, marked
+ *   when a guest), for `list`;
  * and one for all rooms: `parley:presence:due`, a sorted set of rooms scored by when the sweeper
  * should look at the room next (never later than its earliest expiry). Refreshes raise entries'
  * scores without touching `due`, so a room is looked at about once per TTL for nothing, and the

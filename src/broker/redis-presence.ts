@@ -30,11 +30,27 @@ const REFRESH_BATCH = 1000;
 
 type Client = ReturnType<typeof createClient>;
 
-/** The users in a script's reply (departures, or entries put back): flat (room, userId, name) triplets. */
+/** Marks a guest's label: names never hold control characters (protocol/names.ts). */
+const GUEST_MARK = '\u0001';
+
+/**
+ * What the names hash keeps of a user: the name for an account (as nodes before the guest flag
+ * wrote it), the name after GUEST_MARK for a guest.
+ */
+export function presenceLabel(user: PresenceUser): string {
+  return user.guest ? GUEST_MARK + user.name : user.name;
+}
+
+/** The user a names-hash value describes (see presenceLabel). */
+export function userOfLabel(id: number, label: string): PresenceUser {
+  return label.startsWith(GUEST_MARK) ? { id, name: label.slice(GUEST_MARK.length), guest: true } : { id, name: label };
+}
+
+/** The users in a script's reply (departures, or entries put back): flat (room, userId, label) triplets. */
 function roomUsers(flat: unknown): { room: string; user: PresenceUser }[] {
   const list = flat as string[];
   const out = [];
-  for (let i = 0; i + 2 < list.length; i += 3) out.push({ room: String(list[i]), user: { id: Number(list[i + 1]), name: String(list[i + 2]) } });
+  for (let i = 0; i + 2 < list.length; i += 3) out.push({ room: String(list[i]), user: userOfLabel(Number(list[i + 1]), String(list[i + 2])) });
   return out;
 }
 
@@ -79,8 +95,8 @@ export class RedisPresence implements Presence {
     // Kept before Redis answers: if it does not, the next refresh puts the entry there.
     let here = this.#entries.get(room);
     if (!here) this.#entries.set(room, (here = new Map()));
-    here.set(member, { id: user.id, name: user.name });
-    const args = [room, member, String(user.id), user.name, String(this.#options.ttlMs)];
+    here.set(member, user);
+    const args = [room, member, String(user.id), presenceLabel(user), String(this.#options.ttlMs)];
     const [entered, gone] = (await this.#client.eval(ADD, { keys: presenceKeys(room), arguments: args })) as [number, unknown];
     this.#report(gone);
     return entered === 1;
@@ -101,7 +117,7 @@ export class RedisPresence implements Presence {
   async list(room: string): Promise<PresenceUser[]> {
     const flat = (await this.#client.eval(LIST, { keys: presenceKeys(room) })) as string[];
     const users: PresenceUser[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) users.push({ id: Number(flat[i]), name: String(flat[i + 1]) });
+    for (let i = 0; i + 1 < flat.length; i += 2) users.push(userOfLabel(Number(flat[i]), String(flat[i + 1])));
     return users.sort(presenceOrder);
   }
 
@@ -157,7 +173,7 @@ export class RedisPresence implements Presence {
       let args = [ttl];
       for (const [room, here] of this.#entries) {
         for (const [member, user] of here) {
-          args.push(room, member, String(user.id), user.name);
+          args.push(room, member, String(user.id), presenceLabel(user));
           if (args.length > REFRESH_BATCH * 4) {
             calls.push(this.#client.eval(REFRESH, { arguments: args }));
             args = [ttl];

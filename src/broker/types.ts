@@ -3,9 +3,11 @@
  * counts sign-in attempts. The in-process implementations serve one node, the Redis ones several.
  * Nothing here knows about WebSocket.
  */
-import type { TimelineEntry, User } from '../store/types.js';
+import type { WireUser } from '../protocol/frames.js';
+import type { ModerationAction, StoredRole, TimelineEntry } from '../store/types.js';
 
-export type PresenceUser = Pick<User, 'id' | 'name'>;
+/** A user as rooms see them: id, name, and `guest: true` for a guest. */
+export type PresenceUser = WireUser;
 
 /** An event of a room's channel (a chat also goes to user channels), as every node subscribed to it receives it. */
 export type RoomEvent =
@@ -25,10 +27,26 @@ export type RoomEvent =
  * An event of a user channel only: the user's session `session` (without it, every session of
  * theirs) ended in the store, and their connections of it are to be closed wherever they are.
  */
-export type SessionsEndedEvent = { kind: 'sessions_ended'; session?: string };
+export type SessionsEndedEvent = { kind: 'sessions_ended'; session?: string; banned?: true };
+
+/**
+ * On ROOMS_CHANNEL (every node follows it): a moderation action was stored. Each node forgets what
+ * it cached of the room's rules, takes the user's connections out of the room on a kick or ban, and
+ * tells the room's subscribers.
+ */
+export type ModerationEvent = {
+  kind: 'moderation';
+  room: string;
+  action: ModerationAction;
+  user: PresenceUser;
+  by: PresenceUser;
+  ts: number;
+  until?: number;
+  role?: StoredRole;
+};
 
 /** Whatever a channel carries. */
-export type ChannelEvent = RoomEvent | SessionsEndedEvent;
+export type ChannelEvent = RoomEvent | SessionsEndedEvent | ModerationEvent;
 
 /**
  * Channels are room names (a room's events) and user channels (what goes to every connection of

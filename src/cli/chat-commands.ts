@@ -1,4 +1,6 @@
 /** The lines a `parley chat` user types: plain text is a message, `/…` is a command. */
+import { MODERATION_COMMANDS_HELP, parseModerationCommand, type ModerationCommand } from './chat-moderation.js';
+import { parseTimelineCommand, TIMELINE_COMMANDS_HELP, type TimelineCommand } from './chat-timeline-commands.js';
 
 export type ChatCommand =
   | { kind: 'say'; text: string }
@@ -8,8 +10,10 @@ export type ChatCommand =
   | { kind: 'who' }
   | { kind: 'history'; limit?: number }
   | { kind: 'rooms' }
+  | { kind: 'timeline'; command: TimelineCommand }
   | { kind: 'help' }
   | { kind: 'quit' }
+  | ModerationCommand
   | { kind: 'empty' }
   | { kind: 'invalid'; message: string };
 
@@ -20,6 +24,8 @@ export const CHAT_COMMANDS_HELP = [
   '/who                  who is in the current room',
   '/history [N]          the last N messages of the current room (default 20)',
   '/rooms                the rooms you can see, and the ones you joined',
+  ...TIMELINE_COMMANDS_HELP,
+  ...MODERATION_COMMANDS_HELP,
   '/help                 this list',
   '/quit                 leave the chat (Ctrl-D and Ctrl-C too)',
   '//TEXT                send a message that starts with "/"',
@@ -63,7 +69,10 @@ export function parseChatLine(line: string): ChatCommand {
     case 'quit':
     case 'exit':
       return { kind: 'quit' };
-    default:
-      return { kind: 'invalid', message: `unknown command /${name} (try /help)` };
+    default: {
+      const timeline = parseTimelineCommand(name, rest);
+      if (timeline !== undefined) return 'invalid' in timeline ? { kind: 'invalid', message: timeline.invalid } : { kind: 'timeline', command: timeline };
+      return parseModerationCommand(name, words) ?? { kind: 'invalid', message: `unknown command /${name} (try /help)` };
+    }
   }
 }

@@ -11,6 +11,8 @@ export interface Output {
   dropTypedLine(line: string): void;
   /** An empty line was typed: prompt again. */
   promptAgain(): void;
+  /** Someone named the user: the terminal's bell rings (when stdout is a terminal). */
+  bell(): void;
 }
 
 export function jsonOutput(): Output {
@@ -19,6 +21,7 @@ export function jsonOutput(): Output {
     setRoom: () => {},
     dropTypedLine: () => {},
     promptAgain: () => {},
+    bell: () => {},
   };
 }
 
@@ -48,6 +51,10 @@ export function textOutput(rl: Interface, terminal: boolean): Output {
     },
     promptAgain() {
       if (terminal) rl.prompt();
+    },
+    bell() {
+      // Into a pipe or a file it would only be a stray control character.
+      if (process.stdout.isTTY) process.stdout.write('\x07');
     },
   };
 }

@@ -2,18 +2,35 @@
  * One `parley chat` session on the SDK: shows the client's events (JSON lines with --json, human
  * lines otherwise) and takes the lines typed or piped in as messages and commands. Its parts: the
  * line gate (the order of lines while a room is joined), the quit drain (what quitting waits for),
- * the rooms (the current one, joins and refusals) and the users seen (names for labels and /dm).
+ * the rooms (the current one, joins and refusals), the users seen (names for labels and /dm), the
+ * rooms' timelines (what lines quote), the read markers and the timeline commands (/edit, /search…).
  */
 import { createInterface, type Interface } from 'node:readline';
-import { ParleyError, ParleyHttpError, createRoom, type Ack, type ChatMessage, type ClientEvents, type ParleyClient } from '../client/index.js';
+import {
+  ParleyError,
+  ParleyHttpError,
+  createRoom,
+  type Ack,
+  type ChatMessage,
+  type ClientEvents,
+  type DeleteFrame,
+  type EditFrame,
+  type ParleyClient,
+  type ReactFrame,
+} from '../client/index.js';
 import { describeIssues } from '../issues.js';
 import { roomNameSchema } from '../protocol/names.js';
 import { CHAT_COMMANDS_HELP, parseChatLine } from './chat-commands.js';
-import { formatChat, formatUsers } from './chat-format.js';
+import { formatChat, formatUsers, mentions, type ChatLineOptions } from './chat-format.js';
+import { ChatModeration } from './chat-moderation.js';
 import { LineGate } from './chat-line-gate.js';
 import { jsonOutput, textOutput, type Output } from './chat-output.js';
 import { QuitDrain } from './chat-quit-drain.js';
+import { ReadMarks } from './chat-read-marks.js';
 import { ChatRooms } from './chat-rooms.js';
+import { TimelineActions } from './chat-timeline-actions.js';
+import { formatDelete, formatEdit, formatReact } from './chat-timeline-lines.js';
+import { ChatTimelines } from './chat-timelines.js';
 import { KnownUsers } from './chat-users.js';
 import { describeError } from './errors.js';
 
@@ -44,6 +61,10 @@ export class ChatSession {
   readonly #drain = new QuitDrain();
   readonly #rooms: ChatRooms;
   readonly #gate: LineGate;
+  readonly #moderation: ChatModeration;
+  readonly #timelines = new ChatTimelines();
+  readonly #readMarks: ReadMarks;
+  readonly #actions: TimelineActions;
   #everOpen = false;
   /** After /quit or the end of input: no more lines are taken, and the chat ends once drained. */
   #quitting = false;
@@ -65,6 +86,27 @@ export class ChatSession {
       take: (line) => this.#onLine(line),
       onInputDone: () => this.#quit(!this.#json),
     });
+    this.#moderation = new ChatModeration({
+      client: this.#client,
+      out: this.#out,
+      room: () => this.#rooms.current,
+      resolve: (target, members) => this.#users.resolve(target, members),
+      label: (room) => this.#label(room),
+      problem: (code, message, extra) => this.#problem(code, message, extra),
+      track: (p) => this.#drain.track(p),
+    });
+    this.#readMarks = new ReadMarks((room, id) => this.#client.markRead(room, id));
+    this.#actions = new TimelineActions({
+      client: this.#client,
+      out: this.#out,
+      drain: this.#drain,
+      currentRoom: () => this.#rooms.current,
+      lineOptions: () => this.#lineOptions(),
+      problem: (code, message, extra) => this.#problem(code, message, extra),
+      acked: (ack, fields) => this.#acked(ack, fields),
+      sendFailed: (text) => this.#sendFailed(text),
+      learn: (users) => this.#users.learn(users),
+    });
   }
 
   /** Runs until /quit, the end of input, a signal, or a connection that cannot be made; resolves the exit code. */
@@ -77,6 +119,14 @@ export class ChatSession {
     });
     client.on('welcome', (w) => this.#onWelcome(w));
     client.on('chat', (m) => this.#onChat(m));
+    client.on('edit', (e) => this.#onEdit(e));
+    client.on('delete', (e) => this.#onDelete(e));
+    client.on('react', (e) => this.#onReact(e));
+    // Another connection of this user read a room: news for scripts only.
+    client.on('read', (e) => this.#out.event({ type: 'read', ...e }, null));
+    client.on('mention', (e) => this.#onMention(e));
+    // A room this user can see appeared (/rooms lists it): news for scripts only.
+    client.on('room', (e) => this.#out.event({ type: 'room', ...e }, null));
     client.on('join', (e) => {
       this.#users.learn([e.user]);
       this.#out.event({ type: 'join', ...e }, `* ${e.user.name} joined ${this.#label(e.room)}`);
@@ -87,7 +137,11 @@ export class ChatSession {
     client.on('error', (e) => this.#onError(e));
     client.on('history_gap', (e) => this.#out.event({ type: 'history_gap', ...e }, `! ${this.#label(e.room)}: ${e.message}`));
     // The history_gap line before it already says so to a person; scripts get the new position.
-    client.on('rewound', (e) => this.#out.event({ type: 'rewound', ...e }, null));
+    client.on('rewound', (e) => {
+      this.#timelines.clear(e.room);
+      this.#out.event({ type: 'rewound', ...e }, null);
+    });
+    this.#moderation.listen();
 
     this.#rl.on('line', (line) => this.#gate.push(line));
     this.#rl.on('close', () => this.#gate.endOfInput());
@@ -108,6 +162,8 @@ export class ChatSession {
     this.#ended = true;
     this.#gate.stop();
     if (fatal) process.stderr.write(`parley chat: ${fatal}\n`);
+    // What was shown last counts as read too.
+    this.#readMarks.flush();
     this.#client.close();
     this.#rl.close();
     this.#resolve(code);
@@ -130,9 +186,17 @@ export class ChatSession {
     return this.#users.label(room, this.#client.user?.id);
   }
 
-  /** A message as a line, with its room (a DM's with the other user's name) unless it is `current`. */
+  #lineOptions(): ChatLineOptions {
+    return { label: (room) => this.#label(room), selfId: this.#client.user?.id };
+  }
+
+  /**
+   * A message as a line, with its room (a DM's with the other user's name) unless it is `current`,
+   * and the message it answers when this session has it.
+   */
   #chatLine(m: ChatMessage, current: string | undefined): string {
-    return formatChat(m, current, (room) => this.#label(room));
+    const answered = m.reply === undefined ? undefined : this.#timelines.message(m.room, m.reply);
+    return formatChat(m, current, { ...this.#lineOptions(), answered });
   }
 
   #problem(code: string, message: string, extra: object = {}): void {
@@ -168,8 +232,48 @@ export class ChatSession {
 
   #onChat(m: ChatMessage): void {
     this.#users.learn([m.user]);
-    this.#drain.echoed(m.room, m.id);
+    this.#timelines.apply(m);
+    this.#shown(m.room, m.id);
     this.#out.event({ type: 'chat', ...m }, this.#chatLine(m, this.#rooms.current));
+    if (mentions(m, this.#client.user?.id)) this.#out.bell();
+  }
+
+  #onEdit(e: EditFrame): void {
+    this.#timelines.apply(e);
+    this.#shown(e.room, e.id);
+    this.#out.event(e, formatEdit(e, this.#rooms.current, (room) => this.#label(room)));
+  }
+
+  #onDelete(e: DeleteFrame): void {
+    const target = this.#timelines.message(e.room, e.target);
+    this.#timelines.apply(e);
+    this.#shown(e.room, e.id);
+    this.#out.event(e, formatDelete(e, target, this.#rooms.current, (room) => this.#label(room)));
+  }
+
+  #onReact(e: ReactFrame): void {
+    const target = this.#timelines.message(e.room, e.target);
+    this.#timelines.apply(e);
+    this.#shown(e.room, e.id);
+    this.#out.event(e, formatReact(e, target, this.#rooms.current, (room) => this.#label(room)));
+  }
+
+  /** Message or event `id` of `room` is shown: it was read, and a line quitting waited for may be out. */
+  #shown(room: string, id: number): void {
+    this.#drain.echoed(room, id);
+    this.#readMarks.shown(room, id);
+  }
+
+  /**
+   * Someone named the user. In a room this client is in (or a DM, which comes to it) the message's
+   * own line says so, and rings; elsewhere this line does.
+   */
+  #onMention(e: ClientEvents['mention']): void {
+    this.#users.learn([e.user]);
+    const shownAnyway = e.room.startsWith('dm:') || this.#client.joinedRooms.includes(e.room);
+    const text = shownAnyway ? null : `* ${e.user.name} mentioned you in ${this.#label(e.room)} (#${e.id}): /join ${e.room} to read it`;
+    this.#out.event({ type: 'mention', ...e }, text);
+    if (text !== null) this.#out.bell();
   }
 
   #onList(e: ClientEvents['list']): void {
@@ -183,10 +287,13 @@ export class ChatSession {
     if (show && !this.#json && e.lastId !== undefined && e.lastId > 0) {
       const room = e.room;
       const recent = this.#client.history(room, { before: e.lastId + 1, limit: RECENT_ON_JOIN }).then(
-        ({ data }) => {
+        (page) => {
+          const { data } = page;
           // Senders seen in history count as known names too, for /dm and DM labels.
           this.#users.learn(data.map((m) => m.user));
+          this.#timelines.addPage(room, page);
           this.#out.event({ type: 'recent', room, data }, data.map((m) => this.#chatLine(m, this.#rooms.current)).join('\n') || null);
+          if (page.lastId !== undefined) this.#readMarks.shown(room, page.lastId);
         },
         () => {},
       );
@@ -247,6 +354,10 @@ export class ChatSession {
         return this.#who();
       case 'history':
         return this.#history(cmd.limit);
+      case 'timeline':
+        // What changes a message comes back as a line of its own.
+        if (cmd.command.kind !== 'search' && cmd.command.kind !== 'more') this.#out.dropTypedLine(line);
+        return this.#actions.run(cmd.command);
       case 'rooms': {
         const rooms = this.#client.rooms;
         const joined = this.#client.joinedRooms;
@@ -255,6 +366,8 @@ export class ChatSession {
       }
       case 'help':
         return this.#out.event({ type: 'help', commands: CHAT_COMMANDS_HELP }, CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n'));
+      case 'moderate':
+        return this.#moderation.run(cmd);
       case 'quit':
         return this.#quit(true);
       case 'invalid':
@@ -265,20 +378,21 @@ export class ChatSession {
   #say(text: string): void {
     const room = this.#rooms.current;
     if (!room) return this.#problem('no_room', 'join a room first: /join ROOM');
-    this.#drain.trackSend(this.#client.send(room, text).then((ack) => this.#acked(ack, text), this.#sendFailed(text)));
+    this.#drain.trackSend(this.#client.send(room, text).then((ack) => this.#acked(ack, { data: text }), this.#sendFailed(text)));
   }
 
   #dm(target: string, text: string): void {
     const current = this.#rooms.current;
     const id = this.#users.resolve(target, current ? this.#client.members(current) : []);
     if (id === undefined) return this.#problem('unknown_user', `no user named ${target} here (try /who, or give the user id)`);
-    this.#drain.trackSend(this.#client.dm(id, text).then((ack) => this.#acked(ack, text), this.#sendFailed(text)));
+    this.#drain.trackSend(this.#client.dm(id, text).then((ack) => this.#acked(ack, { data: text }), this.#sendFailed(text)));
   }
 
-  #acked(ack: Ack, text: string): void {
-    // Ids arrive in order per room: a last id at or past the ack's means its chat line is out.
+  /** A send or a change was acked; `fields` say which (`data`, or `action` and `target`…) in the JSON ack. */
+  #acked(ack: Ack, fields: object): void {
+    // Ids arrive in order per room: a last id at or past the ack's means its line is out.
     if (!this.#json && (this.#client.lastId(ack.room) ?? 0) < ack.id) this.#drain.expectEcho(ack.room, ack.id);
-    this.#out.event({ type: 'ack', ...ack, data: text }, null);
+    this.#out.event({ type: 'ack', ...ack, ...fields }, null);
   }
 
   #sendFailed(text: string): (err: unknown) => void {
@@ -321,14 +435,18 @@ export class ChatSession {
       .sendsSettled()
       .then(() => this.#client.history(room, { limit }))
       .then(
-        ({ data, more }) => {
+        (page) => {
+          const { data, more } = page;
           this.#users.learn(data.map((m) => m.user));
+          this.#timelines.addPage(room, page);
           const lines = data.map((m) => this.#chatLine(m, room));
           const head =
             data.length === 0
               ? `* no messages in ${this.#label(room)} yet`
               : `* last ${data.length} message${data.length === 1 ? '' : 's'} of ${this.#label(room)}${more ? ' (older ones exist)' : ''}:`;
           this.#out.event({ type: 'history', room, data, more }, [head, ...lines].join('\n'));
+          const newest = page.lastId ?? data.at(-1)?.id;
+          if (newest !== undefined) this.#readMarks.shown(room, newest);
         },
         (err: unknown) => this.#problem(err instanceof ParleyError ? err.code : 'failed', `history: ${describeError(err)}`),
       );

@@ -4,7 +4,7 @@ import type { WireUser } from '../client/index.js';
 export class KnownUsers {
   readonly #names = new Map<number, string>();
 
-  learn(users: Iterable<WireUser>): void {
+  learn(users: Iterable<Pick<WireUser, 'id' | 'name'>>): void {
     for (const u of users) this.#names.set(u.id, u.name);
   }
 

@@ -20,14 +20,15 @@ Chats on the Parley server at URL (its base URL, e.g. http://localhost:3000; ws:
   --json            read lines from stdin, print one JSON object per event on stdout
   -h, --help        show this help
 
-Type a line to send it to the current room. Commands:
+Type a line to send it to the current room. Each message shows its id (#12): the commands that
+change a message take it. Commands:
 ${CHAT_COMMANDS_HELP.map((l) => `  ${l}`).join('\n')}
 
 The client reconnects by itself when the connection drops and shows each message once, in order.
 In --json mode plain lines are sent to the current room and "/" lines are the commands above; each
-event is printed as {"type": …} (welcome, chat, join, left, list, ack, error, state, who, history…);
-lines after a /join of a new room wait until it is joined, and the command exits when stdin ends
-and every send has its ack.`;
+event is printed as {"type": …} (welcome, chat, edit, delete, react, read, mention, room, join, left,
+list, ack, error, state, who, history, search…); lines after a /join of a new room wait until it
+is joined, and the command exits when stdin ends and every send has its ack.`;
 
 async function signInOrToken(base: string, values: { name?: string; password?: string; token?: string }): Promise<string> {
   if (values.token) return values.token;

@@ -1,5 +1,6 @@
 /**
- * The `parley` command: `serve` runs the server, `chat` and `echo` are terminal clients.
+ * The `parley` command: `serve` runs the server, `chat` and `echo` are terminal clients, `admin`
+ * bans a user from the server.
  * bin/parley.js imports the compiled version of this file; in development:
  * `node --import tsx src/cli/main.ts …`.
  */
@@ -12,6 +13,7 @@ Usage:
   parley [serve] [options]        run the server (parley serve --help lists every setting)
   parley chat URL [options]       chat in the terminal (parley chat --help)
   parley echo URL [TEXT...]       send texts to the server's /ws/echo and print the replies
+  parley admin URL ban|unban USER ban a user from the whole server, or lift it (parley admin --help)
 
 URL is the server's base URL, e.g. http://localhost:3000 (ws:// and wss:// work too).
 
@@ -50,16 +52,34 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'chat': {
+      endWhenReaderLeaves();
       const { runChat } = await import('./chat.js');
       return runChat(rest);
     }
+    case 'admin': {
+      const { runAdmin } = await import('./admin.js');
+      return runAdmin(rest);
+    }
     case 'echo': {
+      endWhenReaderLeaves();
       const { runEcho } = await import('./echo.js');
       return runEcho(rest);
     }
     default:
       throw new UsageError(`unknown command ${command} (see parley --help)`);
   }
+}
+
+/**
+ * A client whose output pipe closed (`parley chat … | head -1`) ends quietly, as other Unix tools
+ * do on SIGPIPE: Node ignores the signal and gives an EPIPE error instead, which would end the
+ * process with a stack trace.
+ */
+function endWhenReaderLeaves(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 function report(err: unknown): number {

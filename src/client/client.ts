@@ -58,6 +58,12 @@ export interface ClientEvents {
   typing: { room: string; user: WireUser };
   /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
   room: { room: string; private: boolean };
+  /** You were kicked out of the room by `by`: the client left it (join again to come back, unless it is private). */
+  kicked: { room: string; by: WireUser };
+  /** You are banned from the room by `by`, until `until` (absent: until lifted): the client left it. */
+  banned: { room: string; by: WireUser; until?: number };
+  /** What a moderator, owner or admin did in a room you follow (a mute, a role, a delete…). */
+  moderation: Extract<ServerFrame, { type: 'moderation' }>;
   /** An error frame that is not the answer to a send (those reject the send's promise instead). */
   error: { code: string; message: string; cid?: string; room?: string };
   /** The server no longer has some messages of the room; delivery continues from the oldest it has. */
@@ -69,7 +75,10 @@ export interface ClientEvents {
    */
   rewound: { room: string; lastId: number };
   state: StateChange;
-  /** The client stopped for good: `code` is 401/403/404 (the refused upgrade; 401 also when the server ended the session, close code 4001) or 1000 (close()). */
+  /**
+   * The client stopped for good: `code` is 401/403/404 (the refused upgrade; 401 also when the
+   * server ended the session, close code 4001), 4003 (an admin banned the user everywhere) or 1000 (close()).
+   */
   closed: { code: number; reason: string };
 }
 
@@ -132,7 +141,7 @@ export class ParleyError extends Error {
 interface PendingSend {
   /** Order of the call, so that what waited for a connection goes out in the order it was asked. */
   seq: number;
-  frame: Extract<ClientFrame, { type: 'chat' | 'dm' | 'edit' | 'delete' | 'react' }> & { cid: string };
+  frame: Extract<ClientFrame, { type: 'chat' | 'dm' | 'edit' | 'delete' | 'react' | 'kick' | 'ban' | 'unban' | 'mute' | 'unmute' | 'role' }> & { cid: string };
   resolve(ack: Ack): void;
   reject(err: Error): void;
   retryTimer?: ReturnType<typeof setTimeout>;
@@ -273,6 +282,34 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.#enqueue({ type: 'react', room, target: id, emoji, on, cid: newCid() });
   }
 
+  /** Kicks user `userId` out of the room (you moderate it); resolves once done (the ack's id is 0). */
+  kick(room: string, userId: number): Promise<Ack> {
+    return this.#enqueue({ type: 'kick', room, user: userId, cid: newCid() });
+  }
+
+  /** Bans user `userId` from the room, for `minutes` or until lifted. */
+  ban(room: string, userId: number, options: { minutes?: number } = {}): Promise<Ack> {
+    return this.#enqueue({ type: 'ban', room, user: userId, cid: newCid(), ...(options.minutes === undefined ? {} : { minutes: options.minutes }) });
+  }
+
+  unban(room: string, userId: number): Promise<Ack> {
+    return this.#enqueue({ type: 'unban', room, user: userId, cid: newCid() });
+  }
+
+  /** Mutes user `userId` in the room (they read, they do not post), for `minutes` or until lifted. */
+  mute(room: string, userId: number, options: { minutes?: number } = {}): Promise<Ack> {
+    return this.#enqueue({ type: 'mute', room, user: userId, cid: newCid(), ...(options.minutes === undefined ? {} : { minutes: options.minutes }) });
+  }
+
+  unmute(room: string, userId: number): Promise<Ack> {
+    return this.#enqueue({ type: 'unmute', room, user: userId, cid: newCid() });
+  }
+
+  /** Makes user `userId` a moderator of the room, or a member again (you own it, or are an admin). */
+  setRole(room: string, userId: number, role: 'moderator' | 'member'): Promise<Ack> {
+    return this.#enqueue({ type: 'role', room, user: userId, role, cid: newCid() });
+  }
+
   /** Sends a direct message to a user id; the ack names the DM room `dm:<a>:<b>`. */
   dm(userId: number, text: string): Promise<Ack> {
     return this.#enqueue({ type: 'dm', to: userId, data: text, cid: newCid() });
@@ -385,6 +422,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
     // reconnect with it could only be refused too.
     if (info.code === CloseCode.sessionEnded) {
       this.#stop(401, info.reason || 'the session ended: sign in again');
+      return;
+    }
+    // Banned everywhere: no session of the user is taken any more.
+    if (info.code === CloseCode.bannedEverywhere) {
+      this.#stop(CloseCode.bannedEverywhere, info.reason || 'banned from this server');
       return;
     }
     if (wasStable) this.#attempt = 0;
@@ -532,6 +574,19 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (!this.#rooms.includes(frame.room)) this.#rooms = [...this.#rooms, frame.room].sort();
         this.emit('room', { room: frame.room, private: frame.private });
         return;
+      case 'kicked':
+      case 'banned': {
+        // The server took every connection of ours out of the room: it is not rejoined after a reconnect.
+        this.#joined.delete(frame.room);
+        this.#members.delete(frame.room);
+        const { type, ...event } = frame;
+        if (type === 'kicked') this.emit('kicked', event as ClientEvents['kicked']);
+        else this.emit('banned', event as ClientEvents['banned']);
+        return;
+      }
+      case 'moderation':
+        this.emit('moderation', frame);
+        return;
     }
   }
 
@@ -624,7 +679,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
     }
     if (room !== undefined && cid === undefined) {
       // A room we may not read is not rejoined after every reconnect.
-      if (code === 'forbidden' || code === 'not_found') {
+      if (code === 'forbidden' || code === 'not_found' || code === 'banned') {
         this.#joined.delete(room);
         this.#members.delete(room);
       }

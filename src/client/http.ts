@@ -170,3 +170,40 @@ export async function searchMessages(
   if (query.limit !== undefined) params.set('limit', String(query.limit));
   return request(baseUrl, `/api/search?${params}`, { token: query.token });
 }
+
+/** What a moderation action did, as the server logged it (also an entry of the audit log, with `room`). */
+export interface ModerationRecord {
+  room: string;
+  action: 'kick' | 'ban' | 'unban' | 'mute' | 'unmute' | 'role' | 'delete';
+  user: { id: number; name: string };
+  by: { id: number; name: string };
+  ts: number;
+  until?: number;
+  role?: 'moderator' | 'member';
+}
+
+/** The moderation endpoints of a room (its moderators, owner and admins); `user` is a user id. */
+export const moderation = {
+  kick: (baseUrl: string, room: string, user: number, token?: string) =>
+    request<ModerationRecord>(baseUrl, `${roomPath(room)}/members/${user}`, { method: 'DELETE', token }),
+  /** For `minutes`, or until lifted. */
+  ban: (baseUrl: string, room: string, user: number, options: { minutes?: number; token?: string } = {}) =>
+    request<ModerationRecord>(baseUrl, `${roomPath(room)}/bans/${user}`, { method: 'POST', body: minutesBody(options), token: options.token }),
+  unban: (baseUrl: string, room: string, user: number, token?: string) =>
+    request<ModerationRecord>(baseUrl, `${roomPath(room)}/bans/${user}`, { method: 'DELETE', token }),
+  mute: (baseUrl: string, room: string, user: number, options: { minutes?: number; token?: string } = {}) =>
+    request<ModerationRecord>(baseUrl, `${roomPath(room)}/mutes/${user}`, { method: 'POST', body: minutesBody(options), token: options.token }),
+  unmute: (baseUrl: string, room: string, user: number, token?: string) =>
+    request<ModerationRecord>(baseUrl, `${roomPath(room)}/mutes/${user}`, { method: 'DELETE', token }),
+  setRole: (baseUrl: string, room: string, user: number, role: 'moderator' | 'member', token?: string) =>
+    request<ModerationRecord>(baseUrl, `${roomPath(room)}/roles/${user}`, { method: 'PUT', body: { role }, token }),
+  /** The room's audit log, newest first (up to `limit`, 1-1000, default 100). */
+  audit: async (baseUrl: string, room: string, options: { limit?: number; token?: string } = {}) =>
+    (await request<{ data: Array<Omit<ModerationRecord, 'room'>> }>(baseUrl, `${roomPath(room)}/audit${options.limit === undefined ? '' : `?limit=${options.limit}`}`, { token: options.token })).data,
+  /** An admin bans a user from the whole server (`banned` false lifts it). */
+  banEverywhere: async (baseUrl: string, user: number, banned = true, token?: string) =>
+    (await request<{ user: { id: number; name: string }; banned: boolean }>(baseUrl, `/api/users/${user}/ban`, { method: banned ? 'POST' : 'DELETE', token })).user,
+};
+
+const roomPath = (room: string) => `/api/rooms/${encodeURIComponent(room)}`;
+const minutesBody = (options: { minutes?: number }) => (options.minutes === undefined ? undefined : { minutes: options.minutes });

@@ -11,6 +11,7 @@ import { appErrorListener, errorMiddleware, HttpError } from './errors.js';
 import { healthRoutes } from './health-routes.js';
 import { jsonBody } from './json-body.js';
 import { messagesRoutes } from './messages-routes.js';
+import { moderationRoutes } from './moderation-routes.js';
 import { requestTarget } from './request-target.js';
 import { roomsRoutes } from './rooms-routes.js';
 import { searchRoutes } from './search-routes.js';
@@ -80,7 +81,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(apiHeaders);
   app.use(errorMiddleware(logger));
   app.use(jsonBody(JSON_BODY_LIMIT));
-  for (const router of [authRoutes(deps), roomsRoutes(deps), usersRoutes(deps), messagesRoutes(deps), searchRoutes(deps), healthRoutes(deps)]) {
+  for (const router of [authRoutes(deps), roomsRoutes(deps), usersRoutes(deps), messagesRoutes(deps), moderationRoutes(deps), searchRoutes(deps), healthRoutes(deps)]) {
     app.use(router.routes());
   }
   app.use(noSuchEndpoint);

@@ -22,6 +22,7 @@ const guestBody = z.object({ name: userNameSchema });
 const passwordBody = z.object({ password: z.string(), newPassword: passwordSchema });
 
 const WRONG_LOGIN = 'wrong name or password';
+const BANNED = 'this account is banned from this server';
 
 export function authRoutes(deps: HttpDeps): Router {
   const { settings, store, secret, signInLimiter, chat } = deps;
@@ -57,6 +58,7 @@ export function authRoutes(deps: HttpDeps): Router {
   router.post('/register', async (ctx) => {
     await limitSignIn(ctx);
     const { name, password } = parseBody(ctx, registerBody);
+    if (await store.isNameBanned(name)) throw new HttpError(403, 'banned', `the name "${name}" belongs to a user banned from this server`);
     const passwordHash = await hashPassword(password);
     const session = await store.createUserSession({ name, passwordHash, guest: false }, expiry());
     deps.logger.info({ user: session.user.id, name: session.user.name, ip: ctx.state.ip }, 'account registered');
@@ -73,6 +75,8 @@ export function authRoutes(deps: HttpDeps): Router {
     if (record?.passwordHash) matches = await verifyPassword(body.password, record.passwordHash);
     else await verifyPassword(body.password, await decoy());
     if (!record || !matches) throw new HttpError(401, 'unauthorized', WRONG_LOGIN);
+    // Told only to whoever knows the password.
+    if (record.banned) throw new HttpError(403, 'banned', BANNED);
     await signIn(ctx, { id: record.id, name: record.name, guest: record.guest }, 200);
   });
 
@@ -80,6 +84,7 @@ export function authRoutes(deps: HttpDeps): Router {
     if (!settings.guests) throw new HttpError(403, 'forbidden', 'guest sign-in is turned off on this server; register or log in');
     await limitSignIn(ctx);
     const { name } = parseBody(ctx, guestBody);
+    if (await store.isNameBanned(name)) throw new HttpError(403, 'banned', `the name "${name}" belongs to a user banned from this server`);
     answerSession(ctx, await store.createUserSession({ name, passwordHash: null, guest: true }, expiry()), 200);
   });
 

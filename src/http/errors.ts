@@ -37,6 +37,8 @@ const chatStatus: Record<ErrorCode, number> = {
   too_large: 413,
   rate_limited: 429,
   history_gap: 409,
+  banned: 403,
+  muted: 403,
   unavailable: 503,
   internal: 500,
 };

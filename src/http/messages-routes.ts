@@ -10,6 +10,7 @@ import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { parse, parseBody } from './validate.js';
 import { entryView } from './views.js';
+import { wireUser } from '../protocol/frames.js';
 
 const messageId = z
   .string()
@@ -41,7 +42,7 @@ export function messagesRoutes(deps: HttpDeps): Router {
     const user = await requireUser(ctx, store, secret);
     const room = parse(roomNameSchema, ctx.params.room);
     const query = parse(historyQuery, ctx.query);
-    const { data, more, gap, lastId } = await chat.history({ id: user.id, name: user.name }, room, {
+    const { data, more, gap, lastId } = await chat.history(wireUser(user), room, {
       before: query.before,
       after: query.after,
       limit: query.limit ?? HISTORY_PAGE_DEFAULT,
@@ -58,7 +59,7 @@ export function messagesRoutes(deps: HttpDeps): Router {
     const user = await requireUser(ctx, store, secret);
     const room = parse(roomNameSchema, ctx.params.room);
     const body = parseBody(ctx, publishBody);
-    const { message, duplicate } = await chat.publish({ id: user.id, name: user.name }, room, body.data, body.cid);
+    const { message, duplicate } = await chat.publish(wireUser(user), room, body.data, body.cid);
     ctx.status = duplicate ? 200 : 201;
     ctx.body = {
       room: message.room,

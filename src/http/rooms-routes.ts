@@ -8,6 +8,7 @@ import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
 import { parse, parseBody } from './validate.js';
 import { roomView } from './views.js';
+import { wireUser } from '../protocol/frames.js';
 
 const createBody = z.object({ name: newRoomNameSchema, private: z.boolean().optional() });
 /** A user id, or the name of a registered account (guests may share names, so they go by id). */
@@ -47,7 +48,7 @@ export function roomsRoutes(deps: HttpDeps): Router {
     if (!user) throw new HttpError(404, 'not_found', `no user ${body.user}`);
     await store.addMember(room.name, user.id);
     await deps.chat.memberAdded(room, user.id);
-    ctx.body = { room: roomView(room), user: { id: user.id, name: user.name } };
+    ctx.body = { room: roomView(room), user: wireUser(user) };
   });
 
   return router;

@@ -10,6 +10,7 @@ import { chatFrame } from '../realtime/history.js';
 import { requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { parse } from './validate.js';
+import { wireUser } from '../protocol/frames.js';
 
 const searchQuery = z.object({
   q: z
@@ -39,7 +40,7 @@ export function searchRoutes(deps: HttpDeps): Router {
   router.get('/api/search', async (ctx) => {
     const user = await requireUser(ctx, store, secret);
     const query = parse(searchQuery, ctx.query);
-    const page = await chat.search({ id: user.id, name: user.name }, { ...query, limit: query.limit ?? SEARCH_PAGE_DEFAULT });
+    const page = await chat.search(wireUser(user), { ...query, limit: query.limit ?? SEARCH_PAGE_DEFAULT });
     ctx.body = { q: query.q, data: page.data.map(chatFrame), more: page.more };
   });
 

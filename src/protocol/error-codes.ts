@@ -9,6 +9,10 @@ export const errorCodes = [
   'rate_limited',
   'too_large',
   'history_gap',
+  // You are banned from the room (join, read, post, search it): by a moderator, its owner or an admin.
+  'banned',
+  // You are muted in the room: you may read it, not post (chat, edit, react, typing).
+  'muted',
   // The store cannot be reached now: nothing was done; the same request (a send with the same cid) may succeed later.
   'unavailable',
   'internal',

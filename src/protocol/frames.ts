@@ -32,6 +32,17 @@ const emoji = z
   .max(MAX_EMOJI_LENGTH, `emoji must be one emoji (at most ${MAX_EMOJI_LENGTH} UTF-16 code units)`)
   .refine(isEmoji, 'emoji must be one emoji');
 
+/** A user a frame names by id (a moderation action's target). */
+const userId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+/** How long a ban or mute lasts: whole minutes, at most a year; absent: until lifted. */
+export const MAX_MODERATION_MINUTES = 525_600;
+const minutes = z.number().int().min(1).max(MAX_MODERATION_MINUTES, `minutes must be at most ${MAX_MODERATION_MINUTES} (a year)`);
+/** The roles the owner (or an admin) gives: a room's owner is its creator, and stays so. */
+export const givenRoleSchema = z.enum(['moderator', 'member']);
+export type GivenRole = z.infer<typeof givenRoleSchema>;
+/** A room role as clients see it: an admin is one in every room (ADMINS). */
+export type RoomRole = 'admin' | 'owner' | 'moderator' | 'member';
+
 // ---------------------------------------------------------------- client to server
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
@@ -66,16 +77,34 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     limit: z.number().int().min(1).max(SEARCH_PAGE_MAX).optional(),
     rid: rid.optional(),
   }),
+  // Moderation (the room's moderators, owner, admins): acked like a chat when they have a cid.
+  z.object({ type: z.literal('kick'), room: roomNameSchema, user: userId, cid: cid.optional() }),
+  z.object({ type: z.literal('ban'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('unban'), room: roomNameSchema, user: userId, cid: cid.optional() }),
+  z.object({ type: z.literal('mute'), room: roomNameSchema, user: userId, minutes: minutes.optional(), cid: cid.optional() }),
+  z.object({ type: z.literal('unmute'), room: roomNameSchema, user: userId, cid: cid.optional() }),
+  z.object({ type: z.literal('role'), room: roomNameSchema, user: userId, role: givenRoleSchema, cid: cid.optional() }),
 ]);
 
 /** Every frame a client sends on /ws/chat. */
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
+/** The frames of moderation actions. */
+export type ModerationFrame = Extract<ClientFrame, { type: 'kick' | 'ban' | 'unban' | 'mute' | 'unmute' | 'role' }>;
+export const MODERATION_FRAMES: ReadonlySet<string> = new Set(['kick', 'ban', 'unban', 'mute', 'unmute', 'role']);
 
 // ---------------------------------------------------------------- server to client
 
-export const wireUserSchema = z.object({ id: z.number().int(), name: z.string() });
-/** A user on the wire: in messages, presence and typing. */
+export const wireUserSchema = z.object({ id: z.number().int(), name: z.string(), guest: z.literal(true).optional() });
+/**
+ * A user on the wire: in messages, presence and typing. `guest: true` marks a guest (a registered
+ * account has no `guest` key), so that a guest and an account of the same name are told apart.
+ */
 export type WireUser = z.infer<typeof wireUserSchema>;
+
+/** The wire form of a user: `guest` only when true. */
+export function wireUser(user: { id: number; name: string; guest?: boolean }): WireUser {
+  return user.guest === true ? { id: user.id, name: user.name, guest: true } : { id: user.id, name: user.name };
+}
 
 export const selfUserSchema = wireUserSchema.extend({ guest: z.boolean() });
 /** The signed-in user, as `welcome` and the HTTP API describe it. */
@@ -131,6 +160,10 @@ export type TimelineEventFrame = EditFrame | DeleteFrame | ReactFrame;
 /** What takes an id of a room's sequence, as frames: a message or an event. */
 export type TimelineFrame = ChatFrame | TimelineEventFrame;
 
+/** Until when a ban or mute lasts (ms since the epoch), or null: until lifted. */
+const until = z.number().int().nullable();
+export const moderationActionSchema = z.enum(['kick', 'ban', 'unban', 'mute', 'unmute', 'role', 'delete']);
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('welcome'),
@@ -139,6 +172,13 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     rooms: z.array(z.string()),
     // How far this user has read each of those rooms (read frames, from any of their connections).
     read: z.record(z.string(), z.number().int().nonnegative()).optional(),
+    // An admin (ADMINS): moderates every room but DMs, and may ban users everywhere.
+    admin: z.literal(true).optional(),
+    // The rooms this user owns or moderates, with the role.
+    roles: z.record(z.string(), z.enum(['owner', 'moderator'])).optional(),
+    // The rooms this user is banned from, or muted in, now: until when (null: until lifted).
+    banned: z.record(z.string(), until).optional(),
+    muted: z.record(z.string(), until).optional(),
   }),
   chatFrameSchema,
   editFrameSchema,
@@ -152,6 +192,27 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     data: z.array(wireUserSchema),
     lastId: z.number().int().nonnegative(),
     lastTs: z.number().optional(),
+    // The room's owner and moderators, by user id (present or not); everyone else is a member.
+    roles: z.record(z.string(), z.enum(['owner', 'moderator'])).optional(),
+    // Who is muted in the room now, by user id: until when (null: until lifted).
+    muted: z.record(z.string(), until).optional(),
+  }),
+  // You were kicked out of the room by `by`: your connections left it (join again to come back,
+  // unless it is private: your membership was withdrawn).
+  z.object({ type: z.literal('kicked'), room: z.string(), by: wireUserSchema }),
+  // You are banned from the room by `by`, until `until` (absent: until lifted): your connections left it.
+  z.object({ type: z.literal('banned'), room: z.string(), by: wireUserSchema, until: z.number().int().optional() }),
+  // What a moderator, owner or admin did in the room: to everyone in it.
+  z.object({
+    type: z.literal('moderation'),
+    room: z.string(),
+    action: moderationActionSchema,
+    user: wireUserSchema,
+    by: wireUserSchema,
+    ts: z.number(),
+    until: z.number().int().optional(),
+    // For action role: the role given.
+    role: givenRoleSchema.optional(),
   }),
   z.object({
     type: z.literal('history'),

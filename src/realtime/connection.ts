@@ -79,7 +79,7 @@ export class ClientConnection implements Receiver {
   readonly #connectedAt = nowSeconds();
   /** The one subscription, or a map by room once the connection follows several rooms. */
   #subscriptions: OneOrMap<Subscription>;
-  /** Private rooms this connection was found allowed to use (access does not change while connected). */
+  /** Private rooms this connection was found allowed to use (until a kick or ban takes one away: disallow). */
   #allowed: Set<string> | undefined;
   readonly #outbound: OutboundQueue;
   /** The rate limit's state: when this connection's bucket is full again (0: full now). */
@@ -150,6 +150,11 @@ export class ClientConnection implements Receiver {
 
   allow(room: string): void {
     (this.#allowed ??= new Set()).add(room);
+  }
+
+  /** The user was kicked or banned from the room: it is checked again next time. */
+  disallow(room: string): void {
+    this.#allowed?.delete(room);
   }
 
   /** Called by the write queue (OutboundListener). */

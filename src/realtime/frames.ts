@@ -34,7 +34,7 @@ export function encodeChatFrame(prefix: string, m: StoredMessage): Buffer {
   // A plain message has none of the timeline's fields: one check, and nothing more to write.
   const more = m.reply === undefined && m.mentions === undefined && m.edited === undefined && m.deleted === undefined ? '' : timelineFields(m);
   return textFrame(
-    `${prefix}${m.id},"user":{"id":${m.user.id},"name":${JSON.stringify(m.user.name)}},"data":${JSON.stringify(m.data)},"ts":${m.ts}${cid}${more}}`,
+    `${prefix}${m.id},"user":{"id":${m.user.id},"name":${JSON.stringify(m.user.name)}${m.user.guest ? ',"guest":true' : ''}},"data":${JSON.stringify(m.data)},"ts":${m.ts}${cid}${more}}`,
   );
 }
 

@@ -8,21 +8,32 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { ROOMS_CHANNEL, userChannel, userOfChannel, type Broker, type ChannelEvent, type Presence, type PresenceUser, type RoomEvent } from '../broker/types.js';
+import {
+  ROOMS_CHANNEL,
+  userChannel,
+  userOfChannel,
+  type Broker,
+  type ChannelEvent,
+  type ModerationEvent,
+  type Presence,
+  type PresenceUser,
+  type RoomEvent,
+} from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { addItem, itemsOf, removeItem, type OneOrSet } from '../one-or-set.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { HISTORY_PAGE_DEFAULT, SEARCH_PAGE_DEFAULT } from '../protocol/limits.js';
 import { searchTerms } from '../store/search-text.js';
-import type { AppendResult, HistoryQuery, NewEntry, Room, SearchPage, Store, TimelineEntry } from '../store/types.js';
+import type { AppendResult, AuditRecord, HistoryQuery, NewEntry, Room, SearchPage, Store, TimelineEntry, User } from '../store/types.js';
 import type { AppendCallback } from './append-batcher.js';
-import { RoomAccess } from './access.js';
+import { inForce, RoomAccess, type Actor } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { MentionResolver } from './mentions.js';
+import { Moderation, type ModerationRequest } from './moderation.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame, encodeFrame } from './frames.js';
 import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
-import type { ClientFrame } from '../protocol/frames.js';
+import { wireUser, type ClientFrame, type ModerationFrame, type ServerFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
@@ -38,6 +49,8 @@ export interface HubOptions {
   heartbeatMs: number;
   /** Messages kept per room; 0 keeps all. */
   historyKeep: number;
+  /** Names of the registered accounts that are admins (ADMINS). */
+  admins?: readonly string[];
   /**
    * How often (ms) the rooms followed here are compared with the store, to deliver messages whose
    * broadcast never came (their node died between storing and publishing, or the broker was
@@ -72,6 +85,7 @@ export class ChatHub implements ChatService {
   readonly #subscriptions: Subscriptions;
   readonly #publisher: Publisher;
   readonly #mentions: MentionResolver;
+  readonly #moderation: Moderation;
   readonly #connections = new Set<ClientConnection>();
   /** A user's connections on this node. */
   readonly #byUser = new Map<number, OneOrSet<ClientConnection>>();
@@ -95,7 +109,8 @@ export class ChatHub implements ChatService {
     this.#metrics = deps.metrics;
     this.#options = deps.options;
     const onError = (err: unknown) => this.#fail(err);
-    this.#access = new RoomAccess(deps.store);
+    this.#access = new RoomAccess(deps.store, deps.options.admins);
+    this.#moderation = new Moderation(deps.store, this.#access, deps.broker, deps.logger);
     this.#mentions = new MentionResolver(deps.store, deps.presence);
     this.#subscriptions = new Subscriptions({ store: deps.store, broker: deps.broker, metrics: deps.metrics, onError });
     this.#publisher = new Publisher({
@@ -113,6 +128,8 @@ export class ChatHub implements ChatService {
         this.#log.info('broker subscriptions restored: reading the followed rooms again from the store');
         // A user who connected while the broker was down has no user channel yet (its subscribe failed).
         for (const id of this.#byUser.keys()) void this.#broker.subscribe(userChannel(id)).catch(onError);
+        // Moderation events may have been missed too: every room's rules are read again.
+        this.#access.forgetAll();
         void this.#subscriptions.catchUp().catch(onError);
       },
     });
@@ -169,9 +186,17 @@ export class ChatHub implements ChatService {
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
-      const { rooms, read } = await this.#store.welcomeRooms(user.id);
+      const { rooms, read, moderation } = await this.#store.welcomeRooms(user.id, Date.now());
       const you = { id: user.id, name: user.name, guest };
-      conn.send({ type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read });
+      const frame: Extract<ServerFrame, { type: 'welcome' }> = { type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read };
+      // Only what applies: most users moderate nothing and are banned nowhere.
+      if (this.#access.isAdmin({ ...user, guest })) frame.admin = true;
+      const roles: Record<string, 'owner' | 'moderator'> = {};
+      for (const room of moderation.moderates) roles[room] = 'moderator';
+      for (const room of moderation.owns) roles[room] = 'owner';
+      if (moderation.owns.length + moderation.moderates.length > 0) frame.roles = roles;
+      for (const r of moderation.restrictions) ((r.kind === 'ban' ? (frame.banned ??= {}) : (frame.muted ??= {})))[r.room] = r.until ?? null;
+      conn.send(frame);
     })();
     // Frames the client sends before its welcome is out wait for it.
     conn.listen(welcome);
@@ -217,7 +242,7 @@ export class ChatHub implements ChatService {
    */
   #handleMessage = (conn: ClientConnection, message: ClientFrame): Promise<void> | undefined => {
     if (conn.gone) return undefined;
-    if (message.type === 'chat' && !MentionResolver.mayMention(message.data) && this.#access.mayUse(conn, message.room)) {
+    if (message.type === 'chat' && !MentionResolver.mayMention(message.data) && this.#access.mayUse(conn, message.room, true)) {
       if (this.#tooLong(message.data)) conn.sendError('too_large', this.#tooLongMessage(), refusalIds(message));
       else this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, undefined);
       return undefined;
@@ -238,7 +263,7 @@ export class ChatHub implements ChatService {
         }
         case 'chat': {
           this.#checkText(message.data);
-          await this.#access.allow(conn, message.room);
+          await this.#access.allow(conn, message.room, true);
           const mentions = await this.#named(await this.#access.room(message.room), message.data, conn.user);
           this.#sendAndAck(conn, message.room, message.data, message.cid, message.reply, mentions);
           break;
@@ -258,26 +283,40 @@ export class ChatHub implements ChatService {
           break;
         }
         case 'typing': {
-          await this.#access.allow(conn, message.room);
+          await this.#access.allow(conn, message.room, true);
           await this.#broker.publish(message.room, { kind: 'typing', room: message.room, user: conn.user });
           break;
         }
         case 'edit': {
           this.#checkText(message.data);
-          await this.#access.allow(conn, message.room);
+          await this.#access.allow(conn, message.room, true);
           const { room, target, data, cid } = message;
           this.#storeAndAck(conn, { kind: 'edit', room, user: conn.user, target, data, cid, ts: Date.now() });
           break;
         }
         case 'delete': {
+          // A muted user may still take their own message down.
           await this.#access.allow(conn, message.room);
           const { room, target, cid } = message;
-          const anyAuthor = await this.#access.mayDeleteAnyMessage(conn.user, await this.#access.room(room));
-          this.#storeAndAck(conn, { kind: 'delete', room, user: conn.user, target, cid, anyAuthor, ts: Date.now() });
+          const anyAuthor = await this.#access.mayDeleteAnyMessage(actorOf(conn), await this.#access.room(room));
+          // Whose message it is, for the audit log, when it may be someone else's.
+          const author = anyAuthor ? (await this.#store.history(room, { after: target - 1, limit: 1 }))[0] : undefined;
+          const other = author && author.id === target && author.kind === undefined && author.user.id !== conn.user.id ? author.user : undefined;
+          this.#storeAndAck(conn, { kind: 'delete', room, user: conn.user, target, cid, anyAuthor, ts: Date.now() }, other && (() => this.#moderation.deleted(conn.user, room, other)));
+          break;
+        }
+        case 'kick':
+        case 'ban':
+        case 'unban':
+        case 'mute':
+        case 'unmute':
+        case 'role': {
+          const event = await this.#moderation.act(actorOf(conn), moderationRequest(message));
+          if (message.cid !== undefined) conn.push(encodeAckFrame(message.cid, message.room, 0, event.ts));
           break;
         }
         case 'react': {
-          await this.#access.allow(conn, message.room);
+          await this.#access.allow(conn, message.room, true);
           const { room, target, emoji, cid } = message;
           this.#storeAndAck(conn, { kind: 'react', room, user: conn.user, target, emoji, on: message.on ?? true, cid, ts: Date.now() });
           break;
@@ -321,10 +360,13 @@ export class ChatHub implements ChatService {
     else this.#publisher.appendEntry({ room, user: conn.user, data, cid, reply, mentions, ts: Date.now() }, done);
   }
 
-  /** Queues an entry (an event) for the store; acked like a message, or refused on its own. */
-  #storeAndAck(conn: ClientConnection, entry: NewEntry): void {
+  /** Queues an entry (an event) for the store; acked like a message, or refused on its own. `then` follows a stored one. */
+  #storeAndAck(conn: ClientConnection, entry: NewEntry, then?: () => Promise<void>): void {
     conn.expectAnswer();
-    this.#publisher.appendEntry(entry, (err, result) => this.#answer(conn, entry.room, entry.cid, err, result));
+    this.#publisher.appendEntry(entry, (err, result) => {
+      this.#answer(conn, entry.room, entry.cid, err, result);
+      if (then && result?.message && !result.duplicate) void then().catch((e) => this.#fail(e));
+    });
   }
 
   /** Tells the sender how its entry went (an ack when it has a cid, or the error), and that it is answered. */
@@ -370,9 +412,25 @@ export class ChatHub implements ChatService {
     // Every chat frame up to lastSent is queued before this list, every later one after it: a client
     // that reconnects rejoins with after = lastId even if no message came in between.
     // With the ts of that message, when known, which the client sends back as `at` when it rejoins.
+    const extra = await this.#roomRoles(name);
     if (conn.subscription(name) !== sub) return;
     const lastTs = this.#subscriptions.lastTs(name, sub.lastSent);
-    conn.send(lastTs === undefined ? { type: 'list', room: name, data, lastId: sub.lastSent } : { type: 'list', room: name, data, lastId: sub.lastSent, lastTs });
+    const list: Extract<ServerFrame, { type: 'list' }> = { type: 'list', room: name, data, lastId: sub.lastSent };
+    if (lastTs !== undefined) list.lastTs = lastTs;
+    conn.send({ ...list, ...extra });
+  }
+
+  /** Who owns and moderates the room, and who is muted in it now (for the list frame; only what applies). */
+  async #roomRoles(name: string): Promise<{ roles?: Record<string, 'owner' | 'moderator'>; muted?: Record<string, number | null> }> {
+    const room = await this.#access.room(name);
+    if (room.direct) return {};
+    const rules = await this.#access.rules(name);
+    const extra: { roles?: Record<string, 'owner' | 'moderator'>; muted?: Record<string, number | null> } = {};
+    for (const id of rules.moderators) (extra.roles ??= {})[id] = 'moderator';
+    if (room.createdBy !== null) (extra.roles ??= {})[room.createdBy] = 'owner';
+    const now = Date.now();
+    for (const [id, until] of rules.mutes) if (inForce(rules.mutes, id, now)) (extra.muted ??= {})[id] = until ?? null;
+    return extra;
   }
 
   async #leave(conn: ClientConnection, sub: Subscription): Promise<void> {
@@ -387,9 +445,10 @@ export class ChatHub implements ChatService {
 
   #onBrokerEvent(channel: string, event: ChannelEvent): void {
     if (event.kind === 'room') return this.#tellRoom(channel, event.room, event.private);
+    if (event.kind === 'moderation') return this.#onModeration(event);
     const userId = userOfChannel(channel);
     if (event.kind === 'sessions_ended') {
-      if (userId !== undefined) this.#closeSessions(userId, event.session);
+      if (userId !== undefined) this.#closeSessions(userId, event.session, event.banned === true);
       return;
     }
     if (userId === undefined) return this.#subscriptions.route(channel, event);
@@ -409,6 +468,31 @@ export class ChatHub implements ChatService {
     }
   }
 
+  /**
+   * A moderation action was stored (on any node): the room's rules are read again; on a kick or ban
+   * the user's connections here leave the room and are told; the room's other subscribers here are
+   * told what happened.
+   */
+  #onModeration(event: ModerationEvent): void {
+    const { room, action, user, by } = event;
+    this.#access.forget(room);
+    const removed = action === 'kick' || action === 'ban';
+    if (removed) {
+      const frame: ServerFrame = action === 'kick' ? { type: 'kicked', room, by } : event.until === undefined ? { type: 'banned', room, by } : { type: 'banned', room, by, until: event.until };
+      for (const conn of itemsOf(this.#byUser.get(user.id))) {
+        if (conn.closing) continue;
+        conn.disallow(room);
+        conn.send(frame);
+        const sub = conn.subscription(room);
+        if (sub) void this.#leave(conn, sub).catch((e) => this.#fail(e));
+      }
+    }
+    const frame: ServerFrame = { type: 'moderation', room, action, user, by, ts: event.ts };
+    if (event.until !== undefined) frame.until = event.until;
+    if (event.role !== undefined) frame.role = event.role;
+    this.#subscriptions.tell(room, encodeFrame(frame), removed ? user.id : undefined);
+  }
+
   /** A room appeared: to every connection here (a public room), or to the user's (one they were added to). */
   #tellRoom(channel: string, room: string, isPrivate: boolean): void {
     const frame = encodeFrame({ type: 'room', room, private: isPrivate });
@@ -422,8 +506,8 @@ export class ChatHub implements ChatService {
   async publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }> {
     if (data.length === 0) throw new ChatError('bad_request', 'data must not be empty');
     this.#checkText(data);
-    const where = await this.#access.check(user, room);
-    const sender = pick(user);
+    const where = await this.#access.check(user, room, true);
+    const sender = wireUser(user);
     const mentions = await this.#named(where, data, sender);
     return new Promise((resolve, reject) =>
       this.#publisher.appendEntry({ room, user: sender, data, cid, mentions, ts: Date.now() }, (err, result) => {
@@ -472,22 +556,38 @@ export class ChatHub implements ChatService {
     await this.#broker.publish(userChannel(userId), { kind: 'room', room: room.name, private: room.private });
   }
 
-  async endSessions(userId: number, session?: string): Promise<void> {
-    this.#closeSessions(userId, session);
+  async endSessions(userId: number, session?: string, banned = false): Promise<void> {
+    this.#closeSessions(userId, session, banned);
     // The other nodes hear it on the user's channel, which each of them follows while it has a
     // connection of the user.
+    const event = { kind: 'sessions_ended' as const, ...(session === undefined ? {} : { session }), ...(banned ? { banned: true as const } : {}) };
     try {
-      await this.#broker.publish(userChannel(userId), session === undefined ? { kind: 'sessions_ended' } : { kind: 'sessions_ended', session });
+      await this.#broker.publish(userChannel(userId), event);
     } catch (err) {
       this.#log.warn({ err, userId }, 'the broker could not take an ended session: its connections on other nodes stay open until they reconnect');
     }
   }
 
-  /** Closes the user's connections on this node of the ended session, or of all their sessions. */
-  #closeSessions(userId: number, session: string | undefined): void {
+  /** Closes the user's connections on this node of the ended session, or of all their sessions (4003 for a ban everywhere). */
+  #closeSessions(userId: number, session: string | undefined, banned: boolean): void {
     for (const conn of itemsOf(this.#byUser.get(userId))) {
-      if (session === undefined || conn.session === session) conn.close(CloseCode.sessionEnded, 'session ended');
+      if (banned) conn.close(CloseCode.bannedEverywhere, 'banned');
+      else if (session === undefined || conn.session === session) conn.close(CloseCode.sessionEnded, 'session ended');
     }
+  }
+
+  moderate(actor: Actor, request: ModerationRequest): Promise<ModerationEvent> {
+    return this.#moderation.act(actor, request);
+  }
+
+  audit(actor: Actor, room: string, limit: number): Promise<AuditRecord[]> {
+    return this.#moderation.audit(actor, room, limit);
+  }
+
+  async banEverywhere(actor: Actor, userId: number, banned: boolean): Promise<User> {
+    const user = await this.#moderation.banEverywhere(actor, userId, banned);
+    if (banned) await this.endSessions(user.id, undefined, true);
+    return user;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -517,8 +617,15 @@ export class ChatHub implements ChatService {
   }
 }
 
-function pick(user: PresenceUser): PresenceUser {
-  return { id: user.id, name: user.name };
+function actorOf(conn: ClientConnection): Actor {
+  return { id: conn.user.id, name: conn.user.name, guest: conn.guest };
+}
+
+function moderationRequest(frame: ModerationFrame): ModerationRequest {
+  const request: ModerationRequest = { action: frame.type, room: frame.room, user: frame.user };
+  if ((frame.type === 'ban' || frame.type === 'mute') && frame.minutes !== undefined) request.minutes = frame.minutes;
+  if (frame.type === 'role') request.role = frame.role;
+  return request;
 }
 
 /** Socket errors end in a close event, where the connection is cleaned up; nothing to add here. */

@@ -1,15 +1,17 @@
-import type { PresenceUser } from '../broker/types.js';
-import type { HistoryQuery, Room, SearchPage, TimelineEntry } from '../store/types.js';
+import type { ModerationEvent, PresenceUser } from '../broker/types.js';
+import type { AuditRecord, HistoryQuery, Room, SearchPage, TimelineEntry, User } from '../store/types.js';
+import type { Actor } from './access.js';
+import type { ModerationRequest } from './moderation.js';
 
 /**
  * What the HTTP layer may ask of the realtime core. The hub implements it, so a message published
  * over HTTP is stored, acked and fanned out exactly like one sent over WebSocket.
- * Every method rejects with ChatError (codes not_found, forbidden, too_large, bad_request).
+ * Every method rejects with ChatError (codes not_found, forbidden, banned, muted, too_large, bad_request).
  */
 export interface ChatService {
   /** Stores `data` in `room` as `user` and fans it out to the room's subscribers on every node. */
   publish(user: PresenceUser, room: string, data: string, cid?: string): Promise<{ message: TimelineEntry; duplicate: boolean }>;
-  /** The room, when `user` may read and write it. */
+  /** The room, when `user` may read it (not_found for a private room they are not in; banned). */
   accessibleRoom(user: PresenceUser, room: string): Promise<Room>;
   /**
    * Messages of the room the user may read, oldest first, in their current state; with `after`, the
@@ -39,4 +41,16 @@ export interface ChatService {
    * through the broker. Resolves once that is under way; a broker that is down is logged, not thrown.
    */
   endSessions(userId: number, session?: string): Promise<void>;
+  /**
+   * A moderation action (kick, ban, unban, mute, unmute, role) by `actor`, within the limits on
+   * power (forbidden, saying why, otherwise), stored with its audit entry and applied on every node.
+   */
+  moderate(actor: Actor, request: ModerationRequest): Promise<ModerationEvent>;
+  /** The room's audit log, newest first, for its moderators, owner and admins. */
+  audit(actor: Actor, room: string, limit: number): Promise<AuditRecord[]>;
+  /**
+   * Bans the user everywhere (an admin only; never an admin) or lifts it. A ban ends every session
+   * of theirs and closes their connections on every node with 4003.
+   */
+  banEverywhere(actor: Actor, userId: number, banned: boolean): Promise<User>;
 }

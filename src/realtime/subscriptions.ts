@@ -124,6 +124,13 @@ export class Subscriptions {
     await Promise.all(starts);
   }
 
+  /** Sends the frame to every connection here that follows the room, but those of user `except`. */
+  tell(room: string, frame: Buffer, except?: number): void {
+    const channel = this.#ready.get(room);
+    if (!channel) return;
+    for (const sub of channel.subscribers) if (sub.receiver.user.id !== except) sub.receiver.push(frame);
+  }
+
   /** An event of a room from the broker, for the room's channel here (if any), in the order received. */
   route(room: string, event: RoomEvent): void {
     const ready = this.#ready.get(room);

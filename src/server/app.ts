@@ -78,6 +78,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       slowReaderBytes: config.slowReaderBytes,
       heartbeatMs: config.heartbeatMs,
       historyKeep: config.historyKeep,
+      admins: config.admins,
       // With several nodes, a node can die between storing a message and publishing it: each
       // second the others compare the rooms they follow with the store (DESIGN: within 3 s).
       catchUpMs: backendNames(config).broker === 'local' ? 0 : 1000,

@@ -6,6 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { checkInput } from '../issues.js';
+import { userNameSchema } from '../protocol/names.js';
 
 const int = (min: number, max: number) => {
   const range = `must be a whole number from ${min} to ${max}`;
@@ -73,6 +74,11 @@ export const settings = {
     help: 'comma-separated origins allowed to open /ws/chat; unset: same origin only',
   },
   GUESTS: { schema: bool, default: 'on', help: 'allow name-only guest sign-in (on/off)' },
+  ADMINS: {
+    schema: list.pipe(z.array(userNameSchema)),
+    default: '',
+    help: 'comma-separated names of registered accounts that are admins in every room and may ban users everywhere (a guest never is)',
+  },
   TLS_CERT: { schema: z.string().min(1), default: undefined, help: 'PEM certificate file; with TLS_KEY serves HTTPS/WSS' },
   TLS_KEY: { schema: z.string().min(1), default: undefined, help: 'PEM private key file' },
   MAX_PAYLOAD: { schema: int(1024, 16 * 1024 * 1024), default: '65536', help: 'largest WebSocket frame in bytes (close 1009 above)' },
@@ -130,6 +136,8 @@ export interface Config {
   /** undefined: same origin only. */
   allowedOrigins: string[] | undefined;
   guests: boolean;
+  /** Names of the registered accounts that are admins. */
+  admins: string[];
   tls: { cert: string; key: string } | undefined;
   maxPayload: number;
   maxText: number;
@@ -209,6 +217,7 @@ export function loadConfig(
     trustProxyList,
     allowedOrigins: values.ALLOWED_ORIGINS as string[] | undefined,
     guests: values.GUESTS as boolean,
+    admins: values.ADMINS as string[],
     tls: values.TLS_CERT ? { cert: values.TLS_CERT as string, key: values.TLS_KEY as string } : undefined,
     maxPayload: values.MAX_PAYLOAD as number,
     maxText: values.MAX_TEXT as number,

@@ -20,6 +20,7 @@ import type { Config } from './config.js';
 import { originAllowed } from './origin.js';
 import { answerAsPlainHttp } from './plain-upgrade.js';
 import { endWithError } from './raw-response.js';
+import { wireUser } from '../protocol/frames.js';
 
 export interface UpgradeDeps {
   /** The HTTP app, for requests whose Upgrade is not websocket. */
@@ -136,7 +137,7 @@ export class UpgradeRouter {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       // From here ws handles the socket's errors itself.
       socket.off('error', destroySocket);
-      void this.deps.hub.attach(ws, socket, { id: user.id, name: user.name }, user.guest, session.id, ip);
+      void this.deps.hub.attach(ws, socket, wireUser(user), user.guest, session.id, ip);
     });
   }
 

@@ -35,6 +35,8 @@ export interface UserRecord extends User {
   /** scrypt hash string; null for guests. */
   passwordHash: string | null;
   createdAt: number;
+  /** Banned everywhere by an admin (setUserBanned): cannot sign in. */
+  banned: boolean;
 }
 
 export interface Room {
@@ -48,6 +50,13 @@ export interface Room {
   lastId: number;
 }
 
+/** Who wrote a message or an event: `guest: true` for a guest (stored with it, as the name is). */
+export interface Author {
+  id: number;
+  name: string;
+  guest?: true;
+}
+
 /**
  * A stored chat message. `id` is the room's sequence number: 1, 2, 3… with no gaps, shared with the
  * room's timeline events (edit, delete, react).
@@ -57,7 +66,7 @@ export interface StoredMessage {
   kind?: undefined;
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   /** The text as it reads now: the last edit's, or "" once deleted (the text is erased). */
   data: string;
   /** Milliseconds since the epoch, set by the server when stored. */
@@ -83,7 +92,7 @@ export interface StoredEdit {
   kind: 'edit';
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   /** The new text; "" once the target is deleted (every text of a deleted message is erased). */
   data: string;
@@ -96,7 +105,7 @@ export interface StoredDelete {
   kind: 'delete';
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   ts: number;
   cid?: string;
@@ -107,7 +116,7 @@ export interface StoredReact {
   kind: 'react';
   room: string;
   id: number;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   emoji: string;
   on: boolean;
@@ -124,7 +133,7 @@ export type TimelineEntry = StoredMessage | TimelineEvent;
 export interface NewMessage {
   kind?: undefined;
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   data: string;
   cid?: string;
   ts: number;
@@ -136,7 +145,7 @@ export interface NewMessage {
 export interface NewEdit {
   kind: 'edit';
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   data: string;
   cid?: string;
@@ -146,7 +155,7 @@ export interface NewEdit {
 export interface NewDelete {
   kind: 'delete';
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   cid?: string;
   ts: number;
@@ -157,7 +166,7 @@ export interface NewDelete {
 export interface NewReact {
   kind: 'react';
   room: string;
-  user: { id: number; name: string };
+  user: Author;
   target: number;
   emoji: string;
   on: boolean;
@@ -200,6 +209,8 @@ export interface SearchQuery {
   before?: number;
   /** At least this many results when there are (a page never splits messages that share a ts). */
   limit: number;
+  /** When the search is made (default: now): the rooms the user is banned from then are left out. */
+  now?: number;
 }
 
 /** Messages that match, newest first (by ts), in their current text; `more` when older ones match. */
@@ -215,6 +226,66 @@ export interface HistoryQuery {
   after?: number;
   /** At most this many (the implementation caps it at 1000). */
   limit: number;
+}
+
+/** A room role that is stored; `owner` is the room's creator (Room.createdBy), and everyone else is a `member`. */
+export type StoredRole = 'moderator' | 'member';
+
+/** What a moderator, owner or admin did in a room (DESIGN.md, "Moderation"). */
+export type ModerationAction = 'kick' | 'ban' | 'unban' | 'mute' | 'unmute' | 'role' | 'delete';
+
+/** One moderation action, as moderate() applies it and the audit log keeps it. */
+export interface ModerationEntry {
+  room: string;
+  action: ModerationAction;
+  /** Whom it concerns. */
+  user: number;
+  /** Who did it. */
+  by: number;
+  ts: number;
+  /** ban and mute: when it ends by itself (ms since the epoch); absent: until lifted. */
+  until?: number;
+  /** role: the role given. */
+  role?: StoredRole;
+}
+
+/** An entry of a room's audit log, with the names of those concerned. */
+export interface AuditRecord {
+  action: ModerationAction;
+  /** `guest: true` for a guest, as in frames. */
+  user: Author;
+  by: Author;
+  ts: number;
+  until?: number;
+  role?: StoredRole;
+}
+
+/** A ban or mute in force in a room. */
+export interface Restriction {
+  kind: 'ban' | 'mute';
+  /** When it ends by itself; absent: until lifted. */
+  until?: number;
+}
+
+/** A room's moderators and the bans and mutes in force in it now. */
+export interface RoomModeration {
+  moderators: number[];
+  restrictions: Array<Restriction & { user: number }>;
+}
+
+/** Where one user has a say in rooms, and their bans and mutes in force. */
+export interface UserModeration {
+  /** Rooms they created (their owner), DMs aside. */
+  owns: string[];
+  moderates: string[];
+  restrictions: Array<Restriction & { room: string }>;
+}
+
+/** What a connection's welcome frame is made from (Store.welcomeRooms). */
+export interface Welcome {
+  rooms: string[];
+  read: Record<string, number>;
+  moderation: UserModeration;
 }
 
 /** Thrown by createUser when the name is taken, or looks like a taken one (see Store.createUser). */
@@ -293,6 +364,14 @@ export interface Store {
   endSession(id: string): Promise<void>;
   /** Ends every session of the user (a ban, say). */
   endUserSessions(userId: number): Promise<void>;
+  /**
+   * Bans the user everywhere (an admin's site-wide ban), ending every session of theirs in the same
+   * transaction, or lifts the ban. A banned user's sessions are not found (getSession) and none can
+   * be created for them. Resolves false for an unknown user.
+   */
+  setUserBanned(userId: number, banned: boolean): Promise<boolean>;
+  /** Whether a user banned everywhere has this name (by nameKey): nobody may take it as a guest. */
+  isNameBanned(name: string): Promise<boolean>;
 
   // --- rooms ---
   /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */
@@ -302,12 +381,26 @@ export interface Store {
   listRooms(forUserId: number): Promise<Room[]>;
   /**
    * All a welcome frame needs, in one call (a connect waits on it): the names of the rooms listRooms
-   * gives, in the same order, and the user's read markers in those rooms, by room.
+   * gives, in the same order, the user's read markers in those rooms, by room, and where the user
+   * is owner or moderator with their bans and mutes in force at `now`.
    */
-  welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }>;
+  welcomeRooms(userId: number, now: number): Promise<Welcome>;
   /** Idempotent. */
   addMember(room: string, userId: number): Promise<void>;
   isMember(room: string, userId: number): Promise<boolean>;
+  /**
+   * Applies one moderation action to its room and records it in the room's audit log, in one
+   * transaction: kick withdraws the user's membership; ban and mute put one in force (replacing one
+   * in force, with its new `until`); unban and unmute lift it; role makes the user a moderator of
+   * the room or a member again; delete is recorded only (the delete itself is a timeline event).
+   * Resolves false, changing and recording nothing, for an unban or unmute of someone who is not
+   * banned or muted in the room (as of `entry.ts`). Rejects with NoSuchRoomError for a missing room.
+   */
+  moderate(entry: ModerationEntry): Promise<boolean>;
+  /** The room's moderators and its bans and mutes in force at `now`. */
+  roomModeration(room: string, now: number): Promise<RoomModeration>;
+  /** The room's audit log, newest first, at most `limit` entries. */
+  auditLog(room: string, limit: number): Promise<AuditRecord[]>;
   /**
    * The DM room between two users (`dm:<lower id>:<higher id>`), created with both as members on
    * first use. Safe to call concurrently.
@@ -362,7 +455,8 @@ export interface Store {
   prune(room: string, keep: number): Promise<number>;
 
   /**
-   * Messages (not deleted) of the rooms the user can read that match the query, newest first by ts:
+   * Messages (not deleted) of the rooms the user can read (not those they are banned from at
+   * `query.now`) that match the query, newest first by ts:
    * the `limit` newest below `before`, and with them every other one that shares the ts of the
    * oldest, so that asking again with `before` = that ts misses and repeats none. Edited messages
    * are found by their new text, deleted ones not at all. The page's messages carry no reactions.

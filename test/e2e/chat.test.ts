@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createRoom, signIn } from '../../src/client/index.js';
+import { createRoom, ParleyClient, signIn } from '../../src/client/index.js';
 import {
   DESKTOP,
   PHONE,
@@ -315,6 +315,36 @@ test('on a phone, a message in another room and a new DM show as a count on the 
   } finally {
     await ana.context.close();
     await ben.context.close();
+  }
+});
+
+test('a guest and an account of the same name are told apart in messages and in the people list', async () => {
+  const { context, page, errors } = await newPage(browser);
+  const clients: ParleyClient[] = [];
+  try {
+    await signInAsGuest(page, server.url, 'Watcher');
+    // The guest took the name first; then somebody registered it. Both come to the lobby and write.
+    const sams = [await signIn.guest(server.url, 'Sam'), await signIn.register(server.url, 'Sam', 'sams password')];
+    for (const [i, sam] of sams.entries()) {
+      const client = new ParleyClient({ url: server.url, token: sam.token });
+      clients.push(client);
+      client.connect();
+      client.join('lobby');
+      await client.send('lobby', i === 0 ? 'from the guest Sam' : 'from the account Sam');
+    }
+    await waitForMessage(page, 'from the account Sam');
+    const badgeOf = (text: string) => page.locator('.messages li.msg').filter({ has: page.locator('.text', { hasText: text }) }).locator('.meta .badge');
+    assert.equal(await badgeOf('from the guest Sam').textContent(), 'guest');
+    assert.equal(await badgeOf('from the account Sam').count(), 0, 'an account is not marked');
+    const people = page.locator('.users .user-item', { hasText: 'Sam' });
+    await page.waitForFunction(() => document.querySelectorAll('.users .user-item').length >= 3);
+    assert.equal(await people.count(), 2);
+    assert.deepEqual(await people.evaluateAll((items) => items.map((i) => i.querySelector('.badge')?.textContent ?? '')).then((b) => b.sort()), ['', 'guest']);
+    await screenshot(page, 'guest-and-account-same-name');
+    assert.deepEqual(errors, []);
+  } finally {
+    for (const c of clients) c.close();
+    await context.close();
   }
 });
 

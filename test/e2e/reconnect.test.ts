@@ -1,7 +1,8 @@
 /**
  * The server restarts while a page is open: the page shows that it is reconnecting, keeps the
  * text in the message box, delivers a message sent while offline once, and afterwards shows every
- * message that another client sent meanwhile exactly once, without a reload. And when the server
+ * message that another client sent meanwhile exactly once, without a reload, with the edits,
+ * reactions and deletions made meanwhile folded into their messages. And when the server
  * comes back from an older backup, the page drops the messages the server no longer has.
  */
 import { cpSync, rmSync } from 'node:fs';
@@ -48,7 +49,7 @@ async function serverAndPage(dataDir: string) {
   return { settings, url, token, ...(await newPage(browser)) };
 }
 
-test('after a server restart the open page catches up on missed messages exactly once', async () => {
+test('after a server restart the open page catches up on missed messages exactly once, and on edits, reactions and deletions', async () => {
   const { settings, url, token, context, page, errors } = await serverAndPage(tempDataDir());
   // The bot is in lobby over the SDK too, so that Rita's people list has someone in it.
   const bot = new ParleyClient({ url, token });
@@ -61,6 +62,9 @@ test('after a server restart the open page catches up on missed messages exactly
     await say(page, 'before the restart');
     await publish(url, token, 'bot: first');
     await waitForMessage(page, 'bot: first');
+    const toEdit = await bot.send('lobby', 'bot: to edit');
+    const toDelete = await bot.send('lobby', 'bot: to delete');
+    await waitForMessage(page, 'bot: to delete');
 
     await stopServer();
     const banner = page.locator('.banner', { hasText: 'Reconnecting' });
@@ -81,19 +85,32 @@ test('after a server restart the open page catches up on missed messages exactly
     // Published before the page has (most likely) reconnected: it must come in the replay.
     const missed = ['bot: missed 1', 'bot: missed 2', 'bot: missed 3'];
     for (const text of missed) await publish(url, token, text);
+    // Changed while the page is away: the replay brings the events, folded into their messages.
+    const fixer = new ParleyClient({ url, token });
+    fixer.connect();
+    await fixer.edit('lobby', toEdit.id, 'bot: edited while away');
+    await fixer.react('lobby', toEdit.id, '👍');
+    await fixer.delete('lobby', toDelete.id);
+    fixer.close();
 
     // The SDK's backoff may have grown to its 10 s cap while the server was away.
     await banner.waitFor({ state: 'hidden', timeout: 45_000 });
     await people.getByText('Reconnecting…').waitFor({ state: 'detached' });
     assert.match(await people.locator('.side-title').first().innerText(), /^ONLINE \(\d\)$/);
     for (const text of missed) await waitForMessage(page, text);
+    await waitForMessage(page, 'bot: edited while away');
+    const edited = page.locator('.messages li.msg', { has: page.locator('p.text', { hasText: /^bot: edited while away$/ }) });
+    await edited.locator('.edited').waitFor();
+    await edited.locator('.reaction', { hasText: '👍1' }).waitFor();
+    await page.locator(`.messages li.msg.deleted[data-id="${toDelete.id}"]`).waitFor();
+    assert.equal(await page.getByText('bot: to delete').count(), 0, 'the deleted text is gone from the page');
     await waitForMessage(page, 'sent while offline');
     await page.locator('.messages li.pending').waitFor({ state: 'detached' });
     // Live delivery continues after the catch-up.
     await publish(url, token, 'bot: after the restart');
     await waitForMessage(page, 'bot: after the restart');
 
-    for (const text of ['before the restart', 'bot: first', ...missed, 'sent while offline', 'bot: after the restart']) {
+    for (const text of ['before the restart', 'bot: first', 'bot: edited while away', ...missed, 'sent while offline', 'bot: after the restart']) {
       assert.equal(await messageText(page, text).count(), 1, `"${text}" is shown exactly once`);
     }
     assert.equal(await composer(page).inputValue(), 'a draft I keep typing', 'the draft survived the outage');

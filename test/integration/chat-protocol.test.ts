@@ -55,7 +55,7 @@ describe('chat protocol on /ws/chat', () => {
     assert.deepEqual(acks.map((x) => [x.cid, x.id, x.room]), [['c1', 1, room], ['c2', 2, room], ['c3', 3, room]]);
     const chats = a.all('chat').filter((f) => f.room === room);
     assert.deepEqual(chats.map((f) => [f.id, f.data]), [[1, 'm1'], [2, 'm2'], [3, 'm3']]);
-    assert.deepEqual(chats[0]!.user, { id: alice.user.id, name: 'alice' });
+    assert.deepEqual(chats[0]!.user, { id: alice.user.id, name: 'alice', guest: true });
     assert.equal(typeof chats[0]!.ts, 'number');
     // A later joiner's list says where its subscription starts, and when that message was stored.
     const b = await connect(bob);
@@ -94,7 +94,7 @@ describe('chat protocol on /ws/chat', () => {
     await b.next('list');
     a.send({ type: 'chat', room, data: 'hi', cid: 'x', user: { id: bob.user.id, name: '小明' }, from: bob.user.id });
     const got = await b.next('chat', (f) => f.room === room);
-    assert.deepEqual(got.user, { id: alice.user.id, name: 'alice' });
+    assert.deepEqual(got.user, { id: alice.user.id, name: 'alice', guest: true });
   });
 
   it('broadcasts to every subscriber and not to connections outside the room', async () => {
@@ -311,6 +311,38 @@ describe('chat protocol on /ws/chat', () => {
     assert.equal(other.rid, undefined);
   });
 
+  it('tells a guest from an account of the same name: guest: true on the guest, in messages, presence and history', async () => {
+    const room = 'two-sams';
+    await createRoom(server.url, alice.token, room);
+    // The guest took the name first; then somebody registered it.
+    const samGuest = await signInGuest(server.url, 'sam');
+    const res = await fetch(`${server.url}/api/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sam', password: 'sams password' }),
+    });
+    assert.equal(res.status, 201);
+    const samAccount = (await res.json()) as SignedIn;
+    const asGuest = { id: samGuest.user.id, name: 'sam', guest: true };
+    const asAccount = { id: samAccount.user.id, name: 'sam' };
+    const g = await connect(samGuest);
+    const a = await connect(samAccount);
+    g.send({ type: 'join', room });
+    await g.next('list');
+    a.send({ type: 'join', room });
+    assert.deepEqual((await a.next('list')).data, [asGuest, asAccount].sort((x, y) => x.id - y.id), 'the people list');
+    assert.deepEqual((await g.next('join')).user, asAccount, 'an account has no guest key');
+    g.send({ type: 'chat', room, data: 'from the guest', cid: 'g' });
+    a.send({ type: 'chat', room, data: 'from the account', cid: 'a' });
+    a.send({ type: 'typing', room });
+    assert.deepEqual((await g.next('typing')).user, asAccount);
+    const live = [await a.next('chat'), await a.next('chat')].map((f) => [f.data, f.user]);
+    assert.deepEqual(live, [['from the guest', asGuest], ['from the account', asAccount]]);
+    a.send({ type: 'history', room });
+    const page = await a.next('history');
+    assert.deepEqual((page.data as Array<{ data: string; user: unknown }>).map((m) => [m.data, m.user]), live);
+  });
+
   it('relays typing to the others in the room', async () => {
     const room = 'typing';
     await createRoom(server.url, alice.token, room);
@@ -322,7 +354,7 @@ describe('chat protocol on /ws/chat', () => {
     }
     a.send({ type: 'typing', room });
     const t = await b.next('typing');
-    assert.deepEqual(t, { type: 'typing', room, user: { id: alice.user.id, name: 'alice' } });
+    assert.deepEqual(t, { type: 'typing', room, user: { id: alice.user.id, name: 'alice', guest: true } });
   });
 
   it('answers bad input with bad_request and keeps the connection open', async () => {

@@ -3,9 +3,10 @@
  * surviving a server restart, and the interactive mode driven in a real terminal (tmux).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { freePort, spawnServer, startTestServer, tempDataDir } from '../helpers/server.js';
-import { JsonChat, PipedChat, Terminal, cliArgs, hasTmux, runCli, type JsonEvent } from './cli-helpers.js';
+import { JsonChat, PipedChat, Terminal, cliArgs, hasTmux, repoRoot, runCli, type JsonEvent } from './cli-helpers.js';
 
 const isChat = (data: string) => (e: JsonEvent) => e.type === 'chat' && e.data === data;
 
@@ -82,6 +83,25 @@ describe('parley chat --json', () => {
     } finally {
       ann.kill();
       bob.kill();
+      await server.close();
+    }
+  });
+
+  it('ends quietly, with code 0, when the program reading its output goes away', async () => {
+    const server = await startTestServer();
+    try {
+      // As `parley chat URL --json | head -1`: the reader takes the first line and closes the pipe.
+      const child = spawn(process.execPath, [...cliArgs, 'chat', server.url, '--name', 'piped', '--json'], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      // Keep it printing: each line typed is sent, and its ack is a line of output.
+      for (let i = 0; i < 5; i++) child.stdin.write(`line ${i}\n`);
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0);
+      assert.doesNotMatch(stderr, /EPIPE|Error/);
+    } finally {
       await server.close();
     }
   });
@@ -171,12 +191,12 @@ describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not ins
       await term.waitFor(/\* uma joined lobby/, 'presence of uma');
 
       peer.send('hi tess');
-      await term.waitFor(/\d\d:\d\d uma: hi tess/, 'the message with time and sender');
+      await term.waitFor(/\d\d:\d\d #\d+ uma: hi tess/, 'the message with time and sender');
 
       term.keys('hello uma', 'Enter');
       const fromTess = await peer.waitFor(isChat('hello uma'), 'what tess typed');
       assert.equal((fromTess.user as { name: string }).name, 'tess');
-      await term.waitFor(/\d\d:\d\d tess: hello uma/, 'own message shown once delivered');
+      await term.waitFor(/\d\d:\d\d #\d+ tess: hello uma/, 'own message shown once delivered');
 
       term.keys('/who', 'Enter');
       await term.waitFor(/\* in lobby: (tess, uma|uma, tess)/, '/who');
@@ -190,7 +210,7 @@ describe('parley chat in a terminal', { skip: hasTmux ? false : 'tmux is not ins
       server = await startTestServer({ DATA_DIR: dataDir, PORT: port });
       await term.waitFor(/\* reconnected/, 'the reconnected line');
       term.keys('back again', 'Enter');
-      await term.waitFor(/\d\d:\d\d tess: back again/, 'a message after the restart');
+      await term.waitFor(/\d\d:\d\d #\d+ tess: back again/, 'a message after the restart');
 
       term.keys('/quit', 'Enter');
       await term.waitExit('/quit');
@@ -209,7 +229,7 @@ describe('parley chat with lines piped in (no --json)', () => {
       // `echo … | parley chat`: the end of input comes right after the line.
       const notify = await runCli(['chat', server.url, '--name', 'ci'], 'build finished\n');
       assert.equal(notify.code, 0, notify.stderr);
-      assert.match(notify.stdout, /\d\d:\d\d ci: build finished/);
+      assert.match(notify.stdout, /\d\d:\d\d #\d+ ci: build finished/);
       assert.doesNotMatch(notify.stdout, /not sent|not confirmed/);
 
       // `ci` is known from the room's recent messages, which come before the piped lines are read.
@@ -217,10 +237,10 @@ describe('parley chat with lines piped in (no --json)', () => {
       const r = await runCli(['chat', server.url, '--name', 'piper'], lines.join('\n'));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /! cannot join bad\/name: room must be a room name/);
-      assert.match(r.stdout, /\d\d:\d\d piper: one/);
-      assert.match(r.stdout, /\d\d:\d\d piper: two/);
+      assert.match(r.stdout, /\d\d:\d\d #\d+ piper: one/);
+      assert.match(r.stdout, /\d\d:\d\d #\d+ piper: two/);
       assert.match(r.stdout, /\* last 3 messages of lobby:/);
-      assert.match(r.stdout, /\d\d:\d\d \[dm ci\] piper: psst/);
+      assert.match(r.stdout, /\d\d:\d\d \[dm ci\] #\d+ piper: psst/);
       assert.doesNotMatch(r.stdout, /not sent|not confirmed|three/);
 
       // What the room kept: each line once, in order, and nothing sent after /quit.
@@ -249,10 +269,10 @@ describe('parley chat after a server restart (lines piped in and out)', () => {
       await carol.waitFor(/^\* in lobby: /, 'carol in lobby');
       await dave.waitFor(/^\* in lobby: /, 'dave in lobby');
       carol.send('hello lobby');
-      await dave.waitFor(/^\d\d:\d\d carol: hello lobby$/, 'the lobby line at dave');
+      await dave.waitFor(/^\d\d:\d\d #\d+ carol: hello lobby$/, 'the lobby line at dave');
       dave.send('/dm carol just for you');
-      await carol.waitFor(/^\d\d:\d\d \[dm dave\] dave: just for you$/, 'the DM at carol');
-      await dave.waitFor(/^\d\d:\d\d \[dm carol\] dave: just for you$/, 'the DM at dave');
+      await carol.waitFor(/^\d\d:\d\d \[dm dave\] #\d+ dave: just for you$/, 'the DM at carol');
+      await dave.waitFor(/^\d\d:\d\d \[dm carol\] #\d+ dave: just for you$/, 'the DM at dave');
       // Back to a room carol is in already: no list comes for it, and nothing is due to be shown.
       carol.send('/join 聊天室');
       await carol.waitFor(/^\* in 聊天室: carol$/, 'carol in 聊天室');
@@ -269,8 +289,8 @@ describe('parley chat after a server restart (lines piped in and out)', () => {
       await carol.waitFor(/^\* reconnected$/, 'carol reconnected', carolMark);
       await dave.waitFor(/^\* reconnected$/, 'dave reconnected', daveMark);
       carol.send('back');
-      await dave.waitFor(/^\d\d:\d\d carol: back$/, 'a new line at dave', daveMark);
-      await carol.waitFor(/^\d\d:\d\d carol: back$/, 'a new line at carol', carolMark);
+      await dave.waitFor(/^\d\d:\d\d #\d+ carol: back$/, 'a new line at dave', daveMark);
+      await carol.waitFor(/^\d\d:\d\d #\d+ carol: back$/, 'a new line at carol', carolMark);
       assert.equal(await carol.end(), 0, carol.stderr);
       assert.equal(await dave.end(), 0, dave.stderr);
 

@@ -1,6 +1,6 @@
 /** Runs the `parley` CLI from the sources as a child process, as a user or a script would. */
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -158,11 +158,14 @@ let terminals = 0;
 export class Terminal {
   readonly #socket: string[];
   readonly #name: string;
+  /** Where record() writes the command's output. */
+  readonly #recording: string;
 
   /** Runs `command` (the words of a command line) in the repository, in a terminal of `width` columns. */
   constructor(command: string[], { width = 120, height = 30 } = {}) {
     this.#name = `parley-test-${process.pid}-${++terminals}`;
     this.#socket = ['-L', this.#name];
+    this.#recording = join(tmpdir(), `${this.#name}.out`);
     const line = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     this.#tmux('new-session', '-d', '-s', this.#name, '-x', String(width), '-y', String(height), '-c', repoRoot, line);
   }
@@ -184,6 +187,15 @@ export class Terminal {
     }
   }
 
+  /**
+   * From now on, every byte the command writes (control characters too, which the screen does not
+   * show, such as the bell) goes to a file; the function returned reads what came so far.
+   */
+  record(): () => string {
+    this.#tmux('pipe-pane', '-t', this.#name, `cat > '${this.#recording}'`);
+    return () => (existsSync(this.#recording) ? readFileSync(this.#recording, 'utf8') : '');
+  }
+
   /** Types: each argument is text or a key name such as `Enter` or `C-c`. */
   keys(...keys: string[]): void {
     this.#tmux('send-keys', '-t', this.#name, ...keys);
@@ -201,6 +213,7 @@ export class Terminal {
   /** Ends the command (SIGHUP) and the tmux server. */
   close(): void {
     spawnSync('tmux', [...this.#socket, 'kill-server']);
+    rmSync(this.#recording, { force: true });
     rmSync(join(process.env.TMUX_TMPDIR ?? tmpdir(), `tmux-${process.getuid?.() ?? 0}`, this.#name), { force: true });
   }
 }

@@ -145,7 +145,7 @@ describe('ParleyClient timeline', () => {
       await listed;
       const mentioned = new Promise<unknown>((resolve) => phone.once('mention', resolve));
       const sent = await b.send('lobby', 'morning @ann');
-      assert.deepEqual(await mentioned, { room: 'lobby', id: sent.id, user: { id: bob.user.id, name: 'bob' } });
+      assert.deepEqual(await mentioned, { room: 'lobby', id: sent.id, user: { id: bob.user.id, name: 'bob', guest: true } });
       const told = new Promise<unknown>((resolve) => phone.once('read', resolve));
       laptop.markRead('lobby', sent.id);
       assert.deepEqual(await told, { room: 'lobby', id: sent.id });

@@ -12,6 +12,7 @@ import { createRoom, fetchTimeline, ParleyClient, signIn, type ChatMessage } fro
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { ChatClient, type Frame } from '../helpers/chat-client.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { wireUser } from '../../src/protocol/frames.js';
 
 let cluster: Cluster;
 const clients = new Set<ParleyClient>();
@@ -195,7 +196,7 @@ describe('three nodes when the shared services fail', () => {
     const store = await PostgresStore.open(cluster.databaseUrl);
     try {
       // What a node does before it publishes: store the message. Then it "dies": nothing is published.
-      const [stored] = await store.appendMessages([{ room, user: maker.user, data: 'stored, never published', ts: Date.now() }]);
+      const [stored] = await store.appendMessages([{ room, user: wireUser(maker.user), data: 'stored, never published', ts: Date.now() }]);
       const at = Date.now();
       await until(() => readers.every((r) => r.chats.length === 1), 'every node to deliver the message from the store', 4000);
       const waited = Date.now() - at;

@@ -433,7 +433,7 @@ describe('rooms and messages', () => {
     const h = await call(base, path, { token: alice.token });
     assert.equal(h.status, 200);
     assert.equal(h.body.data[0].data, '你好，世界');
-    assert.deepEqual(h.body.data[0].user, { id: carol.user.id, name: '小明' });
+    assert.deepEqual(h.body.data[0].user, { id: carol.user.id, name: '小明', guest: true });
   });
 
   it('private rooms: only members read, write and add members; 404 for unknown rooms and users', async () => {
@@ -474,7 +474,7 @@ describe('rooms and messages', () => {
     assert.equal(added.status, 200);
     assert.deepEqual(added.body, {
       room: { name: 'secret-club', private: true, direct: false, lastId: 0 },
-      user: { id: bob.user.id, name: 'bob' },
+      user: { id: bob.user.id, name: 'bob', guest: true },
     });
     assert.equal((await call(base, path, { token: bob.token, json: { data: 'thanks' } })).status, 201);
     assert.equal((await call(base, path, { token: bob.token })).status, 200);
@@ -526,7 +526,7 @@ describe('rooms and messages', () => {
     assert.equal(m1.type, 'chat');
     assert.equal(m1.room, 'history');
     assert.equal(m1.data, 'h1');
-    assert.deepEqual(m1.user, { id: bob.user.id, name: 'bob' });
+    assert.deepEqual(m1.user, { id: bob.user.id, name: 'bob', guest: true });
     assert.equal(typeof m1.ts, 'number');
 
     const latest = await call(base, `${path}?limit=2`, { token: alice.token });

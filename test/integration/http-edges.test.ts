@@ -250,7 +250,7 @@ describe('what is wrong with a request, in words', () => {
     };
     assert.equal(await refusal({ type: 'chat', room: 'lobby', data: 5 }), 'data must be a string');
     assert.equal(await refusal({ type: 'chat', room: 'lobby' }), 'data is missing');
-    assert.equal(await refusal({ type: 'shout', room: 'lobby' }), 'type must be one of join, leave, chat, dm, history, typing, edit, delete, react, read, search');
+    assert.equal(await refusal({ type: 'shout', room: 'lobby' }), 'type must be one of join, leave, chat, dm, history, typing, edit, delete, react, read, search, kick, ban, unban, mute, unmute, role');
     assert.equal(await refusal({ type: 'history', room: 'lobby', limit: 500 }), 'limit must be at most 100');
     assert.equal(await refusal({ type: 'join', room: 'lobby', after: 1.5 }), 'after must be a whole number');
     assert.equal(await refusal(5), 'frame must be an object');

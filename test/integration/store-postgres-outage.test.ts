@@ -36,7 +36,7 @@ const everyCall = (store: Store, user: User): Array<[string, () => Promise<unkno
   ['createRoom', () => store.createRoom({ name: 'another', private: false, createdBy: null })],
   ['getRoom', () => store.getRoom('r')],
   ['listRooms', () => store.listRooms(user.id)],
-  ['welcomeRooms', () => store.welcomeRooms(user.id)],
+  ['welcomeRooms', () => store.welcomeRooms(user.id, Date.now())],
   ['addMember', () => store.addMember('r', user.id)],
   ['isMember', () => store.isMember('r', user.id)],
   ['ensureDirectRoom', () => store.ensureDirectRoom(user.id, user.id + 1)],
@@ -46,6 +46,9 @@ const everyCall = (store: Store, user: User): Array<[string, () => Promise<unkno
   ['lastIds', () => store.lastIds(['r'])],
   ['lastIdBefore', () => store.lastIdBefore('r', Date.now())],
   ['prune', () => store.prune('r', 1000)],
+  ['moderate', () => store.moderate({ room: 'r', action: 'mute', user: user.id, by: user.id, ts: Date.now() })],
+  ['roomModeration', () => store.roomModeration('r', Date.now())],
+  ['setUserBanned', () => store.setUserBanned(user.id, true)],
 ];
 
 async function assertAllUnavailable(store: Store, user: User): Promise<void> {

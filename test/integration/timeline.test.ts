@@ -71,14 +71,14 @@ describe('the timeline on /ws/chat', () => {
     const ack = await a.next('ack', (f) => f.cid === 'e1');
     assert.equal(ack.id, 3);
     const edit = await b.next('edit');
-    assert.deepEqual(withoutTs(edit), { type: 'edit', room, id: 3, user: { id: ann.user.id, name: 'ann' }, target: 1, data: 'hello, fixed', cid: 'e1' });
+    assert.deepEqual(withoutTs(edit), { type: 'edit', room, id: 3, user: { id: ann.user.id, name: 'ann', guest: true }, target: 1, data: 'hello, fixed', cid: 'e1' });
     assert.equal(edit.ts, ack.ts);
     b.send({ type: 'history', room });
     const page = await b.next('history');
     assert.equal(page.lastId, 3);
     assert.deepEqual((page.data as Frame[]).map(withoutTs), [
-      { type: 'chat', room, id: 1, user: { id: ann.user.id, name: 'ann' }, data: 'hello, fixed', cid: 'a1', edited: ack.ts },
-      { type: 'chat', room, id: 2, user: { id: bob.user.id, name: 'bob' }, data: 'hello from bob', cid: 'b1' },
+      { type: 'chat', room, id: 1, user: { id: ann.user.id, name: 'ann', guest: true }, data: 'hello, fixed', cid: 'a1', edited: ack.ts },
+      { type: 'chat', room, id: 2, user: { id: bob.user.id, name: 'bob', guest: true }, data: 'hello from bob', cid: 'b1' },
     ]);
   });
 
@@ -89,10 +89,10 @@ describe('the timeline on /ws/chat', () => {
     a.send({ type: 'delete', room, target: 1, cid: 'd1' });
     const ack = await a.next('ack', (f) => f.cid === 'd1');
     assert.equal(ack.id, 4);
-    assert.deepEqual(withoutTs(await b.next('delete')), { type: 'delete', room, id: 4, user: { id: ann.user.id, name: 'ann' }, target: 1, cid: 'd1' });
+    assert.deepEqual(withoutTs(await b.next('delete')), { type: 'delete', room, id: 4, user: { id: ann.user.id, name: 'ann', guest: true }, target: 1, cid: 'd1' });
     b.send({ type: 'history', room });
     const page = await b.next('history');
-    assert.deepEqual(withoutTs((page.data as Frame[])[0]!), { type: 'chat', room, id: 1, user: { id: ann.user.id, name: 'ann' }, data: '', cid: 'a1', deleted: true });
+    assert.deepEqual(withoutTs((page.data as Frame[])[0]!), { type: 'chat', room, id: 1, user: { id: ann.user.id, name: 'ann', guest: true }, data: '', cid: 'a1', deleted: true });
     const c = await connect(bob);
     c.send({ type: 'join', room, after: 0 });
     await c.next('list');
@@ -105,7 +105,7 @@ describe('the timeline on /ws/chat', () => {
     const { room, a, b } = await setUp();
     b.send({ type: 'react', room, target: 1, emoji: '👍', cid: 'r1' });
     const on = await b.next('ack', (f) => f.cid === 'r1');
-    assert.deepEqual(withoutTs(await a.next('react')), { type: 'react', room, id: 3, user: { id: bob.user.id, name: 'bob' }, target: 1, emoji: '👍', on: true, cid: 'r1' });
+    assert.deepEqual(withoutTs(await a.next('react')), { type: 'react', room, id: 3, user: { id: bob.user.id, name: 'bob', guest: true }, target: 1, emoji: '👍', on: true, cid: 'r1' });
     a.send({ type: 'react', room, target: 1, emoji: '👍' });
     a.send({ type: 'react', room, target: 1, emoji: '👩🏽‍💻', on: true });
     a.send({ type: 'react', room, target: 1, emoji: '👍', on: false, cid: 'r2' });
@@ -208,8 +208,8 @@ describe('the timeline on /ws/chat', () => {
     assert.equal(page.status, 200);
     assert.equal(page.body.lastId, 5);
     assert.deepEqual((page.body.data as Frame[]).map(withoutTs), [
-      { type: 'chat', room, id: 1, user: { id: ann.user.id, name: 'ann' }, data: '', cid: 'a1', deleted: true },
-      { type: 'chat', room, id: 2, user: { id: bob.user.id, name: 'bob' }, data: 'hello from bob', cid: 'b1', reactions: { '❤️': [ann.user.id] } },
+      { type: 'chat', room, id: 1, user: { id: ann.user.id, name: 'ann', guest: true }, data: '', cid: 'a1', deleted: true },
+      { type: 'chat', room, id: 2, user: { id: bob.user.id, name: 'bob', guest: true }, data: 'hello from bob', cid: 'b1', reactions: { '❤️': [ann.user.id] } },
     ]);
     const catchUp = await getJson(`${base}?after=1`, bob.token);
     assert.deepEqual((catchUp.body.data as Frame[]).map((f) => [f.type, f.id]), [['chat', 2], ['edit', 3], ['react', 4], ['delete', 5]]);

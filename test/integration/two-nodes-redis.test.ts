@@ -22,7 +22,7 @@ let B: { url: string; ws: string };
 async function startNode(dataDir: string, nodeId: string): Promise<{ url: string; ws: string }> {
   const config = loadConfig(
     {},
-    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: dataDir, NODE_ID: nodeId, SIGNIN_RATE: '10', TRUST_PROXY: '127.0.0.1', PRESENCE_TTL_MS: '2000', PRESENCE_REFRESH_MS: '400' },
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: dataDir, NODE_ID: nodeId, SIGNIN_RATE: '10', TRUST_PROXY: '127.0.0.1', PRESENCE_TTL_MS: '2000', PRESENCE_REFRESH_MS: '400', ADMINS: 'root' },
   );
   const server = await startParley({ ...config, redisUrl: redis.url });
   nodes.push(server);
@@ -109,7 +109,7 @@ describe('two nodes on one Redis', () => {
       await onA.next('list');
       e.send({ type: 'chat', room: 'lobby', data: 'hello @dora', cid: 'm' });
       const ack = await e.next('ack');
-      const mention = { type: 'mention', room: 'lobby', id: ack.id, user: { id: emil.user.id, name: 'emil' } };
+      const mention = { type: 'mention', room: 'lobby', id: ack.id, user: { id: emil.user.id, name: 'emil', guest: true } };
       assert.deepEqual(await onA.next('mention'), mention, 'through Redis, to the node where she is present');
       assert.deepEqual(await onB.next('mention'), mention);
       onA.send({ type: 'read', room: 'lobby', id: ack.id });
@@ -143,6 +143,60 @@ describe('two nodes on one Redis', () => {
       assert.deepEqual(await Promise.all([onB[1]!.closed, onA.closed]), [4001, 4001], 'every session ended, on both nodes');
     } finally {
       for (const c of [...onB, onA]) await c.close();
+    }
+  });
+
+  it('applies a mute and a ban made on node a on node b at once, and closes a user banned everywhere with 4003 on both', { timeout: 20_000 }, async () => {
+    // From an address of its own, so that these sign-ins leave the limit of 127.0.0.1 to the others.
+    const headers = (token?: string) => ({
+      'content-type': 'application/json',
+      'x-forwarded-for': '203.0.113.78',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    });
+    const call = async (url: string, method: string, path: string, body?: object, token?: string) => {
+      const res = await fetch(`${url}${path}`, { method, headers: headers(token), body: body && JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> & { token: string; user: { id: number } } };
+    };
+    const owner = (await call(A.url, 'POST', '/api/guest', { name: 'warden' })).body;
+    const sam = (await call(B.url, 'POST', '/api/guest', { name: 'sam' })).body;
+    assert.equal((await call(A.url, 'POST', '/api/rooms', { name: 'guarded' }, owner.token)).status, 201);
+    const o = await ChatClient.connect(A.ws, owner.token);
+    const s = await ChatClient.connect(B.ws, sam.token);
+    const open = [o, s];
+    try {
+      s.send({ type: 'join', room: 'guarded' });
+      await s.next('list');
+      s.send({ type: 'chat', room: 'guarded', data: 'before', cid: 's1' });
+      await s.next('ack', (f) => f.cid === 's1');
+
+      o.send({ type: 'mute', room: 'guarded', user: sam.user.id, cid: 'm1' });
+      await o.next('ack', (f) => f.cid === 'm1');
+      assert.equal((await s.next('moderation')).action, 'mute', 'told on node b');
+      s.send({ type: 'chat', room: 'guarded', data: 'muted?', cid: 's2' });
+      assert.equal((await s.next('error', (f) => f.cid === 's2')).code, 'muted', "node b's cached rules were forgotten");
+
+      o.send({ type: 'ban', room: 'guarded', user: sam.user.id, cid: 'b1' });
+      await o.next('ack', (f) => f.cid === 'b1');
+      assert.equal((await s.next('banned')).room, 'guarded', 'taken out of the room on node b');
+      s.send({ type: 'join', room: 'guarded' });
+      assert.equal((await s.next('error')).code, 'banned');
+      // A reconnect to either node is refused too.
+      for (const node of [B, A]) {
+        const again = await ChatClient.connect(node.ws, sam.token);
+        open.push(again);
+        again.send({ type: 'join', room: 'guarded' });
+        assert.equal((await again.next('error')).code, 'banned');
+      }
+
+      // Banned everywhere by an admin on node a: closed with 4003 on both nodes.
+      const root = (await call(A.url, 'POST', '/api/register', { name: 'root', password: 'the root password' })).body;
+      const tabs = [await ChatClient.connect(A.ws, sam.token), await ChatClient.connect(B.ws, sam.token)];
+      open.push(...tabs);
+      assert.equal((await call(A.url, 'POST', `/api/users/${sam.user.id}/ban`, undefined, root.token)).status, 200);
+      assert.deepEqual(await Promise.all([s.closed, ...tabs.map((t) => t.closed)]), [4003, 4003, 4003]);
+      assert.equal((await fetch(`${B.url}/api/me`, { headers: headers(sam.token) })).status, 401);
+    } finally {
+      for (const c of open) await c.close();
     }
   });
 

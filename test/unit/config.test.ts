@@ -27,6 +27,15 @@ describe('config', () => {
     assert.equal(c.rateLimit, 0);
   });
 
+  it('reads ADMINS as names, and refuses one that is no user name', () => {
+    assert.deepEqual(loadConfig({}).admins, []);
+    assert.deepEqual(loadConfig({ ADMINS: ' alice , Bob Smith,' }).admins, ['alice', 'Bob Smith']);
+    assert.throws(
+      () => loadConfig({ ADMINS: 'alice,' + 'x'.repeat(40) }),
+      (err: unknown) => err instanceof ConfigError && /ADMINS=.*at most 32 characters/.test(err.message),
+    );
+  });
+
   it('parses trusted proxies as addresses and CIDRs of both families', () => {
     const c = loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8 ,fd00::/8' });
     assert.ok(c.trustProxy.check('127.0.0.1', 'ipv4'));

@@ -6,6 +6,7 @@ import { LocalBroker } from '../../src/broker/local.js';
 import type { RoomEvent } from '../../src/broker/types.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ChatHub } from '../../src/realtime/hub.js';
+import { wireUser } from '../../src/protocol/frames.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 /** An in-process broker that cannot deliver one room's events. */
@@ -32,7 +33,7 @@ test('a stored message the broker cannot deliver is still acked, counted, and do
     options: { maxText: 4000, rateLimit: 0, slowReaderBytes: 1 << 20, heartbeatMs: 30_000, historyKeep: 0, catchUpMs: 0 },
   });
   try {
-    const user = await store.createUser({ name: 'Ann', passwordHash: null, guest: true });
+    const user = wireUser(await store.createUser({ name: 'Ann', passwordHash: null, guest: true }));
     for (const name of ['a', 'b']) await store.createRoom({ name, private: false, createdBy: null });
     // Published in one turn, so they are stored in one batch.
     const outcomes = await Promise.allSettled([

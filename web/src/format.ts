@@ -25,3 +25,10 @@ export function formatDay(ts: number, now = Date.now()): string {
   if (dayKey(ts) === dayKey(now - 86_400_000)) return t('yesterday');
   return dayFormat.format(ts);
 }
+
+/** A message cut to one short line (a quoted message, a notification): white space collapsed, "…" when cut. */
+export function shortText(text: string, max = 80): string {
+  const flat = text.replace(/\s+/gu, ' ').trim();
+  const chars = [...flat];
+  return chars.length <= max ? flat : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
+}

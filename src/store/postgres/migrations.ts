@@ -194,6 +194,54 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_newest ON messages (ts, room, id) WHERE kind IS NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'messages.user_guest: a guest sender is told apart from an account of the same name',
+    sql: `
+      -- true when the sender was a guest, NULL for an account (what a user is never changes). Rows
+      -- stored before this step take it from their sender's account.
+      ALTER TABLE messages ADD COLUMN user_guest boolean;
+      UPDATE messages m SET user_guest = true FROM users u WHERE u.id = m.user_id AND u.guest;
+    `,
+  },
+  {
+    version: 9,
+    name: 'moderation: room roles, bans and mutes, the audit log, site-wide bans',
+    sql: `
+      -- A room's moderators (its owner is rooms.created_by; everyone else is a member).
+      CREATE TABLE room_roles (
+        room    text   COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        role    text   NOT NULL CHECK (role IN ('moderator')),
+        PRIMARY KEY (room, user_id)
+      );
+      CREATE INDEX room_roles_by_user ON room_roles (user_id, room);
+
+      -- Bans and mutes; one that ended by itself (until <= now) is ignored where it is read.
+      CREATE TABLE room_restrictions (
+        room    text   COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        kind    text   NOT NULL CHECK (kind IN ('ban', 'mute')),
+        until   bigint,
+        PRIMARY KEY (room, user_id, kind)
+      );
+      CREATE INDEX room_restrictions_by_user ON room_restrictions (user_id, room);
+
+      CREATE TABLE audit_log (
+        seq     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        room    text   COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        action  text   NOT NULL,
+        user_id bigint NOT NULL REFERENCES users (id),
+        by_id   bigint NOT NULL REFERENCES users (id),
+        ts      bigint NOT NULL,
+        until   bigint,
+        role    text
+      );
+      CREATE INDEX audit_log_by_room ON audit_log (room, seq);
+
+      ALTER TABLE users ADD COLUMN banned boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

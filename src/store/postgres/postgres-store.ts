@@ -10,7 +10,12 @@ import {
   RoomExistsError,
   StoreUnavailableError,
   type AppendResult,
+  type AuditRecord,
   type HistoryQuery,
+  type ModerationEntry,
+  type RoomModeration,
+  type UserModeration,
+  type Welcome,
   type MessagesPage,
   type NewEntry,
   type NewMessage,
@@ -27,8 +32,10 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
+import { toAuditRecord, type AuditRow } from '../audit-row.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
+import { wireUser, type WireUser } from '../../protocol/frames.js';
 
 /**
  * How long the store waits for PostgreSQL before a call rejects with StoreUnavailableError: a
@@ -50,8 +57,9 @@ const SEARCH_CHUNK = 200;
 const SEARCH_WINDOW = 5000;
 /** Where a message is in search order: (ts, room, id). */
 type Position = [number, string, number];
-/** The rooms a search covers ($5: one room or NULL for all; $6: the user, who must be able to read them). */
-const SEARCH_SCOPE = '($5::text IS NULL OR m.room = $5) AND (NOT r.private OR EXISTS (SELECT 1 FROM members mm WHERE mm.room = r.name AND mm.user_id = $6))';
+/** The rooms a search covers ($5: one room or NULL for all; $6: the user, who must be able to read them and not be banned from them at $7). */
+const SEARCH_SCOPE = `($5::text IS NULL OR m.room = $5) AND (NOT r.private OR EXISTS (SELECT 1 FROM members mm WHERE mm.room = r.name AND mm.user_id = $6))
+  AND NOT EXISTS (SELECT 1 FROM room_restrictions b WHERE b.room = r.name AND b.user_id = $6 AND b.kind = 'ban' AND (b.until IS NULL OR b.until > $7))`;
 /** Older messages given their search keys per transaction. */
 const SEARCH_BACKFILL = 1000;
 /** Connections per store (per node): one batch of appends at a time, plus reads. */
@@ -70,6 +78,7 @@ interface UserRow {
   password_hash: string | null;
   guest: boolean;
   created_at: number;
+  banned: boolean;
 }
 
 interface RoomRow {
@@ -86,6 +95,7 @@ interface MessageRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: boolean | null;
   data: string | null;
   data_bytes: Buffer | null;
   ts: number;
@@ -99,7 +109,7 @@ interface MessageRow {
 }
 
 /** The columns the batch statement writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
-const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, data_bytes, ts, cid';
+const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, data_bytes, ts, cid, user_guest';
 /** Every column of a message or event row. */
 const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
 /** The kind column of an event row (NULL for a message); see migration 6. */
@@ -116,7 +126,7 @@ const toRoom = (r: RoomRow): Room => ({
 
 /** The entry a row holds: a message (with what was folded into it) or an event. */
 function toEntry(r: MessageRow): TimelineEntry {
-  const user = { id: r.user_id, name: r.user_name };
+  const user: WireUser = r.user_guest === true ? { id: r.user_id, name: r.user_name, guest: true } : { id: r.user_id, name: r.user_name };
   const data = r.data ?? r.data_bytes!.toString('utf8');
   let entry: TimelineEntry;
   switch (r.kind) {
@@ -316,7 +326,7 @@ export class PostgresStore implements Store {
       });
       const row = rows[0];
       if (!row) return undefined;
-      return { id: row.id, name: row.name, guest: false, passwordHash: row.password_hash, createdAt: row.created_at };
+      return { id: row.id, name: row.name, guest: false, passwordHash: row.password_hash, createdAt: row.created_at, banned: row.banned };
     });
   }
 
@@ -364,12 +374,12 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow>({
         name: 'create-session',
         text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4),
-               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 RETURNING user_id)
+               inserted AS (INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT $1::text, id, $4::bigint, $3::bigint FROM users WHERE id = $2 AND NOT banned RETURNING user_id)
                SELECT u.* FROM inserted JOIN users u ON u.id = inserted.user_id`,
         values: [id, userId, expiresAt, now],
       });
       const row = rows[0];
-      if (!row) throw new Error(`no user with id ${userId}`);
+      if (!row) throw new Error(`no user with id ${userId} who is not banned`);
       return { id, user: { id: row.id, name: row.name, guest: row.guest }, expiresAt };
     });
   }
@@ -379,7 +389,7 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<UserRow & { expires_at: number }>({
         name: 'session-by-id',
         text: `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-               WHERE s.id = $1 AND s.expires_at > $2`,
+               WHERE s.id = $1 AND s.expires_at > $2 AND NOT u.banned`,
         values: [id, now],
       });
       const row = rows[0];
@@ -396,6 +406,31 @@ export class PostgresStore implements Store {
   endUserSessions(userId: number): Promise<void> {
     return this.#call(async () => {
       await this.#query({ name: 'end-user-sessions', text: 'DELETE FROM sessions WHERE user_id = $1', values: [userId] });
+    });
+  }
+
+  setUserBanned(userId: number, banned: boolean): Promise<boolean> {
+    return this.#call(async () => {
+      // One statement, so one transaction: the ban and no session left.
+      const { rows } = await this.#query<{ id: number }>({
+        name: 'set-user-banned',
+        text: `WITH changed AS (UPDATE users SET banned = $2 WHERE id = $1 RETURNING id),
+               ended AS (DELETE FROM sessions WHERE $2 AND user_id IN (SELECT id FROM changed))
+               SELECT id FROM changed`,
+        values: [userId, banned],
+      });
+      return rows.length === 1;
+    });
+  }
+
+  isNameBanned(name: string): Promise<boolean> {
+    return this.#call(async () => {
+      const { rowCount } = await this.#query({
+        name: 'name-banned',
+        text: 'SELECT 1 FROM users WHERE name_key = $1 AND banned LIMIT 1',
+        values: [nameKey(name)],
+      });
+      return rowCount === 1;
     });
   }
 
@@ -443,9 +478,9 @@ export class PostgresStore implements Store {
     });
   }
 
-  welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }> {
+  welcomeRooms(userId: number, now: number): Promise<Welcome> {
     return this.#call(async () => {
-      const [names, read] = await Promise.all([
+      const [names, read, moderation] = await Promise.all([
         this.#query<{ name: string }>({
           name: 'visible-room-names',
           text: `SELECT r.name FROM rooms r
@@ -454,8 +489,9 @@ export class PostgresStore implements Store {
           values: [userId],
         }),
         this.#readMarkers(userId),
+        this.#userModeration(userId, now),
       ]);
-      return { rooms: names.rows.map((r) => r.name), read };
+      return { rooms: names.rows.map((r) => r.name), read, moderation };
     });
   }
 
@@ -484,6 +520,108 @@ export class PostgresStore implements Store {
         values: [room, userId],
       });
       return rowCount === 1;
+    });
+  }
+
+  moderate(entry: ModerationEntry): Promise<boolean> {
+    const { room, user, ts } = entry;
+    return this.#call(() =>
+      this.#transaction(async (client) => {
+        // Locks the room's row: two actions on one room are applied and logged one after the other.
+        const found = await client.query('SELECT 1 FROM rooms WHERE name = $1 FOR UPDATE', [room]);
+        if (found.rowCount !== 1) throw new NoSuchRoomError(room);
+        switch (entry.action) {
+          case 'kick':
+            await client.query('DELETE FROM members WHERE room = $1 AND user_id = $2', [room, user]);
+            break;
+          case 'ban':
+          case 'mute':
+            await client.query(
+              `INSERT INTO room_restrictions (room, user_id, kind, until) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until`,
+              [room, user, entry.action, entry.until ?? null],
+            );
+            break;
+          case 'unban':
+          case 'unmute': {
+            const kind = entry.action === 'unban' ? 'ban' : 'mute';
+            const { rows } = await client.query<{ until: number | null }>(
+              'DELETE FROM room_restrictions WHERE room = $1 AND user_id = $2 AND kind = $3 RETURNING until',
+              [room, user, kind],
+            );
+            // One that ended by itself is gone with it, but it was not in force: nothing to lift.
+            const inForce = rows.some((r) => r.until === null || r.until > ts);
+            if (!inForce) return false;
+            break;
+          }
+          case 'role':
+            if (entry.role === 'moderator') {
+              await client.query(`INSERT INTO room_roles (room, user_id, role) VALUES ($1, $2, 'moderator') ON CONFLICT DO NOTHING`, [room, user]);
+            } else {
+              await client.query('DELETE FROM room_roles WHERE room = $1 AND user_id = $2', [room, user]);
+            }
+            break;
+          case 'delete':
+            break;
+        }
+        await client.query(
+          'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [room, entry.action, user, entry.by, ts, entry.until ?? null, entry.role ?? null],
+        );
+        return true;
+      }),
+    );
+  }
+
+  roomModeration(room: string, now: number): Promise<RoomModeration> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<{ user_id: number; kind: 'ban' | 'mute' | 'moderator'; until: number | null }>({
+        name: 'room-moderation',
+        text: `SELECT user_id, role AS kind, NULL::bigint AS until FROM room_roles WHERE room = $1
+               UNION ALL
+               SELECT user_id, kind, until FROM room_restrictions WHERE room = $1 AND (until IS NULL OR until > $2)
+               ORDER BY user_id, kind`,
+        values: [room, now],
+      });
+      const result: RoomModeration = { moderators: [], restrictions: [] };
+      for (const r of rows) {
+        if (r.kind === 'moderator') result.moderators.push(r.user_id);
+        else result.restrictions.push({ user: r.user_id, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+      }
+      return result;
+    });
+  }
+
+  async #userModeration(userId: number, now: number): Promise<UserModeration> {
+    const { rows } = await this.#query<{ room: string; kind: 'owner' | 'moderator' | 'ban' | 'mute'; until: number | null }>({
+      name: 'user-moderation',
+      text: `SELECT name AS room, 'owner' AS kind, NULL::bigint AS until FROM rooms WHERE created_by = $1 AND NOT direct
+             UNION ALL
+             SELECT room, role, NULL FROM room_roles WHERE user_id = $1
+             UNION ALL
+             SELECT room, kind, until FROM room_restrictions WHERE user_id = $1 AND (until IS NULL OR until > $2)
+             ORDER BY room, kind`,
+      values: [userId, now],
+    });
+    const result: UserModeration = { owns: [], moderates: [], restrictions: [] };
+    for (const r of rows) {
+      if (r.kind === 'owner') result.owns.push(r.room);
+      else if (r.kind === 'moderator') result.moderates.push(r.room);
+      else result.restrictions.push({ room: r.room, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+    }
+    return result;
+  }
+
+  auditLog(room: string, limit: number): Promise<AuditRecord[]> {
+    return this.#call(async () => {
+      const { rows } = await this.#query<AuditRow>({
+        name: 'audit-log',
+        text: `SELECT a.action, a.user_id, u.name AS user_name, u.guest AS user_guest, a.by_id, b.name AS by_name, b.guest AS by_guest, a.ts, a.until, a.role
+               FROM audit_log a JOIN users u ON u.id = a.user_id JOIN users b ON b.id = a.by_id
+               WHERE a.room = $1 ORDER BY a.seq DESC LIMIT $2`,
+        values: [room, Math.max(0, Math.floor(limit))],
+      });
+      return rows.map(toAuditRecord);
     });
   }
 
@@ -663,7 +801,7 @@ export class PostgresStore implements Store {
     const terms = searchTerms(query.q);
     if (terms.length === 0) return Promise.resolve({ data: [], more: false });
     const keys = searchKeys(terms);
-    const scope = { room: query.room ?? null, userId: query.userId };
+    const scope = { room: query.room ?? null, userId: query.userId, now: query.now ?? Date.now() };
     // One snapshot: the window and what follows it see the same messages.
     return this.#call(() =>
       this.#transaction(async (client) => {
@@ -682,7 +820,7 @@ export class PostgresStore implements Store {
                  JOIN rooms r ON r.name = m.room
                  WHERE m.search_keys @> $1::text[] AND m.deleted IS NOT TRUE AND ${SEARCH_SCOPE}
                  ORDER BY m.ts DESC, m.room DESC, m.id DESC`,
-          values: [keys, ...start, scope.room, scope.userId],
+          values: [keys, ...start, scope.room, scope.userId, scope.now],
         });
         const { rows: ends } = await client.query<{ ts: number; room: string; id: number }>({
           name: 'search-window-end',
@@ -700,7 +838,7 @@ export class PostgresStore implements Store {
                    WHERE m.search_keys @> $1::text[] AND m.kind IS NULL AND m.deleted IS NOT TRUE
                      AND (m.ts, m.room, m.id) < ($2::bigint, $3::text COLLATE "C", $4::bigint) AND ${SEARCH_SCOPE}
                    ORDER BY m.ts DESC, m.room DESC, m.id DESC LIMIT ${SEARCH_CHUNK}`,
-            values: [keys, ...cursor, scope.room, scope.userId],
+            values: [keys, ...cursor, scope.room, scope.userId, scope.now],
           });
           const last = rows.at(-1);
           page.add(check(rows), last?.ts ?? Number.NEGATIVE_INFINITY);
@@ -863,16 +1001,17 @@ const LOCK_ROOMS = 'SELECT name, last_id FROM rooms WHERE name = ANY($1::text[])
  * room of the batch does not exist it stores nothing; if a message's cid was stored before, it
  * fails on messages_cid and stores nothing (a plain insert: ON CONFLICT DO NOTHING would cost every
  * row a speculative insertion, and leave gaps in the ids to mend).
- * unnest pads a NULL array with NULLs: data_bytes ($7) is sent only when a message needs it.
+ * unnest pads a NULL array with NULLs: data_bytes ($7) is sent only when a message needs it, and
+ * user_guest ($13, true for a guest's message, else NULL) only when a guest wrote one.
  */
 const STORE_BATCH = `
   WITH locked AS MATERIALIZED (${LOCK_ROOMS}),
   complete AS (SELECT count(*) = cardinality($1::text[]) AS ok FROM locked),
   stored AS (
     INSERT INTO messages (${MESSAGE_COLUMNS}, search_keys)
-    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid, string_to_array(m.keys, ${KEYS_SEPARATOR_SQL})
-    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $12::text[])
-      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid, keys)
+    SELECT m.room, l.last_id + m.n, m.user_id, m.user_name, m.data, m.data_bytes, m.ts, m.cid, m.guest, string_to_array(m.keys, ${KEYS_SEPARATOR_SQL})
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $13::boolean[], $12::text[])
+      AS m (room, n, user_id, user_name, data, data_bytes, ts, cid, guest, keys)
     JOIN locked l ON l.name = m.room
     WHERE (SELECT ok FROM complete)
   ),
@@ -892,7 +1031,8 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
   const { batch, firstCopy } = plan;
   const place = new Array<number>(batch.length);
   const added = new Map<string, number>();
-  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null>, keys: [] as string[] };
+  const rows = { room: [] as string[], n: [] as number[], userId: [] as number[], userName: [] as string[], data: [] as Array<string | null>, bytes: [] as Array<Buffer | null>, ts: [] as number[], cid: [] as Array<string | null>, guest: [] as Array<true | null>, keys: [] as string[] };
+  let withGuest = false;
   let withNul = false;
   for (let i = 0; i < batch.length; i++) {
     if (firstCopy[i] !== undefined || earlier?.has(i)) continue;
@@ -910,6 +1050,8 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
     rows.bytes.push(nul ? Buffer.from(m.data, 'utf8') : null);
     rows.ts.push(m.ts);
     rows.cid.push(m.cid ?? null);
+    rows.guest.push(m.user.guest ? true : null);
+    withGuest ||= m.user.guest === true;
     rows.keys.push(searchKeysOf(m.data).join(KEYS_SEPARATOR));
   }
   let locked: pg.QueryResult<{ name: string; last_id: number }>;
@@ -917,7 +1059,7 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
     locked = await db.query<{ name: string; last_id: number }>({
       name: 'store-batch',
       text: STORE_BATCH,
-      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()], rows.keys],
+      values: [plan.rooms, rows.room, rows.n, rows.userId, rows.userName, rows.data, withNul ? rows.bytes : null, rows.ts, rows.cid, [...added.keys()], [...added.values()], rows.keys, withGuest ? rows.guest : null],
     });
   } catch (err) {
     const { code, constraint } = err as { code?: string; constraint?: string };
@@ -940,7 +1082,7 @@ async function store(db: pg.Pool | pg.PoolClient, plan: AppendPlan, earlier: Map
       continue;
     }
     const m = batch[i] as NewMessage;
-    const message: StoredMessage = { room: m.room, id: lastIds.get(m.room)! + place[i]!, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+    const message: StoredMessage = { room: m.room, id: lastIds.get(m.room)! + place[i]!, user: wireUser(m.user), data: m.data, ts: m.ts };
     if (m.cid !== undefined) message.cid = m.cid;
     results[i] = { message, duplicate: false };
   }
@@ -1047,7 +1189,7 @@ async function check(client: pg.PoolClient, entry: NewEntry): Promise<Refusal | 
 /** Inserts one entry as `id`; returns it as stored. */
 async function insertEntry(client: pg.PoolClient, entry: NewEntry, id: number): Promise<TimelineEntry> {
   const { room, user, ts } = entry;
-  const who = { id: user.id, name: user.name };
+  const who = wireUser(user);
   let stored: TimelineEntry;
   let kind: number | null = null;
   let ref: number | null = null;
@@ -1079,8 +1221,8 @@ async function insertEntry(client: pg.PoolClient, entry: NewEntry, id: number): 
   const nul = data.includes('\u0000');
   await client.query({
     name: 'insert-entry',
-    text: `INSERT INTO messages (${ENTRY_COLUMNS}, search_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)`,
-    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions, kind === null ? searchKeysOf(data) : null],
+    text: `INSERT INTO messages (${ENTRY_COLUMNS}, search_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $13, $9, $10, $11, NULL, NULL, $12)`,
+    values: [room, id, user.id, user.name, nul ? null : data, nul ? Buffer.from(data, 'utf8') : null, ts, entry.cid ?? null, kind, ref, mentions, kind === null ? searchKeysOf(data) : null, user.guest ? true : null],
   });
   return stored;
 }

@@ -289,6 +289,59 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE rooms ADD COLUMN indexed_id INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 11,
+    name: 'messages.user_guest: a guest sender is told apart from an account of the same name',
+    sql: `
+      -- 1 when the sender was a guest, NULL for an account (what a user is never changes). Rows
+      -- stored before this step take it from their sender's account.
+      ${['messages', 'messages_recent', 'messages_recent_b']
+        .map(
+          (t) => `
+      ALTER TABLE ${t} ADD COLUMN user_guest INTEGER;
+      UPDATE ${t} SET user_guest = 1 WHERE user_id IN (SELECT id FROM users WHERE guest = 1);`,
+        )
+        .join('')}
+    `,
+  },
+  {
+    version: 12,
+    name: 'moderation: room roles, bans and mutes, the audit log, site-wide bans',
+    sql: `
+      -- A room's moderators (its owner is rooms.created_by; everyone else is a member).
+      CREATE TABLE room_roles (
+        room    TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        role    TEXT    NOT NULL CHECK (role IN ('moderator')),
+        PRIMARY KEY (room, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX room_roles_by_user ON room_roles (user_id, room);
+
+      -- Bans and mutes; one that ended by itself (until <= now) is ignored where it is read.
+      CREATE TABLE room_restrictions (
+        room    TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        kind    TEXT    NOT NULL CHECK (kind IN ('ban', 'mute')),
+        until   INTEGER,
+        PRIMARY KEY (room, user_id, kind)
+      ) WITHOUT ROWID;
+      CREATE INDEX room_restrictions_by_user ON room_restrictions (user_id, room);
+
+      CREATE TABLE audit_log (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        room    TEXT    NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+        action  TEXT    NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        by_id   INTEGER NOT NULL REFERENCES users (id),
+        ts      INTEGER NOT NULL,
+        until   INTEGER,
+        role    TEXT
+      );
+      CREATE INDEX audit_log_by_room ON audit_log (room, seq);
+
+      ALTER TABLE users ADD COLUMN banned INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

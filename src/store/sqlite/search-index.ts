@@ -28,6 +28,7 @@ export interface SearchRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: number | null;
   data: string;
   ts: number;
   cid: string | null;
@@ -47,7 +48,7 @@ export interface SearchStoreAccess {
    * of `room`), not deleted, with ts < before, that contain each of `likes` (LIKE patterns) unless
    * their text has a character outside ASCII. The same message may come twice (a staged copy).
    */
-  unindexed(scope: { userId: number; room: string | null }, before: number, likes: string[]): SearchRow[];
+  unindexed(scope: { userId: number; room: string | null; now: number }, before: number, likes: string[]): SearchRow[];
   /** The row at (room, id), wherever it is. */
   rowAt(room: string, id: number): SearchRow | undefined;
   toMessage(row: SearchRow): StoredMessage;
@@ -143,7 +144,7 @@ export class SearchIndex {
     if (terms.length === 0) return { data: [], more: false };
     const keys = searchKeys(terms);
     const before = query.before ?? Number.MAX_SAFE_INTEGER;
-    const scope = { userId: query.userId, room: query.room ?? null };
+    const scope = { userId: query.userId, room: query.room ?? null, now: query.now ?? Date.now() };
     return this.#db
       .transaction(() => {
         const matches = (row: SearchRow | undefined): row is SearchRow =>
@@ -186,8 +187,12 @@ export class SearchIndex {
   }
 }
 
-/** Who may read a room: public, or the user is a member (the same rule as listRooms). */
-export const READABLE = '(r.private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = @userId))';
+/**
+ * Who may read a room: public, or the user is a member (the same rule as listRooms); and the user
+ * is not banned from it at @now.
+ */
+export const READABLE = `(r.private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = @userId))
+  AND NOT EXISTS (SELECT 1 FROM room_restrictions b WHERE b.room = r.name AND b.user_id = @userId AND b.kind = 'ban' AND (b.until IS NULL OR b.until > @now))`;
 
 function prepare(db: Database.Database) {
   return {

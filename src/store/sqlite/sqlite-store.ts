@@ -9,7 +9,12 @@ import {
   NoSuchRoomError,
   RoomExistsError,
   type AppendResult,
+  type AuditRecord,
   type HistoryQuery,
+  type ModerationEntry,
+  type RoomModeration,
+  type UserModeration,
+  type Welcome,
   type MessagesPage,
   type NewEntry,
   type NewMessage,
@@ -26,9 +31,11 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
+import { toAuditRecord, type AuditRow } from '../audit-row.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
+import { wireUser, type WireUser } from '../../protocol/frames.js';
 
 /** The file name of the database inside the data dir. */
 export const DB_FILE = 'parley.db';
@@ -95,6 +102,7 @@ interface UserRow {
   password_hash: string | null;
   guest: 0 | 1;
   created_at: number;
+  banned: 0 | 1;
 }
 
 interface RoomRow {
@@ -128,6 +136,7 @@ interface MessageRow {
   id: number;
   user_id: number;
   user_name: string;
+  user_guest: number | null;
   data: string;
   ts: number;
   cid: string | null;
@@ -152,7 +161,7 @@ const toRoom = (r: RoomRow): Room => ({
 
 /** The entry a row holds: a message (with what was folded into it) or an event. */
 function toEntry(r: MessageRow): TimelineEntry {
-  const user = { id: r.user_id, name: r.user_name };
+  const user: WireUser = r.user_guest === 1 ? { id: r.user_id, name: r.user_name, guest: true } : { id: r.user_id, name: r.user_name };
   let entry: TimelineEntry;
   switch (r.kind) {
     case null: {
@@ -178,11 +187,11 @@ function toEntry(r: MessageRow): TimelineEntry {
 }
 
 /** The columns the hot path writes; a plain message leaves the timeline's (kind, ref, …) NULL. */
-const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid';
-const MESSAGE_COLUMN_COUNT = 7;
+const MESSAGE_COLUMNS = 'room, id, user_id, user_name, data, ts, cid, user_guest';
+const MESSAGE_COLUMN_COUNT = 8;
 /** Every column of a message or event row, as reads and the moves into messages take them. */
 const ENTRY_COLUMNS = `${MESSAGE_COLUMNS}, kind, ref, mentions, edited, deleted`;
-/** Rows per INSERT into a staging table (7 values each; SQLite allows 32,766 variables). */
+/** Rows per INSERT into a staging table (8 values each; SQLite allows 32,766 variables). */
 const ROWS_PER_INSERT = 32;
 /** cids per look-up in messages_cid (3 values each). */
 const PROBES_PER_SELECT = 64;
@@ -345,6 +354,7 @@ export class SqliteStore implements Store {
       guest: false,
       passwordHash: row.password_hash,
       createdAt: row.created_at,
+      banned: row.banned === 1,
     };
   }
 
@@ -372,6 +382,7 @@ export class SqliteStore implements Store {
     return this.#write((): Session => {
       const row = this.#stmt.userById.get(userId) as UserRow | undefined;
       if (row === undefined) throw new Error(`no user with id ${userId}`);
+      if (row.banned === 1) throw new Error(`user ${userId} is banned`);
       return this.#insertSession({ id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt);
     });
   }
@@ -396,6 +407,18 @@ export class SqliteStore implements Store {
 
   async endUserSessions(userId: number): Promise<void> {
     this.#stmt.endUserSessions.run(userId);
+  }
+
+  async setUserBanned(userId: number, banned: boolean): Promise<boolean> {
+    return this.#write(() => {
+      if (this.#stmt.setBanned.run(banned ? 1 : 0, userId).changes === 0) return false;
+      if (banned) this.#stmt.endUserSessions.run(userId);
+      return true;
+    });
+  }
+
+  async isNameBanned(name: string): Promise<boolean> {
+    return this.#stmt.bannedName.get(nameKey(name)) !== undefined;
   }
 
   // --- rooms ---
@@ -427,8 +450,12 @@ export class SqliteStore implements Store {
     return (this.#stmt.visibleRooms.all(forUserId) as RoomRow[]).map(toRoom);
   }
 
-  async welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }> {
-    return { rooms: this.#stmt.visibleRoomNames.all(userId) as string[], read: this.#readMarkers(userId) };
+  async welcomeRooms(userId: number, now: number): Promise<Welcome> {
+    return this.#read(() => ({
+      rooms: this.#stmt.visibleRoomNames.all(userId) as string[],
+      read: this.#readMarkers(userId),
+      moderation: this.#userModeration(userId, now),
+    }));
   }
 
   async addMember(room: string, userId: number): Promise<void> {
@@ -441,6 +468,65 @@ export class SqliteStore implements Store {
 
   async isMember(room: string, userId: number): Promise<boolean> {
     return this.#stmt.isMember.get(room, userId) !== undefined;
+  }
+
+  async moderate(entry: ModerationEntry): Promise<boolean> {
+    const { room, user, ts } = entry;
+    return this.#write(() => {
+      if (this.#stmt.roomByName.get(room) === undefined) throw new NoSuchRoomError(room);
+      switch (entry.action) {
+        case 'kick':
+          this.#stmt.deleteMember.run(room, user);
+          break;
+        case 'ban':
+        case 'mute':
+          this.#stmt.restrict.run({ room, user, kind: entry.action, until: entry.until ?? null });
+          break;
+        case 'unban':
+        case 'unmute': {
+          const kind = entry.action === 'unban' ? 'ban' : 'mute';
+          // One that ended by itself is not in force: nothing to lift (it stays, ignored, until replaced).
+          if (this.#stmt.liftRestriction.run({ room, user, kind, now: ts }).changes === 0) return false;
+          break;
+        }
+        case 'role':
+          if (entry.role === 'moderator') this.#stmt.setModerator.run(room, user);
+          else this.#stmt.dropModerator.run(room, user);
+          break;
+        case 'delete':
+          break;
+      }
+      this.#stmt.insertAudit.run({ room, action: entry.action, user, by: entry.by, ts, until: entry.until ?? null, role: entry.role ?? null });
+      return true;
+    });
+  }
+
+  async roomModeration(room: string, now: number): Promise<RoomModeration> {
+    return this.#read(() => ({
+      moderators: this.#stmt.moderatorsOf.all(room) as number[],
+      restrictions: (this.#stmt.restrictionsOf.all({ room, now }) as Array<{ user_id: number; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
+        user: r.user_id,
+        kind: r.kind,
+        ...(r.until === null ? {} : { until: r.until }),
+      })),
+    }));
+  }
+
+  #userModeration(userId: number, now: number): UserModeration {
+    return {
+      owns: this.#stmt.roomsOwned.all(userId) as string[],
+      moderates: this.#stmt.roomsModerated.all(userId) as string[],
+      restrictions: (this.#stmt.restrictionsOfUser.all({ userId, now }) as Array<{ room: string; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
+        room: r.room,
+        kind: r.kind,
+        ...(r.until === null ? {} : { until: r.until }),
+      })),
+    };
+  }
+
+  async auditLog(room: string, limit: number): Promise<AuditRecord[]> {
+    const rows = this.#stmt.auditLog.all(room, Math.max(0, Math.floor(limit))) as AuditRow[];
+    return rows.map(toAuditRecord);
   }
 
   async ensureDirectRoom(a: number, b: number): Promise<Room> {
@@ -587,7 +673,7 @@ export class SqliteStore implements Store {
             continue;
           }
         }
-        const message: StoredMessage = { room, id: 0, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+        const message: StoredMessage = { room, id: 0, user: wireUser(m.user), data: m.data, ts: m.ts };
         if (key !== undefined) {
           message.cid = m.cid;
           (withCid ??= new Map()).set(key, message);
@@ -607,7 +693,7 @@ export class SqliteStore implements Store {
         const message = results[i]!.message as StoredMessage;
         message.id = ++id;
         const { user, cid } = message;
-        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null);
+        rows.push(room, id, user.id, user.name, message.data, message.ts, cid ?? null, user.guest ? 1 : null);
       }
     }
     const stored = rows.length / MESSAGE_COLUMN_COUNT;
@@ -802,7 +888,8 @@ export class SqliteStore implements Store {
       const count = part.length / MESSAGE_COLUMN_COUNT;
       let insert = statements.get(count);
       if (insert === undefined) {
-        const values = Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+        const row = `(${Array(MESSAGE_COLUMN_COUNT).fill('?').join(', ')})`;
+        const values = Array.from({ length: count }, () => row).join(', ');
         insert = this.#db.prepare(`INSERT INTO ${STAGING[table]} (${MESSAGE_COLUMNS}) VALUES ${values}`);
         statements.set(count, insert);
       }
@@ -976,7 +1063,7 @@ export class SqliteStore implements Store {
       const part = (table: string) =>
         // CROSS JOIN: rooms first (SQLite keeps the order), then each one's unindexed range by its index.
         `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')} FROM rooms r CROSS JOIN ${table} m ON m.room = r.name AND m.id > r.indexed_id
-         WHERE r.last_id > r.indexed_id AND ${oneRoom ? 'r.name = @room' : READABLE}
+         WHERE r.last_id > r.indexed_id AND ${oneRoom ? `r.name = @room AND ${READABLE}` : READABLE}
            AND m.kind IS NULL AND m.deleted IS NULL AND m.ts < @before
            AND (length(m.data) != length(CAST(m.data AS BLOB)) OR (${likes}))`;
       statement = this.#db.prepare(['messages', ...STAGING].map(part).join(' UNION ALL '));
@@ -1114,12 +1201,12 @@ function foldStatements(db: Database.Database, table: string) {
 function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unknown>] {
   const { room, user, ts } = entry;
   const row: Record<string, unknown> = {
-    room, id, userId: user.id, userName: user.name, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
+    room, id, userId: user.id, userName: user.name, userGuest: user.guest ? 1 : null, ts, cid: entry.cid ?? null, kind: null, ref: null, data: '', mentions: null,
   };
   let stored: TimelineEntry;
   switch (entry.kind) {
     case undefined: {
-      const m: StoredMessage = { room, id, user: { id: user.id, name: user.name }, data: entry.data, ts };
+      const m: StoredMessage = { room, id, user: wireUser(user), data: entry.data, ts };
       row.data = entry.data;
       if (entry.reply !== undefined) row.ref = m.reply = entry.reply;
       if (entry.mentions !== undefined) {
@@ -1130,15 +1217,15 @@ function newRow(entry: NewEntry, id: number): [TimelineEntry, Record<string, unk
       break;
     }
     case 'edit':
-      stored = { kind: 'edit', room, id, user: { id: user.id, name: user.name }, target: entry.target, data: entry.data, ts };
+      stored = { kind: 'edit', room, id, user: wireUser(user), target: entry.target, data: entry.data, ts };
       Object.assign(row, { kind: KIND.edit, ref: entry.target, data: entry.data });
       break;
     case 'delete':
-      stored = { kind: 'delete', room, id, user: { id: user.id, name: user.name }, target: entry.target, ts };
+      stored = { kind: 'delete', room, id, user: wireUser(user), target: entry.target, ts };
       Object.assign(row, { kind: KIND.delete, ref: entry.target });
       break;
     case 'react':
-      stored = { kind: 'react', room, id, user: { id: user.id, name: user.name }, target: entry.target, emoji: entry.emoji, on: entry.on, ts };
+      stored = { kind: 'react', room, id, user: wireUser(user), target: entry.target, emoji: entry.emoji, on: entry.on, ts };
       Object.assign(row, { kind: entry.on ? KIND.reactOn : KIND.reactOff, ref: entry.target, data: entry.emoji });
       break;
   }
@@ -1189,7 +1276,7 @@ function prepareStatements(db: Database.Database) {
     insertSession: db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
     sessionById: db.prepare(
       `SELECT u.id, u.name, u.guest, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-       WHERE s.id = ? AND s.expires_at > ?`,
+       WHERE s.id = ? AND s.expires_at > ? AND u.banned = 0`,
     ),
     endSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
     endUserSessions: db.prepare('DELETE FROM sessions WHERE user_id = ?'),
@@ -1214,6 +1301,36 @@ function prepareStatements(db: Database.Database) {
       .pluck(),
     insertMember: db.prepare('INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)'),
     isMember: db.prepare('SELECT 1 FROM members WHERE room = ? AND user_id = ?').pluck(),
+    deleteMember: db.prepare('DELETE FROM members WHERE room = ? AND user_id = ?'),
+
+    setBanned: db.prepare('UPDATE users SET banned = ? WHERE id = ?'),
+    bannedName: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND banned = 1 LIMIT 1').pluck(),
+    restrict: db.prepare(
+      `INSERT INTO room_restrictions (room, user_id, kind, until) VALUES (@room, @user, @kind, @until)
+       ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until`,
+    ),
+    liftRestriction: db.prepare(
+      'DELETE FROM room_restrictions WHERE room = @room AND user_id = @user AND kind = @kind AND (until IS NULL OR until > @now)',
+    ),
+    setModerator: db.prepare(`INSERT OR IGNORE INTO room_roles (room, user_id, role) VALUES (?, ?, 'moderator')`),
+    dropModerator: db.prepare('DELETE FROM room_roles WHERE room = ? AND user_id = ?'),
+    insertAudit: db.prepare(
+      'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role) VALUES (@room, @action, @user, @by, @ts, @until, @role)',
+    ),
+    moderatorsOf: db.prepare('SELECT user_id FROM room_roles WHERE room = ? ORDER BY user_id').pluck(),
+    restrictionsOf: db.prepare(
+      'SELECT user_id, kind, until FROM room_restrictions WHERE room = @room AND (until IS NULL OR until > @now) ORDER BY user_id, kind',
+    ),
+    roomsOwned: db.prepare('SELECT name FROM rooms WHERE created_by = ? AND direct = 0 ORDER BY name').pluck(),
+    roomsModerated: db.prepare('SELECT room FROM room_roles WHERE user_id = ? ORDER BY room').pluck(),
+    restrictionsOfUser: db.prepare(
+      'SELECT room, kind, until FROM room_restrictions WHERE user_id = @userId AND (until IS NULL OR until > @now) ORDER BY room, kind',
+    ),
+    auditLog: db.prepare(
+      `SELECT a.action, a.user_id, u.name AS user_name, u.guest AS user_guest, a.by_id, b.name AS by_name, b.guest AS by_guest, a.ts, a.until, a.role
+       FROM audit_log a JOIN users u ON u.id = a.user_id JOIN users b ON b.id = a.by_id
+       WHERE a.room = ? ORDER BY a.seq DESC LIMIT ?`,
+    ),
 
     setLastId: db.prepare('UPDATE rooms SET last_id = ? WHERE name = ?'),
     lastId: db.prepare('SELECT last_id FROM rooms WHERE name = ?').pluck(),
@@ -1229,7 +1346,7 @@ function prepareStatements(db: Database.Database) {
     messagesBackward: db.prepare(historySql('DESC', true)),
     insertEntry: STAGING.map((t) =>
       db.prepare(
-        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @kind, @ref, @mentions, NULL, NULL)`,
+        `INSERT INTO ${t} (${ENTRY_COLUMNS}) VALUES (@room, @id, @userId, @userName, @data, @ts, @cid, @userGuest, @kind, @ref, @mentions, NULL, NULL)`,
       ),
     ) as [Database.Statement, Database.Statement],
     movedWithCid: db.prepare(`SELECT ${ENTRY_COLUMNS} FROM messages WHERE room = ? AND user_id = ? AND cid = ?`),

@@ -46,7 +46,8 @@ export function packBatch(batch: readonly NewMessage[]): PackedBatch {
       parts.push(m.cid);
       lengths[l++] = m.cid.length;
     }
-    numbers[n++] = m.user.id;
+    // A guest's id goes negative: user ids are positive, so the sign carries the guest flag for free.
+    numbers[n++] = m.user.guest ? -m.user.id : m.user.id;
     numbers[n++] = m.ts;
   }
   return { text: parts.join(''), lengths, numbers };
@@ -67,9 +68,10 @@ export function unpackBatch(packed: PackedBatch): NewMessage[] {
   let at = 0;
   const next = (length: number) => text.slice(at, (at += length));
   for (let i = 0, l = 0; i < batch.length; i++, l += 4) {
+    const id = numbers[2 * i]!;
     const m: NewMessage = {
       room: next(lengths[l]!),
-      user: { id: numbers[2 * i]!, name: next(lengths[l + 1]!) },
+      user: id < 0 ? { id: -id, name: next(lengths[l + 1]!), guest: true } : { id, name: next(lengths[l + 1]!) },
       data: next(lengths[l + 2]!),
       ts: numbers[2 * i + 1]!,
     };

@@ -8,9 +8,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, HistoryQuery, MessagesPage, NewEntry, NewMessage, NewUser, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
+import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, RoomModeration, MessagesPage, NewEntry, NewMessage, NewUser, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord, Welcome } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
+import { wireUser } from '../../protocol/frames.js';
 
 /**
  * What the thread allocates lives for one call (rows, results), so a small young generation holds
@@ -157,8 +158,8 @@ export class WorkerStore implements Store {
     return this.#call('listRooms', [forUserId]);
   }
 
-  welcomeRooms(userId: number): Promise<{ rooms: string[]; read: Record<string, number> }> {
-    return this.#call('welcomeRooms', [userId]);
+  welcomeRooms(userId: number, now: number): Promise<Welcome> {
+    return this.#call('welcomeRooms', [userId, now]);
   }
 
   addMember(room: string, userId: number): Promise<void> {
@@ -167,6 +168,27 @@ export class WorkerStore implements Store {
 
   isMember(room: string, userId: number): Promise<boolean> {
     return this.#call('isMember', [room, userId]);
+  }
+
+  setUserBanned(userId: number, banned: boolean): Promise<boolean> {
+    return this.#call('setUserBanned', [userId, banned]);
+  }
+
+  isNameBanned(name: string): Promise<boolean> {
+    return this.#call('isNameBanned', [name]);
+  }
+
+  moderate(entry: ModerationEntry): Promise<boolean> {
+    return this.#call('moderate', [entry]);
+  }
+
+  roomModeration(room: string, now: number): Promise<RoomModeration> {
+    return this.#call('roomModeration', [room, now]);
+  }
+
+
+  auditLog(room: string, limit: number): Promise<AuditRecord[]> {
+    return this.#call('auditLog', [room, limit]);
   }
 
   ensureDirectRoom(a: number, b: number): Promise<Room> {
@@ -184,7 +206,7 @@ export class WorkerStore implements Store {
       if (typeof p !== 'number') return { message: p, duplicate: true };
       const m = plain[i]!;
       // Only what is stored goes out with the message (a sender object may carry more).
-      const message: StoredMessage = { room: m.room, id: p, user: { id: m.user.id, name: m.user.name }, data: m.data, ts: m.ts };
+      const message: StoredMessage = { room: m.room, id: p, user: wireUser(m.user), data: m.data, ts: m.ts };
       if (m.cid !== undefined) message.cid = m.cid;
       return { message, duplicate: false };
     });

@@ -1,10 +1,13 @@
-/** What the user does in the chat: send and take back messages, type, open, create, join and leave rooms, invite. */
-import { ParleyError, addMember, createRoom as apiCreateRoom, findUsers as apiFindUsers, listRooms } from '../../../src/client/index.js';
-import { DEFAULT_ROOM, origin, state, type PendingMessage, type RoomView, type User } from './chat-state.js';
-import { chatClient, openRoom, signalTyping, subscribe, typingEnded, unsubscribe } from './connection.js';
-import { errorText } from './notice.js';
+/**
+ * What the user does in the chat: send (or answer) messages and take back refused ones, edit,
+ * delete and react, type, open, create, join and leave rooms, invite.
+ */
+import { ParleyError, addMember, type ChatMessage, createRoom as apiCreateRoom, findUsers as apiFindUsers, listRooms } from '../../../src/client/index.js';
+import { DEFAULT_ROOM, origin, state, type PendingMessage, type RoomView, type Self, type User } from './chat-state.js';
+import { chatClient, markReadIfVisible, openRoom, signalTyping, subscribe, typingEnded, unsubscribe } from './connection.js';
+import { errorText, showNotice } from './notice.js';
 import { markJoined, markLeft, unhide } from './prefs.js';
-import { currentRoom, dmPartner, insertMessage, markReadIfVisible, nextKey, roomView, setRead } from './rooms.js';
+import { applyEntry, currentRoom, dmPartner, nextKey, roomView } from './rooms.js';
 
 export function send(name: string, text: string): void {
   const view = state.rooms[name];
@@ -12,6 +15,8 @@ export function send(name: string, text: string): void {
   // Others stop showing "typing" when the message arrives; the next keystroke may say it again.
   typingEnded(name);
   const pending: PendingMessage = { key: nextKey(), text, ts: Date.now(), status: 'pending' };
+  if (view.replyTo !== undefined) pending.reply = view.replyTo;
+  view.replyTo = undefined;
   view.pending.push(pending);
   deliver(view, pending);
 }
@@ -20,17 +25,23 @@ function deliver(view: RoomView, pending: PendingMessage): void {
   const client = chatClient();
   if (!client || !state.me) return;
   const me = state.me;
-  const partner = view.direct ? dmPartner(view.name) : undefined;
-  const sent = partner !== undefined ? client.dm(partner, pending.text) : client.send(view.name, pending.text);
+  // A DM goes by user until its room exists; an answer is to a message of the room, so it does.
+  const partner = view.direct && pending.reply === undefined ? dmPartner(view.name) : undefined;
+  const sent =
+    partner !== undefined
+      ? client.dm(partner, pending.text)
+      : client.send(view.name, pending.text, pending.reply === undefined ? {} : { reply: pending.reply });
   sent.then(
     (ack) => {
       const target = roomView(ack.room);
       target.exists = true;
       view.pending = view.pending.filter((p) => p.key !== pending.key);
       // The chat frame usually comes too; whichever is first shows the message, once.
-      insertMessage(target, { room: ack.room, id: ack.id, ts: ack.ts, user: { id: me.id, name: me.name }, data: pending.text });
-      if (target.lastRead >= ack.id - 1) setRead(target, ack.id);
+      const message: ChatMessage = { room: ack.room, id: ack.id, ts: ack.ts, user: { id: me.id, name: me.name }, data: pending.text };
+      if (pending.reply !== undefined) message.reply = pending.reply;
+      applyEntry(target, message);
       subscribe(target);
+      markReadIfVisible(target);
     },
     (err: unknown) => {
       const entry = view.pending.find((p) => p.key === pending.key);
@@ -126,7 +137,7 @@ export function leaveRoom(name: string): void {
 }
 
 /** Adds a user to a private room; resolves to an error text or ''. */
-export async function invite(room: string, user: User): Promise<string> {
+export async function invite(room: string, user: Pick<User, 'id' | 'name'>): Promise<string> {
   try {
     await addMember(origin, room, user.id);
     return '';
@@ -136,7 +147,7 @@ export async function invite(room: string, user: User): Promise<string> {
 }
 
 /** People whose name starts with `prefix`, to invite (the user themself left out). */
-export async function findPeople(prefix: string): Promise<Array<User & { guest: boolean }>> {
+export async function findPeople(prefix: string): Promise<Self[]> {
   const found = await apiFindUsers(origin, prefix, { limit: 10 });
   return found.filter((u) => u.id !== state.me?.id);
 }
@@ -145,4 +156,59 @@ export async function findPeople(prefix: string): Promise<Array<User & { guest: 
 export function pageVisible(): void {
   const view = currentRoom();
   if (view) markReadIfVisible(view);
+}
+
+/** Answers message `id` with the next message sent in the room (the composer shows it). */
+export function startReply(room: string, id: number): void {
+  const view = state.rooms[room];
+  if (!view) return;
+  view.replyTo = id;
+  state.editing = null;
+  document.getElementById('composer-input')?.focus();
+}
+
+export function cancelReply(room: string): void {
+  const view = state.rooms[room];
+  if (view) view.replyTo = undefined;
+}
+
+export function startEdit(room: string, id: number): void {
+  state.picking = null;
+  state.editing = { room, id };
+}
+
+export function stopEdit(): void {
+  state.editing = null;
+}
+
+/** Saves an edit of the user's message; the edit event shows it. Resolves to false when refused. */
+export async function saveEdit(room: string, id: number, text: string): Promise<boolean> {
+  const client = chatClient();
+  if (!client) return false;
+  try {
+    await client.edit(room, id, text);
+    return true;
+  } catch (err) {
+    showNotice(errorText(err));
+    return false;
+  }
+}
+
+/** Deletes the user's message (asked to confirm first by the caller). */
+export async function deleteMessage(room: string, id: number): Promise<void> {
+  try {
+    await chatClient()?.delete(room, id);
+  } catch (err) {
+    showNotice(errorText(err));
+  }
+}
+
+/** Adds the user's `emoji` to a message, or takes it back when it is there. */
+export async function toggleReaction(room: string, id: number, emoji: string, on: boolean): Promise<void> {
+  state.picking = null;
+  try {
+    await chatClient()?.react(room, id, emoji, on);
+  } catch (err) {
+    showNotice(errorText(err));
+  }
 }

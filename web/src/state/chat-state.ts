@@ -3,13 +3,13 @@
  * beside this one change it (rooms.ts, connection.ts, session.ts, actions.ts); components call them.
  */
 import { reactive } from 'vue';
-import type { ChatMessage } from '../../../src/client/index.js';
+import type { ChatMessage, WireUser } from '../../../src/client/index.js';
 
-export interface User {
+/** A user as the server sends them: `guest: true` marks a guest. */
+export type User = WireUser;
+export interface Self {
   id: number;
   name: string;
-}
-export interface Self extends User {
   guest: boolean;
 }
 
@@ -28,6 +28,8 @@ export interface PendingMessage {
   text: string;
   ts: number;
   status: 'pending' | 'failed';
+  /** The id of the message it answers. */
+  reply?: number;
   error?: string;
   /** The server's error code when it refused the message (`too_large`, `forbidden`…). */
   code?: string;
@@ -51,10 +53,25 @@ export interface RoomView {
    */
   onlineStale: boolean;
   typing: Record<number, { name: string; until: number }>;
-  /** Highest message id known to exist in the room. */
+  /** Highest id (of a message or an event) known to exist in the room. */
   latestId: number;
-  /** Highest message id the user has seen here; unread = latestId - lastRead. */
+  /** The user's read marker (the server's, agreed across tabs and devices): everything up to it is read. */
   lastRead: number;
+  /** The page holds every message of the room from this id on (Infinity: none yet). */
+  completeFrom: number;
+  /** Messages the server said name the user (`mention`), loaded here or not. */
+  mentionIds: number[];
+  /**
+   * Where the "new messages" divider goes in this visit of the room: after this id; null for no
+   * divider; undefined until the room is first shown (then it is the read marker, if anything was unread).
+   */
+  divider: number | null | undefined;
+  /** The message the composer answers. */
+  replyTo: number | undefined;
+  /** A message to bring into view (a quote or a search result clicked); `ready` once it is loaded. */
+  focus: { id: number; seq: number; ready: boolean } | undefined;
+  /** The message shown highlighted for a moment after it was brought into view. */
+  flashId: number | undefined;
   /** The latest page of history has been fetched. */
   loaded: boolean;
   /** Older messages exist on the server. */
@@ -89,6 +106,16 @@ export const state = reactive({
   signInMessage: '' as string,
   /** The most characters (code points) a message may have: the server's MAX_TEXT. */
   maxText: DEFAULT_MAX_TEXT,
+  /** The message being edited in place, if any. */
+  editing: null as { room: string; id: number } | null,
+  /** The message whose emoji picker is open, if any. */
+  picking: null as { room: string; id: number } | null,
+  /** The message list is scrolled to its end: what comes in is seen (and read). */
+  atBottom: true,
+  /** The search panel is open in place of the messages. */
+  searching: false,
+  /** Notification.permission, mirrored so the page can offer to ask for it. */
+  notifications: 'default' as NotificationPermission | 'unsupported',
 });
 
 /** The page's origin: the server the page came from serves the API and the WebSocket too. */

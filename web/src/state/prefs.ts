@@ -1,7 +1,7 @@
 /**
- * What survives a reload, per user, in localStorage: the public rooms joined, the private rooms
- * and DMs left, and the last message read in each room. Every change is written at once: a reload
- * right after leaving a room must not bring it back.
+ * What survives a reload, per user, in localStorage: the public rooms joined, and the private rooms
+ * and DMs left. Every change is written at once: a reload right after leaving a room must not bring
+ * it back. (What was read is the server's: read markers agree across tabs and devices.)
  */
 
 interface Prefs {
@@ -9,11 +9,10 @@ interface Prefs {
   joined: string[];
   /** Private rooms the user left, hidden until a new message arrives (and DMs left with an earlier page). */
   hidden: string[];
-  read: Record<string, number>;
 }
 
 let key = 'parley:0';
-let prefs: Prefs = { joined: [], hidden: [], read: {} };
+let prefs: Prefs = { joined: [], hidden: [] };
 
 /** Reads the preferences of the user who just signed in. */
 export function loadPrefs(userId: number): void {
@@ -21,9 +20,9 @@ export function loadPrefs(userId: number): void {
   try {
     const raw = localStorage.getItem(key);
     const parsed = raw ? (JSON.parse(raw) as Partial<Prefs>) : {};
-    prefs = { joined: parsed.joined ?? [], hidden: parsed.hidden ?? [], read: parsed.read ?? {} };
+    prefs = { joined: parsed.joined ?? [], hidden: parsed.hidden ?? [] };
   } catch {
-    prefs = { joined: [], hidden: [], read: {} };
+    prefs = { joined: [], hidden: [] };
   }
 }
 
@@ -57,15 +56,5 @@ export function markLeft(room: string, hide: boolean): void {
 
 export function unhide(room: string): void {
   prefs.hidden = prefs.hidden.filter((r) => r !== room);
-  save();
-}
-
-/** The last message id read in `room`, if the user was ever there. */
-export function readMark(room: string): number | undefined {
-  return prefs.read[room];
-}
-
-export function setReadMark(room: string, id: number): void {
-  prefs.read[room] = id;
   save();
 }

@@ -1,18 +1,33 @@
 /**
- * The rooms as the page shows them: one RoomView per room, its messages once each and in id order,
- * who is there and typing, and what is unread. Nothing here talks to the server.
+ * The rooms as the page shows them: one RoomView per room, its messages once each and in id order
+ * with their edits, deletions and reactions folded in (a Timeline per room, so live events and
+ * history pages fold alike), who is there and typing, and what is unread. Nothing here talks to the
+ * server.
  */
-import type { ChatMessage, RoomInfo } from '../../../src/client/index.js';
+import { Timeline, type ChatMessage, type HistoryResult, type RoomInfo, type TimelineEventFrame } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { compareNames } from '../order.js';
+import { unreadCounts, type UnreadCounts } from '../unread.js';
 import { state, type RoomView, type User } from './chat-state.js';
-import { readMark, setReadMark } from './prefs.js';
 
 const TYPING_SHOWN_MS = 5_000;
 
-/** Message ids present per room: a second copy of a message is never shown. */
-const seen = new Map<string, Set<number>>();
+/** Each room's timeline: outside the reactive state (a Timeline keeps private fields), copied into view.messages on change. */
+const timelines = new Map<string, Timeline>();
+/** Read markers the server told before the room's view was made. */
+const serverReads = new Map<string, number>();
 let lastKey = 0;
+
+function timelineOf(room: string): Timeline {
+  let timeline = timelines.get(room);
+  if (!timeline) timelines.set(room, (timeline = new Timeline(room)));
+  return timeline;
+}
+
+/** The message `id` of `room`, if the page holds it. */
+export function messageById(room: string, id: number): ChatMessage | undefined {
+  return timelines.get(room)?.get(id);
+}
 
 /** A key for an item of a message list (a presence line, a pending message), unique in the page. */
 export function nextKey(): number {
@@ -21,9 +36,13 @@ export function nextKey(): number {
 
 /** Forgets every room (signing out, or another user signing in). */
 export function resetRooms(): void {
-  seen.clear();
+  timelines.clear();
+  serverReads.clear();
   state.rooms = {};
   state.names = {};
+  state.editing = null;
+  state.picking = null;
+  state.searching = false;
 }
 
 export function isDirect(name: string): boolean {
@@ -53,8 +72,8 @@ export function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
   let view = state.rooms[name];
   if (!view) {
     const latestId = info?.lastId ?? 0;
-    const read = readMark(name);
-    view = {
+    const read = serverReads.get(name);
+    state.rooms[name] = {
       name,
       private: info?.private ?? isDirect(name),
       direct: info?.direct ?? isDirect(name),
@@ -67,9 +86,15 @@ export function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
       onlineStale: false,
       typing: {},
       latestId,
-      // A room never seen before has nothing unread (its past is history, not news), except a
+      // A room never read before has nothing unread (its past is history, not news), except a
       // conversation someone started with the user while they were away.
       lastRead: read ?? (isDirect(name) ? 0 : latestId),
+      completeFrom: Infinity,
+      mentionIds: [],
+      divider: undefined,
+      replyTo: undefined,
+      focus: undefined,
+      flashId: undefined,
       loaded: false,
       more: true,
       loadingOlder: false,
@@ -77,9 +102,7 @@ export function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
       rewoundTo: undefined,
       draft: '',
     };
-    state.rooms[name] = view;
     view = state.rooms[name]!;
-    if (read === undefined) setRead(view, view.lastRead);
   } else if (info) {
     view.exists = true;
     view.private = info.private ?? view.private;
@@ -89,35 +112,58 @@ export function roomView(name: string, info?: Partial<RoomInfo>): RoomView {
   return view;
 }
 
-export function setRead(view: RoomView, id: number): void {
-  if (id <= view.lastRead && readMark(view.name) !== undefined) return;
-  view.lastRead = id;
-  setReadMark(view.name, id);
+/** The read marker went up (here, or on another connection of the user's); it never goes down. */
+export function setRead(room: string, id: number): void {
+  const view = state.rooms[room];
+  if (!view) serverReads.set(room, Math.max(id, serverReads.get(room) ?? 0));
+  else if (id > view.lastRead) view.lastRead = id;
 }
 
-export function unread(view: RoomView): number {
-  return Math.max(0, view.latestId - view.lastRead);
+export function unread(view: RoomView): UnreadCounts {
+  return unreadCounts({
+    messages: view.messages,
+    lastRead: view.lastRead,
+    latestId: view.latestId,
+    me: state.me?.id ?? 0,
+    completeFrom: view.completeFrom,
+    mentionIds: view.mentionIds,
+  });
 }
 
-export function markReadIfVisible(view: RoomView): void {
-  if (state.current === view.name && typeof document !== 'undefined' && !document.hidden) {
-    setRead(view, view.latestId);
+/** A message, or an edit, delete or react event, delivered by the client (or made from an ack). */
+export function applyEntry(view: RoomView, entry: ChatMessage | TimelineEventFrame): void {
+  if (entry.id > view.latestId) view.latestId = entry.id;
+  state.names[entry.user.id] = entry.user.name;
+  const timeline = timelineOf(view.name);
+  const changed = timeline.apply(entry);
+  if (changed === undefined) return;
+  view.messages = [...timeline.messages];
+  if (changed.deleted) {
+    if (state.editing?.room === view.name && state.editing.id === changed.id) state.editing = null;
+    if (view.replyTo === changed.id) view.replyTo = undefined;
   }
 }
 
-/** Adds a message unless it is already shown, in id order. */
-export function insertMessage(view: RoomView, m: ChatMessage): void {
-  let ids = seen.get(view.name);
-  if (!ids) seen.set(view.name, (ids = new Set()));
-  if (ids.has(m.id)) return;
-  ids.add(m.id);
-  const list = view.messages;
-  // Messages mostly arrive at the end; older pages go to the front.
-  let i = list.length;
-  while (i > 0 && list[i - 1]!.id > m.id) i--;
-  list.splice(i, 0, m);
-  if (m.id > view.latestId) view.latestId = m.id;
-  state.names[m.user.id] = m.user.name;
+/** A page of history: its messages in their state when it was read, later events folded in again. */
+export function addPage(view: RoomView, page: HistoryResult): void {
+  const timeline = timelineOf(view.name);
+  timeline.add(page);
+  view.messages = [...timeline.messages];
+  for (const m of page.data) state.names[m.user.id] = m.user.name;
+  if (page.lastId !== undefined && page.lastId > view.latestId) view.latestId = page.lastId;
+  const oldest = page.data[0]?.id;
+  const from = page.more && oldest !== undefined ? oldest : 0;
+  if (from < view.completeFrom) view.completeFrom = from;
+}
+
+/** Live delivery starts after `id`: from there on the page gets every message. */
+export function noteLiveFrom(view: RoomView, id: number): void {
+  if (id + 1 < view.completeFrom) view.completeFrom = id + 1;
+}
+
+/** The server said message `id` names the user. */
+export function noteMention(view: RoomView, id: number): void {
+  if (!view.mentionIds.includes(id)) view.mentionIds.push(id);
 }
 
 /**
@@ -125,14 +171,14 @@ export function insertMessage(view: RoomView, m: ChatMessage): void {
  * reuse their ids, so they are dropped here too, or a new message would be taken for one already shown.
  */
 export function rewind(view: RoomView, lastId: number): void {
-  view.messages = view.messages.filter((m) => m.id <= lastId);
-  const ids = seen.get(view.name);
-  if (ids) for (const id of [...ids]) if (id > lastId) ids.delete(id);
+  const timeline = timelineOf(view.name);
+  const kept = timeline.messages.filter((m) => m.id <= lastId);
+  timeline.clear();
+  timeline.add({ data: kept, lastId });
+  view.messages = [...timeline.messages];
+  view.mentionIds = view.mentionIds.filter((id) => id <= lastId);
   view.latestId = lastId;
-  if (view.lastRead > lastId) {
-    view.lastRead = lastId;
-    setReadMark(view.name, lastId);
-  }
+  if (view.lastRead > lastId) view.lastRead = lastId;
   view.gap = false;
   view.rewoundTo = lastId;
 }
