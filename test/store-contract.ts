@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  NameBannedError,
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
@@ -1168,11 +1169,15 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal((await store.findRegisteredUser('alice'))?.banned, true);
         assert.equal(await store.getSession(session.id, now), undefined);
         await assert.rejects(store.createSession(alice.id, now + MINUTE));
-        assert.equal(await store.isNameBanned('ALICE'), true);
-        assert.equal(await store.isNameBanned('rascal'), true);
-        assert.equal(await store.isNameBanned('bob'), false);
+        // Nobody takes a banned user's name, as a guest or an account, in any case, and no session starts.
+        await assert.rejects(guest(store, 'ALICE'), NameBannedError);
+        await assert.rejects(guest(store, 'rascal'), NameBannedError);
+        await assert.rejects(store.createUserSession({ name: 'Rascal', passwordHash: 'scrypt$hash', guest: false }, now + MINUTE), NameBannedError);
+        assert.equal((await store.findRegisteredUser('rascal')), undefined);
+        assert.equal((await guest(store, 'bob')).name, 'bob');
         assert.equal(await store.setUserBanned(alice.id, false), true);
-        assert.equal(await store.isNameBanned('alice'), false);
+        await assert.rejects(guest(store, 'alice'), NameTakenError, 'an account\'s name again, no longer banned');
+        assert.equal((await store.createUserSession({ name: 'alicia', passwordHash: null, guest: true }, now + MINUTE)).user.name, 'alicia');
         const again = await store.createSession(alice.id, now + MINUTE);
         assert.deepEqual(await store.getSession(again.id, now), again);
       }));

@@ -58,7 +58,6 @@ export function authRoutes(deps: HttpDeps): Router {
   router.post('/register', async (ctx) => {
     await limitSignIn(ctx);
     const { name, password } = parseBody(ctx, registerBody);
-    if (await store.isNameBanned(name)) throw new HttpError(403, 'banned', `the name "${name}" belongs to a user banned from this server`);
     const passwordHash = await hashPassword(password);
     const session = await store.createUserSession({ name, passwordHash, guest: false }, expiry());
     deps.logger.info({ user: session.user.id, name: session.user.name, ip: ctx.state.ip }, 'account registered');
@@ -84,7 +83,6 @@ export function authRoutes(deps: HttpDeps): Router {
     if (!settings.guests) throw new HttpError(403, 'forbidden', 'guest sign-in is turned off on this server; register or log in');
     await limitSignIn(ctx);
     const { name } = parseBody(ctx, guestBody);
-    if (await store.isNameBanned(name)) throw new HttpError(403, 'banned', `the name "${name}" belongs to a user banned from this server`);
     answerSession(ctx, await store.createUserSession({ name, passwordHash: null, guest: true }, expiry()), 200);
   });
 

@@ -288,6 +288,14 @@ export interface Welcome {
   moderation: UserModeration;
 }
 
+/** Thrown by createUser when a user banned everywhere has the name (see Store.createUser). */
+export class NameBannedError extends Error {
+  readonly code = 'name_banned';
+  constructor(name: string) {
+    super(`the name "${name}" belongs to a user banned from this server`);
+  }
+}
+
 /** Thrown by createUser when the name is taken, or looks like a taken one (see Store.createUser). */
 export class NameTakenError extends Error {
   readonly code = 'name_taken';
@@ -331,6 +339,8 @@ export interface Store {
    * look like one either (either of its nameSkeletons is a registered account's): NameTakenError.
    * A guest (passwordHash null, guest true) may not take a registered name or a look-alike of one
    * either: NameTakenError. Two guests may share a name; they are different users with different ids.
+   * Nobody may take the name (by nameKey) of a user banned everywhere: NameBannedError, checked in
+   * the same transaction as the insert, so a sign-up costs one call.
    */
   createUser(input: NewUser): Promise<User>;
   /**
@@ -370,8 +380,6 @@ export interface Store {
    * be created for them. Resolves false for an unknown user.
    */
   setUserBanned(userId: number, banned: boolean): Promise<boolean>;
-  /** Whether a user banned everywhere has this name (by nameKey): nobody may take it as a guest. */
-  isNameBanned(name: string): Promise<boolean>;
 
   // --- rooms ---
   /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */

@@ -5,6 +5,7 @@ import { SearchPageBuilder } from '../search-page.js';
 import { matchesSearch, searchDocument, searchKeys, searchTerms, trigrams } from '../search-text.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
+  NameBannedError,
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
@@ -286,7 +287,7 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** Inserts a new user in the transaction of `client`, or throws NameTakenError. */
+  /** Inserts a new user in the transaction of `client`, or throws NameBannedError or NameTakenError. */
   async #insertUser(client: pg.PoolClient, input: NewUser): Promise<User> {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
@@ -297,6 +298,8 @@ export class PostgresStore implements Store {
       'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
       [NAME_LOCK_SPACE, alike],
     );
+    const banned = await client.query({ name: 'name-banned', text: 'SELECT 1 FROM users WHERE name_key = $1 AND banned LIMIT 1', values: [key] });
+    if (banned.rowCount === 1) throw new NameBannedError(input.name);
     let inserted: pg.QueryResult<{ id: number }>;
     try {
       inserted = await client.query<{ id: number }>(
@@ -420,17 +423,6 @@ export class PostgresStore implements Store {
         values: [userId, banned],
       });
       return rows.length === 1;
-    });
-  }
-
-  isNameBanned(name: string): Promise<boolean> {
-    return this.#call(async () => {
-      const { rowCount } = await this.#query({
-        name: 'name-banned',
-        text: 'SELECT 1 FROM users WHERE name_key = $1 AND banned LIMIT 1',
-        values: [nameKey(name)],
-      });
-      return rowCount === 1;
     });
   }
 

@@ -5,6 +5,7 @@ import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
 import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
+  NameBannedError,
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
@@ -338,6 +339,7 @@ export class SqliteStore implements Store {
     const { folded, cased } = nameSkeletons(input.name);
     const alike = JSON.stringify(lookAlikeKeys(input.name));
     return () => {
+      if (this.#stmt.bannedName.get(key) !== undefined) throw new NameBannedError(input.name);
       // Checked here for guests; for registered accounts the unique indexes would catch most of it too.
       if (this.#stmt.registeredNameTaken.get({ key, alike }) !== undefined) throw new NameTakenError(input.name);
       const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
@@ -415,10 +417,6 @@ export class SqliteStore implements Store {
       if (banned) this.#stmt.endUserSessions.run(userId);
       return true;
     });
-  }
-
-  async isNameBanned(name: string): Promise<boolean> {
-    return this.#stmt.bannedName.get(nameKey(name)) !== undefined;
   }
 
   // --- rooms ---

@@ -174,10 +174,6 @@ export class WorkerStore implements Store {
     return this.#call('setUserBanned', [userId, banned]);
   }
 
-  isNameBanned(name: string): Promise<boolean> {
-    return this.#call('isNameBanned', [name]);
-  }
-
   moderate(entry: ModerationEntry): Promise<boolean> {
     return this.#call('moderate', [entry]);
   }
