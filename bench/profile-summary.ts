@@ -2,10 +2,12 @@
  * Summarises a V8 CPU profile (from `npm run bench -- --cpu-prof=DIR`): the functions with the most
  * self time, and the most inclusive time, with their share of the profile.
  *
- *   node --import tsx bench/profile-summary.ts DIR/CPU.….cpuprofile [--top=25] [--from=µs --to=µs]
+ *   node --import tsx bench/profile-summary.ts DIR/CPU.….cpuprofile [--top=25] [--from=µs --to=µs] [--per=N]
  *
  * --from/--to keep only the samples of a window on the monotonic clock (the bench prints its
  * measured window when it writes profiles), so setup and shutdown do not blur the picture.
+ * --per=N also gives each function's time divided by N (the connections or messages of the window),
+ * in µs, and the thread's busy time (everything but `(idle)`) per unit.
  */
 import { readFileSync } from 'node:fs';
 
@@ -36,6 +38,7 @@ if (!file) {
 const top = Number.isFinite(option('top')) ? option('top') : 25;
 const from = Number.isFinite(option('from')) ? option('from') : -Infinity;
 const to = Number.isFinite(option('to')) ? option('to') : Infinity;
+const per = Number.isFinite(option('per')) && option('per') > 0 ? option('per') : undefined;
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -72,12 +75,15 @@ for (const [id, us] of selfUs) {
   }
 }
 
-const fmt = (us: number) => `${(us / 1000).toFixed(0).padStart(7)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%`;
+const fmt = (us: number) =>
+  `${(us / 1000).toFixed(0).padStart(7)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%${per ? ` ${(us / per).toFixed(2).padStart(8)} µs/unit` : ''}`;
 const print = (title: string, m: Map<string, number>) => {
   process.stdout.write(`\n${title}\n`);
   for (const [l, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${fmt(us)}  ${l}\n`);
 };
 const span = (Math.min(to, profile.endTime) - Math.max(from, profile.startTime)) / 1e6;
 process.stdout.write(`profile: ${(total / 1000).toFixed(0)} ms sampled over ${span.toFixed(1)} s\n`);
+const busy = total - (self.get('(idle)') ?? 0);
+process.stdout.write(`busy (all but (idle)): ${(busy / 1000).toFixed(0)} ms, ${((busy / total) * 100).toFixed(1)}%${per ? `, ${(busy / per).toFixed(2)} µs per unit of ${per}` : ''}\n`);
 print('self time', self);
 print('inclusive time', inclusive);

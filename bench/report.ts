@@ -1,16 +1,21 @@
 /**
- * The bench's output: a Markdown table of absolute figures (medians over runs) and Parley/peer
- * ratios, the targets of issue 5 with a verdict, the delivery checks, and the machine.
+ * The bench's output: Markdown tables of absolute figures (medians over runs) and ratios (one node
+ * against the peers; one node on PostgreSQL + Redis against SQLite; two nodes against socket.io
+ * with its Redis adapter, and a node's death), the targets with a verdict, the delivery checks,
+ * every run's headline figures, and the machine.
  */
-import { median } from './stats.js';
 import { describe, type Sizes } from './scenarios.js';
-import { parleyCommandLine, serverLabel } from './servers.js';
-import type { DeliveryCheck, ScenarioName, ScenarioResult, ServerKind } from './types.js';
+import { contenderLabel } from './deployments.js';
+import { methodText } from './report-method.js';
+import { targets } from './report-targets.js';
+import { int, kb, ms, ok, oneDecimal, pct, ratio, value, type Results } from './report-values.js';
+import type { Contender, DeliveryCheck, ScenarioName } from './types.js';
 
-export const SERVERS: ServerKind[] = ['ws', 'socketio', 'parley'];
+export type { Results };
 
-/** results[scenario][server] = one entry per run (an Error when the run failed) */
-export type Results = Partial<Record<ScenarioName, Partial<Record<ServerKind, (ScenarioResult | Error)[]>>>>;
+/** Every contender, in the order of the tables' columns. */
+export const CONTENDER_ORDER: Contender[] = ['ws', 'socketio', 'parley', 'parley-pg'];
+
 
 interface Row {
   scenario: ScenarioName;
@@ -19,21 +24,29 @@ interface Row {
   format: (v: number) => string;
   /** load CPU is not in metrics but on the result */
   fromLoad?: boolean;
-  /** a figure about the run, not the server: no Parley/peer ratio */
+  /** a figure about the run, or a count: no ratio */
   noRatio?: boolean;
 }
 
-const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '–');
-const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '–');
-const kb = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
-const pct = (v: number) => (Number.isFinite(v) ? `${Math.round(v * 100)}%` : '–');
+const throughputRows = (scenario: ScenarioName, serverCpu = 'server CPU (of one core)'): Row[] => [
+  { scenario, key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
+  { scenario, key: 'serverCpu', label: serverCpu, format: pct },
+  { scenario, key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
+  { scenario, key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
+  { scenario, key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
+];
 
-const ROWS: Row[] = [
-  { scenario: 'fanout', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
-  { scenario: 'fanout', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
-  { scenario: 'fanout', key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
-  { scenario: 'fanout', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
-  { scenario: 'fanout', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
+/** Parley's own counters (its /metrics over the window): the store's batches and, on several nodes, the holes filled from it. */
+const storeRows = (scenario: ScenarioName, several: boolean): Row[] => [
+  { scenario, key: 'messagesPerAppend', label: 'Parley: messages per store append (its batches)', format: oneDecimal, noRatio: true },
+  { scenario, key: 'appendMs', label: 'Parley: store append, mean ms', format: ms, noRatio: true },
+  ...(several
+    ? [{ scenario, key: 'filledFromStore', label: "Parley: messages a node read from the store (a hole: another node's came first)", format: pct, noRatio: true }]
+    : []),
+];
+
+const ONE_NODE_ROWS: Row[] = [
+  ...throughputRows('fanout'),
   { scenario: 'latency', key: 'p50Ms', label: 'p50 ms (all deliveries)', format: ms },
   { scenario: 'latency', key: 'p99Ms', label: 'p99 ms (all deliveries)', format: ms },
   { scenario: 'latency', key: 'maxMs', label: 'max ms', format: ms },
@@ -45,84 +58,81 @@ const ROWS: Row[] = [
   { scenario: 'idle', key: 'liveRssPerConnKB', label: 'RSS per connection KB after a full GC', format: kb },
   { scenario: 'idle', key: 'heapPerConnKB', label: 'of which JS heap used KB (Parley /metrics)', format: kb },
   { scenario: 'idle', key: 'connectPerSec', label: 'connects/s (sign-in + upgrade)', format: int },
+  { scenario: 'idle', key: 'connectCpuUs', label: 'server CPU µs per connect', format: int },
+  { scenario: 'idle', key: 'loadConnectCpuUs', label: 'load generator CPU µs per connect', format: int, noRatio: true },
   { scenario: 'idle', key: 'joinPerSec', label: 'joins/s', format: int },
   { scenario: 'idle', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
-  { scenario: 'rooms', key: 'deliveredPerSec', label: 'delivered msgs/s', format: int },
-  { scenario: 'rooms', key: 'serverCpu', label: 'server CPU (of one core)', format: pct },
-  { scenario: 'rooms', key: 'deliveredPerCpuSec', label: 'delivered per server CPU-second', format: int },
-  { scenario: 'rooms', key: 'loadCpu', label: 'load generator CPU', format: pct, fromLoad: true },
-  { scenario: 'rooms', key: 'otherCpu', label: "other processes' CPU (noise)", format: pct, noRatio: true },
+  ...throughputRows('rooms'),
 ];
 
-function ok(runs: (ScenarioResult | Error)[] | undefined): ScenarioResult[] {
-  return (runs ?? []).filter((r): r is ScenarioResult => !(r instanceof Error));
+const DEATH_ROWS: Row[] = [
+  { scenario: 'node-death', key: 'affected', label: "clients of the dead node (their connection cut)", format: int, noRatio: true },
+  { scenario: 'node-death', key: 'reconnectP50Ms', label: 'connected again, p50 ms after the kill', format: int },
+  { scenario: 'node-death', key: 'reconnectP99Ms', label: 'connected again, p99 ms', format: int },
+  { scenario: 'node-death', key: 'reconnectMaxMs', label: 'connected again, max ms', format: int },
+  { scenario: 'node-death', key: 'backP50Ms', label: 'back and caught up, p50 ms after the kill', format: int },
+  { scenario: 'node-death', key: 'backP99Ms', label: 'back and caught up, p99 ms', format: int },
+  { scenario: 'node-death', key: 'backMaxMs', label: 'back and caught up, max ms', format: int },
+  { scenario: 'node-death', key: 'notBack', label: 'clients never caught up', format: int, noRatio: true },
+  { scenario: 'node-death', key: 'messages', label: 'messages acked', format: int, noRatio: true },
+  { scenario: 'node-death', key: 'lost', label: 'acked messages lost (summed over receivers)', format: int, noRatio: true },
+  { scenario: 'node-death', key: 'duplicates', label: 'messages duplicated (summed over receivers)', format: int, noRatio: true },
+  { scenario: 'node-death', key: 'unacked', label: 'sends never acked', format: int, noRatio: true },
+  { scenario: 'node-death', key: 'recovered', label: 'sessions recovered (socket.io connection-state recovery)', format: int, noRatio: true },
+];
+
+/** The processes of several-process deployments, in the order their CPU rows are shown. */
+const PROCESS_ORDER = ['Parley', 'node 1', 'node 2', 'PostgreSQL', 'Redis', 'nginx'];
+
+/** Rows of each process's CPU (`cpu:<name>` metrics) of the contenders in a scenario, inserted after `after`'s row. */
+function withProcessRows(
+  rows: Row[],
+  results: Results,
+  scenario: ScenarioName,
+  contenders: Contender[],
+  after: string,
+  label: (name: string) => string,
+): Row[] {
+  const names = new Set<string>();
+  for (const who of contenders) {
+    for (const r of ok(results[scenario]?.[who])) for (const k of Object.keys(r.metrics)) if (k.startsWith('cpu:')) names.add(k.slice(4));
+  }
+  const order = (n: string) => (PROCESS_ORDER.includes(n) ? PROCESS_ORDER.indexOf(n) : PROCESS_ORDER.length);
+  const cpuRows = [...names]
+    .sort((a, b) => order(a) - order(b))
+    .map((name): Row => ({ scenario, key: `cpu:${name}`, label: label(name), format: pct, noRatio: true }));
+  const at = rows.findIndex((r) => r.scenario === scenario && r.key === after);
+  return at < 0 ? [...rows, ...cpuRows] : [...rows.slice(0, at + 1), ...cpuRows, ...rows.slice(at + 1)];
 }
 
-export function value(results: Results, scenario: ScenarioName, kind: ServerKind, key: string, fromLoad = false): number {
-  return median(ok(results[scenario]?.[kind]).map((r) => (fromLoad ? r.loadCpu : (r.metrics[key] ?? NaN))));
+interface TableSpec {
+  scenarios: ScenarioName[];
+  /** the contenders and their headings */
+  columns: [Contender, string][];
+  rows: Row[];
+  /** ratio columns: [numerator, denominator, heading] */
+  ratios: [Contender, Contender, string][];
 }
 
-function ratio(parley: number, peer: number): string {
-  if (!Number.isFinite(parley) || !Number.isFinite(peer) || peer === 0) return '–';
-  const r = parley / peer;
-  return r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
-}
-
-function table(results: Results, sizes: Sizes, scenarios: ScenarioName[], servers: ServerKind[]): string {
-  const peers = servers.filter((s) => s !== 'parley');
-  const hasParley = servers.includes('parley');
-  const head = ['scenario', 'metric', ...servers.map((s) => serverLabel[s]), ...(hasParley ? peers.map((p) => `Parley/${serverLabel[p]}`) : [])];
+function table(results: Results, sizes: Sizes, spec: TableSpec): string {
+  const head = ['scenario', 'metric', ...spec.columns.map((c) => c[1]), ...spec.ratios.map((r) => r[2])];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
-  for (const scenario of scenarios) {
-    ROWS.filter((r) => r.scenario === scenario).forEach((row, i) => {
-      const cells = servers.map((s) => value(results, scenario, s, row.key, row.fromLoad));
-      const parley = value(results, scenario, 'parley', row.key, row.fromLoad);
-      const ratios = hasParley && !row.fromLoad && !row.noRatio ? peers.map((p) => ratio(parley, value(results, scenario, p, row.key, row.fromLoad))) : peers.map(() => '');
-      lines.push(`| ${i === 0 ? describe(scenario, sizes) : ''} | ${row.label} | ${cells.map(row.format).join(' | ')} |${hasParley ? ` ${ratios.join(' | ')} |` : ''}`);
-    });
+  for (const scenario of spec.scenarios) {
+    spec.rows
+      .filter((r) => r.scenario === scenario)
+      .forEach((row, i) => {
+        const cell = (c: Contender) => value(results, scenario, c, row.key, row.fromLoad);
+        const cells = spec.columns.map(([c]) => row.format(cell(c)));
+        const ratios = spec.ratios.map(([a, b]) => (row.fromLoad || row.noRatio ? '' : ratio(cell(a), cell(b))));
+        lines.push(`| ${i === 0 ? describe(scenario, sizes) : ''} | ${row.label} | ${cells.join(' | ')} |${ratios.length > 0 ? ` ${ratios.join(' | ')} |` : ''}`);
+      });
   }
   return lines.join('\n');
 }
 
-/** The issue's targets, judged on the medians. */
-function targets(results: Results, scenarios: ScenarioName[], servers: ServerKind[]): string[] {
-  if (!servers.includes('parley') || !servers.includes('ws') || !servers.includes('socketio')) return [];
-  const v = (s: ScenarioName, k: ServerKind, key: string) => value(results, s, k, key);
-  const verdict = (pass: boolean) => (pass ? '**met**' : '**missed**');
-  const out: string[] = [];
-  if (scenarios.includes('fanout')) {
-    const p = v('fanout', 'parley', 'deliveredPerSec');
-    const rw = p / v('fanout', 'ws', 'deliveredPerSec');
-    const rs = p / v('fanout', 'socketio', 'deliveredPerSec');
-    out.push(`- Scenario 1, at least 10× both peers: ${rw.toFixed(2)}× ws, ${rs.toFixed(2)}× socket.io — ${verdict(rw >= 10 && rs >= 10)}`);
-  }
-  if (scenarios.includes('latency')) {
-    const p = v('latency', 'parley', 'p99Ms');
-    const w = v('latency', 'ws', 'p99Ms');
-    const s = v('latency', 'socketio', 'p99Ms');
-    out.push(`- Scenario 2, p99 below both peers' p99: ${ms(p)} ms vs ${ms(w)} (ws) and ${ms(s)} (socket.io) — ${verdict(p < w && p < s)}`);
-  }
-  if (scenarios.includes('idle')) {
-    const p = v('idle', 'parley', 'idleRssPerConnKB');
-    const burst = v('idle', 'parley', 'burstRssPerConnKB');
-    const live = v('idle', 'parley', 'liveRssPerConnKB');
-    out.push(
-      `- Scenario 3, at most 8 KB per connection: ${kb(p)} KB idle — ${verdict(p <= 8)}` +
-        ` (${kb(burst)} KB right after the burst — ${verdict(burst <= 8)}; ${kb(live)} KB after a full GC — ${verdict(live <= 8)})`,
-    );
-  }
-  if (scenarios.includes('rooms')) {
-    const p = v('rooms', 'parley', 'deliveredPerSec');
-    const rw = p / v('rooms', 'ws', 'deliveredPerSec');
-    const rs = p / v('rooms', 'socketio', 'deliveredPerSec');
-    out.push(`- Scenario 4, at least 5× both peers: ${rw.toFixed(2)}× ws, ${rs.toFixed(2)}× socket.io — ${verdict(rw >= 5 && rs >= 5)}`);
-  }
-  return out;
-}
-
 function describeCheck(c: DeliveryCheck): string {
   const what = `${c.receivers.toLocaleString('en')} receivers, ${c.messages.toLocaleString('en')} messages`;
-  if (c.passed) return `passed (${what}: each exactly once, in id order${c.unacked === 0 ? '' : ''})`;
+  if (c.passed) return `passed (${what}: each exactly once, in order)`;
   const problems = [
     c.incomplete && `${c.incomplete} receivers missing messages or with extra ones`,
     c.orderErrors && `${c.orderErrors} frames out of order or repeated`,
@@ -133,20 +143,26 @@ function describeCheck(c: DeliveryCheck): string {
   return `FAILED (${what}: ${problems.join('; ')})`;
 }
 
-/** One line per scenario, server and run: the exactly-once, in-order check. */
-export function checks(results: Results, scenarios: ScenarioName[], servers: ServerKind[]): { lines: string[]; passed: boolean } {
+/** One line per scenario, contender and run: the exactly-once, in-order check (scenario 7: what socket.io's clients got). */
+export function checks(results: Results, scenarios: ScenarioName[]): { lines: string[]; passed: boolean } {
   const lines: string[] = [];
   let passed = true;
   for (const scenario of scenarios) {
-    for (const kind of servers) {
-      (results[scenario]?.[kind] ?? []).forEach((r, run, all) => {
-        const label = `${scenario} · ${serverLabel[kind]}${all.length > 1 ? ` · run ${run + 1}` : ''}`;
+    for (const who of CONTENDER_ORDER) {
+      (results[scenario]?.[who] ?? []).forEach((r, run, all) => {
+        const label = `${scenario} · ${contenderLabel(who, scenario)}${all.length > 1 ? ` · run ${run + 1}` : ''}`;
         if (r instanceof Error) {
           passed = false;
           lines.push(`- ${label}: ERROR ${r.message.split('\n')[0]}`);
         } else if (r.check) {
           if (!r.check.passed) passed = false;
           lines.push(`- ${label}: exactly-once in order ${describeCheck(r.check)}`);
+        } else if (scenario === 'node-death') {
+          const m = r.metrics;
+          lines.push(
+            `- ${label}: no delivery promised across a node's death; its clients lost ${int(m.lost ?? NaN)} and got ${int(m.duplicates ?? NaN)} duplicated ` +
+              `of ${int(m.messages ?? NaN)} acked messages, ${int(m.unacked ?? NaN)} sends were never acked, ${int(m.recovered ?? NaN)} sessions recovered`,
+          );
         }
       });
     }
@@ -154,8 +170,8 @@ export function checks(results: Results, scenarios: ScenarioName[], servers: Ser
   return { lines, passed };
 }
 
-/** Headline figures of each run, to show the spread behind the medians. */
-function perRun(results: Results, scenarios: ScenarioName[], servers: ServerKind[]): string {
+/** Headline figures of each run, to show the spread behind the medians, with each run's load average. */
+function perRun(results: Results, scenarios: ScenarioName[]): string {
   const headline: [ScenarioName, string, string, (v: number) => string][] = [
     ['fanout', 'deliveredPerSec', 'fan-out msgs/s', int],
     ['latency', 'p99Ms', 'latency p99 ms', ms],
@@ -164,60 +180,28 @@ function perRun(results: Results, scenarios: ScenarioName[], servers: ServerKind
     ['idle', 'liveRssPerConnKB', 'KB/connection after GC', kb],
     ['idle', 'connectPerSec', 'connects/s', int],
     ['rooms', 'deliveredPerSec', 'rooms msgs/s', int],
+    ['nodes-fanout', 'deliveredPerSec', 'two nodes, fan-out msgs/s', int],
+    ['nodes-rooms', 'deliveredPerSec', 'two nodes, rooms msgs/s', int],
+    ['node-death', 'backP99Ms', "a node's death, back and caught up p99 ms", int],
+    ['node-death', 'lost', "a node's death, lost", int],
   ];
-  const lines = ['| figure | server | runs |', '|---|---|---|'];
+  const lines = ['| figure | server | runs (load average at the start) |', '|---|---|---|'];
   for (const [scenario, key, label, format] of headline) {
     if (!scenarios.includes(scenario)) continue;
-    for (const kind of servers) {
-      const runs = (results[scenario]?.[kind] ?? []).map((r) => (r instanceof Error ? 'error' : format(r.metrics[key] ?? NaN)));
-      lines.push(`| ${label} | ${serverLabel[kind]} | ${runs.join(', ')} |`);
+    for (const who of CONTENDER_ORDER) {
+      const runs = results[scenario]?.[who];
+      if (!runs) continue;
+      const cells = runs.map((r) => (r instanceof Error ? 'error' : `${format(r.metrics[key] ?? NaN)}${r.loadAverage === undefined ? '' : ` (${r.loadAverage.toFixed(2)})`}`));
+      lines.push(`| ${label} | ${contenderLabel(who, scenario)} | ${cells.join(', ')} |`);
     }
   }
   return lines.join('\n');
 }
 
-const METHOD = `## How it is measured
-
-- Each server runs in its own process, started by the bench: plain \`ws\` (\`bench/peers/ws-broadcast.ts\`:
-  the seeds' broadcast loop, \`client.send(text)\` to each member of a room), socket.io 4
-  (\`bench/peers/socketio-server.ts\`: \`socket.join(room)\`, \`io.to(room).emit(...)\`, WebSocket transport),
-  and Parley as deployed (\`${parleyCommandLine}\`, as \`npm start\` and
-  \`deploy/parley.service\` run it; the peers run with V8's defaults: with the same flag they were no
-  faster in scenario 4, 2 runs each). The peers get the same sign-in (an HMAC-signed
-  guest token checked at the upgrade), a heartbeat, and the seeds' presence per room (a join is sent to
-  the room, the joiner gets the room's user list, a close sends \`left\`), so every server does comparable
-  work per connection. Parley also stores every message before it goes out, and acks it.
-- The load runs in another process (\`bench/load/\`). Its receivers read WebSocket frame headers only and
-  take a chat frame's room sequence \`id\` from its bytes, without decoding or JSON-parsing the frame;
-  its CPU is reported next to the server's, so one can see which side was the bottleneck.
-- Server CPU is utime + stime of the server process from \`/proc/<pid>/stat\` over the measured window
-  (100% = one core); memory is VmRSS from \`/proc/<pid>/status\`.
-- 1 · Fan-out: publishers outside the room keep a window of messages in flight end to end (they publish
-  while fewer than window × receivers deliveries are outstanding). Delivered = chat frames received per
-  second over the window, after a warm-up.
-- 2 · Latency: one publisher at a fixed rate into the room; latency of every delivery = when the chunk
-  holding it was read minus when the message was written (one process, one clock). A probe receiver also
-  parses each frame and reads the send time written in the text.
-- 3 · Idle: connections sign in (\`POST /api/guest\`) and upgrade, 100 at a time, then each joins a room of
-  100; RSS growth / connections, read three times: 2 s after the burst settles (its garbage not yet
-  collected), 35 s after it (idle: every server's heartbeat, 30 s for Parley and ws and 25 s for
-  socket.io, has pinged each connection once, and V8 has had time to collect on its own; this is the
-  figure the target is judged on), and then after a full GC of the server's main thread (forced
-  through \`--inspect\`, which every server gets in this scenario; the GC is forced at the baseline
-  too), which is what the connections keep. Connect rate = sign-in + upgrade + welcome.
-- 4 · Many rooms: the first member of each room publishes and keeps a window of its own messages in flight;
-  delivered = chat frames received by all members per second.
-- Sign-ins come from many loopback addresses (25 per address), as real users do: Parley limits
-  sign-ins per client IP, and that limit stays on.
-- Delivery check (every scenario with messages, every server): each receiver got ids 1…n of its room,
-  each exactly once and in order, where n is the number published (for Parley: acked).
-`;
-
 export interface ReportInput {
   results: Results;
   sizes: Sizes;
   scenarios: ScenarioName[];
-  servers: ServerKind[];
   runs: number;
   quick: boolean;
   /** hand-written profiling notes appended to full reports */
@@ -228,9 +212,10 @@ export interface ReportInput {
 }
 
 export function report(input: ReportInput): { markdown: string; passed: boolean } {
-  const { results, sizes, scenarios, servers, runs } = input;
-  const check = checks(results, scenarios, servers);
-  const verdicts = targets(results, scenarios, servers);
+  const { results, sizes, runs } = input;
+  const present = (s: ScenarioName) => input.scenarios.includes(s) && results[s] !== undefined;
+  const has = (s: ScenarioName, c: Contender) => (results[s]?.[c]?.length ?? 0) > 0;
+  const check = checks(results, input.scenarios);
   const parts = [
     `# Benchmarks${input.quick ? ' (quick smoke run: figures are not meaningful)' : ''}`,
     '',
@@ -240,16 +225,63 @@ export function report(input: ReportInput): { markdown: string; passed: boolean 
     '',
     ...input.machine.map((m) => `- ${m}`),
     '',
-    '## Results',
-    '',
-    table(results, sizes, scenarios, servers),
-    '',
   ];
-  if (verdicts.length > 0) parts.push('## Targets (issue 5)', '', ...verdicts, '');
+
+  const oneNode = (['fanout', 'latency', 'idle', 'rooms'] as ScenarioName[]).filter(present);
+  const oneNodeColumns = (['ws', 'socketio', 'parley'] as Contender[]).filter((c) => oneNode.some((s) => has(s, c)));
+  if (oneNode.length > 0 && oneNodeColumns.length > 0) {
+    const peers = oneNodeColumns.filter((c) => c !== 'parley');
+    const ratios: TableSpec['ratios'] = oneNodeColumns.includes('parley') ? peers.map((p) => ['parley', p, `Parley/${contenderLabel(p)}`]) : [];
+    const columns = oneNodeColumns.map((c): [Contender, string] => [c, contenderLabel(c)]);
+    parts.push('## One node', '', table(results, sizes, { scenarios: oneNode, columns, rows: ONE_NODE_ROWS, ratios }), '');
+  }
+
+  const pg = (['fanout', 'rooms'] as ScenarioName[]).filter((s) => present(s) && has(s, 'parley-pg'));
+  if (pg.length > 0) {
+    const columns = ([['parley', 'Parley (SQLite)'], ['parley-pg', 'Parley (PostgreSQL + Redis)']] as [Contender, string][]).filter(([c]) => pg.some((s) => has(s, c)));
+    let rows = pg.flatMap((s) => [...throughputRows(s, 'server CPU, all its processes (of one core)'), ...storeRows(s, false)]);
+    for (const s of pg) rows = withProcessRows(rows, results, s, ['parley', 'parley-pg'], 'serverCpu', (name) => `of which ${name}`);
+    parts.push(
+      '## One node on PostgreSQL + Redis',
+      '',
+      'Parley on one node with `DATABASE_URL` and `REDIS_URL`, next to the same scenarios on SQLite (the column of the table above).',
+      '',
+      table(results, sizes, { scenarios: pg, columns, rows, ratios: columns.length === 2 ? [['parley-pg', 'parley', 'PostgreSQL/SQLite']] : [] }),
+      '',
+    );
+  }
+
+  const several = (['nodes-fanout', 'nodes-rooms', 'node-death'] as ScenarioName[]).filter(present);
+  if (several.length > 0) {
+    const both: Contender[] = ['socketio', 'parley'];
+    let rows = (['nodes-fanout', 'nodes-rooms'] as ScenarioName[]).flatMap((s) => [
+      ...throughputRows(s, 'server CPU, all processes (of one core)'),
+      ...storeRows(s, true),
+    ]);
+    for (const s of ['nodes-fanout', 'nodes-rooms'] as ScenarioName[]) rows = withProcessRows(rows, results, s, both, 'serverCpu', (name) => `of which ${name}`);
+    rows = withProcessRows([...rows, ...DEATH_ROWS], results, 'node-death', both, 'recovered', (name) => `CPU of ${name}, from the kill until all were back`);
+    rows.push({ scenario: 'node-death', key: 'loadCpu', label: 'load generator CPU, the same window', format: pct, fromLoad: true });
+    const columns = ([['socketio', 'socket.io (Redis adapter)'], ['parley', 'Parley (PostgreSQL + Redis)']] as [Contender, string][]).filter(([c]) =>
+      several.some((s) => has(s, c)),
+    );
+    parts.push(
+      '## Two nodes',
+      '',
+      'Two socket.io 4 nodes with `@socket.io/redis-adapter` on one Redis, against two Parley nodes on one PostgreSQL and one Redis ' +
+        '(every message stored in PostgreSQL before anyone sees it). In 5 and 6 the clients connect to the nodes directly, half to each; ' +
+        'in 7 through nginx running `deploy/nginx.conf`.',
+      '',
+      table(results, sizes, { scenarios: several, columns, rows, ratios: columns.length === 2 ? [['parley', 'socketio', 'Parley/socket.io']] : [] }),
+      '',
+    );
+  }
+
+  const verdicts = targets(results, input.scenarios);
+  if (verdicts.length > 0) parts.push('## Targets (issues 5 and 17)', '', ...verdicts, '');
   parts.push('## Delivery check', '', ...check.lines, '');
-  if (runs > 1) parts.push('## Every run', '', perRun(results, scenarios, servers), '');
+  if (runs > 1) parts.push('## Every run', '', perRun(results, input.scenarios), '');
   if (input.notes.length > 0) parts.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
   if (input.analysis && !input.quick) parts.push(input.analysis.trim(), '');
-  parts.push(METHOD);
+  parts.push(methodText());
   return { markdown: parts.join('\n'), passed: check.passed };
 }

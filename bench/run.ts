@@ -1,19 +1,22 @@
 /**
- * `npm run bench [-- options]`: runs the four scenarios against plain ws, socket.io and Parley,
- * one server after another (each in its own process, the load in another), prints a table of
- * figures and Parley/peer ratios, and writes it with the machine's description to
- * docs/benchmarks.md.
+ * `npm run bench [-- options]`: runs the seven scenarios, one server after another (each in its own
+ * processes, the load in another), prints tables of figures and ratios, and writes them with the
+ * machine's description to docs/benchmarks.md. Scenarios 1-4: plain ws, socket.io and Parley on
+ * one node (SQLite), and in 1 and 4 also one Parley node on PostgreSQL + Redis. Scenarios 5-7: two
+ * socket.io nodes with the Redis adapter and two Parley nodes on PostgreSQL + Redis, started with
+ * Debian's PostgreSQL, Redis and nginx on free ports (bench/deployments.ts).
  *
  *   --quick             everything scaled down (a smoke run; docs are not written unless --out)
  *   --runs=N            repeat the whole bench N times and report medians (default 1)
- *   --servers=a,b       any of ws, socketio, parley (default all three)
- *   --scenarios=a,b     any of fanout, latency, idle, rooms, or 1-4 (default all)
+ *   --servers=a,b       any of ws, socketio, parley, parley-pg (default all; each runs in the scenarios it has)
+ *   --scenarios=a,b     any of fanout, latency, idle, rooms, nodes-fanout, nodes-rooms, node-death, or 1-7 (default all)
  *   --parley=MODE       auto (default: dist/, compiled if stale), dist, or source (tsx)
  *   --out=PATH          where to write the Markdown report (default docs/benchmarks.md, full runs only)
  *   --no-write          print only
  *   --cpu-prof=DIR      write a V8 CPU profile of every server process into DIR
  *   --idle=N            idle connections in scenario 3 (default 10,000; up to the open-file limit)
  *   --json=PATH         also write every raw result as JSON
+ *   --report-from=PATH  run nothing: write the report again from such a JSON (after editing bench/analysis.md)
  *   --cpu-prof-load=DIR a V8 CPU profile of every load process, to check that it is not the bottleneck
  *   --node-flags=F,G    extra node flags for every server process (a diagnostic; noted in the report)
  */
@@ -21,15 +24,17 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { FULL, QUICK, SCENARIOS, timeoutMs } from './scenarios.js';
-import { freePort, prepareParley, repoRoot, serverLabel, spawnWithFileLimit, startServer, type ParleyMode, type RunningServer } from './servers.js';
-import { report, SERVERS, type Results } from './report.js';
-import type { Job, LoadReply, ScenarioName, ScenarioResult, ServerKind } from './types.js';
+import { CONTENDERS, FULL, QUICK, SCENARIOS, timeoutMs, type Sizes } from './scenarios.js';
+import { freePort, prepareParley, repoRoot, spawnWithFileLimit, type ParleyMode } from './servers.js';
+import { contenderLabel, SEVERAL_NODES, startDeployment, type Deployment } from './deployments.js';
+import { report, CONTENDER_ORDER, type Results } from './report.js';
+import { serviceVersions } from './versions.js';
+import type { Contender, Job, LoadReply, ScenarioName, ScenarioResult } from './types.js';
 
 interface Options {
   quick: boolean;
   runs: number;
-  servers: ServerKind[];
+  servers: Contender[];
   scenarios: ScenarioName[];
   parley: ParleyMode | 'auto';
   out: string | undefined;
@@ -38,10 +43,23 @@ interface Options {
   json: string | undefined;
   loadProfileDir: string | undefined;
   idle: number | undefined;
+  reportFrom: string | undefined;
+}
+
+/** What a set of runs measured: everything the report is made from (and what --json keeps). */
+interface Measured {
+  machine: string[];
+  sizes: Sizes;
+  scenarios: ScenarioName[];
+  runs: number;
+  quick: boolean;
+  notes: string[];
+  command: string;
+  results: Results;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, runs: 1, servers: SERVERS, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined, idle: undefined };
+  const opts: Options = { quick: false, runs: 1, servers: CONTENDER_ORDER, scenarios: SCENARIOS, parley: 'auto', out: undefined, cpuProfileDir: undefined, nodeFlags: [], json: undefined, loadProfileDir: undefined, idle: undefined, reportFrom: undefined };
   let write = true;
   for (const arg of argv) {
     const eq = arg.indexOf('=');
@@ -50,9 +68,9 @@ function parseArgs(argv: string[]): Options {
     const list = () => val.split(',').map((s) => s.trim()).filter(Boolean);
     if (flag === '--quick') opts.quick = true;
     else if (flag === '--runs' && /^[1-9]\d*$/.test(val)) opts.runs = Number(val);
-    else if (flag === '--servers' && list().every((s) => (SERVERS as string[]).includes(s))) opts.servers = SERVERS.filter((s) => list().includes(s));
+    else if (flag === '--servers' && list().every((s) => (CONTENDER_ORDER as string[]).includes(s))) opts.servers = CONTENDER_ORDER.filter((s) => list().includes(s));
     else if (flag === '--scenarios') {
-      const names = list().map((s) => (/^[1-4]$/.test(s) ? SCENARIOS[Number(s) - 1]! : s));
+      const names = list().map((s) => (/^[1-7]$/.test(s) ? SCENARIOS[Number(s) - 1]! : s));
       if (!names.every((s) => (SCENARIOS as string[]).includes(s))) usage(`unknown scenario in ${arg}`);
       opts.scenarios = SCENARIOS.filter((s) => names.includes(s));
     } else if (flag === '--parley' && ['auto', 'dist', 'source'].includes(val)) opts.parley = val as Options['parley'];
@@ -63,9 +81,10 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--json' && val) opts.json = resolve(val);
     else if (flag === '--idle' && /^[1-9]\d*$/.test(val)) opts.idle = Number(val);
     else if (flag === '--cpu-prof-load' && val) opts.loadProfileDir = resolve(val);
+    else if (flag === '--report-from' && val) opts.reportFrom = resolve(val);
     else usage(`bad option ${arg}`);
   }
-  if (write && opts.out === undefined && !opts.quick) opts.out = join(repoRoot, 'docs/benchmarks.md');
+  if (write && opts.out === undefined && (!opts.quick || opts.reportFrom)) opts.out = join(repoRoot, 'docs/benchmarks.md');
   if (!write) opts.out = undefined;
   return opts;
 }
@@ -75,12 +94,13 @@ function usage(problem: string): never {
   process.exit(2);
 }
 
-function machine(): string[] {
+function machine(services: boolean): string[] {
   const cpu = cpus();
   return [
     `CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} cores`,
     `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `Node.js ${process.version}, Linux ${release()}`,
+    ...(services ? [serviceVersions()] : []),
     `Load average at start: ${loadavg()
       .map((l) => l.toFixed(2))
       .join(', ')} (the machine is shared; other work adds noise)`,
@@ -122,14 +142,30 @@ function runLoad(job: Job, limitMs: number, profileDir: string | undefined): Pro
   });
 }
 
+/** Each process's CPU of a deployment of several, e.g. ` (node 1 95%, PostgreSQL 30%)`, from the `cpu:<name>` metrics. */
+function processCpu(m: Record<string, number>): string {
+  const parts = Object.entries(m)
+    .filter(([k]) => k.startsWith('cpu:'))
+    .map(([k, v]) => `${k.slice(4)} ${Number.isFinite(v) ? `${Math.round(v * 100)}%` : '–'}`);
+  return parts.length > 1 ? ` (${parts.join(', ')})` : '';
+}
+
 function summary(scenario: ScenarioName, r: ScenarioResult): string {
   const m = r.metrics;
-  const f = (v: number | undefined, d = 0) => (v === undefined ? '?' : v.toLocaleString('en', { maximumFractionDigits: d }));
+  const f = (v: number | undefined, d = 0) => (v === undefined || v === null ? '?' : v.toLocaleString('en', { maximumFractionDigits: d }));
   const load = `load CPU ${Math.round(r.loadCpu * 100)}%`;
   switch (scenario) {
     case 'fanout':
     case 'rooms':
-      return `${f(m.deliveredPerSec)} delivered/s, server CPU ${Math.round((m.serverCpu ?? 0) * 100)}%, ${load}`;
+    case 'nodes-fanout':
+    case 'nodes-rooms':
+      return `${f(m.deliveredPerSec)} delivered/s, server CPU ${Math.round((m.serverCpu ?? 0) * 100)}%${processCpu(m)}, ${load}`;
+    case 'node-death':
+      return (
+        `${f(m.affected)} of ${f(m.clients)} clients cut; connected again p50 ${f(m.reconnectP50Ms)} ms, p99 ${f(m.reconnectP99Ms)} ms; ` +
+        `back and caught up p50 ${f(m.backP50Ms)} ms, p99 ${f(m.backP99Ms)} ms, max ${f(m.backMaxMs)} ms (${f(m.notBack)} never); ` +
+        `lost ${f(m.lost)}, duplicated ${f(m.duplicates)}, unacked ${f(m.unacked)} of ${f(m.sent)} sent; CPU over ${f(m.recoveryMs)} ms${processCpu(m)}, ${load}`
+      );
     case 'latency':
       return `p50 ${f(m.p50Ms, 2)} ms, p99 ${f(m.p99Ms, 2)} ms, max ${f(m.maxMs, 1)} ms, ${load}`;
     case 'idle':
@@ -137,41 +173,59 @@ function summary(scenario: ScenarioName, r: ScenarioResult): string {
   }
 }
 
-async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+/** Runs every scenario the options ask for, `runs` times, and returns what was measured. */
+async function measure(opts: Options): Promise<Measured> {
   const base = opts.quick ? QUICK : FULL;
   const sizes = opts.idle ? { ...base, idle: { ...base.idle, connections: opts.idle } } : base;
   const notes: string[] = [];
+  const runsOf = (scenario: ScenarioName) => CONTENDERS[scenario].filter((c) => opts.servers.includes(c));
+  const runsParley = opts.scenarios.some((s) => runsOf(s).some((c) => c === 'parley' || c === 'parley-pg'));
+  const runsServices = opts.scenarios.some((s) => runsOf(s).includes('parley-pg') || (SEVERAL_NODES.includes(s) && runsOf(s).length > 0));
   let parleyMode: ParleyMode = 'source';
-  if (opts.servers.includes('parley')) {
+  if (runsParley) {
     const prepared = prepareParley(opts.parley);
     parleyMode = prepared.mode;
     notes.push(prepared.note + ', with RATE_LIMIT=0 and MAX_CONNECTIONS above the load, everything else at its default.');
   }
   for (const dir of [opts.cpuProfileDir, opts.loadProfileDir]) if (dir) mkdirSync(dir, { recursive: true });
   if (opts.nodeFlags.length > 0) notes.push(`Every server ran with the extra node flags ${opts.nodeFlags.join(' ')}.`);
-  const maxConnections = Math.max(sizes.idle.connections, sizes.rooms.rooms * sizes.rooms.roomSize, sizes.fanout.receivers) + 1000;
+  const maxConnections =
+    Math.max(sizes.idle.connections, sizes.rooms.rooms * sizes.rooms.roomSize, sizes.fanout.receivers, sizes['node-death'].clients) + 1000;
   const results: Results = {};
-  const machineLines = machine();
+  const machineLines = machine(runsServices);
 
   for (let run = 1; run <= opts.runs; run++) {
     for (const scenario of opts.scenarios) {
-      for (const kind of opts.servers) {
-        const label = `[run ${run}/${opts.runs}] ${scenario} · ${serverLabel[kind]}`;
-        process.stderr.write(`${label} …\n`);
-        const slot = ((results[scenario] ??= {})[kind] ??= []);
-        let server: RunningServer | undefined;
+      for (const contender of runsOf(scenario)) {
+        const name = contenderLabel(contender, scenario);
+        const label = `[run ${run}/${opts.runs}] ${scenario} · ${name}`;
+        const loadAverage = loadavg()[0]!;
+        process.stderr.write(`${label} … (load average ${loadAverage.toFixed(2)})\n`);
+        const slot = ((results[scenario] ??= {})[contender] ??= []);
+        let server: Deployment | undefined;
         try {
-          // Every server of the idle scenario gets an inspector, through which the load forces a full GC.
-          const inspectPort = scenario === 'idle' ? await freePort() : undefined;
-          server = await startServer(kind, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir, nodeFlags: opts.nodeFlags, inspectPort });
+          // Every server of the idle scenario gets an inspector, through which the load forces a full GC;
+          // not while profiling: with an inspector open, Node wrote no profile of Parley's store thread.
+          const inspectPort = scenario === 'idle' && !opts.cpuProfileDir ? await freePort() : undefined;
+          server = await startDeployment(contender, scenario, { parley: parleyMode, maxConnections, cpuProfileDir: opts.cpuProfileDir, nodeFlags: opts.nodeFlags, inspectPort });
           live.add(server);
+          const first = server.nodes[0]!;
           const job = {
             scenario,
             params: sizes[scenario],
-            target: { kind, host: server.host, port: server.port, pid: server.pid, inspectPort },
+            target: {
+              kind: server.kind,
+              host: first.host,
+              port: first.port,
+              pid: first.pid,
+              inspectPort,
+              nodes: server.nodes,
+              ...(server.proxy ? { proxy: server.proxy } : {}),
+              processes: server.processes,
+            },
           } as Job;
           const result = await runLoad(job, timeoutMs(scenario, opts.quick), opts.loadProfileDir);
+          result.loadAverage = loadAverage;
           slot.push(result);
           process.stderr.write(
             `${label}: ${summary(scenario, result)}${result.check && !result.check.passed ? ' — DELIVERY CHECK FAILED' : ''}` +
@@ -181,7 +235,7 @@ async function main(): Promise<void> {
             const [from, to] = result.windowUs;
             process.stderr.write(`${label}: measured window for bench/profile-summary.ts: --from=${from} --to=${to}\n`);
           }
-          for (const note of result.notes) notes.push(`${scenario} · ${serverLabel[kind]}: ${note}`);
+          for (const note of result.notes) notes.push(`${scenario} · ${name}: ${note}`);
         } catch (err) {
           const error = err instanceof Error ? err : new Error(String(err));
           slot.push(error);
@@ -197,25 +251,38 @@ async function main(): Promise<void> {
   }
 
   const args = process.argv.slice(2).join(' ');
+  const command = `npm run bench${args ? ` -- ${args}` : ''}`;
+  return { machine: machineLines, sizes, scenarios: opts.scenarios, runs: opts.runs, quick: opts.quick, notes, command, results };
+}
+
+/** A --json file read back: its errors were written as `{error}`. */
+function readMeasured(path: string): Measured {
+  const measured = JSON.parse(readFileSync(path, 'utf8')) as Measured;
+  for (const byContender of Object.values(measured.results)) {
+    for (const runs of Object.values(byContender ?? {})) {
+      runs?.forEach((r, i) => {
+        const failed = r as unknown as { error?: string };
+        if (typeof failed.error === 'string') runs[i] = new Error(failed.error);
+      });
+    }
+  }
+  return measured;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const measured = opts.reportFrom ? readMeasured(opts.reportFrom) : await measure(opts);
   const { markdown, passed } = report({
-    results,
-    sizes,
-    scenarios: opts.scenarios,
-    servers: opts.servers,
-    runs: opts.runs,
-    quick: opts.quick,
+    ...measured,
     analysis: existsSync(join(repoRoot, 'bench/analysis.md')) ? readFileSync(join(repoRoot, 'bench/analysis.md'), 'utf8') : undefined,
-    machine: machineLines,
-    notes,
-    command: `npm run bench${args ? ` -- ${args}` : ''}`,
   });
   process.stdout.write(markdown + '\n');
   if (opts.out) {
     writeFileSync(opts.out, markdown + '\n');
     process.stderr.write(`bench: wrote ${opts.out}\n`);
   }
-  if (opts.json) {
-    const raw = JSON.stringify({ machine: machineLines, sizes, results }, (_k, v: unknown) => (v instanceof Error ? { error: v.message } : v), 2);
+  if (opts.json && !opts.reportFrom) {
+    const raw = JSON.stringify(measured, (_k, v: unknown) => (v instanceof Error ? { error: v.message } : v), 2);
     writeFileSync(opts.json, raw + '\n');
   }
   process.exitCode = passed ? 0 : 1;

@@ -27,6 +27,10 @@ export interface ServerOptions {
   nodeFlags?: string[];
   /** start the server's inspector on this port (the idle scenario forces a full GC through it) */
   inspectPort?: number;
+  /** a peer's program instead of the one-node peer of its kind (e.g. bench/peers/socketio-redis-server.ts) */
+  peerScript?: string;
+  /** more environment for the server (a peer node's REDIS_URL, PEER_SECRET, PEER_NODE) */
+  env?: Record<string, string>;
 }
 
 export interface RunningServer {
@@ -39,9 +43,12 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** A shell script that raises the soft limit of open files to the hard limit and runs "$0" "$@" in its place. */
+export const WITH_FILE_LIMIT = ['sh', '-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"'];
+
 /** Runs a command in a shell that first raises the soft limit of open files to the hard limit. */
 export function spawnWithFileLimit(command: string, args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
-  return spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', command, ...args], options);
+  return spawn(WITH_FILE_LIMIT[0]!, [...WITH_FILE_LIMIT.slice(1), command, ...args], options);
 }
 
 export async function freePort(): Promise<number> {
@@ -104,21 +111,28 @@ export function prepareParley(wanted: ParleyMode | 'auto'): { mode: ParleyMode; 
   return { mode: 'source', note: 'dist/ could not be built; Parley run from the sources with tsx' };
 }
 
-function command(kind: ServerKind, opts: ServerOptions): string[] {
-  const profile = [
+function diagnosticFlags(opts: ServerOptions): string[] {
+  return [
     ...(opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : []),
     ...(opts.inspectPort ? [`--inspect=127.0.0.1:${opts.inspectPort}`] : []),
     ...(opts.nodeFlags ?? []),
   ];
+}
+
+/** Node's arguments that run `parley` (without its `serve`) as the bench runs it. */
+export function parleyArgs(opts: ServerOptions): string[] {
+  const flags = [...parleyNodeFlags, ...diagnosticFlags(opts)];
+  return opts.parley === 'dist' ? [...flags, join(repoRoot, 'bin/parley.js')] : [...flags, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts')];
+}
+
+function command(kind: ServerKind, opts: ServerOptions): string[] {
   switch (kind) {
     case 'ws':
-      return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/ws-broadcast.ts')];
+      return [...diagnosticFlags(opts), '--import', 'tsx', join(repoRoot, opts.peerScript ?? 'bench/peers/ws-broadcast.ts')];
     case 'socketio':
-      return [...profile, '--import', 'tsx', join(repoRoot, 'bench/peers/socketio-server.ts')];
+      return [...diagnosticFlags(opts), '--import', 'tsx', join(repoRoot, opts.peerScript ?? 'bench/peers/socketio-server.ts')];
     case 'parley':
-      return opts.parley === 'dist'
-        ? [...parleyNodeFlags, ...profile, join(repoRoot, 'bin/parley.js'), 'serve']
-        : [...parleyNodeFlags, ...profile, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'];
+      return [...parleyArgs(opts), 'serve'];
   }
 }
 
@@ -136,7 +150,7 @@ function environment(kind: ServerKind, port: number, dataDir: string, opts: Serv
       LOG_LEVEL: 'warn',
     });
   }
-  return env;
+  return Object.assign(env, opts.env);
 }
 
 export async function startServer(kind: ServerKind, opts: ServerOptions): Promise<RunningServer> {

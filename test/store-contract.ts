@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  NameBannedError,
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
@@ -40,6 +41,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
   const registered = (store: Store, name: string, passwordHash = 'scrypt$hash') =>
     store.createUser({ name, passwordHash, guest: false });
   const guest = (store: Store, name: string) => store.createUser({ name, passwordHash: null, guest: true });
+  const readMarkers = async (store: Store, userId: number) => (await store.welcomeRooms(userId, Date.now())).read;
+  const userModeration = async (store: Store, userId: number, now: number) => (await store.welcomeRooms(userId, now)).moderation;
 
   let ts = 1_700_000_000_000;
   const msg = (room: string, user: User, data: string, cid?: string): NewMessage => ({
@@ -234,6 +237,21 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await assert.rejects(store.createSession(Math.max(alice.id, g.id) + 1000, now + HOUR));
       }));
 
+      it('creates a user and its first session at once, or neither when the name is taken', withStore(async (store) => {
+        const now = Date.now();
+        const session = await store.createUserSession({ name: 'Alice', passwordHash: 'scrypt$x', guest: false }, now + HOUR);
+        assert.match(session.id, /^[A-Za-z0-9_-]{22}$/);
+        assert.deepEqual(await store.getSession(session.id, now), session);
+        assert.deepEqual(await store.getUser(session.user.id), { id: session.user.id, name: 'Alice', guest: false });
+        assert.equal((await store.findRegisteredUser('alice'))?.id, session.user.id);
+        const visitor = await store.createUserSession({ name: 'visitor', passwordHash: null, guest: true }, now + HOUR);
+        assert.deepEqual(visitor.user, { id: visitor.user.id, name: 'visitor', guest: true });
+        assert.deepEqual(await store.getSession(visitor.id, now), visitor);
+        await assert.rejects(store.createUserSession({ name: 'ALICE', passwordHash: null, guest: true }, now + HOUR), NameTakenError);
+        await assert.rejects(store.createUserSession({ name: 'alice', passwordHash: 'scrypt$y', guest: false }, now + HOUR), NameTakenError);
+        assert.deepEqual((await store.findUsers('alice', 10)).map((u) => u.id), [session.user.id], 'nobody else was created');
+      }));
+
       it('forgets expired sessions when it starts a new one', withStore(async (store) => {
         const alice = await registered(store, 'alice');
         const now = Date.now();
@@ -337,12 +355,12 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.deepEqual(await names(owner.id), ['alpha', 'beta', 'middle', 'zeta']);
         assert.deepEqual(await names(other.id), ['alpha', 'zeta']);
 
-        assert.deepEqual(await store.listRoomNames(owner.id), await names(owner.id));
-        assert.deepEqual(await store.listRoomNames(other.id), ['alpha', 'zeta']);
+        assert.deepEqual((await store.welcomeRooms(owner.id, Date.now())).rooms, await names(owner.id));
+        assert.deepEqual((await store.welcomeRooms(other.id, Date.now())).rooms, ['alpha', 'zeta']);
 
         await store.addMember('middle', other.id);
         assert.deepEqual(await names(other.id), ['alpha', 'middle', 'zeta']);
-        assert.deepEqual(await store.listRoomNames(other.id), ['alpha', 'middle', 'zeta']);
+        assert.deepEqual((await store.welcomeRooms(other.id, Date.now())).rooms, ['alpha', 'middle', 'zeta']);
         assert.equal(await store.isMember('middle', other.id), true);
 
         const listed = (await store.listRooms(owner.id)).find((r) => r.name === 'beta');
@@ -445,8 +463,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         const ac = await store.ensureDirectRoom(a.id, c.id);
         assert.notEqual(ab.name, ac.name);
         assert.equal(await store.isMember(ab.name, c.id), false);
-        assert.deepEqual(await store.listRoomNames(a.id), [ab.name, ac.name].sort());
-        assert.deepEqual(await store.listRoomNames(c.id), [ac.name]);
+        assert.deepEqual((await store.welcomeRooms(a.id, Date.now())).rooms, [ab.name, ac.name].sort());
+        assert.deepEqual((await store.welcomeRooms(c.id, Date.now())).rooms, [ac.name]);
         assert.deepEqual(
           (await store.listRooms(a.id)).filter((r) => r.direct).map((r) => r.name),
           [ab.name, ac.name].sort(),
@@ -1009,8 +1027,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal(await store.setReadMarker(ann.id, 'r', 3), undefined);
         assert.equal(await store.setReadMarker(ann.id, 'r', 99), 5, 'no further than the room goes');
         assert.equal(await store.setReadMarker(ann.id, 'nowhere', 1), undefined);
-        assert.deepEqual(await store.readMarkers(ann.id), { r: 5 });
-        assert.deepEqual(await store.readMarkers(bob.id), {});
+        assert.deepEqual(await readMarkers(store, ann.id), { r: 5 });
+        assert.deepEqual(await readMarkers(store, bob.id), {});
       }));
 
       it('gives the read markers of the rooms the user can see only', withStore(async (store) => {
@@ -1023,10 +1041,10 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await store.setReadMarker(bob.id, 'club', 2);
         await store.setReadMarker(bob.id, 'open', 1);
         await store.setReadMarker(ann.id, 'club', 1);
-        assert.deepEqual(await store.readMarkers(bob.id), { open: 1 });
-        assert.deepEqual(await store.readMarkers(ann.id), { club: 1 });
+        assert.deepEqual(await readMarkers(store, bob.id), { open: 1 });
+        assert.deepEqual(await readMarkers(store, ann.id), { club: 1 });
         await store.addMember('club', bob.id);
-        assert.deepEqual(await store.readMarkers(bob.id), { club: 2, open: 1 });
+        assert.deepEqual(await readMarkers(store, bob.id), { club: 2, open: 1 });
       }));
 
       it('finds registered users by name key, and a room\'s members (guests too)', withStore(async (store) => {
@@ -1055,8 +1073,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await store.ensureDirectRoom(owner.id, mod.id);
         assert.equal(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now, role: 'moderator' }), true);
         assert.deepEqual(await store.roomModeration('hall', now), { moderators: [mod.id], restrictions: [] });
-        assert.deepEqual(await store.userModeration(mod.id, now), { owns: [], moderates: ['hall'], restrictions: [] });
-        assert.deepEqual(await store.userModeration(owner.id, now), { owns: ['club', 'hall'], moderates: [], restrictions: [] }, 'a DM has no owner');
+        assert.deepEqual(await userModeration(store, mod.id, now), { owns: [], moderates: ['hall'], restrictions: [] });
+        assert.deepEqual(await userModeration(store, owner.id, now), { owns: ['club', 'hall'], moderates: [], restrictions: [] }, 'a DM has no owner');
         await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now + 1, role: 'member' });
         assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
         await assert.rejects(store.moderate({ room: 'nowhere', action: 'kick', user: mod.id, by: owner.id, ts: now }), NoSuchRoomError);
@@ -1073,7 +1091,7 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
           { user: u.id, kind: 'ban', until: now + MINUTE },
           { user: u.id, kind: 'mute' },
         ]);
-        assert.deepEqual((await store.userModeration(u.id, now)).restrictions, [
+        assert.deepEqual((await userModeration(store, u.id, now)).restrictions, [
           { room: 'hall', kind: 'ban', until: now + MINUTE },
           { room: 'hall', kind: 'mute' },
         ]);
@@ -1082,7 +1100,7 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + MINUTE }), false, 'ended already');
         // Banned again: the new until replaces the old.
         await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now + 2, until: now + 10 * MINUTE });
-        assert.deepEqual((await store.userModeration(u.id, now + 5 * MINUTE)).restrictions.map((r) => r.until), [now + 10 * MINUTE, undefined]);
+        assert.deepEqual((await userModeration(store, u.id, now + 5 * MINUTE)).restrictions.map((r) => r.until), [now + 10 * MINUTE, undefined]);
         assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 3 }), true);
         assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), true);
         assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), false);
@@ -1118,7 +1136,7 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await store.addMember('club', u.id);
         await store.moderate({ room: 'club', action: 'kick', user: u.id, by: owner.id, ts: Date.now() });
         assert.equal(await store.isMember('club', u.id), false);
-        assert.deepEqual(await store.listRoomNames(u.id), []);
+        assert.deepEqual((await store.welcomeRooms(u.id, Date.now())).rooms, []);
         assert.equal(await store.isMember('club', owner.id), true);
       }));
 
@@ -1151,11 +1169,15 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.equal((await store.findRegisteredUser('alice'))?.banned, true);
         assert.equal(await store.getSession(session.id, now), undefined);
         await assert.rejects(store.createSession(alice.id, now + MINUTE));
-        assert.equal(await store.isNameBanned('ALICE'), true);
-        assert.equal(await store.isNameBanned('rascal'), true);
-        assert.equal(await store.isNameBanned('bob'), false);
+        // Nobody takes a banned user's name, as a guest or an account, in any case, and no session starts.
+        await assert.rejects(guest(store, 'ALICE'), NameBannedError);
+        await assert.rejects(guest(store, 'rascal'), NameBannedError);
+        await assert.rejects(store.createUserSession({ name: 'Rascal', passwordHash: 'scrypt$hash', guest: false }, now + MINUTE), NameBannedError);
+        assert.equal((await store.findRegisteredUser('rascal')), undefined);
+        assert.equal((await guest(store, 'bob')).name, 'bob');
         assert.equal(await store.setUserBanned(alice.id, false), true);
-        assert.equal(await store.isNameBanned('alice'), false);
+        await assert.rejects(guest(store, 'alice'), NameTakenError, 'an account\'s name again, no longer banned');
+        assert.equal((await store.createUserSession({ name: 'alicia', passwordHash: null, guest: true }, now + MINUTE)).user.name, 'alicia');
         const again = await store.createSession(alice.id, now + MINUTE);
         assert.deepEqual(await store.getSession(again.id, now), again);
       }));

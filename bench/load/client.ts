@@ -25,6 +25,7 @@ const CHAT_PREFIX: Record<ServerKind, Buffer> = {
   socketio: enc('42["chat",{"type":"chat",'),
 };
 const ID_KEY = enc('"id":');
+const DATA_KEY = enc('"data":"');
 const PARLEY_ACK = enc('{"type":"ack"');
 const PARLEY_PRESENCE = [enc('{"type":"join"'), enc('{"type":"left"'), enc('{"type":"typing"')];
 /** Presence frames of the peers, skipped unparsed like Parley's (the join answer is the `list`). */
@@ -91,6 +92,31 @@ function readId(kind: ServerKind, buf: Buffer, start: number, end: number, from:
   return parseChat(kind, buf, start, end).id;
 }
 
+/**
+ * Where a message came from, written by the load at the start of its text (`<publisher>:<seq>@…`,
+ * see payload()): read from the frame's bytes after `"data":"`, from `from` on. Sets `origin.pub`
+ * and `origin.seq`; both are -1 when the frame does not hold such a text.
+ */
+export const origin = { pub: -1, seq: -1 };
+
+function readOrigin(buf: Buffer, from: number, end: number): void {
+  origin.pub = -1;
+  origin.seq = -1;
+  const last = end - DATA_KEY.length;
+  let i = from;
+  for (; i <= last; i++) {
+    if (buf[i] === 0x22 && buf[i + 1] === 0x64 && buf[i + 2] === 0x61 && buf[i + 3] === 0x74 && buf[i + 4] === 0x61 && buf[i + 5] === 0x22 && buf[i + 6] === 0x3a && buf[i + 7] === 0x22) break;
+  }
+  if (i > last) return;
+  let pub = 0;
+  let seq = 0;
+  for (i += DATA_KEY.length; i < end && buf[i] !== 0x3a; i++) pub = pub * 10 + (buf[i]! - 48);
+  for (i++; i < end && buf[i] !== 0x40; i++) seq = seq * 10 + (buf[i]! - 48);
+  if (i >= end) return;
+  origin.pub = pub;
+  origin.seq = seq;
+}
+
 function deferred<T>(label: string, timeoutMs: number) {
   let resolve!: (v: T) => void;
   let reject!: (e: Error) => void;
@@ -109,6 +135,12 @@ function deferred<T>(label: string, timeoutMs: number) {
 
 export interface ClientOptions {
   timeoutMs?: number;
+  /**
+   * Also check that each publisher's messages come once and in its order (by the origin written in
+   * the text). For servers whose nodes have no shared room sequence (socket.io's Redis adapter):
+   * the room id order is then not checked.
+   */
+  byPublisher?: boolean;
 }
 
 /**
@@ -118,9 +150,19 @@ export interface ClientOptions {
 const SIGN_INS_PER_ADDRESS = 25;
 let signIns = 0;
 
-function nextSourceAddress(): string {
+export function nextSourceAddress(): string {
   const g = Math.floor(signIns++ / SIGN_INS_PER_ADDRESS);
   return `127.${10 + Math.floor(g / 62_500)}.${1 + (Math.floor(g / 250) % 250)}.${1 + (g % 250)}`;
+}
+
+/** Signs a guest in (`POST /api/guest`, every server has it) from a source address; returns the token. */
+export async function signInGuest(host: string, port: number, name: string, localAddress = nextSourceAddress()): Promise<string> {
+  const res = await postJson(host, port, '/api/guest', { name }, { localAddress });
+  const token = (res.body as { token?: unknown } | undefined)?.token;
+  if (res.status !== 200 || typeof token !== 'string') {
+    throw new Error(`sign-in of ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return token;
 }
 
 export class BenchClient {
@@ -132,9 +174,16 @@ export class BenchClient {
   lastId = 0;
   /** chat frames whose id was not lastId + 1 (a gap, a duplicate or a reordering) */
   orderErrors = 0;
+  /** byPublisher: the last seq of each publisher, and frames whose seq was not its publisher's last + 1 */
+  publisherLast: number[] = [];
+  publisherErrors = 0;
   acks = 0;
   /** error frames from the server (first few) */
   errors: string[] = [];
+  /** whether each publisher's order is checked instead of the room id order (see ClientOptions) */
+  get byPublisher(): boolean {
+    return this.opts.byPublisher === true;
+  }
   /** called per chat frame, for flow control and latency */
   onChat: ((client: BenchClient, id: number, buf: Buffer, start: number, end: number) => void) | undefined;
   /** frames that were neither chat nor presence, e.g. the welcome and the join answers */
@@ -155,11 +204,7 @@ export class BenchClient {
   async connect(): Promise<void> {
     const { kind, host, port } = this.target;
     const localAddress = nextSourceAddress();
-    const res = await postJson(host, port, '/api/guest', { name: this.name }, { localAddress });
-    const token = (res.body as { token?: unknown } | undefined)?.token;
-    if (res.status !== 200 || typeof token !== 'string') {
-      throw new Error(`sign-in of ${this.name} failed: ${res.status} ${JSON.stringify(res.body)}`);
-    }
+    const token = await signInGuest(host, port, this.name, localAddress);
     this.token = token;
     const path = kind === 'socketio' ? '/socket.io/?EIO=4&transport=websocket' : '/ws/chat';
     const headers: Record<string, string> = kind === 'socketio' ? {} : { authorization: `Bearer ${token}` };
@@ -195,6 +240,12 @@ export class BenchClient {
     this.chats++;
     if (id !== this.lastId + 1) this.orderErrors++;
     if (id > this.lastId) this.lastId = id;
+    if (this.opts.byPublisher) {
+      readOrigin(buf, start, end);
+      const last = this.publisherLast[origin.pub] ?? 0;
+      if (origin.pub < 0 || origin.seq !== last + 1) this.publisherErrors++;
+      if (origin.pub >= 0 && origin.seq > last) this.publisherLast[origin.pub] = origin.seq;
+    }
     this.onChat?.(this, id, buf, start, end);
   }
 

@@ -1,7 +1,7 @@
 /** Pieces every scenario uses: connecting many clients, waiting for quiet, draining, checking. */
-import { BenchClient, runPool, type Target } from './client.js';
+import { BenchClient, runPool, type ClientOptions, type Target } from './client.js';
 import type { DeliveryCheck, JobTarget } from '../types.js';
-import { cpuMeter, monotonicUs, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { monotonicUs, otherCpuMeter, processCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -9,12 +9,36 @@ export function toTarget(t: JobTarget): Target {
   return { kind: t.kind, host: t.host, port: t.port };
 }
 
-/** Signs in and connects `n` clients named prefix0…, with `concurrency` in flight. */
-export async function connectAll(target: Target, n: number, prefix: string, concurrency: number): Promise<BenchClient[]> {
+/** Each node of the deployment, to connect to directly. */
+export function nodeTargets(t: JobTarget): Target[] {
+  return t.nodes.map((n) => ({ kind: t.kind, host: n.host, port: n.port }));
+}
+
+/**
+ * The client options of a deployment: on several socket.io nodes, whose rooms have no shared
+ * sequence, each publisher's order is checked instead of the room's id order.
+ */
+export function clientOptions(t: JobTarget): ClientOptions {
+  return t.kind === 'socketio' && t.nodes.length > 1 ? { byPublisher: true } : {};
+}
+
+/**
+ * Signs in and connects `n` clients named prefix0…, with `concurrency` in flight. With several
+ * targets (nodes), client i goes to targets[place(i) % targets.length] (default: i).
+ */
+export async function connectAll(
+  targets: Target | Target[],
+  n: number,
+  prefix: string,
+  concurrency: number,
+  options: ClientOptions & { place?: (i: number) => number } = {},
+): Promise<BenchClient[]> {
+  const list = Array.isArray(targets) ? targets : [targets];
+  const { place = (i: number) => i, ...clientOpts } = options;
   const clients: BenchClient[] = [];
   const indexes = Array.from({ length: n }, (_, i) => i);
   await runPool(indexes, concurrency, async (i) => {
-    const client = new BenchClient(target, `${prefix}${i}`);
+    const client = new BenchClient(list[place(i) % list.length]!, `${prefix}${i}`, clientOpts);
     clients[i] = client;
     await client.connect();
   });
@@ -62,15 +86,19 @@ export async function waitUntil(done: () => boolean, maxMs: number): Promise<voi
   while (!done() && performance.now() < deadline) await sleep(20);
 }
 
-/** A message of exactly `bytes` characters that starts with its sequence number and send time. */
-export function payload(seq: number, bytes: number): string {
-  const head = `${seq}@${performance.now().toFixed(3)}:`;
+/**
+ * A message of exactly `bytes` characters that starts with where it came from (its publisher and
+ * that publisher's sequence number) and its send time: `<publisher>:<seq>@<ms>:xxx…`.
+ */
+export function payload(seq: number, bytes: number, publisher = 0): string {
+  const head = `${publisher}:${seq}@${performance.now().toFixed(3)}:`;
   return head.length >= bytes ? head : head + 'x'.repeat(bytes - head.length);
 }
 
 /** The send time that payload() wrote into a message text. */
 export function payloadTime(data: string): number {
-  return Number(data.slice(data.indexOf('@') + 1, data.indexOf(':')));
+  const at = data.indexOf('@') + 1;
+  return Number(data.slice(at, data.indexOf(':', at)));
 }
 
 /**
@@ -92,8 +120,8 @@ export function checkDelivery(
     messages += expected;
     for (const c of group) {
       receivers++;
-      if (c.chats !== expected || c.lastId !== expected) incomplete++;
-      orderErrors += c.orderErrors;
+      if (c.chats !== expected || (!c.byPublisher && c.lastId !== expected)) incomplete++;
+      orderErrors += c.byPublisher ? c.publisherErrors : c.orderErrors;
       if (c.ws.closed) closed++;
       for (const e of c.errors) if (errors.length < 5) errors.push(`${c.name}: ${e}`);
     }
@@ -119,17 +147,20 @@ export function checkDelivery(
 export interface ThroughputWindow {
   /** Deliveries counted per second over the window. */
   deliveredPerSec: number;
+  /** every process of the deployment together (the server, or nodes + PostgreSQL + Redis) */
   serverCpu: number;
+  /** each process of the deployment, by name */
+  processCpu: Record<string, number>;
   otherCpu: number;
   loadCpu: number;
   serverRssMB: number;
   windowUs: [number, number];
 }
 
-/** Measures `measureMs` of a running load: deliveries (from `delivered()`), CPU of each side, RSS. */
-export async function measureThroughput(pid: number, measureMs: number, delivered: () => number): Promise<ThroughputWindow> {
-  const server = cpuMeter(pid);
-  const other = otherCpuMeter(pid);
+/** Measures `measureMs` of a running load: deliveries (from `delivered()`), CPU of each process, RSS of the first. */
+export async function measureThroughput(target: JobTarget, measureMs: number, delivered: () => number): Promise<ThroughputWindow> {
+  const server = processCpuMeter(target.processes);
+  const other = otherCpuMeter(target.processes.map((p) => p.pid));
   const load = selfCpuMeter();
   const t0 = performance.now();
   const w0 = monotonicUs();
@@ -138,14 +169,21 @@ export async function measureThroughput(pid: number, measureMs: number, delivere
   const seconds = (performance.now() - t0) / 1000;
   const w1 = monotonicUs();
   const d1 = delivered();
+  const processCpu = server();
   return {
     deliveredPerSec: (d1 - d0) / seconds,
-    serverCpu: server(),
+    serverCpu: Object.values(processCpu).reduce((a, b) => a + b, 0),
+    processCpu,
     loadCpu: load(),
     otherCpu: other(),
-    serverRssMB: rssBytes(pid) / 2 ** 20,
+    serverRssMB: rssBytes(target.pid) / 2 ** 20,
     windowUs: [w0, w1],
   };
+}
+
+/** Per-process CPU as metrics: `cpu:<name>`. */
+export function processMetrics(processCpu: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(processCpu).map(([name, cpu]) => [`cpu:${name}`, cpu]));
 }
 
 /** The scenario metrics of a throughput window; `perMessage` receivers get each message. */
@@ -157,5 +195,6 @@ export function throughputMetrics(window: ThroughputWindow, perMessage: number) 
     otherCpu: window.otherCpu,
     deliveredPerCpuSec: window.deliveredPerSec / window.serverCpu,
     serverRssMB: window.serverRssMB,
+    ...processMetrics(window.processCpu),
   };
 }

@@ -11,7 +11,7 @@ import { BenchClient, createRooms, runPool } from './client.js';
 import { getText } from './http.js';
 import { closeAll, connectAll, sleep, toTarget, waitQuiet } from './common.js';
 import { collectGarbage } from './inspector.js';
-import { monotonicUs, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
+import { cpuMeter, monotonicUs, otherCpuMeter, rssBytes, selfCpuMeter } from '../proc.js';
 import type { IdleParams, JobTarget, ScenarioResult } from '../types.js';
 
 /** Parley's own view of its memory (prom-client defaults on /metrics): JS heap used and external (Buffers). */
@@ -53,14 +53,19 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
     const other = otherCpuMeter(jobTarget.pid);
     const t0 = performance.now();
     const w0 = monotonicUs();
+    const serverCpu = cpuMeter(jobTarget.pid);
+    const loadConnectCpu = selfCpuMeter();
     clients = await connectAll(target, p.connections, 'idle', p.concurrency);
     const connectSeconds = (performance.now() - t0) / 1000;
+    const wConnected = monotonicUs();
+    // CPU per connect (µs): the server's, and the load's (which signs in and upgrades too).
+    const connectCpuUs = (serverCpu() * connectSeconds * 1e6) / p.connections;
+    const loadConnectCpuUs = (loadConnectCpu() * connectSeconds * 1e6) / p.connections;
     const t1 = performance.now();
     await runPool(clients, p.concurrency, (c, i) => c.join(roomOf(i)));
     const joinSeconds = (performance.now() - t1) / 1000;
     const loadCpu = load();
     const otherCpu = other();
-    const w1 = monotonicUs();
     await waitQuiet(clients, 300);
     const settled = performance.now();
     await sleep(p.burstReadMs);
@@ -89,12 +94,15 @@ export async function idle(jobTarget: JobTarget, p: IdleParams): Promise<Scenari
         rssBeforeMB: rssBefore / 2 ** 20,
         rssAfterMB: rssAfter / 2 ** 20,
         connectPerSec: p.connections / connectSeconds,
+        connectCpuUs,
+        loadConnectCpuUs,
         joinPerSec: p.connections / joinSeconds,
         otherCpu,
         ...parleyMetrics,
       },
       loadCpu,
-      windowUs: [w0, w1],
+      // The window of the connects (sign-in + upgrade + welcome), the handshake figure a profile is read for.
+      windowUs: [w0, wConnected],
       notes: open < p.connections ? [`${p.connections - open} connections were closed by the server`] : [],
     };
   } finally {

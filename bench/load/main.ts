@@ -7,19 +7,24 @@ import { fanout } from './fanout.js';
 import { latency } from './latency.js';
 import { idle } from './idle.js';
 import { rooms } from './rooms.js';
+import { nodeDeath } from './node-death.js';
 import { closeHttp } from './http.js';
 import type { Job, LoadReply, ScenarioResult } from '../types.js';
 
 function run(job: Job): Promise<ScenarioResult> {
   switch (job.scenario) {
     case 'fanout':
+    case 'nodes-fanout':
       return fanout(job.target, job.params);
     case 'latency':
       return latency(job.target, job.params);
     case 'idle':
       return idle(job.target, job.params);
     case 'rooms':
+    case 'nodes-rooms':
       return rooms(job.target, job.params);
+    case 'node-death':
+      return nodeDeath(job.target, job.params);
   }
 }
 

@@ -3,16 +3,21 @@
  * first member of each room publishes and keeps `window` of its own messages in flight (it is a
  * member, so its own copy coming back tells it the room has moved on). Delivered = chat frames
  * received by all members.
+ *
+ * Scenario 6 is the same on a deployment of several nodes: the members of each room are spread
+ * over the nodes in turn, starting one node further for each room, so the publishers are too.
  */
 import { BenchClient, createRooms } from './client.js';
-import { stopwatch, checkDelivery, closeAll, connectAll, measureThroughput, payload, throughputMetrics, sleep, toTarget, waitQuiet, waitUntil } from './common.js';
+import { stopwatch, checkDelivery, clientOptions, closeAll, connectAll, measureThroughput, nodeTargets, payload, throughputMetrics, sleep, waitQuiet, waitUntil } from './common.js';
+import { counterMetrics, readCounters } from './parley-metrics.js';
 import type { JobTarget, RoomsParams, ScenarioResult } from '../types.js';
 
 export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<ScenarioResult> {
-  const target = toTarget(jobTarget);
   const setup = stopwatch();
   const names = Array.from({ length: p.rooms }, (_, r) => `room-${r}`);
-  const clients = await connectAll(target, p.rooms * p.roomSize, 'm', 100);
+  // Member k of room r on node r + k.
+  const place = (i: number) => Math.floor(i / p.roomSize) + (i % p.roomSize);
+  const clients = await connectAll(nodeTargets(jobTarget), p.rooms * p.roomSize, 'm', 100, { ...clientOptions(jobTarget), place });
   setup.lap('connect');
   try {
     await createRooms(clients[0]!, names);
@@ -59,17 +64,22 @@ export async function rooms(jobTarget: JobTarget, p: RoomsParams): Promise<Scena
     }
     for (let r = 0; r < p.rooms; r++) top(r);
     await sleep(p.warmupMs);
-    const window = await measureThroughput(jobTarget.pid, p.measureMs, () => delivered);
+    const parleyBefore = jobTarget.kind === 'parley' ? await readCounters(nodeTargets(jobTarget)) : undefined;
+    const window = await measureThroughput(jobTarget, p.measureMs, () => delivered);
+    const parleyAfter = parleyBefore ? await readCounters(nodeTargets(jobTarget)) : undefined;
     stopped = true;
 
-    const parley = target.kind === 'parley';
+    const parley = jobTarget.kind === 'parley';
     const totalSent = () => sent.reduce((s, v) => s + v, 0);
     const acks = () => publishers.reduce((s, c) => s + c.acks, 0);
     await waitUntil(() => delivered >= totalSent() * p.roomSize && (!parley || acks() >= totalSent()), 15_000);
     const groups = names.map((_, r) => ({ receivers: clients.slice(r * p.roomSize, (r + 1) * p.roomSize), expected: sent[r]! }));
     const check = checkDelivery(groups, parley ? { got: acks(), sent: totalSent() } : undefined);
     return {
-      metrics: throughputMetrics(window, p.roomSize),
+      metrics: {
+        ...throughputMetrics(window, p.roomSize),
+        ...(parleyBefore && parleyAfter ? counterMetrics(parleyBefore, parleyAfter, jobTarget.nodes.length) : {}),
+      },
       check,
       loadCpu: window.loadCpu,
       notes: [],

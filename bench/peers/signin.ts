@@ -1,7 +1,9 @@
 /**
  * The peers' stand-in for Parley's guest sign-in, so every server does comparable work per
  * connection: `POST /api/guest {name}` returns an HMAC-signed token that the upgrade checks.
- * Also answers `GET /healthz`, which the bench polls to know the peer is up.
+ * Also answers `GET /healthz`, which the bench polls to know the peer is up. Nodes of one peer
+ * share PEER_SECRET (base64url), so a token from one is good on another, and number their users
+ * apart by PEER_NODE (1, 2, …).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,8 +13,8 @@ export interface PeerUser {
   name: string;
 }
 
-const secret = randomBytes(32);
-let nextUserId = 1;
+const secret = process.env.PEER_SECRET ? Buffer.from(process.env.PEER_SECRET, 'base64url') : randomBytes(32);
+let nextUserId = Number(process.env.PEER_NODE ?? 0) * 1_000_000_000 + 1;
 
 function sign(payload: string): string {
   return createHmac('sha256', secret).update(payload).digest('base64url');

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { hashPassword, passwordSchema, verifyPassword } from '../auth/passwords.js';
 import { signSession } from '../auth/tokens.js';
 import { userNameSchema } from '../protocol/names.js';
-import type { User } from '../store/types.js';
+import type { Session, User } from '../store/types.js';
 import { currentSession, currentUser, requireSession, requireUser } from './current-user.js';
 import type { HttpDeps } from './deps.js';
 import { HttpError } from './errors.js';
@@ -40,23 +40,28 @@ export function authRoutes(deps: HttpDeps): Router {
     }
   }
 
-  /** Starts a session of the user and answers with its token, in the body and as the cookie. */
+  const expiry = () => Date.now() + settings.sessionTtlMs;
+
+  /** Starts a session of the user and answers with its token. */
   async function signIn(ctx: Context, user: User, status: number): Promise<void> {
-    const session = await store.createSession(user.id, Date.now() + settings.sessionTtlMs);
+    answerSession(ctx, await store.createSession(user.id, expiry()), status);
+  }
+
+  /** Answers with the token of a session just started, in the body and as the cookie. */
+  function answerSession(ctx: Context, session: Session, status: number): void {
     const token = signSession(secret, session);
     setSessionCookie(ctx, token, isSecureRequest(ctx, settings), settings.sessionTtlMs);
     ctx.status = status;
-    ctx.body = { user: userView(user), token };
+    ctx.body = { user: userView(session.user), token };
   }
 
   router.post('/register', async (ctx) => {
     await limitSignIn(ctx);
     const { name, password } = parseBody(ctx, registerBody);
-    if (await store.isNameBanned(name)) throw new HttpError(403, 'banned', `the name "${name}" belongs to a user banned from this server`);
     const passwordHash = await hashPassword(password);
-    const user = await store.createUser({ name, passwordHash, guest: false });
-    deps.logger.info({ user: user.id, name: user.name, ip: ctx.state.ip }, 'account registered');
-    await signIn(ctx, user, 201);
+    const session = await store.createUserSession({ name, passwordHash, guest: false }, expiry());
+    deps.logger.info({ user: session.user.id, name: session.user.name, ip: ctx.state.ip }, 'account registered');
+    answerSession(ctx, session, 201);
   });
 
   router.post('/login', async (ctx) => {
@@ -78,9 +83,7 @@ export function authRoutes(deps: HttpDeps): Router {
     if (!settings.guests) throw new HttpError(403, 'forbidden', 'guest sign-in is turned off on this server; register or log in');
     await limitSignIn(ctx);
     const { name } = parseBody(ctx, guestBody);
-    if (await store.isNameBanned(name)) throw new HttpError(403, 'banned', `the name "${name}" belongs to a user banned from this server`);
-    const user = await store.createUser({ name, passwordHash: null, guest: true });
-    await signIn(ctx, user, 200);
+    answerSession(ctx, await store.createUserSession({ name, passwordHash: null, guest: true }, expiry()), 200);
   });
 
   // Ends this session only (the user's other devices stay signed in), everywhere at once: its token

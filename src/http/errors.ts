@@ -6,7 +6,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { ChatError } from '../realtime/errors.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
-import { NameTakenError, NoSuchRoomError, RoomExistsError, StoreUnavailableError } from '../store/types.js';
+import { NameBannedError, NameTakenError, NoSuchRoomError, RoomExistsError, StoreUnavailableError } from '../store/types.js';
 
 /** The protocol's codes plus the ones only HTTP has. */
 export type HttpErrorCode =
@@ -68,6 +68,7 @@ export function toHttpError(err: unknown): HttpError | undefined {
     return err.code === 'internal' ? undefined : new HttpError(chatStatus[err.code] ?? 500, err.code, err.message);
   }
   const storeCode = (err as { code?: unknown } | null)?.code;
+  if (err instanceof NameBannedError || storeCode === 'name_banned') return new HttpError(403, 'banned', (err as Error).message);
   if (err instanceof NameTakenError || storeCode === 'name_taken') return new HttpError(409, 'name_taken', (err as Error).message);
   if (err instanceof RoomExistsError || storeCode === 'room_exists') return new HttpError(409, 'room_exists', (err as Error).message);
   if (err instanceof NoSuchRoomError || storeCode === 'no_such_room') return new HttpError(404, 'not_found', (err as Error).message);

@@ -186,11 +186,7 @@ export class ChatHub implements ChatService {
 
     ws.on('error', onSocketError);
     const welcome = (async () => {
-      const [rooms, read, moderation] = await Promise.all([
-        this.#store.listRoomNames(user.id),
-        this.#store.readMarkers(user.id),
-        this.#store.userModeration(user.id, Date.now()),
-      ]);
+      const { rooms, read, moderation } = await this.#store.welcomeRooms(user.id, Date.now());
       const you = { id: user.id, name: user.name, guest };
       const frame: Extract<ServerFrame, { type: 'welcome' }> = { type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read };
       // Only what applies: most users moderate nothing and are banned nowhere.

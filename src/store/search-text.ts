@@ -78,11 +78,25 @@ export function searchDocument(text: string): string {
   return `${EDGE}${folded}${EDGE}${EDGE}${[...extra].join('')}`;
 }
 
-/** The distinct 3-character windows of a string (in code points). */
+/**
+ * The distinct 3-character windows of a string (in code points). Each window is one slice of the
+ * string between code point offsets: PostgreSQL's store computes this for every message it appends,
+ * on the node's main thread, so no array is built per window.
+ */
 export function trigrams(s: string): string[] {
-  const chars = [...s];
+  const starts: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    starts.push(i);
+    const unit = s.charCodeAt(i);
+    // A surrogate pair is one code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  starts.push(s.length);
   const out = new Set<string>();
-  for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(''));
+  for (let k = 0; k + 3 < starts.length; k++) out.add(s.slice(starts[k], starts[k + 3]));
   return [...out];
 }
 

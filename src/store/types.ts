@@ -23,6 +23,13 @@ export interface Session {
   expiresAt: number;
 }
 
+/** What createUser takes: a guest has no password hash. */
+export interface NewUser {
+  name: string;
+  passwordHash: string | null;
+  guest: boolean;
+}
+
 /** A user plus what only sign-in needs. */
 export interface UserRecord extends User {
   /** scrypt hash string; null for guests. */
@@ -274,6 +281,21 @@ export interface UserModeration {
   restrictions: Array<Restriction & { room: string }>;
 }
 
+/** What a connection's welcome frame is made from (Store.welcomeRooms). */
+export interface Welcome {
+  rooms: string[];
+  read: Record<string, number>;
+  moderation: UserModeration;
+}
+
+/** Thrown by createUser when a user banned everywhere has the name (see Store.createUser). */
+export class NameBannedError extends Error {
+  readonly code = 'name_banned';
+  constructor(name: string) {
+    super(`the name "${name}" belongs to a user banned from this server`);
+  }
+}
+
 /** Thrown by createUser when the name is taken, or looks like a taken one (see Store.createUser). */
 export class NameTakenError extends Error {
   readonly code = 'name_taken';
@@ -317,8 +339,15 @@ export interface Store {
    * look like one either (either of its nameSkeletons is a registered account's): NameTakenError.
    * A guest (passwordHash null, guest true) may not take a registered name or a look-alike of one
    * either: NameTakenError. Two guests may share a name; they are different users with different ids.
+   * Nobody may take the name (by nameKey) of a user banned everywhere: NameBannedError, checked in
+   * the same transaction as the insert, so a sign-up costs one call.
    */
-  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User>;
+  createUser(input: NewUser): Promise<User>;
+  /**
+   * createUser and createSession of the new user in one transaction (one call for a sign-up, which
+   * a guest's connect waits on). Rejects as createUser does, and then starts no session.
+   */
+  createUserSession(input: NewUser, expiresAt: number): Promise<Session>;
   /** The registered (non-guest) account with this name, case-insensitive. */
   findRegisteredUser(name: string): Promise<UserRecord | undefined>;
   getUser(id: number): Promise<User | undefined>;
@@ -351,8 +380,6 @@ export interface Store {
    * be created for them. Resolves false for an unknown user.
    */
   setUserBanned(userId: number, banned: boolean): Promise<boolean>;
-  /** Whether a user banned everywhere has this name (by nameKey): nobody may take it as a guest. */
-  isNameBanned(name: string): Promise<boolean>;
 
   // --- rooms ---
   /** Creates a room (RoomExistsError if the name exists). The creator of a private room becomes a member. */
@@ -360,8 +387,12 @@ export interface Store {
   getRoom(name: string): Promise<Room | undefined>;
   /** Public rooms, and the private rooms and DMs the user is a member of, by name. */
   listRooms(forUserId: number): Promise<Room[]>;
-  /** The names of the rooms listRooms gives, in the same order (all a welcome frame needs). */
-  listRoomNames(forUserId: number): Promise<string[]>;
+  /**
+   * All a welcome frame needs, in one call (a connect waits on it): the names of the rooms listRooms
+   * gives, in the same order, the user's read markers in those rooms, by room, and where the user
+   * is owner or moderator with their bans and mutes in force at `now`.
+   */
+  welcomeRooms(userId: number, now: number): Promise<Welcome>;
   /** Idempotent. */
   addMember(room: string, userId: number): Promise<void>;
   isMember(room: string, userId: number): Promise<boolean>;
@@ -376,8 +407,6 @@ export interface Store {
   moderate(entry: ModerationEntry): Promise<boolean>;
   /** The room's moderators and its bans and mutes in force at `now`. */
   roomModeration(room: string, now: number): Promise<RoomModeration>;
-  /** Where the user is owner or moderator, and their bans and mutes in force at `now`. */
-  userModeration(userId: number, now: number): Promise<UserModeration>;
   /** The room's audit log, newest first, at most `limit` entries. */
   auditLog(room: string, limit: number): Promise<AuditRecord[]>;
   /**
@@ -448,8 +477,6 @@ export interface Store {
    * marker. Resolves the new marker when it went up, undefined when it stayed (or the room is missing).
    */
   setReadMarker(userId: number, room: string, id: number): Promise<number | undefined>;
-  /** The user's read markers in the rooms they can see (listRooms), by room. */
-  readMarkers(userId: number): Promise<Record<string, number>>;
   /**
    * The users whose name key (nameKey) is one of `keys`: registered accounts, or with `membersOf`,
    * the members of that room (guests included).

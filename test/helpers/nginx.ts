@@ -63,6 +63,8 @@ export interface NginxOptions {
   /** Worker processes (default 1) and connections per worker (default 1024; a proxied WebSocket takes two). */
   workers?: number;
   workerConnections?: number;
+  /** Open files per worker (`worker_rlimit_nofile`); default the limit nginx inherits from this process. */
+  fileLimit?: number;
 }
 
 export interface RunningNginx {
@@ -90,6 +92,7 @@ export async function startNginx(site: string, readyUrl: string, options: NginxO
   writeFileSync(
     join(prefix, 'nginx.conf'),
     `worker_processes ${options.workers ?? 1};\npid ${prefix}/nginx.pid;\nerror_log ${log} warn;\n` +
+      (options.fileLimit ? `worker_rlimit_nofile ${options.fileLimit};\n` : '') +
       `events { worker_connections ${options.workerConnections ?? 1024}; }\n` +
       `http {\n access_log off;\n${temp}${site}\n}\n`,
   );

@@ -42,6 +42,8 @@ export interface PostgresServer {
    */
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** The process id of the server's postmaster, the parent of every other process of it (the bench reads their CPU time). */
+  pid(): Promise<number>;
   /** Stops the server and removes its dir. */
   close(): Promise<void>;
 }
@@ -165,6 +167,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     async start() {
       await startServer(pgCtl, { log, socketDir: dir, host, port, fsync: options.fsync ?? false });
     },
+    pid: () => postmasterPid(data),
     pause: () => signalServer(data, 'SIGSTOP'),
     resume: () => signalServer(data, 'SIGCONT'),
     async close() {
@@ -186,9 +189,14 @@ function startServer(
   return pgCtl('start', '-w', '-t', '30', '-l', at.log, '-o', settings);
 }
 
-/** Sends `signal` to the server (its pid is the first line of postmaster.pid) and its children. */
+/** The postmaster's process id: the first line of postmaster.pid. */
+async function postmasterPid(data: string): Promise<number> {
+  return Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+}
+
+/** Sends `signal` to the server and its children. */
 async function signalServer(data: string, signal: NodeJS.Signals): Promise<void> {
-  const postmaster = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const postmaster = await postmasterPid(data);
   const children: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -18,6 +18,8 @@ export interface TestRedis {
   /** redis://127.0.0.1:PORT */
   url: string;
   readonly running: boolean;
+  /** Its process id while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined;
   /** Stops the server (its data is gone); resolves once the process has exited. */
   stop(): Promise<void>;
   /** Starts it again on the same port, empty; resolves once it answers PING. */
@@ -64,6 +66,10 @@ class RedisProcess implements TestRedis {
 
   get running(): boolean {
     return this.#child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
   async start(): Promise<void> {

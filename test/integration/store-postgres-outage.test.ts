@@ -36,7 +36,7 @@ const everyCall = (store: Store, user: User): Array<[string, () => Promise<unkno
   ['createRoom', () => store.createRoom({ name: 'another', private: false, createdBy: null })],
   ['getRoom', () => store.getRoom('r')],
   ['listRooms', () => store.listRooms(user.id)],
-  ['listRoomNames', () => store.listRoomNames(user.id)],
+  ['welcomeRooms', () => store.welcomeRooms(user.id, Date.now())],
   ['addMember', () => store.addMember('r', user.id)],
   ['isMember', () => store.isMember('r', user.id)],
   ['ensureDirectRoom', () => store.ensureDirectRoom(user.id, user.id + 1)],

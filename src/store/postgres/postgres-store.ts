@@ -5,6 +5,7 @@ import { SearchPageBuilder } from '../search-page.js';
 import { matchesSearch, searchDocument, searchKeys, searchTerms, trigrams } from '../search-text.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
+  NameBannedError,
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
@@ -15,9 +16,11 @@ import {
   type ModerationEntry,
   type RoomModeration,
   type UserModeration,
+  type Welcome,
   type MessagesPage,
   type NewEntry,
   type NewMessage,
+  type NewUser,
   type Refusal,
   type Room,
   type SearchPage,
@@ -263,38 +266,58 @@ export class PostgresStore implements Store {
 
   // --- accounts ---
 
-  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+  createUser(input: NewUser): Promise<User> {
+    return this.#call(() => this.#transaction((client) => this.#insertUser(client, input)));
+  }
+
+  createUserSession(input: NewUser, expiresAt: number): Promise<Session> {
+    const id = newSessionId();
+    const now = Date.now();
+    return this.#call(() =>
+      this.#transaction(async (client): Promise<Session> => {
+        const user = await this.#insertUser(client, input);
+        await client.query({
+          name: 'insert-session',
+          text: `WITH expired AS (DELETE FROM sessions WHERE expires_at <= $4)
+                 INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $4, $3)`,
+          values: [id, user.id, expiresAt, now],
+        });
+        return { id, user, expiresAt };
+      }),
+    );
+  }
+
+  /** Inserts a new user in the transaction of `client`, or throws NameBannedError or NameTakenError. */
+  async #insertUser(client: pg.PoolClient, input: NewUser): Promise<User> {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
     const alike = lookAlikeKeys(input.name);
-    return this.#call(() =>
-      this.#transaction(async (client): Promise<User> => {
-        // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
-        // names that look alike share a key, so they share a lock; taken in a fixed order.
-        await client.query(
-          'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
-          [NAME_LOCK_SPACE, alike],
-        );
-        let inserted: pg.QueryResult<{ id: number }>;
-        try {
-          inserted = await client.query<{ id: number }>(
-            `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
-               AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
-             RETURNING id`,
-            [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
-          );
-        } catch (err) {
-          if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
-          throw err;
-        }
-        const row = inserted.rows[0];
-        if (row === undefined) throw new NameTakenError(input.name);
-        return { id: row.id, name: input.name, guest: input.guest };
-      }),
+    // Taken for guests too: a guest and a registration of a look-alike name one at a time. Two
+    // names that look alike share a key, so they share a lock; taken in a fixed order.
+    await client.query(
+      'SELECT pg_advisory_xact_lock($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY h) AS locks',
+      [NAME_LOCK_SPACE, alike],
     );
+    const banned = await client.query({ name: 'name-banned', text: 'SELECT 1 FROM users WHERE name_key = $1 AND banned LIMIT 1', values: [key] });
+    if (banned.rowCount === 1) throw new NameBannedError(input.name);
+    let inserted: pg.QueryResult<{ id: number }>;
+    try {
+      inserted = await client.query<{ id: number }>(
+        `INSERT INTO users (name, name_key, name_skeleton, name_skeleton_cased, password_hash, guest, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7
+         WHERE NOT EXISTS (SELECT 1 FROM users WHERE name_key = $2 AND NOT guest)
+           AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton = ANY($8::text[]) AND NOT guest)
+           AND NOT EXISTS (SELECT 1 FROM users WHERE name_skeleton_cased = ANY($8::text[]) AND NOT guest)
+         RETURNING id`,
+        [input.name, key, folded, cased, input.passwordHash, input.guest, Date.now(), alike],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new NameTakenError(input.name);
+      throw err;
+    }
+    const row = inserted.rows[0];
+    if (row === undefined) throw new NameTakenError(input.name);
+    return { id: row.id, name: input.name, guest: input.guest };
   }
 
   findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -403,17 +426,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  isNameBanned(name: string): Promise<boolean> {
-    return this.#call(async () => {
-      const { rowCount } = await this.#query({
-        name: 'name-banned',
-        text: 'SELECT 1 FROM users WHERE name_key = $1 AND banned LIMIT 1',
-        values: [nameKey(name)],
-      });
-      return rowCount === 1;
-    });
-  }
-
   // --- rooms ---
 
   createRoom(input: { name: string; private: boolean; createdBy: number | null; direct?: boolean }): Promise<Room> {
@@ -458,16 +470,20 @@ export class PostgresStore implements Store {
     });
   }
 
-  listRoomNames(forUserId: number): Promise<string[]> {
+  welcomeRooms(userId: number, now: number): Promise<Welcome> {
     return this.#call(async () => {
-      const { rows } = await this.#query<{ name: string }>({
-        name: 'visible-room-names',
-        text: `SELECT r.name FROM rooms r
-               WHERE NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1)
-               ORDER BY r.name`,
-        values: [forUserId],
-      });
-      return rows.map((r) => r.name);
+      const [names, read, moderation] = await Promise.all([
+        this.#query<{ name: string }>({
+          name: 'visible-room-names',
+          text: `SELECT r.name FROM rooms r
+                 WHERE NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1)
+                 ORDER BY r.name`,
+          values: [userId],
+        }),
+        this.#readMarkers(userId),
+        this.#userModeration(userId, now),
+      ]);
+      return { rooms: names.rows.map((r) => r.name), read, moderation };
     });
   }
 
@@ -568,26 +584,24 @@ export class PostgresStore implements Store {
     });
   }
 
-  userModeration(userId: number, now: number): Promise<UserModeration> {
-    return this.#call(async () => {
-      const { rows } = await this.#query<{ room: string; kind: 'owner' | 'moderator' | 'ban' | 'mute'; until: number | null }>({
-        name: 'user-moderation',
-        text: `SELECT name AS room, 'owner' AS kind, NULL::bigint AS until FROM rooms WHERE created_by = $1 AND NOT direct
-               UNION ALL
-               SELECT room, role, NULL FROM room_roles WHERE user_id = $1
-               UNION ALL
-               SELECT room, kind, until FROM room_restrictions WHERE user_id = $1 AND (until IS NULL OR until > $2)
-               ORDER BY room, kind`,
-        values: [userId, now],
-      });
-      const result: UserModeration = { owns: [], moderates: [], restrictions: [] };
-      for (const r of rows) {
-        if (r.kind === 'owner') result.owns.push(r.room);
-        else if (r.kind === 'moderator') result.moderates.push(r.room);
-        else result.restrictions.push({ room: r.room, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
-      }
-      return result;
+  async #userModeration(userId: number, now: number): Promise<UserModeration> {
+    const { rows } = await this.#query<{ room: string; kind: 'owner' | 'moderator' | 'ban' | 'mute'; until: number | null }>({
+      name: 'user-moderation',
+      text: `SELECT name AS room, 'owner' AS kind, NULL::bigint AS until FROM rooms WHERE created_by = $1 AND NOT direct
+             UNION ALL
+             SELECT room, role, NULL FROM room_roles WHERE user_id = $1
+             UNION ALL
+             SELECT room, kind, until FROM room_restrictions WHERE user_id = $1 AND (until IS NULL OR until > $2)
+             ORDER BY room, kind`,
+      values: [userId, now],
     });
+    const result: UserModeration = { owns: [], moderates: [], restrictions: [] };
+    for (const r of rows) {
+      if (r.kind === 'owner') result.owns.push(r.room);
+      else if (r.kind === 'moderator') result.moderates.push(r.room);
+      else result.restrictions.push({ room: r.room, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+    }
+    return result;
   }
 
   auditLog(room: string, limit: number): Promise<AuditRecord[]> {
@@ -880,16 +894,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  readMarkers(userId: number): Promise<Record<string, number>> {
-    return this.#call(async () => {
-      const { rows } = await this.#query<{ room: string; id: number }>({
-        name: 'read-markers',
-        text: `SELECT k.room, k.id FROM read_markers k JOIN rooms r ON r.name = k.room
-               WHERE k.user_id = $1 AND (NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1))`,
-        values: [userId],
-      });
-      return Object.fromEntries(rows.map((r) => [r.room, r.id]));
+  async #readMarkers(userId: number): Promise<Record<string, number>> {
+    const { rows } = await this.#query<{ room: string; id: number }>({
+      name: 'read-markers',
+      text: `SELECT k.room, k.id FROM read_markers k JOIN rooms r ON r.name = k.room
+             WHERE k.user_id = $1 AND (NOT r.private OR EXISTS (SELECT 1 FROM members m WHERE m.room = r.name AND m.user_id = $1))`,
+      values: [userId],
     });
+    return Object.fromEntries(rows.map((r) => [r.room, r.id]));
   }
 
   usersByNameKeys(keys: string[], options: { membersOf?: string } = {}): Promise<User[]> {

@@ -5,6 +5,7 @@ import { STORE_HISTORY_MAX } from '../../protocol/limits.js';
 import { directRoomName, lookAlikeKeys, nameKey, nameSkeletons } from '../../protocol/names.js';
 import { isPlainMessage, refuseEvent, refuseReaction, refuseReply, type TargetInfo } from '../timeline-rules.js';
 import {
+  NameBannedError,
   NameTakenError,
   NoSuchRoomError,
   RoomExistsError,
@@ -14,9 +15,11 @@ import {
   type ModerationEntry,
   type RoomModeration,
   type UserModeration,
+  type Welcome,
   type MessagesPage,
   type NewEntry,
   type NewMessage,
+  type NewUser,
   type Refusal,
   type Room,
   type SearchPage,
@@ -320,16 +323,28 @@ export class SqliteStore implements Store {
 
   // --- accounts ---
 
-  async createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+  async createUser(input: NewUser): Promise<User> {
+    const insert = this.#userInsert(input);
+    return this.#write(insert);
+  }
+
+  async createUserSession(input: NewUser, expiresAt: number): Promise<Session> {
+    const insert = this.#userInsert(input);
+    return this.#write((): Session => this.#insertSession(insert(), expiresAt));
+  }
+
+  /** The insert of a new user, to run in a write transaction (its name keys computed outside it). */
+  #userInsert(input: NewUser): () => User {
     const key = nameKey(input.name);
     const { folded, cased } = nameSkeletons(input.name);
     const alike = JSON.stringify(lookAlikeKeys(input.name));
-    return this.#write((): User => {
+    return () => {
+      if (this.#stmt.bannedName.get(key) !== undefined) throw new NameBannedError(input.name);
       // Checked here for guests; for registered accounts the unique indexes would catch most of it too.
       if (this.#stmt.registeredNameTaken.get({ key, alike }) !== undefined) throw new NameTakenError(input.name);
       const id = this.#stmt.insertUser.get(input.name, key, folded, cased, input.passwordHash, input.guest ? 1 : 0, Date.now()) as number;
       return { id, name: input.name, guest: input.guest };
-    });
+    };
   }
 
   async findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -366,16 +381,21 @@ export class SqliteStore implements Store {
   // --- sessions ---
 
   async createSession(userId: number, expiresAt: number): Promise<Session> {
-    const now = Date.now();
     return this.#write((): Session => {
       const row = this.#stmt.userById.get(userId) as UserRow | undefined;
       if (row === undefined) throw new Error(`no user with id ${userId}`);
       if (row.banned === 1) throw new Error(`user ${userId} is banned`);
-      this.#stmt.endExpiredSessions.run(now);
-      const id = newSessionId();
-      this.#stmt.insertSession.run(id, userId, now, expiresAt);
-      return { id, user: { id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt };
+      return this.#insertSession({ id: row.id, name: row.name, guest: row.guest === 1 }, expiresAt);
     });
+  }
+
+  /** Inside a write transaction: forgets expired sessions and starts one of `user`. */
+  #insertSession(user: User, expiresAt: number): Session {
+    const now = Date.now();
+    this.#stmt.endExpiredSessions.run(now);
+    const id = newSessionId();
+    this.#stmt.insertSession.run(id, user.id, now, expiresAt);
+    return { id, user, expiresAt };
   }
 
   async getSession(id: string, now: number): Promise<Session | undefined> {
@@ -397,10 +417,6 @@ export class SqliteStore implements Store {
       if (banned) this.#stmt.endUserSessions.run(userId);
       return true;
     });
-  }
-
-  async isNameBanned(name: string): Promise<boolean> {
-    return this.#stmt.bannedName.get(nameKey(name)) !== undefined;
   }
 
   // --- rooms ---
@@ -432,8 +448,12 @@ export class SqliteStore implements Store {
     return (this.#stmt.visibleRooms.all(forUserId) as RoomRow[]).map(toRoom);
   }
 
-  async listRoomNames(forUserId: number): Promise<string[]> {
-    return this.#stmt.visibleRoomNames.all(forUserId) as string[];
+  async welcomeRooms(userId: number, now: number): Promise<Welcome> {
+    return this.#read(() => ({
+      rooms: this.#stmt.visibleRoomNames.all(userId) as string[],
+      read: this.#readMarkers(userId),
+      moderation: this.#userModeration(userId, now),
+    }));
   }
 
   async addMember(room: string, userId: number): Promise<void> {
@@ -490,8 +510,8 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async userModeration(userId: number, now: number): Promise<UserModeration> {
-    return this.#read(() => ({
+  #userModeration(userId: number, now: number): UserModeration {
+    return {
       owns: this.#stmt.roomsOwned.all(userId) as string[],
       moderates: this.#stmt.roomsModerated.all(userId) as string[],
       restrictions: (this.#stmt.restrictionsOfUser.all({ userId, now }) as Array<{ room: string; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
@@ -499,7 +519,7 @@ export class SqliteStore implements Store {
         kind: r.kind,
         ...(r.until === null ? {} : { until: r.until }),
       })),
-    }));
+    };
   }
 
   async auditLog(room: string, limit: number): Promise<AuditRecord[]> {
@@ -1064,7 +1084,7 @@ export class SqliteStore implements Store {
     return this.#write(() => this.#stmt.setReadMarker.get({ userId, room, id }) as number | undefined);
   }
 
-  async readMarkers(userId: number): Promise<Record<string, number>> {
+  #readMarkers(userId: number): Record<string, number> {
     const rows = this.#stmt.readMarkers.all({ userId }) as Array<{ room: string; id: number }>;
     return Object.fromEntries(rows.map((r) => [r.room, r.id]));
   }

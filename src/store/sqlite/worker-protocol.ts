@@ -1,5 +1,5 @@
 /** The messages between WorkerStore and its thread, and how a store error crosses between them. */
-import { NameTakenError, NoSuchRoomError, RoomExistsError, type NewMessage, type Store } from '../types.js';
+import { NameBannedError, NameTakenError, NoSuchRoomError, RoomExistsError, type NewMessage, type Store } from '../types.js';
 
 export type StoreMethod = keyof Store;
 
@@ -104,6 +104,7 @@ export function packError(err: unknown): PackedError {
 
 /** The store's own errors come back as their classes, so callers can still tell them apart. */
 const KNOWN: Record<string, () => Error> = {
+  name_banned: () => new NameBannedError(''),
   name_taken: () => new NameTakenError(''),
   room_exists: () => new RoomExistsError(''),
   no_such_room: () => new NoSuchRoomError(''),

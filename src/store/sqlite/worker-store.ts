@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, RoomModeration, UserModeration, MessagesPage, NewEntry, NewMessage, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord } from '../types.js';
+import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, RoomModeration, MessagesPage, NewEntry, NewMessage, NewUser, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord, Welcome } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 import { wireUser } from '../../protocol/frames.js';
@@ -106,8 +106,12 @@ export class WorkerStore implements Store {
     });
   }
 
-  createUser(input: { name: string; passwordHash: string | null; guest: boolean }): Promise<User> {
+  createUser(input: NewUser): Promise<User> {
     return this.#call('createUser', [input]);
+  }
+
+  createUserSession(input: NewUser, expiresAt: number): Promise<Session> {
+    return this.#call('createUserSession', [input, expiresAt]);
   }
 
   findRegisteredUser(name: string): Promise<UserRecord | undefined> {
@@ -154,8 +158,8 @@ export class WorkerStore implements Store {
     return this.#call('listRooms', [forUserId]);
   }
 
-  listRoomNames(forUserId: number): Promise<string[]> {
-    return this.#call('listRoomNames', [forUserId]);
+  welcomeRooms(userId: number, now: number): Promise<Welcome> {
+    return this.#call('welcomeRooms', [userId, now]);
   }
 
   addMember(room: string, userId: number): Promise<void> {
@@ -170,10 +174,6 @@ export class WorkerStore implements Store {
     return this.#call('setUserBanned', [userId, banned]);
   }
 
-  isNameBanned(name: string): Promise<boolean> {
-    return this.#call('isNameBanned', [name]);
-  }
-
   moderate(entry: ModerationEntry): Promise<boolean> {
     return this.#call('moderate', [entry]);
   }
@@ -182,9 +182,6 @@ export class WorkerStore implements Store {
     return this.#call('roomModeration', [room, now]);
   }
 
-  userModeration(userId: number, now: number): Promise<UserModeration> {
-    return this.#call('userModeration', [userId, now]);
-  }
 
   auditLog(room: string, limit: number): Promise<AuditRecord[]> {
     return this.#call('auditLog', [room, limit]);
@@ -243,9 +240,6 @@ export class WorkerStore implements Store {
     return this.#call('setReadMarker', [userId, room, id]);
   }
 
-  readMarkers(userId: number): Promise<Record<string, number>> {
-    return this.#call('readMarkers', [userId]);
-  }
 
   usersByNameKeys(keys: string[], options?: { membersOf?: string }): Promise<User[]> {
     return this.#call('usersByNameKeys', [keys, options]);
