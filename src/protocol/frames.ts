@@ -179,6 +179,9 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     read: z.record(z.string(), z.number().int().nonnegative()).optional(),
     // An admin (ADMINS): moderates every room but DMs, and may ban users everywhere.
     admin: z.literal(true).optional(),
+    // The names of ADMINS (registered accounts; a guest of such a name is none), so that clients can
+    // mark admins and not offer actions on them.
+    admins: z.array(z.string()).optional(),
     // The rooms this user owns or moderates, with the role.
     roles: z.record(z.string(), z.enum(['owner', 'moderator'])).optional(),
     // The rooms this user is banned from, or muted in, now: until when (null: until lifted).

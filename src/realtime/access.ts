@@ -63,9 +63,10 @@ export class RoomAccess {
 
   constructor(
     private readonly store: Store,
-    admins: readonly string[] = [],
+    /** ADMINS, as configured. */
+    readonly adminNames: readonly string[] = [],
   ) {
-    this.#admins = new Set(admins.map(nameKey));
+    this.#admins = new Set(adminNames.map(nameKey));
   }
 
   /** Whether the user is an admin: a registered account named in ADMINS. */

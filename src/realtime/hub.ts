@@ -191,6 +191,7 @@ export class ChatHub implements ChatService {
       const frame: Extract<ServerFrame, { type: 'welcome' }> = { type: 'welcome', user: you, conn: { id: conn.id, ip }, rooms, read };
       // Only what applies: most users moderate nothing and are banned nowhere.
       if (this.#access.isAdmin({ ...user, guest })) frame.admin = true;
+      if (this.#access.adminNames.length > 0) frame.admins = [...this.#access.adminNames];
       const roles: Record<string, 'owner' | 'moderator'> = {};
       for (const room of moderation.moderates) roles[room] = 'moderator';
       for (const room of moderation.owns) roles[room] = 'owner';

@@ -126,6 +126,10 @@ describe('moderation', () => {
       assert.equal((await b.next('moderation', (f) => f.role === 'member')).action, 'role');
       assert.equal((await connect(ben)).frames[0]!.roles, undefined);
       assert.deepEqual((await connect(root)).frames[0]!.admin, true);
+      // Everyone is told who the admins are, so a page can mark them and offer no action on them.
+      const benWelcome = (await connect(ben)).frames[0]!;
+      assert.deepEqual(benWelcome.admins, ['root']);
+      assert.equal(benWelcome.admin, undefined);
     });
 
     it('refuses a role that is not moderator or member, and a guest named in ADMINS is no admin', async () => {

@@ -145,6 +145,8 @@ export const state = reactive({
   notifications: 'default' as NotificationPermission | 'unsupported',
   /** An admin (ADMINS): moderates every room but DMs. */
   admin: false,
+  /** The name keys of the server's admins (the welcome's `admins`): registered accounts of these names are admins. */
+  adminKeys: [] as string[],
   /** The rooms the user owns or moderates (the welcome's, kept up to date by lists and role frames). */
   myRoles: {} as Record<string, RoomRole>,
   /** The rooms the user is muted in, and banned from. */

@@ -6,7 +6,7 @@ import type { ChatMessage } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { deleteMessage, startEdit, startReply } from './actions.js';
 import { state } from './chat-state.js';
-import { isBanned, isMuted, myPower } from './moderation.js';
+import { isAdminUser, isBanned, isMuted, myPower } from './moderation.js';
 import { moderates, offeredActions } from '../moderation.js';
 
 export interface MessageAction {
@@ -45,7 +45,7 @@ function moderatorActions(room: string, m: ChatMessage): MessageAction[] {
   const actions: MessageAction[] = [
     { key: 'mod-delete', label: t('deleteAsModerator'), icon: '🗑', danger: true, run: () => confirmDelete(room, m.id, m.user.name) },
   ];
-  const target = { self: false, admin: false, role: view.roles[m.user.id], muted: isMuted(view, m.user.id), banned: isBanned(view, m.user.id) };
+  const target = { self: false, admin: isAdminUser(m.user), role: view.roles[m.user.id], muted: isMuted(view, m.user.id), banned: isBanned(view, m.user.id) };
   if (offeredActions(power, target).length > 0) {
     const user = m.user;
     actions.push({ key: 'moderate', label: t('moderateUser', { name: user.name }), icon: '🛡', run: () => (state.moderating = { room, user }) });

@@ -4,6 +4,7 @@
  * takes and the audit log. The server is the judge; this only keeps what it said.
  */
 import { moderation as api, type ClientEvents, type WelcomeFrame } from '../../../src/client/index.js';
+import { nameKey } from '../../../src/protocol/names.js';
 import { t } from '../i18n.js';
 import { inForce, powerIn, type ModAction, type ModerationEntry, type Power, type RoomRole } from '../moderation.js';
 import { DEFAULT_ROOM, origin, state, type Restriction, type RoomView } from './chat-state.js';
@@ -45,6 +46,7 @@ export function joinBlocked(room: string): boolean {
 
 export function onWelcome(frame: WelcomeFrame): void {
   state.admin = frame.admin === true;
+  state.adminKeys = (frame.admins ?? []).map(nameKey);
   state.myRoles = { ...(frame.roles ?? {}) };
   // The welcome says where the user is muted or banned now: anything else was lifted meanwhile
   // (who did it is remembered from the frame that said so, when the page saw it).
@@ -189,7 +191,14 @@ export function isBanned(view: RoomView, userId: number): boolean {
   return inForce(view.bans[userId], state.now);
 }
 
-export function roleOf(view: RoomView, userId: number): RoomRole | 'admin' | undefined {
-  if (userId === state.me?.id && state.admin && !view.direct) return 'admin';
-  return view.roles[userId];
+/** Whether the user is one of the server's admins: a registered account named in ADMINS. */
+export function isAdminUser(user: { id: number; name: string; guest?: boolean }): boolean {
+  if (user.id === state.me?.id) return state.admin;
+  return !user.guest && state.adminKeys.includes(nameKey(user.name));
+}
+
+/** The person's role in the room: an admin in every room but DMs. */
+export function roleOf(view: RoomView, user: { id: number; name: string; guest?: boolean }): RoomRole | 'admin' | undefined {
+  if (!view.direct && isAdminUser(user)) return 'admin';
+  return view.roles[user.id];
 }

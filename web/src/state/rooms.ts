@@ -44,6 +44,7 @@ export function resetRooms(): void {
   state.picking = null;
   state.searching = false;
   state.admin = false;
+  state.adminKeys = [];
   state.myRoles = {};
   state.myMutes = {};
   state.myBans = {};
