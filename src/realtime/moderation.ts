@@ -63,6 +63,10 @@ export class Moderation {
     if (request.action === 'role' && targetRole === 'owner') {
       throw new ChatError('forbidden', `${target.name} owns "${room.name}": the owner's role cannot be changed`);
     }
+    // Like an unban of someone not banned: nothing to do, so nothing logged nor announced.
+    if (request.action === 'role' && request.role === targetRole) {
+      throw new ChatError('not_found', `${target.name} is already ${targetRole === 'moderator' ? 'a moderator' : 'a plain member'} of "${room.name}"`);
+    }
     const ts = Date.now();
     const until = request.minutes === undefined ? undefined : ts + request.minutes * 60_000;
     const entry = { room: room.name, action: request.action, user: target.id, by: actor.id, ts, until, role: request.role };

@@ -457,6 +457,12 @@ describe('moderation', () => {
       assert.equal((await ask(m, { type: 'kick', room, user: 999_999 })).code, 'not_found');
       assert.equal((await ask(m, { type: 'ban', room, user: sam.user.id, minutes: -1 })).code, 'bad_request');
       assert.equal((await ask(m, { type: 'role', room, user: sam.user.id, role: 'owner' })).code, 'bad_request');
+      // A role the user has already: nothing to do, nothing logged (as an unban of someone not banned).
+      const o = await connect(olga);
+      const already = await ask(o, { type: 'role', room, user: mia.user.id, role: 'moderator' });
+      assert.deepEqual([already.code, already.message], ['not_found', `mia is already a moderator of "${room}"`]);
+      assert.equal((await ask(o, { type: 'role', room, user: sam.user.id, role: 'member' })).code, 'not_found');
+      assert.equal((await call(olga, 'PUT', `/api/rooms/${room}/roles/${mia.user.id}`, { role: 'moderator' })).status, 404);
       // Too long a ban names the year, not the bound of safe integers that a huge number also passes.
       const huge = await ask(m, { type: 'ban', room, user: sam.user.id, minutes: 1e308 });
       assert.equal(huge.message, 'minutes must be at most 525600 (a year)');
