@@ -7,6 +7,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'socket.io';
 
 export interface PeerUser {
   id: number;
@@ -39,6 +40,14 @@ export function verifyToken(token: unknown): PeerUser | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** socket.io's middleware for the peers: the handshake's `auth.token` gives `socket.data.user`, or the connection is refused. */
+export function socketIoSignIn(socket: Socket, next: (err?: Error) => void): void {
+  const user = verifyToken((socket.handshake.auth as { token?: unknown }).token);
+  if (!user) return next(new Error('unauthorized'));
+  socket.data.user = user;
+  next();
 }
 
 /** The token of an upgrade request: `?token=` or `Authorization: Bearer`. */

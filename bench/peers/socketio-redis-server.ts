@@ -24,7 +24,7 @@ import { createServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import { handleHttp, listenAddress, verifyToken, type PeerUser } from './signin.js';
+import { handleHttp, listenAddress, socketIoSignIn, type PeerUser } from './signin.js';
 
 const url = process.env.REDIS_URL;
 if (!url) {
@@ -47,12 +47,7 @@ const io = new Server(server, {
   connectionStateRecovery: {},
 });
 
-io.use((socket, next) => {
-  const user = verifyToken((socket.handshake.auth as { token?: unknown }).token);
-  if (!user) return next(new Error('unauthorized'));
-  socket.data.user = user;
-  next();
-});
+io.use(socketIoSignIn);
 
 io.on('connection', (socket) => {
   const user = socket.data.user as PeerUser;

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { handleHttp, listenAddress, verifyToken, type PeerUser } from './signin.js';
+import { handleHttp, listenAddress, socketIoSignIn, type PeerUser } from './signin.js';
 
 const lastId = new Map<string, number>();
 /** room -> socket id -> user */
@@ -16,12 +16,7 @@ const present = new Map<string, Map<string, PeerUser>>();
 const server = createServer(handleHttp);
 const io = new Server(server, { transports: ['websocket'], serveClient: false, maxHttpBufferSize: 64 * 1024 });
 
-io.use((socket, next) => {
-  const user = verifyToken((socket.handshake.auth as { token?: unknown }).token);
-  if (!user) return next(new Error('unauthorized'));
-  socket.data.user = user;
-  next();
-});
+io.use(socketIoSignIn);
 
 io.on('connection', (socket) => {
   const user = socket.data.user as PeerUser;

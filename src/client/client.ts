@@ -54,15 +54,8 @@ export interface ClientEvents {
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
-  list: {
-    room: string;
-    data: WireUser[];
-    lastId?: number;
-    /** The room's owner and moderators by user id (present or not); everyone else is a member. */
-    roles?: Record<string, 'owner' | 'moderator'>;
-    /** Who is muted in the room now, by user id: until when (null: until lifted). */
-    muted?: Record<string, number | null>;
-  };
+  /** `roles`: the room's owner and moderators by user id (present or not); `muted`: who is muted now, until when (null: until lifted). */
+  list: { room: string; data: WireUser[]; lastId?: number } & Pick<Extract<ServerFrame, { type: 'list' }>, 'roles' | 'muted'>;
   typing: { room: string; user: WireUser };
   /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
   room: { room: string; private: boolean };

@@ -4,7 +4,7 @@
  * they return the token, which the client then sends as `Authorization: Bearer`.
  */
 import { httpBaseUrl } from './url.js';
-import type { ChatMessage, SelfUser, TimelineEventFrame } from './types.js';
+import type { ChatMessage, SelfUser, ServerFrame, TimelineEventFrame } from './types.js';
 
 /** An HTTP error of the API: the status and the stable `code` of `{error: {code, message}}`. */
 export class ParleyHttpError extends Error {
@@ -171,16 +171,8 @@ export async function searchMessages(
   return request(baseUrl, `/api/search?${params}`, { token: query.token });
 }
 
-/** What a moderation action did, as the server logged it (also an entry of the audit log, with `room`). */
-export interface ModerationRecord {
-  room: string;
-  action: 'kick' | 'ban' | 'unban' | 'mute' | 'unmute' | 'role' | 'delete';
-  user: { id: number; name: string };
-  by: { id: number; name: string };
-  ts: number;
-  until?: number;
-  role?: 'moderator' | 'member';
-}
+/** What a moderation action did, as the server logged it: the room's `moderation` frame, without its type (an audit entry has no `room` either). */
+export type ModerationRecord = Omit<Extract<ServerFrame, { type: 'moderation' }>, 'type'>;
 
 /** The moderation endpoints of a room (its moderators, owner and admins); `user` is a user id. */
 export const moderation = {

@@ -3,6 +3,7 @@
  * actions to offer on someone (the limits on power, as a convenience: the server is the judge), and
  * the words of a moderation line. Pure, so it is unit-tested.
  */
+import type { ModerationRecord } from '../../src/client/index.js';
 import { t } from './i18n.js';
 
 /** A role in a room as the list frame gives it; everyone not named is a member. */
@@ -74,14 +75,7 @@ export function timeLeft(until: number, now: number): string {
 }
 
 /** What a moderator did, as a line of the room or an entry of the audit log. */
-export interface ModerationEntry {
-  action: 'kick' | 'ban' | 'unban' | 'mute' | 'unmute' | 'role' | 'delete';
-  user: { id: number; name: string };
-  by: { id: number; name: string };
-  ts: number;
-  until?: number;
-  role?: 'moderator' | 'member';
-}
+export type ModerationEntry = Omit<ModerationRecord, 'room'>;
 
 /** "mia muted sam for 10 minutes", "olga made bob a moderator"; the user reading is "you". */
 export function moderationText(entry: ModerationEntry, meId: number | undefined): string {

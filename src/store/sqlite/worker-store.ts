@@ -182,7 +182,6 @@ export class WorkerStore implements Store {
     return this.#call('roomModeration', [room, now]);
   }
 
-
   auditLog(room: string, limit: number): Promise<AuditRecord[]> {
     return this.#call('auditLog', [room, limit]);
   }
@@ -239,7 +238,6 @@ export class WorkerStore implements Store {
   setReadMarker(userId: number, room: string, id: number): Promise<number | undefined> {
     return this.#call('setReadMarker', [userId, room, id]);
   }
-
 
   usersByNameKeys(keys: string[], options?: { membersOf?: string }): Promise<User[]> {
     return this.#call('usersByNameKeys', [keys, options]);
