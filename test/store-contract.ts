@@ -1063,6 +1063,8 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
 
     describe('moderation', () => {
       const MINUTE = 60_000;
+      const APPLIED = { kind: 'applied' };
+      const UNCHANGED = { kind: 'unchanged' };
 
       it('makes and unmakes moderators, and says where a user owns and moderates', withStore(async (store) => {
         const owner = await registered(store, 'owner');
@@ -1071,12 +1073,15 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
         await store.createRoom({ name: 'club', private: true, createdBy: owner.id });
         await store.ensureDirectRoom(owner.id, mod.id);
-        assert.equal(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now, role: 'moderator' }), true);
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now, role: 'moderator' }), APPLIED);
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now, role: 'moderator' }), UNCHANGED, 'a moderator already');
         assert.deepEqual(await store.roomModeration('hall', now), { moderators: [mod.id], restrictions: [] });
         assert.deepEqual(await userModeration(store, mod.id, now), { owns: [], moderates: ['hall'], restrictions: [] });
         assert.deepEqual(await userModeration(store, owner.id, now), { owns: ['club', 'hall'], moderates: [], restrictions: [] }, 'a DM has no owner');
         await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now + 1, role: 'member' });
         assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'role', user: mod.id, by: owner.id, ts: now + 2, role: 'member' }), UNCHANGED, 'a member already');
+        assert.equal((await store.auditLog('hall', 10)).length, 2, 'what changed nothing is not logged');
         await assert.rejects(store.moderate({ room: 'nowhere', action: 'kick', user: mod.id, by: owner.id, ts: now }), NoSuchRoomError);
       }));
 
@@ -1097,13 +1102,13 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         ]);
         // The timed ban ends by itself.
         assert.deepEqual((await store.roomModeration('hall', now + MINUTE)).restrictions, [{ user: u.id, kind: 'mute' }]);
-        assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + MINUTE }), false, 'ended already');
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + MINUTE }), UNCHANGED, 'ended already');
         // Banned again: the new until replaces the old.
         await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now + 2, until: now + 10 * MINUTE });
         assert.deepEqual((await userModeration(store, u.id, now + 5 * MINUTE)).restrictions.map((r) => r.until), [now + 10 * MINUTE, undefined]);
-        assert.equal(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 3 }), true);
-        assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), true);
-        assert.equal(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), false);
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 3 }), APPLIED);
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), APPLIED);
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), UNCHANGED);
         assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
       }));
 
@@ -1127,6 +1132,33 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         ]);
         assert.equal((await store.auditLog('hall', 1)).length, 1);
         assert.deepEqual(await store.auditLog('nowhere', 10), []);
+      }));
+
+      it('applies a retried action (same room, actor and cid) once, and answers it with the first', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const mod = await registered(store, 'mod');
+        const u = await guest(store, 'spammer');
+        const now = 1_800_000_000_000;
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'yard', private: false, createdBy: owner.id });
+        const ban = { room: 'hall', action: 'ban' as const, user: u.id, by: owner.id, ts: now, until: now + MINUTE, cid: 'b-1' };
+        assert.deepEqual(await store.moderate(ban), APPLIED);
+        // The retry comes later: it does not move the ban's end, and is not logged again.
+        assert.deepEqual(await store.moderate({ ...ban, ts: now + 5, until: now + 5 + MINUTE }), { kind: 'duplicate', ts: now, until: now + MINUTE });
+        assert.deepEqual((await store.roomModeration('hall', now)).restrictions, [{ user: u.id, kind: 'ban', until: now + MINUTE }]);
+        // An unban retried after the first lifted the ban is answered as the first, not "not banned".
+        const unban = { room: 'hall', action: 'unban' as const, user: u.id, by: owner.id, ts: now + 6, cid: 'b-2' };
+        assert.deepEqual(await store.moderate(unban), APPLIED);
+        assert.deepEqual(await store.moderate({ ...unban, ts: now + 7 }), { kind: 'duplicate', ts: now + 6 });
+        const role = { room: 'hall', action: 'role' as const, user: mod.id, by: owner.id, ts: now + 8, role: 'moderator' as const, cid: 'b-3' };
+        assert.deepEqual(await store.moderate(role), APPLIED);
+        assert.deepEqual(await store.moderate({ ...role, ts: now + 9 }), { kind: 'duplicate', ts: now + 8, role: 'moderator' });
+        assert.equal((await store.auditLog('hall', 10)).length, 3);
+        // The same cid from someone else, or in another room, is another action.
+        assert.deepEqual(await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: mod.id, ts: now + 10, cid: 'b-1' }), APPLIED);
+        assert.deepEqual(await store.moderate({ room: 'yard', action: 'ban', user: u.id, by: owner.id, ts: now + 11, cid: 'b-1' }), APPLIED);
+        assert.equal((await store.auditLog('hall', 10)).length, 4);
+        assert.equal((await store.auditLog('yard', 10)).length, 1);
       }));
 
       it('withdraws a private room\'s membership on a kick', withStore(async (store) => {

@@ -624,6 +624,7 @@ function actorOf(conn: ClientConnection): Actor {
 
 function moderationRequest(frame: ModerationFrame): ModerationRequest {
   const request: ModerationRequest = { action: frame.type, room: frame.room, user: frame.user };
+  if (frame.cid !== undefined) request.cid = frame.cid;
   if ((frame.type === 'ban' || frame.type === 'mute') && frame.minutes !== undefined) request.minutes = frame.minutes;
   if (frame.type === 'role') request.role = frame.role;
   return request;

@@ -23,6 +23,8 @@ export interface ModerationRequest {
   minutes?: number;
   /** role: the role to give. */
   role?: GivenRole;
+  /** The client's id of the action: a retry with the same one is answered again, not applied again. */
+  cid?: string;
 }
 
 /** The most entries an audit page gives. */
@@ -47,7 +49,10 @@ export class Moderation {
 
   /**
    * Applies the action if the actor may, and tells every node. Refused with not_found (no such
-   * room, a private room the actor is not in, no such user, nothing to lift) or forbidden (why).
+   * room, a private room the actor is not in, no such user, nothing to lift, a role the user has)
+   * or forbidden (why). A retry of an action already applied (its `cid` again) gets the first one's
+   * answer, and nothing is applied, logged or announced again: a kick retried after the user came
+   * back does not kick them again.
    */
   async act(actor: Actor, request: ModerationRequest): Promise<ModerationEvent> {
     const room = await this.#moderatedRoom(actor, request.room);
@@ -63,16 +68,16 @@ export class Moderation {
     if (request.action === 'role' && targetRole === 'owner') {
       throw new ChatError('forbidden', `${target.name} owns "${room.name}": the owner's role cannot be changed`);
     }
-    // Like an unban of someone not banned: nothing to do, so nothing logged nor announced.
-    if (request.action === 'role' && request.role === targetRole) {
-      throw new ChatError('not_found', `${target.name} is already ${targetRole === 'moderator' ? 'a moderator' : 'a plain member'} of "${room.name}"`);
-    }
     const ts = Date.now();
     const until = request.minutes === undefined ? undefined : ts + request.minutes * 60_000;
-    const entry = { room: room.name, action: request.action, user: target.id, by: actor.id, ts, until, role: request.role };
-    if (!(await this.store.moderate(entry))) {
-      throw new ChatError('not_found', `${target.name} is not ${request.action === 'unban' ? 'banned from' : 'muted in'} "${room.name}"`);
+    const entry = { room: room.name, action: request.action, user: target.id, by: actor.id, ts, until, role: request.role, cid: request.cid };
+    const outcome = await this.store.moderate(entry);
+    if (outcome.kind === 'duplicate') {
+      const { ts: firstTs, until: firstUntil, role: firstRole } = outcome;
+      return this.#event({ room: room.name, action: request.action, ts: firstTs, until: firstUntil, role: firstRole }, target, actor);
     }
+    // Like an unban of someone not banned: nothing to do, so nothing logged nor announced.
+    if (outcome.kind === 'unchanged') throw new ChatError('not_found', nothingToDo(request, target, room));
     const event = this.#event(entry, target, actor);
     this.log.info({ room: room.name, action: request.action, user: target.id, by: actor.id, until }, 'moderation');
     await this.#publish(event);
@@ -153,6 +158,12 @@ export class Moderation {
       this.log.warn({ err, room: event.room }, 'the broker could not take a moderation event: other nodes apply it when the broker is back');
     }
   }
+}
+
+/** Why an action changed nothing: an unban or unmute of someone not banned or muted, or a role they have. */
+function nothingToDo(request: ModerationRequest, target: User, room: Room): string {
+  if (request.action === 'role') return `${target.name} is already ${request.role === 'moderator' ? 'a moderator' : 'a plain member'} of "${room.name}"`;
+  return `${target.name} is not ${request.action === 'unban' ? 'banned from' : 'muted in'} "${room.name}"`;
 }
 
 function notModerator(room: Room): ChatError {

@@ -1,6 +1,6 @@
 /** How both stores read the audit log: one row per action, with the names of those concerned. */
 import { wireUser } from '../protocol/frames.js';
-import type { AuditRecord, ModerationAction, StoredRole } from './types.js';
+import type { AuditRecord, ModerationAction, ModerationOutcome, StoredRole } from './types.js';
 
 export interface AuditRow {
   action: ModerationAction;
@@ -21,4 +21,12 @@ export function toAuditRecord(r: AuditRow): AuditRecord {
   if (r.until !== null) record.until = r.until;
   if (r.role !== null) record.role = r.role;
   return record;
+}
+
+/** A retried action's answer, from the audit row of the first: when it was applied, and how. */
+export function duplicateOf(first: Pick<AuditRow, 'ts' | 'until' | 'role'>): ModerationOutcome {
+  const outcome: ModerationOutcome = { kind: 'duplicate', ts: first.ts };
+  if (first.until !== null) outcome.until = first.until;
+  if (first.role !== null) outcome.role = first.role;
+  return outcome;
 }

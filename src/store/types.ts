@@ -247,7 +247,22 @@ export interface ModerationEntry {
   until?: number;
   /** role: the role given. */
   role?: StoredRole;
+  /**
+   * The client's id of the action (a frame's `cid`): a retry by the same user in the same room with
+   * the same cid is not applied again (see ModerationOutcome).
+   */
+  cid?: string;
 }
+
+/**
+ * What moderate() did: applied the action; found nothing to do (an unban or unmute of someone not
+ * banned or muted, a role the user has already); or found it a retry of an action applied before
+ * (same room, `by` and `cid`), whose `ts`, `until` and `role` it gives.
+ */
+export type ModerationOutcome =
+  | { kind: 'applied' }
+  | { kind: 'unchanged' }
+  | { kind: 'duplicate'; ts: number; until?: number; role?: StoredRole };
 
 /** An entry of a room's audit log, with the names of those concerned. */
 export interface AuditRecord {
@@ -401,10 +416,12 @@ export interface Store {
    * transaction: kick withdraws the user's membership; ban and mute put one in force (replacing one
    * in force, with its new `until`); unban and unmute lift it; role makes the user a moderator of
    * the room or a member again; delete is recorded only (the delete itself is a timeline event).
-   * Resolves false, changing and recording nothing, for an unban or unmute of someone who is not
-   * banned or muted in the room (as of `entry.ts`). Rejects with NoSuchRoomError for a missing room.
+   * Changes and records nothing for an unban or unmute of someone who is not banned or muted in the
+   * room (as of `entry.ts`) or a role the user has already (`unchanged`), nor for a retry of an
+   * action with the same `cid` by the same user in the room (`duplicate`, checked first). Rejects
+   * with NoSuchRoomError for a missing room.
    */
-  moderate(entry: ModerationEntry): Promise<boolean>;
+  moderate(entry: ModerationEntry): Promise<ModerationOutcome>;
   /** The room's moderators and its bans and mutes in force at `now`. */
   roomModeration(room: string, now: number): Promise<RoomModeration>;
   /** The room's audit log, newest first, at most `limit` entries. */

@@ -185,6 +185,48 @@ describe('moderation', () => {
     });
   });
 
+  describe('a retried action (its cid again, as the SDK resends what was not acked after a reconnect)', () => {
+    it('is acked as the first was, and applied, logged and announced once: a kick does not kick again the user who came back', async () => {
+      const room = await setUp();
+      const m = await joined(mia, room);
+      const s = await joined(sam, room);
+      const b = await joined(ben, room);
+      const kick = { type: 'kick', room, user: sam.user.id, cid: 'retry-kick' };
+      m.send(kick);
+      const first = await m.next('ack', (f) => f.cid === 'retry-kick');
+      await s.next('kicked');
+      s.send({ type: 'join', room });
+      await s.next('list', (f) => f.room === room);
+      // The moderator's page lost its connection before it saw the ack, and sends the kick again.
+      const m2 = await joined(mia, room);
+      m2.send(kick);
+      const second = await m2.next('ack', (f) => f.cid === 'retry-kick');
+      assert.equal(second.ts, first.ts);
+      b.send({ type: 'chat', room, data: 'after the retry', cid: 'r1' });
+      await s.next('chat', (f) => f.data === 'after the retry');
+      assert.equal(s.all('kicked').length, 1, 'kicked once');
+      assert.equal(b.all('moderation').filter((f) => f.action === 'kick').length, 1, 'the room is told once');
+      // An unban and a role retried after they were applied are acked, not refused as nothing to do.
+      const o = await joined(olga, room);
+      for (const [c, frame] of [
+        [m2, { type: 'ban', room, user: sam.user.id, minutes: 5, cid: 'retry-ban' }],
+        [m2, { type: 'unban', room, user: sam.user.id, cid: 'retry-unban' }],
+        [o, { type: 'role', room, user: ben.user.id, role: 'moderator', cid: 'retry-role' }],
+      ] as const) {
+        c.send(frame);
+        const ack = await c.next('ack', (f) => f.cid === frame.cid);
+        c.send(frame);
+        const again = await seen(c, (f) => f.cid === frame.cid && c.frames.indexOf(f) > c.frames.indexOf(ack), `second answer to ${frame.type}`);
+        assert.deepEqual([again.type, again.ts], ['ack', ack.ts], JSON.stringify(again));
+      }
+      assert.deepEqual(
+        (await auditOf(room)).map((e) => e.action),
+        ['role', 'unban', 'ban', 'kick', 'role', 'role'],
+        'each logged once (the last two: mia and max made moderators)',
+      );
+    });
+  });
+
   describe('ban', () => {
     it('over WebSocket for some minutes: the user leaves and is told until when; every way in is refused with banned', async () => {
       const room = await setUp();

@@ -242,6 +242,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN banned boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 10,
+    name: 'audit_log.cid: a retried moderation action is applied once',
+    sql: `
+      -- The client's id of the action; a retry (same room, actor and cid) finds the first here.
+      ALTER TABLE audit_log ADD COLUMN cid text;
+      CREATE UNIQUE INDEX audit_log_cid ON audit_log (room, by_id, cid) WHERE cid IS NOT NULL;
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

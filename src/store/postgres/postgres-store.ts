@@ -14,6 +14,7 @@ import {
   type AuditRecord,
   type HistoryQuery,
   type ModerationEntry,
+  type ModerationOutcome,
   type RoomModeration,
   type UserModeration,
   type Welcome,
@@ -33,7 +34,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
-import { toAuditRecord, type AuditRow } from '../audit-row.js';
+import { duplicateOf, toAuditRecord, type AuditRow } from '../audit-row.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 import { wireUser, type WireUser } from '../../protocol/frames.js';
@@ -515,13 +516,21 @@ export class PostgresStore implements Store {
     });
   }
 
-  moderate(entry: ModerationEntry): Promise<boolean> {
-    const { room, user, ts } = entry;
+  moderate(entry: ModerationEntry): Promise<ModerationOutcome> {
+    const { room, user, ts, cid } = entry;
     return this.#call(() =>
-      this.#transaction(async (client) => {
-        // Locks the room's row: two actions on one room are applied and logged one after the other.
+      this.#transaction(async (client): Promise<ModerationOutcome> => {
+        // Locks the room's row: two actions on one room (a retry racing its first attempt on
+        // another node included) are applied and logged one after the other.
         const found = await client.query('SELECT 1 FROM rooms WHERE name = $1 FOR UPDATE', [room]);
         if (found.rowCount !== 1) throw new NoSuchRoomError(room);
+        if (cid !== undefined) {
+          const first = await client.query<Pick<AuditRow, 'ts' | 'until' | 'role'>>(
+            'SELECT ts, until, role FROM audit_log WHERE room = $1 AND by_id = $2 AND cid = $3',
+            [room, entry.by, cid],
+          );
+          if (first.rows[0]) return duplicateOf(first.rows[0]);
+        }
         switch (entry.action) {
           case 'kick':
             await client.query('DELETE FROM members WHERE room = $1 AND user_id = $2', [room, user]);
@@ -543,24 +552,25 @@ export class PostgresStore implements Store {
             );
             // One that ended by itself is gone with it, but it was not in force: nothing to lift.
             const inForce = rows.some((r) => r.until === null || r.until > ts);
-            if (!inForce) return false;
+            if (!inForce) return { kind: 'unchanged' };
             break;
           }
-          case 'role':
-            if (entry.role === 'moderator') {
-              await client.query(`INSERT INTO room_roles (room, user_id, role) VALUES ($1, $2, 'moderator') ON CONFLICT DO NOTHING`, [room, user]);
-            } else {
-              await client.query('DELETE FROM room_roles WHERE room = $1 AND user_id = $2', [room, user]);
-            }
+          case 'role': {
+            const changed =
+              entry.role === 'moderator'
+                ? await client.query(`INSERT INTO room_roles (room, user_id, role) VALUES ($1, $2, 'moderator') ON CONFLICT DO NOTHING`, [room, user])
+                : await client.query('DELETE FROM room_roles WHERE room = $1 AND user_id = $2', [room, user]);
+            if (changed.rowCount === 0) return { kind: 'unchanged' };
             break;
+          }
           case 'delete':
             break;
         }
         await client.query(
-          'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [room, entry.action, user, entry.by, ts, entry.until ?? null, entry.role ?? null],
+          'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role, cid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+          [room, entry.action, user, entry.by, ts, entry.until ?? null, entry.role ?? null, cid ?? null],
         );
-        return true;
+        return { kind: 'applied' };
       }),
     );
   }

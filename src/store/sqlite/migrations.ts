@@ -342,6 +342,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN banned INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 13,
+    name: 'audit_log.cid: a retried moderation action is applied once',
+    sql: `
+      -- The client's id of the action; a retry (same room, actor and cid) finds the first here.
+      ALTER TABLE audit_log ADD COLUMN cid TEXT;
+      CREATE UNIQUE INDEX audit_log_cid ON audit_log (room, by_id, cid) WHERE cid IS NOT NULL;
+    `,
+  },
 ];
 
 /** Thrown when the database file was written by a newer Parley than this one. */

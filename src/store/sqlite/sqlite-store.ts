@@ -13,6 +13,7 @@ import {
   type AuditRecord,
   type HistoryQuery,
   type ModerationEntry,
+  type ModerationOutcome,
   type RoomModeration,
   type UserModeration,
   type Welcome,
@@ -32,7 +33,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
-import { toAuditRecord, type AuditRow } from '../audit-row.js';
+import { duplicateOf, toAuditRecord, type AuditRow } from '../audit-row.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
@@ -468,10 +469,14 @@ export class SqliteStore implements Store {
     return this.#stmt.isMember.get(room, userId) !== undefined;
   }
 
-  async moderate(entry: ModerationEntry): Promise<boolean> {
-    const { room, user, ts } = entry;
-    return this.#write(() => {
+  async moderate(entry: ModerationEntry): Promise<ModerationOutcome> {
+    const { room, user, ts, cid } = entry;
+    return this.#write((): ModerationOutcome => {
       if (this.#stmt.roomByName.get(room) === undefined) throw new NoSuchRoomError(room);
+      if (cid !== undefined) {
+        const first = this.#stmt.auditByCid.get(room, entry.by, cid) as Pick<AuditRow, 'ts' | 'until' | 'role'> | undefined;
+        if (first) return duplicateOf(first);
+      }
       switch (entry.action) {
         case 'kick':
           this.#stmt.deleteMember.run(room, user);
@@ -484,18 +489,19 @@ export class SqliteStore implements Store {
         case 'unmute': {
           const kind = entry.action === 'unban' ? 'ban' : 'mute';
           // One that ended by itself is not in force: nothing to lift (it stays, ignored, until replaced).
-          if (this.#stmt.liftRestriction.run({ room, user, kind, now: ts }).changes === 0) return false;
+          if (this.#stmt.liftRestriction.run({ room, user, kind, now: ts }).changes === 0) return { kind: 'unchanged' };
           break;
         }
-        case 'role':
-          if (entry.role === 'moderator') this.#stmt.setModerator.run(room, user);
-          else this.#stmt.dropModerator.run(room, user);
+        case 'role': {
+          const set = entry.role === 'moderator' ? this.#stmt.setModerator : this.#stmt.dropModerator;
+          if (set.run(room, user).changes === 0) return { kind: 'unchanged' };
           break;
+        }
         case 'delete':
           break;
       }
-      this.#stmt.insertAudit.run({ room, action: entry.action, user, by: entry.by, ts, until: entry.until ?? null, role: entry.role ?? null });
-      return true;
+      this.#stmt.insertAudit.run({ room, action: entry.action, user, by: entry.by, ts, until: entry.until ?? null, role: entry.role ?? null, cid: cid ?? null });
+      return { kind: 'applied' };
     });
   }
 
@@ -1313,8 +1319,9 @@ function prepareStatements(db: Database.Database) {
     setModerator: db.prepare(`INSERT OR IGNORE INTO room_roles (room, user_id, role) VALUES (?, ?, 'moderator')`),
     dropModerator: db.prepare('DELETE FROM room_roles WHERE room = ? AND user_id = ?'),
     insertAudit: db.prepare(
-      'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role) VALUES (@room, @action, @user, @by, @ts, @until, @role)',
+      'INSERT INTO audit_log (room, action, user_id, by_id, ts, until, role, cid) VALUES (@room, @action, @user, @by, @ts, @until, @role, @cid)',
     ),
+    auditByCid: db.prepare('SELECT ts, until, role FROM audit_log WHERE room = ? AND by_id = ? AND cid = ?'),
     moderatorsOf: db.prepare('SELECT user_id FROM room_roles WHERE room = ? ORDER BY user_id').pluck(),
     restrictionsOf: db.prepare(
       'SELECT user_id, kind, until FROM room_restrictions WHERE room = @room AND (until IS NULL OR until > @now) ORDER BY user_id, kind',

@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isPlainMessage } from '../timeline-rules.js';
-import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, RoomModeration, MessagesPage, NewEntry, NewMessage, NewUser, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord, Welcome } from '../types.js';
+import type { AppendResult, AuditRecord, HistoryQuery, ModerationEntry, ModerationOutcome, RoomModeration, MessagesPage, NewEntry, NewMessage, NewUser, Room, SearchPage, SearchQuery, Session, Store, StoredMessage, TimelineEntry, User, UserRecord, Welcome } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { batchTransfer, ENTRIES, packBatch, unpackError, type StoreCall, type StoreMethod, type StoreReply, type WorkerStoreData } from './worker-protocol.js';
 import { wireUser } from '../../protocol/frames.js';
@@ -174,7 +174,7 @@ export class WorkerStore implements Store {
     return this.#call('setUserBanned', [userId, banned]);
   }
 
-  moderate(entry: ModerationEntry): Promise<boolean> {
+  moderate(entry: ModerationEntry): Promise<ModerationOutcome> {
     return this.#call('moderate', [entry]);
   }
 
