@@ -140,6 +140,11 @@ test('a moderator bans a guest who was spamming; the guest\'s page says so (with
     await sam.page.locator('#muted-note', { hasText: 'You are muted in help by mia' }).waitFor();
     assert.match((await sam.page.locator('#muted-note').textContent()) ?? '', /until .+ \((9|10):\d\d left\)/);
     assert.equal(await composer(sam.page).isDisabled(), true);
+    // Muted, his own message offers only Delete: a reply, a reaction or an edit would be refused.
+    const ownWhileMuted = message(sam.page, 'BUY CHEAP PILLS again');
+    await ownWhileMuted.hover();
+    await ownWhileMuted.getByRole('button', { name: 'Delete', exact: true }).waitFor();
+    for (const name of ['Reply', 'React', 'Edit']) assert.equal(await ownWhileMuted.getByRole('button', { name, exact: true }).count(), 0, name);
     await modLine(olga.page, 'mia muted sam for 10 minutes').waitFor();
     await modLine(sam.page, 'mia muted you for 10 minutes').waitFor();
     await person(olga.page, 'sam').locator('.muted-mark').waitFor();
@@ -150,6 +155,8 @@ test('a moderator bans a guest who was spamming; the guest\'s page says so (with
     await unmute.getByRole('button', { name: 'Unmute' }).click();
     await sam.page.locator('#muted-note').waitFor({ state: 'detached' });
     assert.equal(await composer(sam.page).isDisabled(), false);
+    await message(sam.page, 'BUY CHEAP PILLS again').hover();
+    await message(sam.page, 'BUY CHEAP PILLS again').getByRole('button', { name: 'React', exact: true }).waitFor();
     await say(sam.page, 'sorry');
     assert.equal(await person(olga.page, 'sam').locator('.muted-mark').count(), 0);
 

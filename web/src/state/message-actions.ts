@@ -6,7 +6,7 @@ import type { ChatMessage } from '../../../src/client/index.js';
 import { t } from '../i18n.js';
 import { deleteMessage, startEdit, startReply } from './actions.js';
 import { state } from './chat-state.js';
-import { isAdminUser, isBanned, isMuted, myPower } from './moderation.js';
+import { isAdminUser, isBanned, isMuted, myMute, myPower } from './moderation.js';
 import { moderates, offeredActions } from '../moderation.js';
 
 export interface MessageAction {
@@ -22,15 +22,19 @@ export interface MessageAction {
 export function messageActions(room: string, m: ChatMessage): MessageAction[] {
   if (m.deleted) return [];
   const mine = m.user.id === state.me?.id;
-  const actions: MessageAction[] = [
-    { key: 'reply', label: t('reply'), icon: '↩', run: () => startReply(room, m.id) },
-    { key: 'react', label: t('react'), icon: '☺', run: () => togglePicker(room, m.id) },
-  ];
-  if (mine) {
+  // Muted, the user may read and take their own message down, not post: a reply, a reaction or an
+  // edit would only be refused (the composer says why).
+  const mayPost = myMute(room) === undefined;
+  const actions: MessageAction[] = [];
+  if (mayPost) {
     actions.push(
-      { key: 'edit', label: t('editMessage'), icon: '✎', run: () => startEdit(room, m.id) },
-      { key: 'delete', label: t('deleteMessage'), icon: '🗑', danger: true, run: () => confirmDelete(room, m.id) },
+      { key: 'reply', label: t('reply'), icon: '↩', run: () => startReply(room, m.id) },
+      { key: 'react', label: t('react'), icon: '☺', run: () => togglePicker(room, m.id) },
     );
+  }
+  if (mine) {
+    if (mayPost) actions.push({ key: 'edit', label: t('editMessage'), icon: '✎', run: () => startEdit(room, m.id) });
+    actions.push({ key: 'delete', label: t('deleteMessage'), icon: '🗑', danger: true, run: () => confirmDelete(room, m.id) });
   }
   actions.push(...moderatorActions(room, m));
   return actions;
