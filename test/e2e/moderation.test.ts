@@ -187,6 +187,16 @@ test('a moderator bans a guest who was spamming; the guest\'s page says so (with
     // "Try again" while the ban lasts: still banned.
     await closed.getByRole('button', { name: 'Try again' }).click();
     await closed.getByRole('heading', { name: 'You are banned from help' }).waitFor();
+    // The room stays in his list, marked closed, and so after a reload (the welcome says where he is banned).
+    const bannedItem = sam.page.locator('nav.rooms').getByRole('button', { name: /^help\s*\(banned\)$/ });
+    await bannedItem.waitFor();
+    assert.equal(await sam.page.getByRole('button', { name: 'Join help', exact: true }).count(), 0, 'not offered as a room to join');
+    await sam.page.reload();
+    await bannedItem.waitFor();
+    await bannedItem.click();
+    await closed.getByRole('heading', { name: 'You are banned from help' }).waitFor();
+    await closed.getByText(/^until .+ left\)$/).waitFor();
+    await screenshot(sam.page, 'moderation-banned-after-reload');
 
     await mia.page.locator('#open-audit').click();
     const audit = mia.page.getByRole('dialog', { name: 'Audit log of help' });

@@ -115,18 +115,27 @@ export function onKicked({ room, by }: ClientEvents['kicked']): void {
   if (state.current !== room) showNotice(t('kickedNotice', { by: by.name, room: roomTitle(room) }));
 }
 
-/** The user was banned from the room: the room shows why in place of its messages. */
+/**
+ * The user was banned from the room: it stays in their list, marked closed, and shows why in place of
+ * its messages (they may leave it there), as it does after a reload (the welcome's `banned`).
+ */
 export function onBanned({ room, by, until }: ClientEvents['banned']): void {
   state.myBans[room] = { by: by.name, until: until ?? null };
-  leaveLocally(roomView(room));
+  closeLocally(roomView(room));
   if (state.current !== room) showNotice(t('banned.title', { room: roomTitle(room) }));
 }
 
-function leaveLocally(view: RoomView): void {
+/** The room's connection here is gone (the server took the user out): no presence, no typing, no menu. */
+function closeLocally(view: RoomView): void {
   forgetSubscription(view.name);
   view.online = [];
   view.typing = {};
   if (state.moderating?.room === view.name) state.moderating = null;
+}
+
+/** Closed, and out of the user's list (a kick): it is joined again from "Other rooms". */
+function leaveLocally(view: RoomView): void {
+  closeLocally(view);
   if (view.name !== DEFAULT_ROOM && !view.direct) {
     view.member = false;
     markLeft(view.name, view.private);
@@ -138,7 +147,7 @@ export function noteRefusal(room: string | undefined, code: string): void {
   if (room === undefined) return;
   if (code === 'banned' && !state.myBans[room]) {
     state.myBans[room] = triedBans.get(room) ?? {};
-    leaveLocally(roomView(room));
+    closeLocally(roomView(room));
   }
   if (code === 'muted' && !myMute(room)) state.myMutes[room] = {};
 }
