@@ -1092,16 +1092,17 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
         await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now, until: now + MINUTE });
         await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: owner.id, ts: now });
+        const s = { id: u.id, name: 'spammer', guest: true };
         assert.deepEqual((await store.roomModeration('hall', now)).restrictions, [
-          { user: u.id, kind: 'ban', until: now + MINUTE },
-          { user: u.id, kind: 'mute' },
+          { user: s, kind: 'ban', until: now + MINUTE },
+          { user: s, kind: 'mute' },
         ]);
         assert.deepEqual((await userModeration(store, u.id, now)).restrictions, [
           { room: 'hall', kind: 'ban', until: now + MINUTE },
           { room: 'hall', kind: 'mute' },
         ]);
         // The timed ban ends by itself.
-        assert.deepEqual((await store.roomModeration('hall', now + MINUTE)).restrictions, [{ user: u.id, kind: 'mute' }]);
+        assert.deepEqual((await store.roomModeration('hall', now + MINUTE)).restrictions, [{ user: s, kind: 'mute' }]);
         assert.deepEqual(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + MINUTE }), UNCHANGED, 'ended already');
         // Banned again: the new until replaces the old.
         await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now + 2, until: now + 10 * MINUTE });
@@ -1110,6 +1111,33 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.deepEqual(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), APPLIED);
         assert.deepEqual(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), UNCHANGED);
         assert.deepEqual(await store.roomModeration('hall', now), { moderators: [], restrictions: [] });
+      }));
+
+      it('names who is banned from a room now, however long its audit log has grown since', withStore(async (store) => {
+        const owner = await registered(store, 'owner');
+        const ann = await registered(store, 'ann');
+        const u = await guest(store, 'spammer');
+        const tom = await guest(store, 'tom');
+        const now = 1_800_000_000_000;
+        await store.createRoom({ name: 'hall', private: false, createdBy: owner.id });
+        await store.createRoom({ name: 'other', private: false, createdBy: owner.id });
+        await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now });
+        await store.moderate({ room: 'hall', action: 'ban', user: ann.id, by: owner.id, ts: now + 1, until: now + MINUTE });
+        await store.moderate({ room: 'other', action: 'ban', user: tom.id, by: owner.id, ts: now + 2 });
+        // A busy room: 150 more actions push the bans out of the audit log's first pages.
+        for (let i = 0; i < 75; i++) {
+          await store.moderate({ room: 'hall', action: 'mute', user: tom.id, by: owner.id, ts: now + 3 + 2 * i });
+          await store.moderate({ room: 'hall', action: 'unmute', user: tom.id, by: owner.id, ts: now + 4 + 2 * i });
+        }
+        const bans = async (at: number) => (await store.roomModeration('hall', at)).restrictions.filter((r) => r.kind === 'ban');
+        assert.deepEqual(await bans(now + 200), [
+          { user: { id: ann.id, name: 'ann' }, kind: 'ban', until: now + MINUTE },
+          { user: { id: u.id, name: 'spammer', guest: true }, kind: 'ban' },
+        ].sort((a, b) => a.user.id - b.user.id));
+        // The timed ban ends by itself; the other is lifted.
+        assert.deepEqual(await bans(now + MINUTE), [{ user: { id: u.id, name: 'spammer', guest: true }, kind: 'ban' }]);
+        await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 300 });
+        assert.deepEqual(await bans(now + 300), [{ user: { id: ann.id, name: 'ann' }, kind: 'ban', until: now + MINUTE }]);
       }));
 
       it('keeps an audit log of every action, newest first, and not of what changed nothing', withStore(async (store) => {
@@ -1145,7 +1173,7 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         assert.deepEqual(await store.moderate(ban), APPLIED);
         // The retry comes later: it does not move the ban's end, and is not logged again.
         assert.deepEqual(await store.moderate({ ...ban, ts: now + 5, until: now + 5 + MINUTE }), { kind: 'duplicate', ts: now, until: now + MINUTE });
-        assert.deepEqual((await store.roomModeration('hall', now)).restrictions, [{ user: u.id, kind: 'ban', until: now + MINUTE }]);
+        assert.deepEqual((await store.roomModeration('hall', now)).restrictions, [{ user: { id: u.id, name: 'spammer', guest: true }, kind: 'ban', until: now + MINUTE }]);
         // An unban retried after the first lifted the ban is answered as the first, not "not banned".
         const unban = { room: 'hall', action: 'unban' as const, user: u.id, by: owner.id, ts: now + 6, cid: 'b-2' };
         assert.deepEqual(await store.moderate(unban), APPLIED);

@@ -54,8 +54,11 @@ export interface ClientEvents {
   join: { room: string; user: WireUser };
   left: { room: string; user: WireUser };
   /** `lastId`: the last message id of the room at the point the subscription starts (newer servers send it). */
-  /** `roles`: the room's owner and moderators by user id (present or not); `muted`: who is muted now, until when (null: until lifted). */
-  list: { room: string; data: WireUser[]; lastId?: number } & Pick<Extract<ServerFrame, { type: 'list' }>, 'roles' | 'muted'>;
+  /**
+   * `roles`: the room's owner and moderators by user id (present or not); `muted`: who is muted now,
+   * until when (null: until lifted); `banned` (to those who moderate the room): who is banned from it now.
+   */
+  list: { room: string; data: WireUser[]; lastId?: number } & Pick<Extract<ServerFrame, { type: 'list' }>, 'roles' | 'muted' | 'banned'>;
   typing: { room: string; user: WireUser };
   /** A room you can see now appeared (a new public room, or a private one you were added to); `rooms` has it. */
   room: { room: string; private: boolean };
@@ -553,6 +556,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
         if (frame.lastId !== undefined) list.lastId = frame.lastId;
         if (frame.roles !== undefined) list.roles = frame.roles;
         if (frame.muted !== undefined) list.muted = frame.muted;
+        if (frame.banned !== undefined) list.banned = frame.banned;
         this.emit('list', list);
         return;
       }

@@ -174,6 +174,9 @@ export async function searchMessages(
 /** What a moderation action did, as the server logged it: the room's `moderation` frame, without its type (an audit entry has no `room` either). */
 export type ModerationRecord = Omit<Extract<ServerFrame, { type: 'moderation' }>, 'type'>;
 
+/** Who is banned from a room now (the `banned` of its `list` frame): each user, and until when (null: until lifted). */
+export type BannedNow = NonNullable<Extract<ServerFrame, { type: 'list' }>['banned']>;
+
 /** The moderation endpoints of a room (its moderators, owner and admins); `user` is a user id. */
 export const moderation = {
   kick: (baseUrl: string, room: string, user: number, token?: string) =>
@@ -192,6 +195,9 @@ export const moderation = {
   /** The room's audit log, newest first (up to `limit`, 1-1000, default 100). */
   audit: async (baseUrl: string, room: string, options: { limit?: number; token?: string } = {}) =>
     (await request<{ data: Array<Omit<ModerationRecord, 'room'>> }>(baseUrl, `${roomPath(room)}/audit${options.limit === undefined ? '' : `?limit=${options.limit}`}`, { token: options.token })).data,
+  /** Who is banned from the room now, however old the ban: `until` null is until lifted. */
+  bans: async (baseUrl: string, room: string, token?: string) =>
+    (await request<{ data: BannedNow }>(baseUrl, `${roomPath(room)}/bans`, { token })).data,
   /** An admin bans a user from the whole server (`banned` false lifts it). */
   banEverywhere: async (baseUrl: string, user: number, banned = true, token?: string) =>
     (await request<{ user: { id: number; name: string }; banned: boolean }>(baseUrl, `/api/users/${user}/ban`, { method: banned ? 'POST' : 'DELETE', token })).user,

@@ -19,7 +19,7 @@ export {
   moderation,
   signIn,
 } from './http.js';
-export type { ModerationRecord, RoomInfo, Session } from './http.js';
+export type { BannedNow, ModerationRecord, RoomInfo, Session } from './http.js';
 export { backoffDelay, DEFAULT_MAX_DELAY_MS, DEFAULT_MIN_DELAY_MS } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { httpBaseUrl, webSocketUrl } from './url.js';

@@ -81,6 +81,12 @@ export function moderationRoutes(deps: HttpDeps): Router {
     ctx.body = { data: (await chat.audit(who, room, query.limit ?? 100)).map(auditView) };
   });
 
+  router.get('/rooms/:room/bans', async (ctx) => {
+    const who = await actor(ctx);
+    const room = parse(roomNameSchema, ctx.params.room);
+    ctx.body = { data: await chat.bans(who, room) };
+  });
+
   // An admin bans a user everywhere: every session ends, every connection closes with 4003.
   router.post('/users/:user/ban', async (ctx) => {
     const user = await chat.banEverywhere(await actor(ctx), parse(userIdParam, ctx.params.user), true);

@@ -204,6 +204,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     roles: z.record(z.string(), z.enum(['owner', 'moderator'])).optional(),
     // Who is muted in the room now, by user id: until when (null: until lifted).
     muted: z.record(z.string(), until).optional(),
+    // To those who moderate the room only: who is banned from it now (they are not in it), by name.
+    banned: z.array(z.object({ user: wireUserSchema, until })).optional(),
   }),
   // You were kicked out of the room by `by`: your connections left it (join again to come back,
   // unless it is private: your membership was withdrawn).
@@ -258,3 +260,4 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 /** Every frame the server sends on /ws/chat. */
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
 export type WelcomeFrame = Extract<ServerFrame, { type: 'welcome' }>;
+export type ListFrame = Extract<ServerFrame, { type: 'list' }>;

@@ -10,10 +10,11 @@
  * A connection remembers the private rooms it was found allowed in, so that the hot path (a chat to
  * a room already allowed) needs no await.
  */
+import { presenceOrder } from '../broker/presence-order.js';
 import type { PresenceUser } from '../broker/types.js';
 import type { RoomRole } from '../protocol/frames.js';
 import { nameKey } from '../protocol/names.js';
-import type { Room, RoomModeration, Store } from '../store/types.js';
+import type { Author, Room, RoomModeration, Store } from '../store/types.js';
 import { ChatError } from './errors.js';
 
 /** Who acts: a user, and whether a guest (a guest is never an admin). */
@@ -31,14 +32,18 @@ export interface AccessHolder {
   allow(room: string): void;
 }
 
-/** A room's rules as cached: its moderators, and its bans and mutes by user (until when; undefined: until lifted). */
+/**
+ * A room's rules as cached: its moderators, and its bans and mutes by user (until when; undefined:
+ * until lifted), with the users banned or muted as frames name them (by id).
+ */
 export interface RoomRules {
   readonly moderators: ReadonlySet<number>;
   readonly bans: ReadonlyMap<number, number | undefined>;
   readonly mutes: ReadonlyMap<number, number | undefined>;
+  readonly restricted: ReadonlyMap<number, Author>;
 }
 
-const NO_RULES: RoomRules = { moderators: new Set(), bans: new Map(), mutes: new Map() };
+const NO_RULES: RoomRules = { moderators: new Set(), bans: new Map(), mutes: new Map(), restricted: new Map() };
 
 /** Whether the user has a ban or mute of `list` in force now. */
 export function inForce(list: ReadonlyMap<number, number | undefined>, userId: number, now = Date.now()): boolean {
@@ -47,11 +52,28 @@ export function inForce(list: ReadonlyMap<number, number | undefined>, userId: n
   return until === undefined || until > now;
 }
 
+/** Who is banned from a room now (until when; null: until lifted), in the order of a list. */
+export type BannedNow = Array<{ user: Author; until: number | null }>;
+
+/** Who the rules ban now, ordered as a room's list is (by name, then id). */
+export function bannedNow(rules: RoomRules, now = Date.now()): BannedNow {
+  const banned: BannedNow = [];
+  for (const [id, until] of rules.bans) {
+    const user = rules.restricted.get(id);
+    if (user !== undefined && inForce(rules.bans, id, now)) banned.push({ user, until: until ?? null });
+  }
+  return banned.sort((a, b) => presenceOrder(a.user, b.user));
+}
+
 function toRules(m: RoomModeration): RoomRules {
   const bans = new Map<number, number | undefined>();
   const mutes = new Map<number, number | undefined>();
-  for (const r of m.restrictions) (r.kind === 'ban' ? bans : mutes).set(r.user, r.until);
-  return { moderators: new Set(m.moderators), bans, mutes };
+  const restricted = new Map<number, Author>();
+  for (const r of m.restrictions) {
+    (r.kind === 'ban' ? bans : mutes).set(r.user.id, r.until);
+    restricted.set(r.user.id, r.user);
+  }
+  return { moderators: new Set(m.moderators), bans, mutes, restricted };
 }
 
 export class RoomAccess {

@@ -26,14 +26,14 @@ import { HISTORY_PAGE_DEFAULT, SEARCH_PAGE_DEFAULT } from '../protocol/limits.js
 import { searchTerms } from '../store/search-text.js';
 import type { AppendResult, AuditRecord, HistoryQuery, NewEntry, Room, SearchPage, Store, TimelineEntry, User } from '../store/types.js';
 import type { AppendCallback } from './append-batcher.js';
-import { inForce, RoomAccess, type Actor } from './access.js';
+import { bannedNow, inForce, RoomAccess, type Actor, type BannedNow } from './access.js';
 import { ClientConnection, type ConnectionContext } from './connection.js';
 import { MentionResolver } from './mentions.js';
 import { Moderation, type ModerationRequest } from './moderation.js';
 import { asRefusal, ChatError } from './errors.js';
 import { encodeAckFrame, encodeFrame } from './frames.js';
 import { chatFrame, historyPage, messagesPage, missingAfter } from './history.js';
-import { wireUser, type ClientFrame, type ModerationFrame, type ServerFrame } from '../protocol/frames.js';
+import { wireUser, type ClientFrame, type ListFrame, type ModerationFrame, type ServerFrame } from '../protocol/frames.js';
 import { refusalIds } from './refusal-ids.js';
 import { Publisher } from './publisher.js';
 import { RateLimit } from './rate-limiter.js';
@@ -413,7 +413,7 @@ export class ChatHub implements ChatService {
     // Every chat frame up to lastSent is queued before this list, every later one after it: a client
     // that reconnects rejoins with after = lastId even if no message came in between.
     // With the ts of that message, when known, which the client sends back as `at` when it rejoins.
-    const extra = await this.#roomRoles(name);
+    const extra = await this.#roomRoles(name, conn);
     if (conn.subscription(name) !== sub) return;
     const lastTs = this.#subscriptions.lastTs(name, sub.lastSent);
     const list: Extract<ServerFrame, { type: 'list' }> = { type: 'list', room: name, data, lastId: sub.lastSent };
@@ -421,16 +421,24 @@ export class ChatHub implements ChatService {
     conn.send({ ...list, ...extra });
   }
 
-  /** Who owns and moderates the room, and who is muted in it now (for the list frame; only what applies). */
-  async #roomRoles(name: string): Promise<{ roles?: Record<string, 'owner' | 'moderator'>; muted?: Record<string, number | null> }> {
+  /**
+   * Who owns and moderates the room, who is muted in it now, and, to a connection whose user
+   * moderates it, who is banned from it now (for the list frame; only what applies). All of it
+   * comes from the room's cached rules: no store call of its own.
+   */
+  async #roomRoles(name: string, conn: ClientConnection): Promise<Pick<ListFrame, 'roles' | 'muted' | 'banned'>> {
     const room = await this.#access.room(name);
     if (room.direct) return {};
     const rules = await this.#access.rules(name);
-    const extra: { roles?: Record<string, 'owner' | 'moderator'>; muted?: Record<string, number | null> } = {};
+    const extra: Pick<ListFrame, 'roles' | 'muted' | 'banned'> = {};
     for (const id of rules.moderators) (extra.roles ??= {})[id] = 'moderator';
     if (room.createdBy !== null) (extra.roles ??= {})[room.createdBy] = 'owner';
     const now = Date.now();
     for (const [id, until] of rules.mutes) if (inForce(rules.mutes, id, now)) (extra.muted ??= {})[id] = until ?? null;
+    // Only those who moderate the room are told who is banned from it (see docs/protocol.md, list).
+    if (rules.bans.size === 0 || (await this.#access.roleOf({ ...conn.user, guest: conn.guest }, room)) === 'member') return extra;
+    const banned = bannedNow(rules, now);
+    if (banned.length > 0) extra.banned = banned;
     return extra;
   }
 
@@ -583,6 +591,10 @@ export class ChatHub implements ChatService {
 
   audit(actor: Actor, room: string, limit: number): Promise<AuditRecord[]> {
     return this.#moderation.audit(actor, room, limit);
+  }
+
+  bans(actor: Actor, room: string): Promise<BannedNow> {
+    return this.#moderation.bans(actor, room);
   }
 
   async banEverywhere(actor: Actor, userId: number, banned: boolean): Promise<User> {

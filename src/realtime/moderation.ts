@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ROOMS_CHANNEL, type Broker, type ModerationEvent, type PresenceUser } from '../broker/types.js';
 import { wireUser, type GivenRole, type RoomRole } from '../protocol/frames.js';
 import type { AuditRecord, ModerationAction, Room, Store, User } from '../store/types.js';
-import { type Actor, inForce, noSuchRoom, type RoomAccess } from './access.js';
+import { type Actor, bannedNow, type BannedNow, inForce, noSuchRoom, type RoomAccess } from './access.js';
 import { ChatError } from './errors.js';
 
 /** A user as the store or a connection has them (guest a boolean, or only when true). */
@@ -96,6 +96,12 @@ export class Moderation {
     const room = await this.#moderatedRoom(actor, name);
     if ((await this.access.roleOf(actor, room)) === 'member') throw notModerator(room);
     return this.store.auditLog(room.name, Math.min(limit, AUDIT_PAGE_MAX));
+  }
+
+  /** Who is banned from the room now, for its moderators, owner and admins (from the cached rules). */
+  async bans(actor: Actor, name: string): Promise<BannedNow> {
+    await this.#moderatedRoom(actor, name);
+    return bannedNow(await this.access.rules(name));
   }
 
   /**

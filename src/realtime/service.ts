@@ -1,6 +1,6 @@
 import type { ModerationEvent, PresenceUser } from '../broker/types.js';
 import type { AuditRecord, HistoryQuery, Room, SearchPage, TimelineEntry, User } from '../store/types.js';
-import type { Actor } from './access.js';
+import type { Actor, BannedNow } from './access.js';
 import type { ModerationRequest } from './moderation.js';
 
 /**
@@ -48,6 +48,8 @@ export interface ChatService {
   moderate(actor: Actor, request: ModerationRequest): Promise<ModerationEvent>;
   /** The room's audit log, newest first, for its moderators, owner and admins. */
   audit(actor: Actor, room: string, limit: number): Promise<AuditRecord[]>;
+  /** Who is banned from the room now, for its moderators, owner and admins. */
+  bans(actor: Actor, room: string): Promise<BannedNow>;
   /**
    * Bans the user everywhere (an admin only; never an admin) or lifts it. A ban ends every session
    * of theirs and closes their connections on every node with 4003.

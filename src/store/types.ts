@@ -282,10 +282,13 @@ export interface Restriction {
   until?: number;
 }
 
-/** A room's moderators and the bans and mutes in force in it now. */
+/**
+ * A room's moderators and the bans and mutes in force in it now, each with its user as frames name
+ * them: a banned user is not in the room, so those who moderate it learn the name from here.
+ */
 export interface RoomModeration {
   moderators: number[];
-  restrictions: Array<Restriction & { user: number }>;
+  restrictions: Array<Restriction & { user: Author }>;
 }
 
 /** Where one user has a say in rooms, and their bans and mutes in force. */

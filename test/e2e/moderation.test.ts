@@ -2,7 +2,9 @@
  * Moderation in the browser: a room's owner makes a moderator from the people list; the moderator
  * deletes a spammer's message, mutes (the spammer's composer is disabled, and enabled again on
  * unmute or when a timed mute ends), kicks (a notice, the room left) and bans them (the room says
- * why in place of its messages), reads the audit log and lifts the ban from it; a refusal of the
+ * why in place of its messages), reads the audit log and lifts the ban from it; after a reload, the
+ * owner is offered Unban on a banned user however long the audit log, and a banned moderator no
+ * audit log; a refusal of the
  * server shows in the menu; an admin's ban from the whole server (4003) ends on a page that says so,
  * with no reconnecting. Screenshots at desktop and phone size.
  */
@@ -10,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createRoom, moderation, signIn } from '../../src/client/index.js';
+import { createRoom, findUsers, moderation, signIn } from '../../src/client/index.js';
 import { PHONE, composer, launchBrowser, messageText, newPage, say, screenshot, signInAsGuest, waitForMessage } from './browser.js';
 
 let server: TestServer;
@@ -230,6 +232,95 @@ test('a moderator bans a guest who was spamming; the guest\'s page says so (with
     assert.deepEqual([...olga.errors, ...mia.errors, ...sam.errors, ...root.errors], []);
   } finally {
     for (const p of [olga, mia, sam, root]) await p.context.close();
+  }
+});
+
+test('after a reload, however long the audit log, the owner is offered Unban on a banned user\'s message and in "Banned now"; a banned moderator is offered no audit log', async () => {
+  const owner = await signIn.register(server.url, 'nora', PASSWORD);
+  await createRoom(server.url, 'desk', { token: owner.token });
+  const zoe = await signIn.guest(server.url, 'zoe');
+  const nora = await newPage(browser);
+  const ned = await newPage(browser);
+  const kai = await newPage(browser);
+  try {
+    await logIn(nora.page, 'nora');
+    await signInAsGuest(ned.page, server.url, 'ned');
+    for (const page of [nora.page, ned.page]) await join(page, 'desk');
+    await say(ned.page, 'ned spam');
+    await waitForMessage(nora.page, 'ned spam');
+
+    // The owner bans ned for a day from his message; then a busy room: 110 actions on someone else.
+    const spam = message(nora.page, 'ned spam');
+    await spam.hover();
+    await spam.getByRole('button', { name: 'Moderate ned' }).click();
+    const ban = nora.page.getByRole('dialog', { name: 'Moderate ned' });
+    await ban.getByRole('button', { name: 'Ban', exact: true }).click();
+    await ban.getByRole('button', { name: '1 day' }).click();
+    await ban.waitFor({ state: 'detached' });
+    await ned.page.locator('.room-closed').waitFor();
+    for (let i = 0; i < 55; i++) {
+      await moderation.mute(server.url, 'desk', zoe.user.id, { token: owner.token });
+      await moderation.unmute(server.url, 'desk', zoe.user.id, owner.token);
+    }
+
+    // kai comes in after the ban, a member (whose list names no bans), and is made a moderator: his
+    // page asks who is banned, and offers Unban on ned's message.
+    await signInAsGuest(kai.page, server.url, 'kai');
+    await join(kai.page, 'desk');
+    const [kaiUser] = await findUsers(server.url, 'kai', { token: owner.token });
+    await moderation.setRole(server.url, 'desk', kaiUser!.id, 'moderator', owner.token);
+    await kai.page.locator('#open-audit').waitFor();
+    const seenByKai = message(kai.page, 'ned spam');
+    await seenByKai.hover();
+    await seenByKai.getByRole('button', { name: 'Moderate ned' }).click();
+    const kaiMenu = kai.page.getByRole('dialog', { name: 'Moderate ned' });
+    await kaiMenu.getByRole('button', { name: 'Unban' }).waitFor();
+    assert.equal(await kaiMenu.getByRole('button', { name: 'Kick' }).count(), 0);
+    await kai.page.keyboard.press('Escape');
+    await kaiMenu.waitFor({ state: 'detached' });
+
+    // After a reload the page knows ned is banned before any audit log is read: Unban, no Kick, no Ban.
+    await nora.page.reload();
+    await nora.page.locator('#composer-input').waitFor();
+    await nora.page.locator('.rooms .room-item', { has: nora.page.locator('.room-label', { hasText: /^desk$/ }) }).click();
+    await nora.page.locator('.room-title', { hasText: 'desk' }).waitFor();
+    const old = message(nora.page, 'ned spam');
+    await old.hover();
+    await old.getByRole('button', { name: 'Moderate ned' }).click();
+    const menu = nora.page.getByRole('dialog', { name: 'Moderate ned' });
+    await menu.getByRole('button', { name: 'Unban' }).waitFor();
+    const offered = (await menu.locator('.sheet-action').allTextContents()).map((a) => a.trim());
+    assert.ok(offered.includes('Unban') && !offered.includes('Ban') && !offered.includes('Kick'), JSON.stringify(offered));
+    await screenshot(nora.page, 'moderation-menu-banned-after-reload');
+    await nora.page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'detached' });
+
+    // The audit log's first page (100 entries) no longer has the ban; "Banned now" still names ned, with Unban.
+    await nora.page.locator('#open-audit').click();
+    const audit = nora.page.getByRole('dialog', { name: 'Audit log of desk' });
+    await audit.locator('.audit-items li').first().waitFor();
+    assert.equal(await audit.locator('.audit-items li').count(), 100);
+    assert.equal(await audit.locator('.audit-ban').count(), 0, 'the ban is past the first page');
+    await audit.locator('.banned-now li', { hasText: 'ned' }).getByText(/^until /).waitFor();
+    await screenshot(nora.page, 'moderation-audit-banned-now');
+    await audit.getByRole('button', { name: 'Unban ned' }).click();
+    await audit.locator('.banned-now').waitFor({ state: 'detached' });
+    await audit.getByRole('button', { name: 'Close' }).click();
+
+    // A moderator banned from the room moderates it no more: the log open on the page closes, and no
+    // audit log is on offer (the server would refuse it).
+    await kai.page.locator('#open-audit').click();
+    const kaiAudit = kai.page.getByRole('dialog', { name: 'Audit log of desk' });
+    await kaiAudit.locator('.audit-items li').first().waitFor();
+    await moderation.ban(server.url, 'desk', kaiUser!.id, { minutes: 60, token: owner.token });
+    await kai.page.locator('.room-closed').getByRole('heading', { name: 'You are banned from desk' }).waitFor();
+    await kaiAudit.waitFor({ state: 'detached' });
+    assert.equal(await kai.page.locator('#open-audit').count(), 0, 'no audit log in the header');
+    assert.equal(await kai.page.locator('.audit-open-narrow').count(), 0, 'nor in the people panel');
+    await screenshot(kai.page, 'moderation-banned-moderator');
+    assert.deepEqual([...nora.errors, ...ned.errors, ...kai.errors], []);
+  } finally {
+    for (const p of [nora, ned, kai]) await p.context.close();
   }
 });
 

@@ -305,6 +305,51 @@ describe('moderation', () => {
     });
   });
 
+  it('the list tells those who moderate the room who is banned from it now, by name and until when, however long the audit log; a member is not told', async () => {
+    const room = await setUp();
+    const zed = await signInGuest(server.url, 'zed');
+    const m = await joined(mia, room);
+    const before = Date.now();
+    assert.equal((await ask(m, { type: 'ban', room, user: sam.user.id, minutes: 30 })).type, 'ack');
+    const samUntil = (await seen(m, (f) => f.type === 'moderation' && f.action === 'ban')).until as number;
+    assert.ok(samUntil >= before + 30 * 60_000);
+    assert.equal((await call(olga, 'POST', `/api/rooms/${room}/bans/${zed.user.id}`)).status, 200);
+    // A busy room: the bans fall out of the audit log's first page (100 entries).
+    for (let i = 0; i < 55; i++) {
+      assert.equal((await call(olga, 'POST', `/api/rooms/${room}/mutes/${ben.user.id}`)).status, 200);
+      assert.equal((await call(olga, 'DELETE', `/api/rooms/${room}/mutes/${ben.user.id}`)).status, 200);
+    }
+    assert.ok(!(await auditOf(room)).some((e) => e.action === 'ban'), 'no ban on the audit log\'s first page');
+
+    const bannedNow = [
+      { user: who(sam), until: samUntil },
+      { user: who(zed), until: null },
+    ];
+    for (const s of [olga, mia, root]) {
+      const c = await connect(s);
+      c.send({ type: 'join', room });
+      assert.deepEqual((await c.next('list', (f) => f.room === room)).banned, bannedNow, `${s.user.name}'s list`);
+      const res = await call(s, 'GET', `/api/rooms/${room}/bans`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body.data, bannedNow, `${s.user.name} over HTTP`);
+    }
+    const member = await connect(ben);
+    member.send({ type: 'join', room });
+    assert.equal((await member.next('list', (f) => f.room === room)).banned, undefined, 'a member is not told');
+    const refused = await call(ben, 'GET', `/api/rooms/${room}/bans`);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error?.code, 'forbidden');
+    assert.equal((await call(ben, 'GET', '/api/rooms/nowhere/bans')).status, 404);
+
+    // Lifted: the moderators in the room are told at once, and the next list no longer names sam.
+    assert.equal((await call(olga, 'DELETE', `/api/rooms/${room}/bans/${sam.user.id}`)).status, 200);
+    await seen(m, (f) => f.type === 'moderation' && f.action === 'unban');
+    const o = await connect(olga);
+    o.send({ type: 'join', room });
+    assert.deepEqual((await o.next('list', (f) => f.room === room)).banned, [{ user: who(zed), until: null }]);
+    assert.deepEqual((await call(olga, 'GET', `/api/rooms/${room}/bans`)).body.data, [{ user: who(zed), until: null }]);
+  });
+
   describe('mute', () => {
     it('over HTTP: the user still reads the room, every post is refused with muted; unmute over WebSocket', async () => {
       const room = await setUp();

@@ -146,7 +146,7 @@ describe('two nodes on one Redis', () => {
     }
   });
 
-  it('applies a mute and a ban made on node a on node b at once, and closes a user banned everywhere with 4003 on both', { timeout: 20_000 }, async () => {
+  it('applies a mute and a ban made on node a on node b at once, names the banned to the owner there, and closes a user banned everywhere with 4003 on both', { timeout: 20_000 }, async () => {
     // From an address of its own, so that these sign-ins leave the limit of 127.0.0.1 to the others.
     const headers = (token?: string) => ({
       'content-type': 'application/json',
@@ -187,6 +187,20 @@ describe('two nodes on one Redis', () => {
         again.send({ type: 'join', room: 'guarded' });
         assert.equal((await again.next('error')).code, 'banned');
       }
+      // The owner, on node b, is told who is banned from the room (node b read its rules again)…
+      const samOnWire = { id: sam.user.id, name: 'sam', guest: true };
+      const ob = await ChatClient.connect(B.ws, owner.token);
+      open.push(ob);
+      ob.send({ type: 'join', room: 'guarded' });
+      assert.deepEqual((await ob.next('list')).banned, [{ user: samOnWire, until: null }]);
+      // …and of the unban made on node a, live; the next list on node b names nobody.
+      o.send({ type: 'unban', room: 'guarded', user: sam.user.id, cid: 'u1' });
+      await o.next('ack', (f) => f.cid === 'u1');
+      assert.deepEqual((await ob.next('moderation')).user, samOnWire);
+      const ob2 = await ChatClient.connect(B.ws, owner.token);
+      open.push(ob2);
+      ob2.send({ type: 'join', room: 'guarded' });
+      assert.equal((await ob2.next('list')).banned, undefined);
 
       // Banned everywhere by an admin on node a: closed with 4003 on both nodes.
       const root = (await call(A.url, 'POST', '/api/register', { name: 'root', password: 'the root password' })).body;

@@ -577,18 +577,22 @@ export class PostgresStore implements Store {
 
   roomModeration(room: string, now: number): Promise<RoomModeration> {
     return this.#call(async () => {
-      const { rows } = await this.#query<{ user_id: number; kind: 'ban' | 'mute' | 'moderator'; until: number | null }>({
+      const { rows } = await this.#query<{ user_id: number; name: string | null; guest: boolean | null; kind: 'ban' | 'mute' | 'moderator'; until: number | null }>({
         name: 'room-moderation',
-        text: `SELECT user_id, role AS kind, NULL::bigint AS until FROM room_roles WHERE room = $1
+        text: `SELECT user_id, NULL AS name, NULL::boolean AS guest, role AS kind, NULL::bigint AS until FROM room_roles WHERE room = $1
                UNION ALL
-               SELECT user_id, kind, until FROM room_restrictions WHERE room = $1 AND (until IS NULL OR until > $2)
+               SELECT r.user_id, u.name, u.guest, r.kind, r.until FROM room_restrictions r JOIN users u ON u.id = r.user_id
+               WHERE r.room = $1 AND (r.until IS NULL OR r.until > $2)
                ORDER BY user_id, kind`,
         values: [room, now],
       });
       const result: RoomModeration = { moderators: [], restrictions: [] };
       for (const r of rows) {
         if (r.kind === 'moderator') result.moderators.push(r.user_id);
-        else result.restrictions.push({ user: r.user_id, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+        else {
+          const user = wireUser({ id: r.user_id, name: r.name ?? '', guest: r.guest === true });
+          result.restrictions.push({ user, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+        }
       }
       return result;
     });

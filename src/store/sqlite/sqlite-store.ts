@@ -508,8 +508,10 @@ export class SqliteStore implements Store {
   async roomModeration(room: string, now: number): Promise<RoomModeration> {
     return this.#read(() => ({
       moderators: this.#stmt.moderatorsOf.all(room) as number[],
-      restrictions: (this.#stmt.restrictionsOf.all({ room, now }) as Array<{ user_id: number; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
-        user: r.user_id,
+      restrictions: (
+        this.#stmt.restrictionsOf.all({ room, now }) as Array<{ user_id: number; name: string; guest: number; kind: 'ban' | 'mute'; until: number | null }>
+      ).map((r) => ({
+        user: wireUser({ id: r.user_id, name: r.name, guest: r.guest === 1 }),
         kind: r.kind,
         ...(r.until === null ? {} : { until: r.until }),
       })),
@@ -1324,7 +1326,8 @@ function prepareStatements(db: Database.Database) {
     auditByCid: db.prepare('SELECT ts, until, role FROM audit_log WHERE room = ? AND by_id = ? AND cid = ?'),
     moderatorsOf: db.prepare('SELECT user_id FROM room_roles WHERE room = ? ORDER BY user_id').pluck(),
     restrictionsOf: db.prepare(
-      'SELECT user_id, kind, until FROM room_restrictions WHERE room = @room AND (until IS NULL OR until > @now) ORDER BY user_id, kind',
+      `SELECT r.user_id, u.name, u.guest, r.kind, r.until FROM room_restrictions r JOIN users u ON u.id = r.user_id
+       WHERE r.room = @room AND (r.until IS NULL OR r.until > @now) ORDER BY r.user_id, r.kind`,
     ),
     roomsOwned: db.prepare('SELECT name FROM rooms WHERE created_by = ? AND direct = 0 ORDER BY name').pluck(),
     roomsModerated: db.prepare('SELECT room FROM room_roles WHERE user_id = ? ORDER BY room').pluck(),

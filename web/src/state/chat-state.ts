@@ -3,11 +3,13 @@
  * beside this one change it (rooms.ts, connection.ts, session.ts, actions.ts); components call them.
  */
 import { reactive } from 'vue';
-import type { ChatMessage, WireUser } from '../../../src/client/index.js';
+import type { BannedNow, ChatMessage, WireUser } from '../../../src/client/index.js';
 import type { ModerationEntry, RoomRole } from '../moderation.js';
 
 /** A user as the server sends them: `guest: true` marks a guest. */
 export type User = WireUser;
+/** A user banned from a room, and until when (null: until lifted). */
+export type BannedUser = BannedNow[number];
 export interface Self {
   id: number;
   name: string;
@@ -105,8 +107,12 @@ export interface RoomView {
   roles: Record<number, RoomRole>;
   /** Who is muted in the room, by user id: until when (null: until lifted). */
   mutes: Record<number, number | null>;
-  /** Who the page knows is banned from the room (moderation frames, the audit log): until when. */
-  bans: Record<number, number | null>;
+  /**
+   * Who is banned from the room now, by user id, with their name and until when (null: until
+   * lifted): told to those who moderate it by its list (or GET /api/rooms/:room/bans), kept current
+   * by moderation frames. Empty for a member, whom the server does not tell.
+   */
+  bans: Record<number, BannedUser>;
   /** A moderator took the user out of the room (kicked): by whom. */
   removedBy: string | undefined;
 }

@@ -3,11 +3,12 @@
  * the moderation frames as lines of the room, a kick or a ban of the user, the actions a moderator
  * takes and the audit log. The server is the judge; this only keeps what it said.
  */
-import { moderation as api, type ClientEvents, type WelcomeFrame } from '../../../src/client/index.js';
+import { moderation as api, type BannedNow, type ClientEvents, type WelcomeFrame } from '../../../src/client/index.js';
 import { nameKey } from '../../../src/protocol/names.js';
 import { t } from '../i18n.js';
+import { compareNames } from '../order.js';
 import { inForce, powerIn, type ModAction, type ModerationEntry, type Power, type RoomRole } from '../moderation.js';
-import { DEFAULT_ROOM, origin, state, type Restriction, type RoomView } from './chat-state.js';
+import { DEFAULT_ROOM, origin, state, type BannedUser, type Restriction, type RoomView } from './chat-state.js';
 import { joinRoom } from './actions.js';
 import { chatClient, forgetSubscription } from './connection.js';
 import { refusalWithReason, showNotice } from './notice.js';
@@ -17,9 +18,14 @@ import { nextKey, roomTitle, roomView } from './rooms.js';
 /** Bans of the user that a "Try again" is testing, by room. */
 const triedBans = new Map<string, Restriction>();
 
-/** The user's power in a room: owner, moderator, admin (every room but DMs) or member. */
+/**
+ * The user's power in a room: owner, moderator, admin (every room but DMs) or member. A moderator or
+ * owner banned from the room moderates it no more while the ban lasts (the server refuses them its
+ * audit log and every action), so the page offers none.
+ */
 export function myPower(view: RoomView): Power {
-  return powerIn({ admin: state.admin, direct: view.direct, role: state.myRoles[view.name] });
+  const role = joinBlocked(view.name) ? undefined : state.myRoles[view.name];
+  return powerIn({ admin: state.admin, direct: view.direct, role });
 }
 
 /** The user's mute in the room, while it is in force. */
@@ -61,12 +67,17 @@ function restrictions(now: Record<string, number | null> | undefined, known: Rec
 export function onList(view: RoomView, list: ClientEvents['list']): void {
   view.roles = numericKeys(list.roles ?? {});
   view.mutes = numericKeys(list.muted ?? {});
+  view.bans = byUser(list.banned ?? []);
   const me = state.me?.id ?? 0;
   const role = view.roles[me];
   if (role) state.myRoles[view.name] = role;
   else delete state.myRoles[view.name];
   if (view.mutes[me] !== undefined) state.myMutes[view.name] = { ...state.myMutes[view.name], until: view.mutes[me] };
   else delete state.myMutes[view.name];
+}
+
+function byUser(banned: BannedNow): Record<number, BannedUser> {
+  return Object.fromEntries(banned.map((b) => [b.user.id, b]));
 }
 
 function numericKeys<T>(record: Record<string, T>): Record<number, T> {
@@ -88,17 +99,27 @@ export function onModeration(frame: ClientEvents['moderation']): void {
   if (frame.action === 'mute') state.myMutes[frame.room] = { by: frame.by.name, until: frame.until ?? null };
   if (frame.action === 'unmute') delete state.myMutes[frame.room];
   if (frame.action === 'role') {
-    if (frame.role === 'moderator') state.myRoles[frame.room] = 'moderator';
-    else delete state.myRoles[frame.room];
+    if (frame.role === 'moderator') {
+      state.myRoles[frame.room] = 'moderator';
+      // The room's list told a member nothing of its bans: a new moderator asks.
+      void refreshBans(frame.room);
+    } else delete state.myRoles[frame.room];
   }
 }
 
-/** An action (live, or read in the audit log, oldest first) changes who is muted, banned or a moderator. */
+/** Asks the server who is banned from the room now (for those who moderate it). */
+export async function refreshBans(room: string): Promise<void> {
+  const banned = await api.bans(origin, room).catch(() => undefined);
+  const view = state.rooms[room];
+  if (view && banned) view.bans = byUser(banned);
+}
+
+/** A live action changes who is muted, banned or a moderator. */
 function applyEntry(view: RoomView, entry: ModerationEntry): void {
   const id = entry.user.id;
   if (entry.action === 'mute') view.mutes[id] = entry.until ?? null;
   if (entry.action === 'unmute') delete view.mutes[id];
-  if (entry.action === 'ban') view.bans[id] = entry.until ?? null;
+  if (entry.action === 'ban') view.bans[id] = { user: entry.user, until: entry.until ?? null };
   if (entry.action === 'unban') delete view.bans[id];
   if (entry.action === 'role') {
     if (entry.role === 'moderator') view.roles[id] = 'moderator';
@@ -131,6 +152,8 @@ function closeLocally(view: RoomView): void {
   view.online = [];
   view.typing = {};
   if (state.moderating?.room === view.name) state.moderating = null;
+  // A banned moderator reads its audit log no more: the open log closes, and does not come back.
+  if (state.current === view.name) state.auditOpen = false;
 }
 
 /** Closed, and out of the user's list (a kick): it is joined again from "Other rooms". */
@@ -183,12 +206,9 @@ export async function moderate(room: string, userId: number, action: ModAction, 
   }
 }
 
-/** The room's audit log, newest first; it also tells the page who is banned now. */
+/** The room's audit log, newest first (who is banned now comes from the list, not from it). */
 export async function loadAudit(room: string): Promise<ModerationEntry[]> {
-  const entries = await api.audit(origin, room);
-  const view = state.rooms[room];
-  if (view) for (const entry of [...entries].reverse()) applyEntry(view, entry);
-  return entries;
+  return api.audit(origin, room);
 }
 
 /** Whether the user is muted or banned in the room now, as the people list marks them. */
@@ -197,7 +217,14 @@ export function isMuted(view: RoomView, userId: number): boolean {
 }
 
 export function isBanned(view: RoomView, userId: number): boolean {
-  return inForce(view.bans[userId], state.now);
+  return inForce(view.bans[userId]?.until, state.now);
+}
+
+/** Who is banned from the room now, by name (a timed ban drops out when it ends, on the page's clock). */
+export function bannedNow(view: RoomView): BannedUser[] {
+  return Object.values(view.bans)
+    .filter((b) => inForce(b.until, state.now))
+    .sort((a, b) => compareNames(a.user.name, b.user.name) || a.user.id - b.user.id);
 }
 
 /** Whether the user is one of the server's admins: a registered account named in ADMINS. */
