@@ -1097,9 +1097,11 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
           { user: s, kind: 'ban', until: now + MINUTE },
           { user: s, kind: 'mute' },
         ]);
+        // Each says who put it in force (an account: no guest key), for the user's welcome.
+        const o = { id: owner.id, name: 'owner' };
         assert.deepEqual((await userModeration(store, u.id, now)).restrictions, [
-          { room: 'hall', kind: 'ban', until: now + MINUTE },
-          { room: 'hall', kind: 'mute' },
+          { room: 'hall', kind: 'ban', until: now + MINUTE, by: o },
+          { room: 'hall', kind: 'mute', by: o },
         ]);
         // The timed ban ends by itself.
         assert.deepEqual((await store.roomModeration('hall', now + MINUTE)).restrictions, [{ user: s, kind: 'mute' }]);
@@ -1107,6 +1109,10 @@ export function runStoreContract(name: string, open: OpenStore, openPair?: OpenS
         // Banned again: the new until replaces the old.
         await store.moderate({ room: 'hall', action: 'ban', user: u.id, by: owner.id, ts: now + 2, until: now + 10 * MINUTE });
         assert.deepEqual((await userModeration(store, u.id, now + 5 * MINUTE)).restrictions.map((r) => r.until), [now + 10 * MINUTE, undefined]);
+        // Muted again by someone else: the welcome names the latest.
+        const mod = await guest(store, 'mod');
+        await store.moderate({ room: 'hall', action: 'mute', user: u.id, by: mod.id, ts: now + 2 });
+        assert.deepEqual((await userModeration(store, u.id, now + 5 * MINUTE)).restrictions.find((r) => r.kind === 'mute')?.by, { id: mod.id, name: 'mod', guest: true });
         assert.deepEqual(await store.moderate({ room: 'hall', action: 'unban', user: u.id, by: owner.id, ts: now + 3 }), APPLIED);
         assert.deepEqual(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 4 }), APPLIED);
         assert.deepEqual(await store.moderate({ room: 'hall', action: 'unmute', user: u.id, by: owner.id, ts: now + 5 }), UNCHANGED);

@@ -187,6 +187,9 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     // The rooms this user is banned from, or muted in, now: until when (null: until lifted).
     banned: z.record(z.string(), until).optional(),
     muted: z.record(z.string(), until).optional(),
+    // Who put each of those in force, by room, where the server knows it.
+    bannedBy: z.record(z.string(), wireUserSchema).optional(),
+    mutedBy: z.record(z.string(), wireUserSchema).optional(),
   }),
   chatFrameSchema,
   editFrameSchema,

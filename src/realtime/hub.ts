@@ -196,7 +196,12 @@ export class ChatHub implements ChatService {
       for (const room of moderation.moderates) roles[room] = 'moderator';
       for (const room of moderation.owns) roles[room] = 'owner';
       if (moderation.owns.length + moderation.moderates.length > 0) frame.roles = roles;
-      for (const r of moderation.restrictions) ((r.kind === 'ban' ? (frame.banned ??= {}) : (frame.muted ??= {})))[r.room] = r.until ?? null;
+      for (const r of moderation.restrictions) {
+        const ban = r.kind === 'ban';
+        (ban ? (frame.banned ??= {}) : (frame.muted ??= {}))[r.room] = r.until ?? null;
+        // So that a page reloaded while muted or banned still says by whom.
+        if (r.by) (ban ? (frame.bannedBy ??= {}) : (frame.mutedBy ??= {}))[r.room] = r.by;
+      }
       conn.send(frame);
     })();
     // Frames the client sends before its welcome is out wait for it.

@@ -1,6 +1,6 @@
 /** How both stores read the audit log: one row per action, with the names of those concerned. */
 import { wireUser } from '../protocol/frames.js';
-import type { AuditRecord, ModerationAction, ModerationOutcome, StoredRole } from './types.js';
+import type { AuditRecord, ModerationAction, ModerationOutcome, StoredRole, UserModeration } from './types.js';
 
 export interface AuditRow {
   action: ModerationAction;
@@ -29,4 +29,22 @@ export function duplicateOf(first: Pick<AuditRow, 'ts' | 'until' | 'role'>): Mod
   if (first.until !== null) outcome.until = first.until;
   if (first.role !== null) outcome.role = first.role;
   return outcome;
+}
+
+/** How both stores read a user's ban or mute in a room, with who put it in force (NULL: not kept then). */
+export interface RestrictionOfUserRow {
+  room: string;
+  kind: 'ban' | 'mute';
+  until: number | null;
+  by_id: number | null;
+  by_name: string | null;
+  /** 1/0 from SQLite, a boolean from PostgreSQL. */
+  by_guest: number | boolean | null;
+}
+
+export function toRestrictionOfUser(r: RestrictionOfUserRow): UserModeration['restrictions'][number] {
+  const restriction: UserModeration['restrictions'][number] = { room: r.room, kind: r.kind };
+  if (r.until !== null) restriction.until = r.until;
+  if (r.by_id !== null && r.by_name !== null) restriction.by = wireUser({ id: r.by_id, name: r.by_name, guest: Boolean(r.by_guest) });
+  return restriction;
 }

@@ -296,7 +296,8 @@ export interface UserModeration {
   /** Rooms they created (their owner), DMs aside. */
   owns: string[];
   moderates: string[];
-  restrictions: Array<Restriction & { room: string }>;
+  /** `by`: who put it in force (absent for one stored before that was kept). */
+  restrictions: Array<Restriction & { room: string; by?: Author }>;
 }
 
 /** What a connection's welcome frame is made from (Store.welcomeRooms). */

@@ -151,6 +151,10 @@ test('a moderator bans a guest who was spamming; the guest\'s page says so (with
     await modLine(sam.page, 'mia muted you for 10 minutes').waitFor();
     await person(olga.page, 'sam').locator('.muted-mark').waitFor();
     await screenshot(sam.page, 'moderation-muted-composer');
+    // Reloaded, his page still says by whom (the welcome names who muted him).
+    await sam.page.reload();
+    await sam.page.locator('nav.rooms .room-item', { hasText: 'help' }).click();
+    await sam.page.locator('#muted-note', { hasText: 'You are muted in help by mia' }).waitFor();
 
     // Unmute: the composer is back.
     const unmute = await menuOn(mia.page, 'sam');
@@ -197,6 +201,7 @@ test('a moderator bans a guest who was spamming; the guest\'s page says so (with
     await bannedItem.waitFor();
     await bannedItem.click();
     await closed.getByRole('heading', { name: 'You are banned from help' }).waitFor();
+    await closed.getByText('by mia').waitFor();
     await closed.getByText(/^until .+ left\)$/).waitFor();
     await screenshot(sam.page, 'moderation-banned-after-reload');
 

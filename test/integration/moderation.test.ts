@@ -247,6 +247,7 @@ describe('moderation', () => {
       // Every way in, on the open connection, a new one (the same token), and HTTP.
       const fresh = await connect(sam);
       assert.deepEqual(fresh.frames[0]!.banned, { [room]: banned.until });
+      assert.deepEqual(fresh.frames[0]!.bannedBy, { [room]: who(mia) }, 'so that a reloaded page says by whom');
       for (const c of [s, fresh]) {
         const refused = async (frame: Record<string, unknown>) => {
           c.send({ ...frame, cid: undefined, rid: 'r' });
@@ -378,7 +379,8 @@ describe('moderation', () => {
       assert.equal((await call(sam, 'GET', `/api/rooms/${room}/messages`)).status, 200);
       const other = await joined(ben, room);
       assert.deepEqual(other.all('list').at(-1)!.muted, { [sam.user.id]: res.body.until });
-      assert.deepEqual((await connect(sam)).frames[0]!.muted, { [room]: res.body.until });
+      const again = (await connect(sam)).frames[0]!;
+      assert.deepEqual([again.muted, again.mutedBy], [{ [room]: res.body.until }, { [room]: who(mia) }]);
       // Their own message they may still take down.
       assert.equal((await ask(s, { type: 'delete', room, target: 1 })).type, 'ack');
       assert.equal((await ask(o, { type: 'unmute', room, user: sam.user.id })).type, 'ack');

@@ -666,6 +666,35 @@ describe('SqliteStore migrations', () => {
     }
   }));
 
+  it('opens a database of schema 13 with bans and mutes in force, naming who put each in force from the audit log', inTempDir(async (dir) => {
+    const db = new Database(join(dir, 'parley.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 13));
+    const user = db.prepare("INSERT INTO users (id, name, name_key, password_hash, guest, created_at) VALUES (?, ?, ?, NULL, 1, 1)");
+    user.run(1, 'olga', 'olga');
+    user.run(2, 'mia', 'mia');
+    user.run(3, 'sam', 'sam');
+    db.prepare("INSERT INTO rooms (name, private, direct, created_by, created_at, last_id) VALUES ('help', 0, 0, 1, 1, 0)").run();
+    const restrict = db.prepare('INSERT INTO room_restrictions (room, user_id, kind, until) VALUES (?, ?, ?, ?)');
+    restrict.run('help', 3, 'ban', null);
+    restrict.run('help', 3, 'mute', null);
+    const audit = db.prepare('INSERT INTO audit_log (room, action, user_id, by_id, ts) VALUES (?, ?, ?, ?, ?)');
+    audit.run('help', 'ban', 3, 1, 1); // olga banned him first…
+    audit.run('help', 'ban', 3, 2, 2); // …mia again, which is the ban in force
+    audit.run('help', 'mute', 3, 1, 3);
+    db.close();
+
+    const store = await openSqliteStore(dir);
+    try {
+      assert.deepEqual((await store.welcomeRooms(3, 10)).moderation.restrictions, [
+        { room: 'help', kind: 'ban', by: { id: 2, name: 'mia', guest: true } },
+        { room: 'help', kind: 'mute', by: { id: 1, name: 'olga', guest: true } },
+      ]);
+    } finally {
+      await store.close();
+    }
+  }));
+
   it('keeps accounts made before look-alike names were refused, and refuses new look-alikes of them', inTempDir(async (dir) => {
     // As schema 4 left it: registered names that look alike (Cyrillic а, full-width), and a guest.
     const db = new Database(join(dir, 'parley.db'));

@@ -251,6 +251,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX audit_log_cid ON audit_log (room, by_id, cid) WHERE cid IS NOT NULL;
     `,
   },
+  {
+    version: 11,
+    name: "room_restrictions.by_id: who banned or muted, for the user's welcome",
+    sql: `
+      ALTER TABLE room_restrictions ADD COLUMN by_id bigint REFERENCES users (id);
+      -- Those in force already: the latest audit entry that put each in force says who.
+      UPDATE room_restrictions r SET by_id = (
+        SELECT a.by_id FROM audit_log a
+        WHERE a.room = r.room AND a.user_id = r.user_id AND a.action = r.kind
+        ORDER BY a.seq DESC LIMIT 1
+      );
+    `,
+  },
 ];
 
 /** Thrown when the database was migrated by a newer Parley than this one. */

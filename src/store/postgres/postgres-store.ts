@@ -34,7 +34,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
-import { duplicateOf, toAuditRecord, type AuditRow } from '../audit-row.js';
+import { duplicateOf, toAuditRecord, toRestrictionOfUser, type AuditRow, type RestrictionOfUserRow } from '../audit-row.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 import { wireUser, type WireUser } from '../../protocol/frames.js';
@@ -538,9 +538,9 @@ export class PostgresStore implements Store {
           case 'ban':
           case 'mute':
             await client.query(
-              `INSERT INTO room_restrictions (room, user_id, kind, until) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until`,
-              [room, user, entry.action, entry.until ?? null],
+              `INSERT INTO room_restrictions (room, user_id, kind, until, by_id) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until, by_id = excluded.by_id`,
+              [room, user, entry.action, entry.until ?? null, entry.by],
             );
             break;
           case 'unban':
@@ -599,13 +599,16 @@ export class PostgresStore implements Store {
   }
 
   async #userModeration(userId: number, now: number): Promise<UserModeration> {
-    const { rows } = await this.#query<{ room: string; kind: 'owner' | 'moderator' | 'ban' | 'mute'; until: number | null }>({
+    const { rows } = await this.#query<Omit<RestrictionOfUserRow, 'kind'> & { kind: 'owner' | 'moderator' | 'ban' | 'mute' }>({
       name: 'user-moderation',
-      text: `SELECT name AS room, 'owner' AS kind, NULL::bigint AS until FROM rooms WHERE created_by = $1 AND NOT direct
+      text: `SELECT name AS room, 'owner' AS kind, NULL::bigint AS until, NULL::bigint AS by_id, NULL AS by_name, NULL::boolean AS by_guest
+             FROM rooms WHERE created_by = $1 AND NOT direct
              UNION ALL
-             SELECT room, role, NULL FROM room_roles WHERE user_id = $1
+             SELECT room, role, NULL, NULL, NULL, NULL FROM room_roles WHERE user_id = $1
              UNION ALL
-             SELECT room, kind, until FROM room_restrictions WHERE user_id = $1 AND (until IS NULL OR until > $2)
+             SELECT r.room, r.kind, r.until, r.by_id, b.name, b.guest
+             FROM room_restrictions r LEFT JOIN users b ON b.id = r.by_id
+             WHERE r.user_id = $1 AND (r.until IS NULL OR r.until > $2)
              ORDER BY room, kind`,
       values: [userId, now],
     });
@@ -613,7 +616,7 @@ export class PostgresStore implements Store {
     for (const r of rows) {
       if (r.kind === 'owner') result.owns.push(r.room);
       else if (r.kind === 'moderator') result.moderates.push(r.room);
-      else result.restrictions.push({ room: r.room, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
+      else result.restrictions.push(toRestrictionOfUser({ ...r, kind: r.kind }));
     }
     return result;
   }

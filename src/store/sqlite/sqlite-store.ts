@@ -33,7 +33,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
-import { duplicateOf, toAuditRecord, type AuditRow } from '../audit-row.js';
+import { duplicateOf, toAuditRecord, toRestrictionOfUser, type AuditRow, type RestrictionOfUserRow } from '../audit-row.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
@@ -483,7 +483,7 @@ export class SqliteStore implements Store {
           break;
         case 'ban':
         case 'mute':
-          this.#stmt.restrict.run({ room, user, kind: entry.action, until: entry.until ?? null });
+          this.#stmt.restrict.run({ room, user, kind: entry.action, until: entry.until ?? null, by: entry.by });
           break;
         case 'unban':
         case 'unmute': {
@@ -522,11 +522,7 @@ export class SqliteStore implements Store {
     return {
       owns: this.#stmt.roomsOwned.all(userId) as string[],
       moderates: this.#stmt.roomsModerated.all(userId) as string[],
-      restrictions: (this.#stmt.restrictionsOfUser.all({ userId, now }) as Array<{ room: string; kind: 'ban' | 'mute'; until: number | null }>).map((r) => ({
-        room: r.room,
-        kind: r.kind,
-        ...(r.until === null ? {} : { until: r.until }),
-      })),
+      restrictions: (this.#stmt.restrictionsOfUser.all({ userId, now }) as RestrictionOfUserRow[]).map(toRestrictionOfUser),
     };
   }
 
@@ -1312,8 +1308,8 @@ function prepareStatements(db: Database.Database) {
     setBanned: db.prepare('UPDATE users SET banned = ? WHERE id = ?'),
     bannedName: db.prepare('SELECT 1 FROM users WHERE name_key = ? AND banned = 1 LIMIT 1').pluck(),
     restrict: db.prepare(
-      `INSERT INTO room_restrictions (room, user_id, kind, until) VALUES (@room, @user, @kind, @until)
-       ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until`,
+      `INSERT INTO room_restrictions (room, user_id, kind, until, by_id) VALUES (@room, @user, @kind, @until, @by)
+       ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until, by_id = excluded.by_id`,
     ),
     liftRestriction: db.prepare(
       'DELETE FROM room_restrictions WHERE room = @room AND user_id = @user AND kind = @kind AND (until IS NULL OR until > @now)',
@@ -1332,7 +1328,9 @@ function prepareStatements(db: Database.Database) {
     roomsOwned: db.prepare('SELECT name FROM rooms WHERE created_by = ? AND direct = 0 ORDER BY name').pluck(),
     roomsModerated: db.prepare('SELECT room FROM room_roles WHERE user_id = ? ORDER BY room').pluck(),
     restrictionsOfUser: db.prepare(
-      'SELECT room, kind, until FROM room_restrictions WHERE user_id = @userId AND (until IS NULL OR until > @now) ORDER BY room, kind',
+      `SELECT r.room, r.kind, r.until, r.by_id, b.name AS by_name, b.guest AS by_guest
+       FROM room_restrictions r LEFT JOIN users b ON b.id = r.by_id
+       WHERE r.user_id = @userId AND (r.until IS NULL OR r.until > @now) ORDER BY r.room, r.kind`,
     ),
     auditLog: db.prepare(
       `SELECT a.action, a.user_id, u.name AS user_name, u.guest AS user_guest, a.by_id, b.name AS by_name, b.guest AS by_guest, a.ts, a.until, a.role

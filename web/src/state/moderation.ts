@@ -54,14 +54,23 @@ export function onWelcome(frame: WelcomeFrame): void {
   state.admin = frame.admin === true;
   state.adminKeys = (frame.admins ?? []).map(nameKey);
   state.myRoles = { ...(frame.roles ?? {}) };
-  // The welcome says where the user is muted or banned now: anything else was lifted meanwhile
-  // (who did it is remembered from the frame that said so, when the page saw it).
-  state.myMutes = restrictions(frame.muted, state.myMutes);
-  state.myBans = restrictions(frame.banned, state.myBans);
+  // The welcome says where the user is muted or banned now, and by whom: anything else was lifted
+  // meanwhile.
+  state.myMutes = restrictions(frame.muted, frame.mutedBy, state.myMutes);
+  state.myBans = restrictions(frame.banned, frame.bannedBy, state.myBans);
 }
 
-function restrictions(now: Record<string, number | null> | undefined, known: Record<string, Restriction>): Record<string, Restriction> {
-  return Object.fromEntries(Object.entries(now ?? {}).map(([room, until]) => [room, { ...known[room], until }]));
+function restrictions(
+  now: Record<string, number | null> | undefined,
+  by: Record<string, { name: string }> | undefined,
+  known: Record<string, Restriction>,
+): Record<string, Restriction> {
+  return Object.fromEntries(
+    Object.entries(now ?? {}).map(([room, until]) => {
+      const who = by?.[room]?.name ?? known[room]?.by;
+      return [room, who === undefined ? { ...known[room], until } : { ...known[room], by: who, until }];
+    }),
+  );
 }
 
 export function onList(view: RoomView, list: ClientEvents['list']): void {
