@@ -12,7 +12,7 @@
  */
 import { presenceOrder } from '../broker/presence-order.js';
 import type { PresenceUser } from '../broker/types.js';
-import type { RoomRole } from '../protocol/frames.js';
+import type { ListFrame, RoomRole } from '../protocol/frames.js';
 import { nameKey } from '../protocol/names.js';
 import type { Author, Room, RoomModeration, Store } from '../store/types.js';
 import { ChatError } from './errors.js';
@@ -52,8 +52,8 @@ export function inForce(list: ReadonlyMap<number, number | undefined>, userId: n
   return until === undefined || until > now;
 }
 
-/** Who is banned from a room now (until when; null: until lifted), in the order of a list. */
-export type BannedNow = Array<{ user: Author; until: number | null }>;
+/** Who is banned from a room now (until when; null: until lifted): the `banned` of a list frame. */
+export type BannedNow = NonNullable<ListFrame['banned']>;
 
 /** Who the rules ban now, ordered as a room's list is (by name, then id). */
 export function bannedNow(rules: RoomRules, now = Date.now()): BannedNow {

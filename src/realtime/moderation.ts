@@ -72,10 +72,8 @@ export class Moderation {
     const until = request.minutes === undefined ? undefined : ts + request.minutes * 60_000;
     const entry = { room: room.name, action: request.action, user: target.id, by: actor.id, ts, until, role: request.role, cid: request.cid };
     const outcome = await this.store.moderate(entry);
-    if (outcome.kind === 'duplicate') {
-      const { ts: firstTs, until: firstUntil, role: firstRole } = outcome;
-      return this.#event({ room: room.name, action: request.action, ts: firstTs, until: firstUntil, role: firstRole }, target, actor);
-    }
+    // The first one's answer (its ts, until and role), told to nobody again.
+    if (outcome.kind === 'duplicate') return this.#event({ ...outcome, room: room.name, action: request.action }, target, actor);
     // Like an unban of someone not banned: nothing to do, so nothing logged nor announced.
     if (outcome.kind === 'unchanged') throw new ChatError('not_found', nothingToDo(request, target, room));
     const event = this.#event(entry, target, actor);

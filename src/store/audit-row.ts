@@ -1,6 +1,6 @@
-/** How both stores read the audit log: one row per action, with the names of those concerned. */
+/** How both stores read moderation rows: the audit log, and bans and mutes, with the names of those concerned. */
 import { wireUser } from '../protocol/frames.js';
-import type { AuditRecord, ModerationAction, ModerationOutcome, StoredRole, UserModeration } from './types.js';
+import type { AuditRecord, ModerationAction, ModerationOutcome, RoomModeration, StoredRole, UserModeration } from './types.js';
 
 export interface AuditRow {
   action: ModerationAction;
@@ -47,4 +47,19 @@ export function toRestrictionOfUser(r: RestrictionOfUserRow): UserModeration['re
   if (r.until !== null) restriction.until = r.until;
   if (r.by_id !== null && r.by_name !== null) restriction.by = wireUser({ id: r.by_id, name: r.by_name, guest: Boolean(r.by_guest) });
   return restriction;
+}
+
+/** A ban or mute in force in a room, with the user it keeps out or quiet. */
+export interface RoomRestrictionRow {
+  user_id: number;
+  name: string;
+  /** 1/0 from SQLite, a boolean from PostgreSQL. */
+  guest: number | boolean;
+  kind: 'ban' | 'mute';
+  until: number | null;
+}
+
+export function toRoomRestriction(r: RoomRestrictionRow): RoomModeration['restrictions'][number] {
+  const user = wireUser({ id: r.user_id, name: r.name, guest: Boolean(r.guest) });
+  return r.until === null ? { user, kind: r.kind } : { user, kind: r.kind, until: r.until };
 }

@@ -34,7 +34,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
-import { duplicateOf, toAuditRecord, toRestrictionOfUser, type AuditRow, type RestrictionOfUserRow } from '../audit-row.js';
+import { duplicateOf, toAuditRecord, toRestrictionOfUser, toRoomRestriction, type AuditRow, type RestrictionOfUserRow, type RoomRestrictionRow } from '../audit-row.js';
 import { migrate } from './migrations.js';
 import { isUnavailable } from './unavailable.js';
 import { wireUser, type WireUser } from '../../protocol/frames.js';
@@ -577,7 +577,7 @@ export class PostgresStore implements Store {
 
   roomModeration(room: string, now: number): Promise<RoomModeration> {
     return this.#call(async () => {
-      const { rows } = await this.#query<{ user_id: number; name: string | null; guest: boolean | null; kind: 'ban' | 'mute' | 'moderator'; until: number | null }>({
+      const { rows } = await this.#query<Omit<RoomRestrictionRow, 'kind'> & { kind: 'ban' | 'mute' | 'moderator' }>({
         name: 'room-moderation',
         text: `SELECT user_id, NULL AS name, NULL::boolean AS guest, role AS kind, NULL::bigint AS until FROM room_roles WHERE room = $1
                UNION ALL
@@ -588,11 +588,9 @@ export class PostgresStore implements Store {
       });
       const result: RoomModeration = { moderators: [], restrictions: [] };
       for (const r of rows) {
+        // A moderator's row has no name (NULL): only restrictions name their user.
         if (r.kind === 'moderator') result.moderators.push(r.user_id);
-        else {
-          const user = wireUser({ id: r.user_id, name: r.name ?? '', guest: r.guest === true });
-          result.restrictions.push({ user, kind: r.kind, ...(r.until === null ? {} : { until: r.until }) });
-        }
+        else result.restrictions.push(toRoomRestriction({ ...r, kind: r.kind }));
       }
       return result;
     });

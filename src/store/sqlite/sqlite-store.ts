@@ -33,7 +33,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { newSessionId } from '../session-id.js';
-import { duplicateOf, toAuditRecord, toRestrictionOfUser, type AuditRow, type RestrictionOfUserRow } from '../audit-row.js';
+import { duplicateOf, toAuditRecord, toRestrictionOfUser, toRoomRestriction, type AuditRow, type RestrictionOfUserRow, type RoomRestrictionRow } from '../audit-row.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { READABLE, SearchIndex, type SearchRow } from './search-index.js';
@@ -508,13 +508,7 @@ export class SqliteStore implements Store {
   async roomModeration(room: string, now: number): Promise<RoomModeration> {
     return this.#read(() => ({
       moderators: this.#stmt.moderatorsOf.all(room) as number[],
-      restrictions: (
-        this.#stmt.restrictionsOf.all({ room, now }) as Array<{ user_id: number; name: string; guest: number; kind: 'ban' | 'mute'; until: number | null }>
-      ).map((r) => ({
-        user: wireUser({ id: r.user_id, name: r.name, guest: r.guest === 1 }),
-        kind: r.kind,
-        ...(r.until === null ? {} : { until: r.until }),
-      })),
+      restrictions: (this.#stmt.restrictionsOf.all({ room, now }) as RoomRestrictionRow[]).map(toRoomRestriction),
     }));
   }
 
